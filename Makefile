@@ -1,0 +1,51 @@
+# The whole system in two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ALL_TIERS := unit,integration,kafka,e2e,contract
+
+.PHONY: help install run run-kafka test test-unit test-fast lint format system-deps kafka-jars bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install the project
+
+run: install  ## Run every service in one process, embedded bus, SQLite under ./data
+	$(BIN)/mash run
+
+run-kafka: install system-deps kafka-jars  ## Run the services as separate processes on real Kafka + PostgreSQL
+	$(BIN)/python -m devinfra system
+
+system-deps:  ## Install PostgreSQL, Java and Maven from Debian if missing
+	./scripts/ensure-system-deps.sh
+
+kafka-jars: install  ## Fetch Apache Kafka's jars from Maven Central (cached)
+	$(BIN)/python -m devinfra kafka-jars
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: install  ## Apply ruff's fixes
+	$(BIN)/ruff check --fix .
+
+test: install system-deps kafka-jars lint  ## Every test tier; fails if any tier skipped or ran nothing
+	MASH_REQUIRE_TIERS=$(ALL_TIERS) ./scripts/pytest-strict $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: install  ## Only the unit tier (no servers)
+	MASH_REQUIRE_TIERS=unit ./scripts/pytest-strict $(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+bench: install system-deps kafka-jars  ## Throughput benchmark over Kafka; writes bench/results/
+	$(BIN)/python -m bench.throughput
+
+clean:  ## Remove the environment, caches and local data
+	rm -rf $(VENV) .cache data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""Authentication and authorisation for MASH services."""
+
+from mashcore.auth.fastapi import CurrentPrincipal, current_principal, require_roles
+from mashcore.auth.principal import Principal, Role
+from mashcore.auth.verifier import (
+    DEFAULT_DEV_KEY,
+    DEV_ALGORITHM,
+    DEV_KEY_ENV,
+    JWKS_ALGORITHMS,
+    AuthConfig,
+    AuthError,
+    KeySetUnavailableError,
+    TokenVerifier,
+    issue_dev_token,
+    resolve_dev_key,
+)
+
+__all__ = [
+    "DEFAULT_DEV_KEY",
+    "DEV_ALGORITHM",
+    "DEV_KEY_ENV",
+    "JWKS_ALGORITHMS",
+    "AuthConfig",
+    "AuthError",
+    "CurrentPrincipal",
+    "KeySetUnavailableError",
+    "Principal",
+    "Role",
+    "TokenVerifier",
+    "current_principal",
+    "issue_dev_token",
+    "require_roles",
+    "resolve_dev_key",
+]

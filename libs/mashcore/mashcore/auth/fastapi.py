@@ -1,0 +1,78 @@
+"""FastAPI dependencies that authenticate callers and enforce roles.
+
+The app must hold a `TokenVerifier` at ``app.state.token_verifier``. Failures are
+raised as `ProblemHTTPException`, rendered as RFC 9457 problem+json once
+`mashcore.problems.install_problem_handlers` is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mashcore.auth.principal import Principal, Role
+from mashcore.auth.verifier import AuthError, KeySetUnavailableError, TokenVerifier
+from mashcore.problems import ProblemHTTPException
+
+__all__ = ["CurrentPrincipal", "current_principal", "require_roles"]
+
+_log = structlog.get_logger(__name__)
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description="A JWT issued by the MASH identity provider (or `mash-token` in development).",
+)
+
+
+def _unauthorized(detail: str, challenge: str) -> ProblemHTTPException:
+    return ProblemHTTPException(401, detail=detail, headers={"WWW-Authenticate": challenge})
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Return the authenticated caller, or fail with 401 problem+json."""
+    # A plain ``def``: FastAPI runs it in a worker thread, so a JWKS fetch never blocks the loop.
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("app.state.token_verifier must be a mashcore TokenVerifier")
+    if credentials is None:
+        raise _unauthorized("A bearer token is required.", "Bearer")
+    try:
+        principal = verifier.verify(credentials.credentials)
+    except KeySetUnavailableError as exc:
+        _log.error("token_keys_unavailable", reason=exc.detail)
+        raise ProblemHTTPException(
+            503, detail="Authentication is temporarily unavailable.", headers={"Retry-After": "5"}
+        ) from exc
+    except AuthError as exc:
+        _log.info("token_rejected", reason=exc.detail)
+        raise _unauthorized(exc.detail, 'Bearer error="invalid_token"') from exc
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+"""The authenticated caller, for use as an endpoint parameter type."""
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """Return a dependency yielding the caller if they hold one of ``roles``, else 403."""
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+    allowed = frozenset(roles)
+    names = ", ".join(role.value for role in roles)
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            _log.info("access_denied", role=principal.role.value, required=names)
+            raise ProblemHTTPException(403, detail=f"This action requires the role: {names}.")
+        return principal
+
+    return dependency

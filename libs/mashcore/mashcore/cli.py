@@ -1,0 +1,100 @@
+"""``mash``: run one service (``mash serve intake``) or the whole system (``mash run``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from mashcore.bus import Bus
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.kafka_bus import KafkaBus
+from mashcore.logging import configure_logging
+from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.settings import SERVICE_PORTS, Settings
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to us, so several can share a process."""
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+        pass
+
+    def capture_signals(self):  # type: ignore[no-untyped-def]  # uvicorn >= 0.29
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def make_bus(settings: Settings, client_id: str) -> Bus:
+    """The bus selected by MASH_BUS."""
+    if settings.bus == "kafka":
+        return KafkaBus(settings.kafka_bootstrap, client_id=client_id,
+                        partitions=settings.topic_partitions)
+    return EmbeddedBus(settings.data_dir / "bus.sqlite")
+
+
+async def serve(
+    services: Sequence[str], settings: Settings, port_override: int | None, port_offset: int = 0
+) -> None:
+    """Serve the services on their ports until SIGINT/SIGTERM, sharing one bus."""
+    bus = make_bus(settings, client_id="+".join(services))
+    await bus.start()
+    servers: list[_Server] = []
+    for definition in iter_definitions(services):
+        app = create_app(definition, settings, bus=bus, manage_bus=False)
+        port = port_override or SERVICE_PORTS[definition.name] + port_offset
+        config = uvicorn.Config(app, host=settings.host, port=port, log_config=None,
+                                access_log=False, lifespan="on")
+        servers.append(_Server(config))
+        print(f"{definition.name:<15} http://{settings.host}:{port}  "
+              f"(API docs: http://{settings.host}:{port}/docs)", flush=True)
+
+    loop = asyncio.get_running_loop()
+
+    def shutdown() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, shutdown)
+    try:
+        await asyncio.gather(*(server.serve() for server in servers))
+    finally:
+        await bus.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mash`` command."""
+    parser = argparse.ArgumentParser(prog="mash", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_one = sub.add_parser("serve", help="run one service in this process")
+    serve_one.add_argument("service", choices=sorted(SERVICE_MODULES))
+    serve_one.add_argument("--port", type=int, default=None)
+    run_all = sub.add_parser("run", help="run several services (default: all) in this process")
+    run_all.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICE_MODULES)}")
+    run_all.add_argument("--port-offset", type=int, default=0,
+                         help="add this to every default port (to run two systems side by side)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(getattr(args, "services", [])) - set(SERVICE_MODULES))
+    if unknown:
+        parser.error(f"unknown services: {', '.join(unknown)}")
+
+    settings = Settings()
+    services = [args.service] if args.command == "serve" else (args.services or
+                                                                 list(SERVICE_MODULES))
+    configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)
+    port = args.port if args.command == "serve" else None
+    offset = args.port_offset if args.command == "run" else 0
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(services, settings, port, offset))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Engines and units of work: SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, DateTime, TypeDecorator
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Dialect, Engine
+from sqlmodel import Session, create_engine
+
+
+def is_postgres(engine: Engine) -> bool:
+    """True on PostgreSQL (row locks, SKIP LOCKED, advisory locks available)."""
+    return engine.dialect.name == "postgresql"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the dialect; SQLite files get WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            # Sessions are used from worker threads (FastAPI sync routes, consumers).
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        sa_event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,  # survive a PostgreSQL restart without failing the first request
+        pool_size=10,
+        max_overflow=10,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the single writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class UnitOfWork:
+    """One database transaction; events added here are written to the outbox in it."""
+
+    def __init__(self, session: Session, on_commit: Callable[[], None] | None = None) -> None:
+        self.session = session
+        self._on_commit = on_commit
+        self.outbox_written = False
+
+    def commit(self) -> None:
+        """Commit state and outbox rows together, then wake the relay."""
+        self.session.commit()
+        if self.outbox_written and self._on_commit is not None:
+            self._on_commit()
+        self.outbox_written = False
+
+
+@contextmanager
+def unit_of_work(
+    engine: Engine, on_commit: Callable[[], None] | None = None
+) -> Iterator[UnitOfWork]:
+    """A fresh session and transaction; rolled back unless committed."""
+    with Session(engine, expire_on_commit=False) as session:
+        uow = UnitOfWork(session, on_commit)
+        try:
+            yield uow
+        except BaseException:
+            session.rollback()
+            raise
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    """A UTC timestamp column for SQLModel ``sa_column=``."""
+    return Column(UtcDateTime(), nullable=nullable, index=index)

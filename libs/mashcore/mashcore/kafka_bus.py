@@ -1,0 +1,161 @@
+"""Kafka bus on aiokafka: idempotent producer, manual offset commits after processing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from mashcore.bus import MessageHandler
+from mashcore.messages import Message
+
+log = structlog.get_logger(__name__)
+
+
+class KafkaBus:
+    """Publishes with an idempotent producer and hands out manually committed subscriptions."""
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str, partitions: int = 3) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.partitions = partitions
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect the producer."""
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            enable_idempotence=True,  # broker de-duplicates producer retries; implies acks=all
+            acks="all",  # a send is acknowledged only once every in-sync replica has it
+            linger_ms=5,  # small wait lets the relay's batch share requests
+            max_batch_size=1024 * 1024,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush and close the producer."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        """Create missing topics with the configured partition count."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            wanted = [t for t in dict.fromkeys(topics) if t not in existing]
+            if wanted:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(
+                        [NewTopic(t, num_partitions=self.partitions, replication_factor=1)
+                         for t in wanted]
+                    )
+        finally:
+            await admin.close()
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Send all, then wait for every acknowledgement (raises on any failure)."""
+        if self._producer is None:
+            raise RuntimeError("KafkaBus.publish before start()")
+        futures = [
+            await self._producer.send(
+                m.topic, value=m.value, key=m.key, headers=list(m.headers)
+            )
+            for m in messages
+        ]
+        await asyncio.gather(*futures)
+
+    def subscribe(
+        self, group: str, topics: Sequence[str], handler: MessageHandler
+    ) -> KafkaSubscription:
+        """A consumer in `group` over `topics`."""
+        return KafkaSubscription(self.bootstrap_servers, group, list(topics), handler)
+
+
+class KafkaSubscription:
+    """Consumes batches; commits a partition's offset only after its messages are handled."""
+
+    def __init__(
+        self, bootstrap_servers: str, group: str, topics: list[str], handler: MessageHandler
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._group = group
+        self._topics = topics
+        self._handler = handler
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Join the group and consume in the background."""
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            enable_auto_commit=False,  # commit only after the database transaction
+            auto_offset_reset="earliest",  # a new group starts from the beginning: nothing lost
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,  # a killed replica's partitions move on within seconds
+            heartbeat_interval_ms=1_000,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consume-{self._group}")
+
+    async def stop(self) -> None:
+        """Stop consuming and leave the group."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        self._task = None
+        self._consumer = None
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batches.items():
+                await self._handle_partition(consumer, tp, records)
+
+    async def _handle_partition(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
+    ) -> None:
+        handled_up_to: int | None = None
+        try:
+            for record in records:
+                message = Message(
+                    topic=record.topic,
+                    key=record.key,
+                    value=record.value or b"",
+                    headers=tuple(record.headers or ()),
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                try:
+                    await self._handler(message)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Not handled: rewind so the message is delivered again after a pause.
+                    log.exception("handler raised; message will be redelivered",
+                                  topic=message.topic, partition=message.partition,
+                                  offset=message.offset)
+                    consumer.seek(tp, record.offset)
+                    await asyncio.sleep(1.0)
+                    return
+                handled_up_to = record.offset
+        finally:
+            if handled_up_to is not None:
+                # Commit once per partition batch, after every message in it was handled.
+                await consumer.commit({tp: handled_up_to + 1})

@@ -1,0 +1,67 @@
+"""Transactional outbox: events are rows written in the same transaction as the state change."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+from mashcore.db import UnitOfWork, utc_column
+from mashcore.envelope import Event
+from mashcore.messages import Message
+from mashcore.schemas import SchemaRegistry
+from mashcore.topics import TopicNamer
+
+
+class OutboxRecord(SQLModel, table=True):
+    """An event waiting to be published (published_at is null) or already published."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    event_type: str = Field(max_length=200)
+    topic: str = Field(max_length=200)
+    key: str = Field(max_length=200)
+    headers: str = Field(sa_column=Column(Text, nullable=False))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=utc_column())
+    published_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True)
+    )
+
+    def to_message(self) -> Message:
+        """The message the relay publishes."""
+        headers = tuple((k, v.encode("utf-8")) for k, v in json.loads(self.headers))
+        return Message(
+            topic=self.topic, key=self.key.encode("utf-8"), value=self.payload, headers=headers
+        )
+
+
+class Outbox:
+    """Writes validated events into the current unit of work."""
+
+    def __init__(self, registry: SchemaRegistry, topic_name: TopicNamer) -> None:
+        self._registry = registry
+        self._topic_name = topic_name
+
+    def add(self, uow: UnitOfWork, event: Event, topic: str) -> None:
+        """Validate the event against its contract and stage it in the transaction."""
+        self._registry.validate(event.type, event.data)
+        message = event.to_message(self._topic_name(topic))
+        uow.session.add(
+            OutboxRecord(
+                event_id=event.id,
+                event_type=event.type,
+                topic=message.topic,
+                key=event.subject,
+                headers=json.dumps([(k, v.decode("utf-8")) for k, v in message.headers]),
+                payload=message.value,
+                created_at=event.recordedtime,
+            )
+        )
+        uow.outbox_written = True
+

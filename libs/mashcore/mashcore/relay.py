@@ -1,0 +1,118 @@
+"""Outbox relay: publishes unpublished outbox rows in order, in batches, at least once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from mashcore.bus import Bus
+from mashcore.clock import Clock
+from mashcore.db import is_postgres
+from mashcore.outbox import OutboxRecord
+
+log = structlog.get_logger(__name__)
+
+# Any constant works; it only has to be the same for every replica of one service database.
+_RELAY_LOCK_ID = 0x4D415348
+
+
+class OutboxRelay:
+    """Moves outbox rows to the bus; wakes on commit and polls as a fallback."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        bus: Bus,
+        clock: Clock,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._clock = clock
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Wake the relay (thread-safe): a transaction has just written outbox rows."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def start(self) -> None:
+        """Run the relay loop in the background."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop after the batch in flight."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The rows stay unpublished and are retried; nothing is lost.
+                log.exception("outbox relay failed; will retry")
+                published = 0
+                await asyncio.sleep(self._poll_interval * 4)
+            if published >= self._batch_size:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many rows it published."""
+        session = Session(self._engine, expire_on_commit=False)
+        try:
+            rows = await asyncio.to_thread(self._claim_batch, session)
+            if not rows:
+                await asyncio.to_thread(session.rollback)
+                return 0
+            await self._bus.publish([row.to_message() for row in rows])
+            await asyncio.to_thread(self._mark_published, session, rows)
+            return len(rows)
+        finally:
+            await asyncio.to_thread(session.close)
+
+    def _claim_batch(self, session: Session) -> list[OutboxRecord]:
+        query = (
+            select(OutboxRecord)
+            .where(col(OutboxRecord.published_at).is_(None))
+            .order_by(col(OutboxRecord.id))
+            .limit(self._batch_size)
+        )
+        if is_postgres(self._engine):
+            # Decision: one replica relays at a time (transaction-scoped advisory lock), so a
+            # case's events are published in commit order; SKIP LOCKED additionally keeps a
+            # row from ever being claimed by two relays.
+            locked = session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}
+            ).scalar_one()
+            if not locked:
+                return []
+            query = query.with_for_update(skip_locked=True)
+        return list(session.exec(query).all())
+
+    def _mark_published(self, session: Session, rows: list[OutboxRecord]) -> None:
+        now = self._clock.now()
+        for row in rows:
+            row.published_at = now
+            session.add(row)
+        session.commit()

@@ -1,0 +1,223 @@
+"""Service runtime: the composition root every service uses (app, database, bus, relay, consumers).
+
+A service supplies a ``ServiceDefinition`` (its routers, consumers, migrations, topics); this
+module wires the shared plumbing around it, the same way in embedded and Kafka mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from mashcore.auth import DEFAULT_DEV_KEY, AuthConfig, TokenVerifier
+from mashcore.bus import Bus, Subscription
+from mashcore.clock import Clock, SystemClock
+from mashcore.consumer import EventConsumer, EventHandler, RetryPolicy
+from mashcore.db import UnitOfWork, make_engine, unit_of_work
+from mashcore.envelope import Event
+from mashcore.migrations import upgrade_to_head
+from mashcore.outbox import Outbox
+from mashcore.problems import install_problem_handlers
+from mashcore.relay import OutboxRelay
+from mashcore.schemas import SchemaRegistry, default_registry
+from mashcore.settings import Settings
+from mashcore.topics import TopicNamer, dead_letter_topic
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A consumer of some topics; its name keys the inbox and the consumer group."""
+
+    name: str
+    topics: Sequence[str]
+    handlers: Callable[[ServiceContext], Mapping[str, EventHandler]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service is: its name, HTTP routes, consumers, migrations and produced topics."""
+
+    name: str
+    title: str
+    migrations: Path
+    routers: Callable[[ServiceContext], Sequence[APIRouter]] = lambda _ctx: ()
+    consumers: Sequence[ConsumerSpec] = ()
+    produces: Sequence[str] = ()
+    description: str = ""
+
+
+@dataclass
+class ServiceContext:
+    """Everything a handler needs, created once per service instance."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    bus: Bus
+    clock: Clock
+    registry: SchemaRegistry
+    topics: TopicNamer
+    verifier: TokenVerifier
+    relay: OutboxRelay
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.registry, self.topics)
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents source of this service's events."""
+        return f"/mash/{self.name}"
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """A transaction whose commit wakes the outbox relay."""
+        return unit_of_work(self.engine, self.relay.notify)
+
+    def emit(self, uow: UnitOfWork, event: Event, topic: str) -> None:
+        """Stage an event in the transaction (validated against its contract)."""
+        self.outbox.add(uow, event, topic)
+
+
+def verifier_from(settings: Settings) -> TokenVerifier:
+    """JWKS in production, a development key otherwise."""
+    if settings.jwks_url:
+        config = AuthConfig(dev_key=None, jwks_url=settings.jwks_url,
+                            issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    else:
+        if not settings.jwt_dev_key:
+            log.warning("using the insecure development signing key; set MASH_JWKS_URL")
+        config = AuthConfig(dev_key=settings.jwt_dev_key or DEFAULT_DEV_KEY, jwks_url=None,
+                            issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return TokenVerifier(config)
+
+
+def get_context(request: Request) -> ServiceContext:
+    """FastAPI dependency: the service context of the app serving the request."""
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServiceContext, Depends(get_context)]
+
+
+def create_app(
+    definition: ServiceDefinition,
+    settings: Settings,
+    *,
+    bus: Bus,
+    clock: Clock | None = None,
+    manage_bus: bool = True,
+    retry: RetryPolicy | None = None,
+) -> FastAPI:
+    """A FastAPI app whose lifespan migrates, starts the relay and the consumers, then stops."""
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url_for(definition.name))
+    topics = TopicNamer(settings.topic_namespace)
+    relay = OutboxRelay(engine, bus, clock)
+    context = ServiceContext(
+        name=definition.name,
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        clock=clock,
+        registry=default_registry(),
+        topics=topics,
+        verifier=verifier_from(settings),
+        relay=relay,
+    )
+    readiness = {"ready": False}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_to_head, engine, definition.migrations)
+        if manage_bus:
+            await bus.start()
+        consumed = [t for spec in definition.consumers for t in spec.topics]
+        await bus.ensure_topics(
+            [topics(t) for t in [*definition.produces, *consumed,
+                                 *map(dead_letter_topic, consumed)]]
+        )
+        await relay.start()
+        subscriptions: list[Subscription] = []
+        for spec in definition.consumers:
+            consumer_name = f"{definition.name}.{spec.name}"
+            handler = EventConsumer(
+                name=consumer_name, engine=engine, bus=bus, registry=context.registry,
+                clock=clock, handlers=spec.handlers(context), retry=retry,
+                on_commit=relay.notify,
+            )
+            subscription = bus.subscribe(
+                topics(consumer_name), [topics(t) for t in spec.topics], handler
+            )
+            await subscription.start()
+            subscriptions.append(subscription)
+        readiness["ready"] = True
+        log.info("service started", service=definition.name, bus=settings.bus)
+        try:
+            yield
+        finally:
+            readiness["ready"] = False
+            for subscription in subscriptions:
+                await subscription.stop()
+            await relay.stop()
+            if manage_bus:
+                await bus.stop()
+            engine.dispose()
+            log.info("service stopped", service=definition.name)
+
+    app = FastAPI(title=definition.title, description=definition.description,
+                  version="0.1.0", lifespan=lifespan)
+    app.state.context = context
+    app.state.token_verifier = context.verifier
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process is serving HTTP."""
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/readyz", tags=["operations"], response_model=None)
+    def readyz() -> Any:
+        """Readiness: migrated, consuming, and the database answers."""
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "database unavailable"}, status_code=503)
+        if not readiness["ready"]:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return {"status": "ready", "service": definition.name}
+
+    for router in definition.routers(context):
+        app.include_router(router)
+    return app
+
+
+def iter_definitions(names: Sequence[str]) -> Iterator[ServiceDefinition]:
+    """Load the services' definitions by name (composition root only)."""
+    import importlib
+
+    for name in names:
+        module = importlib.import_module(SERVICE_MODULES[name])
+        yield module.SERVICE
+
+
+SERVICE_MODULES: dict[str, str] = {
+    "intake": "intake.service",
+    "triage": "triage.service",
+    "mash-enquiries": "mash_enquiries.service",
+    "strategy": "strategy.service",
+    "notifications": "notifications.service",
+}

@@ -1,0 +1,57 @@
+"""Intake's REST API for partner agency systems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
+
+from intake import handlers
+from intake.api_models import ContactAccepted, ContactView, ReferralIn
+from mashcore.auth import Principal, Role, require_roles
+from mashcore.problems import PROBLEM_JSON
+from mashcore.service import Context, ServiceContext
+
+Referrer = Annotated[Principal, Depends(require_roles(Role.REFERRER))]
+Reader = Annotated[
+    Principal,
+    Depends(require_roles(Role.REFERRER, Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)),
+]
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {PROBLEM_JSON: {}}}
+    for status, description in {401: "Not authenticated", 403: "Role not allowed",
+                                404: "Not found (or not yours)",
+                                422: "Invalid input; `errors` names each faulty field"}.items()
+}
+
+
+def router(_ctx: ServiceContext) -> list[APIRouter]:
+    """Intake's routes."""
+    api = APIRouter(prefix="/v1", tags=["contacts"], responses=_PROBLEMS)
+
+    @api.post("/contacts", status_code=202, response_model=ContactAccepted)
+    def submit_contact(
+        body: ReferralIn,
+        ctx: Context,
+        principal: Referrer,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+        ] = None,
+    ) -> JSONResponse:
+        """Submit a contact or referral. Retry safely with the same `Idempotency-Key`."""
+        return handlers.submit_contact(ctx, principal, body, idempotency_key)
+
+    @api.get("/contacts/{contact_id}", response_model=ContactView)
+    def get_contact(contact_id: str, ctx: Context, principal: Reader) -> ContactView:
+        """One contact: its case reference and status."""
+        return handlers.get_contact(ctx, principal, contact_id)
+
+    @api.get("/contacts")
+    def list_contacts(
+        ctx: Context, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> list[dict[str, Any]]:
+        """Your agency's contacts, newest first."""
+        return handlers.list_contacts(ctx, principal, limit)
+
+    return [api]

@@ -1,0 +1,145 @@
+"""Intake's service layer: each command runs in one unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from intake import domain
+from intake.api_models import ContactAccepted, ContactView, ReferralIn
+from intake.models import Contact
+from mashcore import idempotency
+from mashcore.audit import AuditAction, audit
+from mashcore.auth import Principal, Role
+from mashcore.envelope import Event
+from mashcore.problems import ProblemHTTPException
+from mashcore.service import ServiceContext
+from mashcore.topics import INTAKE_CONTACTS
+
+HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
+
+
+def _client(principal: Principal) -> str:
+    return f"{principal.agency}:{principal.subject}"
+
+
+def submit_contact(
+    ctx: ServiceContext, principal: Principal, body: ReferralIn, idempotency_key: str | None
+) -> JSONResponse:
+    """Record the contact and its ``contact.received`` event in one transaction."""
+    submission = body.model_dump(mode="json")
+    request_hash = idempotency.fingerprint(submission)
+    now = ctx.clock.now()
+
+    errors = domain.date_of_birth_errors(submission["children"], now.date())
+    if errors:
+        raise ProblemHTTPException(
+            422,
+            "Invalid referral",
+            "Faulty fields: " + ", ".join(e.field for e in errors),
+            extra={"errors": [{"field": e.field, "message": e.message} for e in errors]},
+        )
+
+    with ctx.unit_of_work() as uow:
+        if idempotency_key:
+            replayed = idempotency.replay(uow.session, client=_client(principal),
+                                          key=idempotency_key, request_hash=request_hash)
+            if replayed is not None:
+                return replayed
+        contact = Contact(
+            id=domain.new_contact_id(),
+            case_reference=domain.new_case_reference(now),
+            kind=body.kind,
+            partnership=body.partnership or principal.partnership
+            or ctx.settings.partnership_default,
+            referrer_agency=principal.agency,
+            referrer_subject=principal.subject,
+            status="received",
+            received_at=now,
+            submission=body.model_dump_json(),
+        )
+        uow.session.add(contact)
+        ctx.emit(uow, Event(
+            type=domain.CONTACT_RECEIVED,
+            source=ctx.source,
+            subject=contact.case_reference,
+            time=now,
+            recordedtime=now,
+            partnership=contact.partnership,
+            data=domain.contact_received_data(
+                contact_id=contact.id,
+                case_reference=contact.case_reference,
+                kind=contact.kind,
+                partnership=contact.partnership,
+                referrer_agency=principal.agency,
+                referrer_role=body.referrer.role,
+                children=submission["children"],
+                concern_summary=body.concern.summary,
+                received_at=now,
+            ),
+        ), INTAKE_CONTACTS)
+        accepted = ContactAccepted(contact_id=contact.id, case_reference=contact.case_reference,
+                                   status=contact.status, received_at=now)
+        location = f"/v1/contacts/{contact.id}"
+        response_body = accepted.model_dump(mode="json")
+        if idempotency_key:
+            idempotency.remember(uow.session, client=_client(principal), key=idempotency_key,
+                                 request_hash=request_hash, status_code=202,
+                                 body=response_body, location=location, at=now)
+        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
+              resource_id=contact.id, case_reference=contact.case_reference, at=now)
+        try:
+            uow.commit()
+        except IntegrityError:
+            # The same key raced us and won: answer with what it stored.
+            uow.session.rollback()
+            if idempotency_key:
+                replayed = idempotency.replay(uow.session, client=_client(principal),
+                                              key=idempotency_key, request_hash=request_hash)
+                if replayed is not None:
+                    return replayed
+            raise
+    return JSONResponse(response_body, status_code=202, headers={"Location": location})
+
+
+def _visible_to(principal: Principal, contact: Contact) -> bool:
+    if principal.role == Role.REFERRER:
+        return contact.referrer_agency == principal.agency
+    return principal.role in HUB_ROLES
+
+
+def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> ContactView:
+    """A contact, to its own agency or the hub; every read (and refusal) is audited."""
+    with ctx.unit_of_work() as uow:
+        contact = uow.session.get(Contact, contact_id)
+        allowed = contact is not None and _visible_to(principal, contact)
+        audit(uow.session, principal=principal, action=AuditAction.READ, resource="contact",
+              resource_id=contact_id, at=ctx.clock.now(),
+              case_reference=contact.case_reference if contact and allowed else None,
+              outcome="allowed" if allowed else "not_found")
+        uow.commit()
+    if contact is None or not allowed:
+        # Another agency's contact is indistinguishable from a missing one.
+        raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+    return ContactView(
+        contact_id=contact.id, case_reference=contact.case_reference, status=contact.status,
+        received_at=contact.received_at, kind=contact.kind, partnership=contact.partnership,
+        referrer_agency=contact.referrer_agency,
+    )
+
+
+def list_contacts(ctx: ServiceContext, principal: Principal, limit: int) -> list[dict[str, Any]]:
+    """The caller's agency's contacts, newest first (identifiers and status only)."""
+    with ctx.unit_of_work() as uow:
+        query = select(Contact).order_by(col(Contact.received_at).desc()).limit(limit)
+        if principal.role == Role.REFERRER:
+            query = query.where(Contact.referrer_agency == principal.agency)
+        rows = uow.session.exec(query).all()
+    return [
+        {"contact_id": c.id, "case_reference": c.case_reference, "status": c.status,
+         "received_at": c.received_at.isoformat()}
+        for c in rows
+    ]

@@ -1,0 +1,111 @@
+"""Triage's service layer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from mashcore.audit import AuditAction, audit
+from mashcore.auth import Principal
+from mashcore.consumer import EventHandler
+from mashcore.db import UnitOfWork
+from mashcore.envelope import Event, parse_time
+from mashcore.problems import ProblemHTTPException
+from mashcore.service import ServiceContext
+from mashcore.topics import TRIAGE_CASES
+from mashcore.workingtime import WorkingCalendar
+from triage import domain
+from triage.models import TriageCase
+
+CONTACT_RECEIVED = "mash.intake.contact.received.v1"
+
+
+def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """What triage does with intake's events."""
+    calendar = WorkingCalendar.england()
+
+    def open_case(event: Event, uow: UnitOfWork) -> None:
+        """A received contact becomes a case awaiting its initial rating."""
+        data = event.data
+        received_at = parse_time(str(data["received_at"]))
+        now = ctx.clock.now()
+        case = TriageCase(
+            case_reference=event.subject,
+            contact_id=str(data["contact_id"]),
+            partnership=event.partnership,
+            kind=str(data["kind"]),
+            status=domain.AWAITING_INITIAL_RATING,
+            received_at=received_at,
+            opened_at=now,
+            threshold_decision_due_at=domain.threshold_decision_due(received_at, calendar),
+            children=json.dumps(data["children"]),
+            concern_summary=str(data["concern"]["summary"]),
+        )
+        uow.session.add(case)
+        ctx.emit(uow, event.follow_up(
+            type=domain.CASE_OPENED,
+            source=ctx.source,
+            recordedtime=now,
+            data=domain.case_opened_data(
+                case_reference=case.case_reference,
+                contact_id=case.contact_id,
+                partnership=case.partnership,
+                received_at=received_at,
+                opened_at=now,
+                decision_due_at=case.threshold_decision_due_at,
+            ),
+        ), TRIAGE_CASES)
+
+    return {CONTACT_RECEIVED: open_case}
+
+
+def _summary(case: TriageCase) -> dict[str, Any]:
+    return {
+        "case_reference": case.case_reference,
+        "contact_id": case.contact_id,
+        "partnership": case.partnership,
+        "status": case.status,
+        "received_at": _iso(case.received_at),
+        "threshold_decision_due_at": _iso(case.threshold_decision_due_at),
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def list_cases(
+    ctx: ServiceContext, partnership: str | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Cases by threshold-decision deadline, most urgent first (identifiers only)."""
+    with ctx.unit_of_work() as uow:
+        query = select(TriageCase).order_by(col(TriageCase.threshold_decision_due_at)).limit(limit)
+        if partnership:
+            query = query.where(TriageCase.partnership == partnership)
+        if status:
+            query = query.where(TriageCase.status == status)
+        return [_summary(case) for case in uow.session.exec(query).all()]
+
+
+def get_case(ctx: ServiceContext, principal: Principal, case_reference: str) -> dict[str, Any]:
+    """One case with the child details, audited."""
+    with ctx.unit_of_work() as uow:
+        case = uow.session.get(TriageCase, case_reference)
+        audit(uow.session, principal=principal, action=AuditAction.READ, resource="triage_case",
+              resource_id=case_reference, at=ctx.clock.now(),
+              case_reference=case_reference if case else None,
+              outcome="allowed" if case else "not_found")
+        uow.commit()
+    if case is None:
+        raise ProblemHTTPException(404, "Case not found", f"No case {case_reference}.")
+    return {
+        **_summary(case),
+        "kind": case.kind,
+        "opened_at": _iso(case.opened_at),
+        "children": json.loads(case.children),
+        "concern_summary": case.concern_summary,
+    }

@@ -1,0 +1,12 @@
+import uuid
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def pg_url(postgres_server: Any) -> str:
+    """A fresh database on the real PostgreSQL server, for this test only."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres_server.create_database(name)
+    return str(postgres_server.url(name))

@@ -1,0 +1,138 @@
+"""The outbox relay and the inbox under concurrency, on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from mashcore.clock import FrozenClock
+from mashcore.consumer import EventConsumer
+from mashcore.db import make_engine, unit_of_work
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
+from mashcore.inbox import InboxRecord
+from mashcore.migrations import upgrade_to_head
+from mashcore.outbox import Outbox, OutboxRecord
+from mashcore.relay import OutboxRelay
+from mashcore.schemas import SchemaRegistry
+from mashcore.service import SERVICE_MODULES, ServiceContext, iter_definitions, verifier_from
+from mashcore.settings import Settings
+from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES, TopicNamer
+from tests.support import synthetic_referral
+from triage.handlers import event_handlers
+from triage.models import TriageCase
+from triage.service import SERVICE as TRIAGE
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TRIAGE.migrations)
+    yield engine
+    engine.dispose()
+
+
+def test_every_service_migrates_on_postgres_and_again_harmlessly(postgres_server: Any) -> None:
+    for definition in iter_definitions(list(SERVICE_MODULES)):
+        name = f"mig_{definition.name.replace('-', '_')}"
+        postgres_server.create_database(name)
+        engine = make_engine(postgres_server.url(name))
+        upgrade_to_head(engine, definition.migrations)
+        upgrade_to_head(engine, definition.migrations)
+        with Session(engine) as session:
+            assert session.exec(select(func.count()).select_from(OutboxRecord)).one() == 0
+        engine.dispose()
+
+
+def case_opened(n: int) -> Event:
+    reference = f"MASH-2026-{n:08d}"
+    return Event(
+        type="mash.triage.case.opened.v1", source="/mash/test", subject=reference, time=NOW,
+        recordedtime=NOW, partnership="default",
+        data={"case_reference": reference, "contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
+              "partnership": "default", "status": "awaiting_initial_rating",
+              "received_at": NOW.isoformat(), "opened_at": NOW.isoformat(),
+              "threshold_decision_due_at": NOW.isoformat()},
+    )
+
+
+async def test_two_relay_replicas_publish_each_event_exactly_once_in_order(
+    engine: Engine, tmp_path: Path
+) -> None:
+    outbox = Outbox(SchemaRegistry(), TopicNamer())
+    events = [case_opened(n) for n in range(300)]
+    for chunk in range(0, len(events), 50):
+        with unit_of_work(engine) as uow:
+            for event in events[chunk:chunk + 50]:
+                outbox.add(uow, event, TRIAGE_CASES)
+            uow.commit()
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    replicas = [OutboxRelay(make_engine(url_of(engine)), bus,
+                            FrozenClock(NOW), batch_size=20) for _ in range(2)]
+
+    async def drain(relay: OutboxRelay) -> int:
+        total = 0
+        for _ in range(100):
+            total += await relay.publish_pending()
+        return total
+
+    counts = await asyncio.gather(*(drain(r) for r in replicas))
+    published = await asyncio.to_thread(bus._read, "inspector", [TRIAGE_CASES], 10_000)
+    assert sum(counts) == 300
+    assert [m.header("ce_id") for m in published] == [e.id for e in events]
+    await bus.stop()
+
+
+async def test_a_duplicate_delivered_concurrently_to_two_replicas_has_one_effect(
+    engine: Engine, tmp_path: Path
+) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    registry = SchemaRegistry()
+    referral = synthetic_referral()
+    event = Event(
+        type="mash.intake.contact.received.v1", source="/mash/intake",
+        subject="MASH-2026-DUPL1CAT", time=NOW, recordedtime=NOW, partnership="default",
+        data={"contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
+              "case_reference": "MASH-2026-DUPL1CAT", "kind": "referral",
+              "partnership": "default", "referrer": {"agency": "education", "role": "DSL"},
+              "children": [{**referral["children"][0], "identity_unknown": False}],
+              "concern": referral["concern"], "received_at": NOW.isoformat()},
+    )
+
+    def replica() -> EventConsumer:
+        replica_engine = make_engine(url_of(engine))
+        ctx = ServiceContext(
+            name="triage", settings=Settings(), engine=replica_engine, bus=bus,
+            clock=FrozenClock(NOW), registry=registry, topics=TopicNamer(),
+            verifier=verifier_from(Settings()),
+            relay=OutboxRelay(replica_engine, bus, FrozenClock(NOW)),
+        )
+        return EventConsumer(name="triage.contacts", engine=replica_engine, bus=bus,
+                             registry=registry, clock=ctx.clock, handlers=event_handlers(ctx))
+
+    consumers = [replica(), replica()]
+    message = event.to_message(INTAKE_CONTACTS)
+    await asyncio.gather(*(c(message) for c in consumers for _ in range(3)))
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(TriageCase)).one() == 1
+        assert session.exec(select(func.count()).select_from(InboxRecord)).one() == 1
+        assert session.exec(select(func.count()).select_from(OutboxRecord)).one() == 1
+    dead = await asyncio.to_thread(bus._read, "inspector", [INTAKE_CONTACTS + ".dlq"], 10)
+    assert dead == []
+    await bus.stop()

@@ -1,0 +1,94 @@
+"""Test helpers: synthetic people, tokens, and polling with a deadline (never a fixed sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
+from mashcore.bus import Bus
+from mashcore.clock import Clock
+from mashcore.service import create_app, iter_definitions
+from mashcore.settings import Settings
+
+T = TypeVar("T")
+_counter = itertools.count(1)
+
+
+def token(role: Role | str, agency: str = "police", subject: str | None = None,
+          partnership: str | None = None, key: str = DEFAULT_DEV_KEY) -> str:
+    """A development bearer token."""
+    return issue_dev_token(key, subject=subject or f"test-{role}-{agency}", role=Role(role),
+                           agency=agency, partnership=partnership)
+
+
+def auth(role: Role | str, agency: str = "police", **kwargs: Any) -> dict[str, str]:
+    """An Authorization header."""
+    return {"Authorization": f"Bearer {token(role, agency, **kwargs)}"}
+
+
+def synthetic_referral(n: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """A referral about an invented child (synthetic data only)."""
+    n = n if n is not None else next(_counter)
+    body: dict[str, Any] = {
+        "kind": "referral",
+        "referrer": {"name": f"Testreferrer {n}", "role": "Designated safeguarding lead",
+                     "email": f"dsl{n}@school.example"},
+        "children": [{"first_name": "Synthetic", "last_name": f"Child{n}",
+                      "date_of_birth": "2015-06-01"}],
+        "concern": {"summary": f"Synthetic concern number {n} for testing."},
+    }
+    body.update(overrides)
+    return body
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0,
+                     interval: float = 0.05, what: str = "condition") -> T:
+    """Poll an async check until it returns a truthy value, or fail after the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def eventually_sync(check: Callable[[], T | None], *, timeout: float = 20.0,
+                    interval: float = 0.05, what: str = "condition") -> T:
+    """Blocking version of eventually()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running_services(
+    settings: Settings, services: list[str], bus: Bus, clock: Clock | None = None
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """Services' apps in this process with their lifespans running, sharing one bus.
+
+    Yields an httpx client per service, talking to the app in-process (ASGI).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, httpx.AsyncClient] = {}
+        for definition in iter_definitions(services):
+            app = create_app(definition, settings, bus=bus, clock=clock, manage_bus=False)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            clients[definition.name] = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                  base_url=f"http://{definition.name}")
+            )
+        yield clients
