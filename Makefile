@@ -23,7 +23,7 @@ run: install  ## Run every service in one process, embedded bus, SQLite under ./
 	$(BIN)/mash run
 
 run-kafka: install system-deps kafka-jars  ## Run the services as separate processes on real Kafka + PostgreSQL
-	$(BIN)/python -m devinfra system
+	$(BIN)/python -m devinfra.system
 
 system-deps:  ## Install PostgreSQL, Java and Maven from Debian if missing
 	./scripts/ensure-system-deps.sh

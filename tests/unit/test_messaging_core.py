@@ -300,3 +300,16 @@ async def test_the_embedded_log_and_its_offsets_survive_a_restart(tmp_path: Path
     await eventually(got_two, timeout=10, what="the message published before the restart")
     assert received == [b"two"]  # "one" was committed and is not delivered again
     await second.stop()
+
+
+def test_a_database_error_reason_never_carries_the_statement_parameters() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from mashcore.consumer import safe_reason
+
+    error = IntegrityError("INSERT INTO child (name) VALUES (?)", ("Synthetic Childname",),
+                           Exception("UNIQUE constraint failed: child.name\nDETAIL: Key (name)"
+                                     "=(Synthetic Childname)"))
+    reason = safe_reason(error)
+    assert "Childname" not in reason
+    assert reason.startswith("IntegrityError: Exception: UNIQUE constraint failed")

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [args.service] if args.command == "serve" else (args.services or
                                                                  list(SERVICE_MODULES))
     configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)
-    port = args.port if args.command == "serve" else None
+    port = (args.port or settings.port) if args.command == "serve" else None
     offset = args.port_offset if args.command == "run" else 0
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(services, settings, port, offset))

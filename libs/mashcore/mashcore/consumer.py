@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from mashcore.bus import Bus
 from mashcore.clock import Clock
@@ -37,6 +37,14 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after the given failed attempt (1-based)."""
         return float(min(self.max_delay, self.first_delay * 2 ** (attempt - 1)))
+
+
+def safe_reason(exc: BaseException) -> str:
+    """The exception's type and message, minus SQL parameters and details (they hold data)."""
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        first_line = str(exc.orig).splitlines()[0] if str(exc.orig) else ""
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}: {first_line[:200]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 class EventConsumer:
@@ -81,13 +89,13 @@ class EventConsumer:
         for attempt in range(1, self._retry.attempts + 1):
             try:
                 await asyncio.to_thread(self._apply, event, handler)
+                log.info("event processed", consumer=self.name, event_type=event.type)
                 return
             except Exception as exc:
                 log.warning("event handling failed", consumer=self.name, attempt=attempt,
                             error=type(exc).__name__)
                 if attempt == self._retry.attempts:
-                    reason = (f"handler failed after {attempt} attempts: "
-                              f"{type(exc).__name__}: {str(exc)[:300]}")
+                    reason = f"handler failed after {attempt} attempts: {safe_reason(exc)}"
                     await self._dead_letter(message, reason)
                     return
                 await asyncio.sleep(self._retry.delay(attempt))

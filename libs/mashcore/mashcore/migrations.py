@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,12 +10,16 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+# Alembic keeps its migration context in module globals, so two services migrating at once in
+# one process (embedded mode) would share it. Migrations are short: run them one at a time.
+_MIGRATION_LOCK = threading.Lock()
+
 
 def upgrade_to_head(engine: Engine, script_location: Path) -> None:
     """Apply the service's migrations to its database."""
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    with engine.begin() as connection:
+    with _MIGRATION_LOCK, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "mash"
     log_level: str = "INFO"
     log_json: bool = True
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # containers set MASH_HOST=0.0.0.0
+    port: int | None = None  # MASH_PORT: `mash serve`'s port when --port is not given
     partnership_default: str = "default"
 
     def database_url_for(self, service: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -19,6 +20,7 @@ from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
+log = structlog.get_logger(__name__)
 HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
 
 
@@ -102,6 +104,8 @@ def submit_contact(
                 if replayed is not None:
                     return replayed
             raise
+    log.info("contact received", case_reference=contact.case_reference, contact_id=contact.id,
+             kind=contact.kind, agency=principal.agency, partnership=contact.partnership)
     return JSONResponse(response_body, status_code=202, headers={"Location": location})
 
 

@@ -1,0 +1,96 @@
+"""`mash run`: the whole system in one process, embedded bus, SQLite, surviving a restart."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from mashcore.settings import SERVICE_PORTS
+from tests.support import auth, eventually_sync, synthetic_referral
+
+REFERRER = auth("referrer", "education", subject="school-mis")
+IO = auth("information_officer", "local-authority", subject="io-embedded")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_offset() -> int:
+    for _ in range(100):
+        offset = random.randrange(20000, 40000, 10)
+        if all(port_is_free(p + offset) for p in SERVICE_PORTS.values()):
+            return offset
+    raise RuntimeError("no free port range")
+
+
+class AllInOne:
+    def __init__(self, data_dir: Path, offset: int, log: Path) -> None:
+        self.data_dir, self.offset, self.log = data_dir, offset, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{SERVICE_PORTS[service] + self.offset}"
+
+    def start(self) -> None:
+        env = {**os.environ, "MASH_DATA_DIR": str(self.data_dir), "MASH_BUS": "embedded"}
+        env.pop("MASH_DATABASE_URL_TEMPLATE", None)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mashcore.cli", "run", "--port-offset", str(self.offset)],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def all_healthy() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            try:
+                return all(httpx.get(f"{self.url(s)}/healthz", timeout=1).status_code == 200
+                           for s in SERVICE_PORTS)
+            except httpx.HTTPError:
+                return False
+
+        eventually_sync(all_healthy, timeout=60, what="every service's /healthz")
+
+    def interrupt(self) -> int:
+        """Ctrl-C, and the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=30)
+
+
+def cases(system: AllInOne) -> list[str]:
+    response = httpx.get(f"{system.url('triage')}/v1/cases", headers=IO, timeout=10)
+    return [c["contact_id"] for c in response.json()]
+
+
+def test_the_whole_system_runs_embedded_and_keeps_its_data_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    system = AllInOne(tmp_path / "data", free_offset(), tmp_path / "mash.log")
+    system.start()
+    try:
+        first = httpx.post(f"{system.url('intake')}/v1/contacts", json=synthetic_referral(1),
+                           headers=REFERRER, timeout=10).json()
+        eventually_sync(lambda: first["contact_id"] in cases(system), timeout=20,
+                        what="the referral in triage")
+    finally:
+        status = system.interrupt()
+    assert status == 0, system.log.read_text()[-3000:]
+    assert "service stopped" in system.log.read_text()
+
+    system.start()
+    try:
+        assert first["contact_id"] in cases(system)
+        second = httpx.post(f"{system.url('intake')}/v1/contacts", json=synthetic_referral(2),
+                            headers=REFERRER, timeout=10).json()
+        eventually_sync(lambda: second["contact_id"] in cases(system), timeout=20,
+                        what="a new referral after the restart")
+    finally:
+        assert system.interrupt() == 0

@@ -1,0 +1,169 @@
+"""The walking skeleton as separate processes over the real Kafka broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from devinfra.processes import ServiceProcess
+from mashcore.envelope import Event
+from mashcore.messages import Message
+from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
+from tests.support import auth, eventually_sync, synthetic_referral
+
+REFERRER = auth("referrer", "health", subject="hospital-ed-system")
+IO = auth("information_officer", "local-authority", subject="io-e2e")
+
+
+def triage_contact_ids(triage: ServiceProcess) -> list[str]:
+    response = httpx.get(f"{triage.url}/v1/cases", params={"limit": 1000}, headers=IO,
+                         timeout=10)
+    response.raise_for_status()
+    return [case["contact_id"] for case in response.json()]
+
+
+def post_referral(intake: ServiceProcess, n: int, **headers: str) -> dict[str, Any]:
+    response = httpx.post(f"{intake.url}/v1/contacts", json=synthetic_referral(n),
+                          headers={**REFERRER, **headers}, timeout=10)
+    assert response.status_code == 202, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def read_topic(bootstrap: str, topic: str, until: Callable[[list[Any]], bool]) -> list[Any]:
+    """Read a topic from the start with an independent consumer until `until` holds."""
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        records: list[Any] = []
+        try:
+            for _ in range(300):
+                for batch in (await consumer.getmany(timeout_ms=100)).values():
+                    records.extend(batch)
+                if until(records):
+                    return records
+            raise AssertionError(f"{topic}: condition not met with {len(records)} records")
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def test_a_referral_travels_from_intake_to_triage_between_processes(
+    launch: Callable[..., ServiceProcess],
+) -> None:
+    intake, triage = launch("intake"), launch("triage")
+    accepted = post_referral(intake, 1)
+    eventually_sync(lambda: accepted["contact_id"] in triage_contact_ids(triage),
+                    timeout=30, what="the referral in triage")
+    case = httpx.get(f"{triage.url}/v1/cases/{accepted['case_reference']}", headers=IO).json()
+    assert case["status"] == "awaiting_initial_rating"
+    assert case["children"][0]["last_name"] == "Child1"
+
+
+def test_the_services_logs_carry_case_references_but_no_personal_data(
+    launch: Callable[..., ServiceProcess],
+) -> None:
+    intake, triage = launch("intake"), launch("triage")
+    referral = synthetic_referral(424242)
+    response = httpx.post(f"{intake.url}/v1/contacts", json=referral, headers=REFERRER)
+    accepted = response.json()
+    eventually_sync(lambda: accepted["contact_id"] in triage_contact_ids(triage), timeout=30,
+                    what="the referral in triage")
+    intake.stop()
+    triage.stop()
+    logs = intake.log_tail(10_000) + triage.log_tail(10_000)
+    assert accepted["case_reference"] in logs
+    for personal in ("Child424242", "Testreferrer 424242", "dsl424242@school.example",
+                     "Synthetic concern number 424242"):
+        assert personal not in logs
+
+
+def test_every_referral_reaches_triage_exactly_once_when_triage_is_killed_mid_stream(
+    launch: Callable[..., ServiceProcess], system_env: dict[str, str],
+) -> None:
+    intake, triage = launch("intake"), launch("triage")
+    posted: list[str] = []
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def post_continuously() -> None:
+        try:
+            for n in range(1000):
+                if stop.is_set():
+                    return
+                posted.append(post_referral(intake, n, **{"Idempotency-Key": f"k-{n}"})
+                              ["contact_id"])
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    poster = threading.Thread(target=post_continuously)
+    poster.start()
+    try:
+        eventually_sync(lambda: len(triage_contact_ids(triage)) >= 20, timeout=60,
+                        what="triage to be consuming")
+        triage.kill_hard()
+        before_restart = len(posted)
+        eventually_sync(lambda: len(posted) >= before_restart + 30, timeout=60,
+                        what="more referrals while triage is down")
+        triage = launch("triage", port=triage.port)
+        eventually_sync(lambda: len(posted) >= before_restart + 60, timeout=60,
+                        what="more referrals after the restart")
+    finally:
+        stop.set()
+        poster.join(timeout=60)
+    assert not failures, failures
+
+    eventually_sync(lambda: set(triage_contact_ids(triage)) >= set(posted), timeout=90,
+                    what="every posted referral in triage")
+    in_triage = Counter(triage_contact_ids(triage))
+    assert set(in_triage) == set(posted)
+    assert max(in_triage.values()) == 1
+
+    # Downstream sees one case-opened event per referral (a re-published copy keeps its id).
+    topic = f"{system_env['MASH_TOPIC_NAMESPACE']}{TRIAGE_CASES}"
+    records = read_topic(system_env["MASH_KAFKA_BOOTSTRAP"], topic,
+                         lambda rs: len(rs) >= len(posted))
+    ids_per_contact: dict[str, set[str]] = {}
+    for record in records:
+        event = Event.from_message(Message(topic, record.key, record.value,
+                                           tuple(record.headers)))
+        ids_per_contact.setdefault(str(event.data["contact_id"]), set()).add(event.id)
+    assert set(ids_per_contact) == set(posted)
+    assert {len(ids) for ids in ids_per_contact.values()} == {1}
+
+
+def test_a_malformed_message_lands_in_the_dead_letter_topic_and_the_next_is_processed(
+    launch: Callable[..., ServiceProcess], system_env: dict[str, str],
+) -> None:
+    intake, triage = launch("intake"), launch("triage")
+    topic = f"{system_env['MASH_TOPIC_NAMESPACE']}{INTAKE_CONTACTS}"
+
+    async def produce_garbage() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=system_env["MASH_KAFKA_BOOTSTRAP"])
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"\x00not an event", key=b"MASH-2026-GARBAGE1")
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce_garbage())
+    accepted = post_referral(intake, 7)
+    eventually_sync(lambda: accepted["contact_id"] in triage_contact_ids(triage), timeout=30,
+                    what="the good referral after the poison message")
+
+    [dead] = read_topic(system_env["MASH_KAFKA_BOOTSTRAP"], f"{topic}.dlq",
+                        lambda rs: len(rs) >= 1)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert dead.value == b"\x00not an event"
+    assert "missing or invalid CloudEvents attributes" in headers["dlq_reason"]
+    assert headers["dlq_original_topic"] == topic
+    assert headers["dlq_consumer"] == "triage.contacts"
