@@ -285,8 +285,8 @@ async def test_the_embedded_log_and_its_offsets_survive_a_restart(tmp_path: Path
         return received == [b"one"]
 
     await eventually(got_one, timeout=10, what="first message")
-    await first.publish([Message(TOPIC, b"k", b"two", ())])
     await subscription.stop()
+    await first.publish([Message(TOPIC, b"k", b"two", ())])
     await first.stop()
     received.clear()
 

@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Coroutine, Iterable
@@ -51,6 +52,27 @@ JVM_OPTS = (
 FORMAT_JVM_OPTS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 _T = TypeVar("_T")
+
+# Runs beside every broker in its own session, holding the read end of a pipe from us. If
+# this Python process dies without stop() (SIGKILL, SIGTERM without a handler, a CI timeout),
+# the pipe closes and the watchdog takes the broker's process group down. stop() disarms it.
+_WATCHDOG = """
+import os, signal, sys, time
+pgid = int(sys.argv[1])
+if sys.stdin.buffer.read():
+    sys.exit(0)
+def send(sig):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+if send(signal.SIGTERM):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and send(0):
+        time.sleep(0.2)
+    send(signal.SIGKILL)
+"""
 
 
 class KafkaError(RuntimeError):
@@ -234,6 +256,9 @@ def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 3) -> 
 _LOG4J2_PROPERTIES = """\
 # Broker output goes to stdout, which KafkaBroker redirects into kafka.log in the workdir.
 status = warn
+# The console appender flushes every line anyway; without this, a log call during JVM exit
+# prints a spurious "Unable to register Log4j shutdown hook" warning.
+shutdownHook = disable
 appender.out.type = Console
 appender.out.name = STDOUT
 appender.out.layout.type = PatternLayout
@@ -276,6 +301,7 @@ class KafkaBroker:
         self.config_file = self.workdir / "server.properties"
         self.startup_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -369,6 +395,7 @@ group.initial.rebalance.delay.ms=0
             )
         _LIVE.add(self)
         try:
+            self._watchdog = arm_watchdog(_WATCHDOG, str(self._proc.pid))
             self._wait_ready()
         except BaseException:
             self.stop()
@@ -434,6 +461,8 @@ group.initial.rebalance.delay.ms=0
         """Shut the broker down (SIGTERM, then SIGKILL after timeout_s) with its group."""
         proc, self._proc = self._proc, None
         _LIVE.discard(self)
+        disarm_watchdog(self._watchdog)
+        self._watchdog = None
         if proc is None:
             return
         if proc.poll() is None:
@@ -462,6 +491,31 @@ group.initial.rebalance.delay.ms=0
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def arm_watchdog(script: str, *args: str) -> subprocess.Popen[bytes]:
+    """Start `python -c script *args` that acts once our end of its stdin pipe closes."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives us, and Ctrl-C on the terminal does not reach it
+    )
+
+
+def disarm_watchdog(watchdog: subprocess.Popen[bytes] | None) -> None:
+    """Tell a watchdog to exit without acting, and reap it."""
+    if watchdog is None or watchdog.stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, OSError):
+        watchdog.stdin.write(b"disarm")
+        watchdog.stdin.close()
+    try:
+        watchdog.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        watchdog.kill()
+        watchdog.wait()
 
 
 _LIVE: set[KafkaBroker] = set()

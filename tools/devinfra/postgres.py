@@ -24,9 +24,20 @@ from types import TracebackType
 import psycopg
 from psycopg import errors, sql
 
+from devinfra.kafka import arm_watchdog, disarm_watchdog
+
 PG_USER = "mash"
 SYSTEM_USER = "postgres"
 START_TIMEOUT_S = 60
+# Stops the cluster if this Python process dies without stop(): see the watchdog in kafka.py.
+_WATCHDOG = """
+import shutil, subprocess, sys
+if sys.stdin.buffer.read():
+    sys.exit(0)
+subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+if sys.argv[1]:
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
 # Unix socket paths are limited to 107 bytes; ".s.PGSQL.NNNNN" takes 15 of them.
 _MAX_SOCKET_DIR_LEN = 90
 
@@ -87,6 +98,7 @@ class PostgresServer:
         self._own_runtime_dir = False
         self.startup_seconds: float | None = None
         self._running = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -185,6 +197,11 @@ class PostgresServer:
         _LIVE.add(self)
         try:
             self._initdb()
+            self._watchdog = arm_watchdog(
+                _WATCHDOG,
+                str(self.runtime_dir) if self._own_runtime_dir else "",
+                *self._cmd(self._pg_ctl_stop_args("immediate")),
+            )
             self._run(
                 [
                     str(self.bindir / "pg_ctl"),
@@ -271,21 +288,21 @@ max_connections = 200
             with contextlib.suppress(errors.DuplicateDatabase):
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
+    def _pg_ctl_stop_args(self, mode: str) -> list[str]:
+        return [
+            str(self.bindir / "pg_ctl"),
+            "--pgdata",
+            str(self.data_dir),
+            "--mode",
+            mode,
+            "--wait",
+            "--timeout",
+            "30",
+            "stop",
+        ]
+
     def _pg_ctl_stop(self, mode: str) -> None:
-        self._run(
-            [
-                str(self.bindir / "pg_ctl"),
-                "--pgdata",
-                str(self.data_dir),
-                "--mode",
-                mode,
-                "--wait",
-                "--timeout",
-                "30",
-                "stop",
-            ],
-            timeout=60,
-        )
+        self._run(self._pg_ctl_stop_args(mode), timeout=60)
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (pg_ctl stop -m mode; immediate if that fails) and clean up."""
@@ -293,6 +310,8 @@ max_connections = 200
             return
         self._running = False
         _LIVE.discard(self)
+        disarm_watchdog(self._watchdog)
+        self._watchdog = None
         try:
             if (self.data_dir / "postmaster.pid").exists():
                 try:

@@ -19,6 +19,7 @@ import structlog
 
 from mashcore.bus import MessageHandler
 from mashcore.messages import Message
+from mashcore.tasks import WakeableLoop
 
 log = structlog.get_logger(__name__)
 
@@ -159,46 +160,35 @@ class EmbeddedSubscription:
         self._group = group
         self._topics = topics
         self._handler = handler
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._worker = WakeableLoop(f"embedded-consume-{group}", self._step,
+                                    bus.poll_interval)
 
     def wake(self) -> None:
         """New messages were appended."""
-        self._wake.set()
+        self._worker.wake()
 
     async def start(self) -> None:
         """Consume in the background."""
-        self._task = asyncio.create_task(self._run(), name=f"embedded-consume-{self._group}")
+        self._worker.start()
 
     async def stop(self) -> None:
-        """Stop consuming."""
+        """Stop consuming after the message in hand."""
         self._bus._forget(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._worker.stop()
 
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            messages = await asyncio.to_thread(self._bus._read, self._group, self._topics, 200)
-            for message in messages:
-                try:
-                    await self._handler(message)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("handler raised; message will be redelivered",
-                                  topic=message.topic, offset=message.offset)
-                    await asyncio.sleep(1.0)
-                    break
-                assert message.offset is not None
-                await asyncio.to_thread(
-                    self._bus._commit, self._group, message.topic, message.offset + 1
-                )
-            else:
-                if len(messages) == 200:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._bus.poll_interval)
+    async def _step(self) -> bool:
+        """Handle what is waiting; True when a full batch suggests there is more."""
+        messages = await asyncio.to_thread(self._bus._read, self._group, self._topics, 200)
+        for message in messages:
+            try:
+                await self._handler(message)
+            except Exception:
+                log.exception("handler raised; message will be redelivered",
+                              topic=message.topic, offset=message.offset)
+                await asyncio.sleep(1.0)
+                return False
+            assert message.offset is not None
+            await asyncio.to_thread(
+                self._bus._commit, self._group, message.topic, message.offset + 1
+            )
+        return len(messages) == 200

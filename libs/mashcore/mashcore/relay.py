@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from sqlalchemy import text
@@ -14,6 +13,7 @@ from mashcore.bus import Bus
 from mashcore.clock import Clock
 from mashcore.db import is_postgres
 from mashcore.outbox import OutboxRecord
+from mashcore.tasks import WakeableLoop
 
 log = structlog.get_logger(__name__)
 
@@ -38,44 +38,36 @@ class OutboxRelay:
         self._clock = clock
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._worker: WakeableLoop | None = None
 
     def notify(self) -> None:
         """Wake the relay (thread-safe): a transaction has just written outbox rows."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+        loop, worker = self._loop, self._worker
+        if loop is not None and worker is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(worker.wake)
 
     async def start(self) -> None:
         """Run the relay loop in the background."""
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._worker = WakeableLoop("outbox-relay", self._step, self._poll_interval)
+        self._worker.start()
 
     async def stop(self) -> None:
         """Stop after the batch in flight."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._worker is not None:
+            await self._worker.stop()
+            self._worker = None
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                published = await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The rows stay unpublished and are retried; nothing is lost.
-                log.exception("outbox relay failed; will retry")
-                published = 0
-                await asyncio.sleep(self._poll_interval * 4)
-            if published >= self._batch_size:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+    async def _step(self) -> bool:
+        """One batch; True when there may be more waiting right away."""
+        try:
+            return await self.publish_pending() >= self._batch_size
+        except Exception:
+            # The rows stay unpublished and are retried; nothing is lost.
+            log.exception("outbox relay failed; will retry")
+            await asyncio.sleep(self._poll_interval * 4)
+            return False
 
     async def publish_pending(self) -> int:
         """Publish one batch; return how many rows it published."""

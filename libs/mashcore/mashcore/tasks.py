@@ -1,0 +1,59 @@
+"""Background loops that stop cooperatively: a stop flag and a wake-up, cancellation last."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+
+class WakeableLoop:
+    """Runs ``step()`` repeatedly; sleeps between steps until woken or the interval passes.
+
+    Decision: stop() sets a flag and wakes the loop instead of cancelling it, so a step in
+    flight (a batch being published or committed) finishes cleanly. Cancellation is only the
+    fallback after ``stop_timeout``. Python 3.11's timeout helpers can lose a cancellation
+    that races with a wake-up, which made cancel-based stops hang.
+    """
+
+    def __init__(self, name: str, step: Callable[[], Awaitable[bool]], interval: float,
+                 stop_timeout: float = 10.0) -> None:
+        self._name = name
+        self._step = step
+        self._interval = interval
+        self._stop_timeout = stop_timeout
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Run the next step now (call from the loop's own thread)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start looping in the background."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        """Finish the step in flight and stop."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        _done, pending = await asyncio.wait({task}, timeout=self._stop_timeout)
+        if pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            more = await self._step()
+            if more or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
