@@ -7,15 +7,21 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy.engine import Engine
 
 from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
 from mashcore.bus import Bus
 from mashcore.clock import Clock
-from mashcore.service import create_app, iter_definitions
+from mashcore.envelope import Event
+from mashcore.relay import OutboxRelay
+from mashcore.schemas import default_registry
+from mashcore.service import ServiceContext, create_app, iter_definitions, verifier_from
 from mashcore.settings import Settings
+from mashcore.topics import TopicNamer
 
 T = TypeVar("T")
 _counter = itertools.count(1)
@@ -92,3 +98,46 @@ async def running_services(
                                   base_url=f"http://{definition.name}")
             )
         yield clients
+
+
+SAMPLE_TIME = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def case_opened_event(case_reference: str = "MASH-2026-AAAAAAAA", **data: Any) -> Event:
+    """A valid ``mash.triage.case.opened.v1`` event (identifiers only, no personal data)."""
+    body: dict[str, Any] = {
+        "case_reference": case_reference,
+        "contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
+        "partnership": "default",
+        "status": "awaiting_initial_rating",
+        "received_at": SAMPLE_TIME.isoformat(),
+        "opened_at": SAMPLE_TIME.isoformat(),
+        "threshold_decision_due_at": SAMPLE_TIME.isoformat(),
+    }
+    body.update(data)
+    return Event(type="mash.triage.case.opened.v1", source="/mash/test", subject=case_reference,
+                 time=SAMPLE_TIME, recordedtime=SAMPLE_TIME, partnership="default", data=body)
+
+
+def contact_received_event(case_reference: str, **children: Any) -> Event:
+    """A valid ``mash.intake.contact.received.v1`` event about one synthetic child."""
+    child = {"first_name": "Synthetic", "last_name": "Child", "date_of_birth": "2015-06-01",
+             "identity_unknown": False, **children}
+    return Event(
+        type="mash.intake.contact.received.v1", source="/mash/test", subject=case_reference,
+        time=SAMPLE_TIME, recordedtime=SAMPLE_TIME, partnership="default",
+        data={"contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
+              "case_reference": case_reference, "kind": "referral", "partnership": "default",
+              "referrer": {"agency": "education", "role": "DSL"}, "children": [child],
+              "concern": {"summary": "Synthetic concern."},
+              "received_at": SAMPLE_TIME.isoformat()},
+    )
+
+
+def service_context(engine: Engine, bus: Bus, clock: Clock, namespace: str = "",
+                    name: str = "triage") -> ServiceContext:
+    """A real service context around an engine and a bus (as create_app builds it)."""
+    return ServiceContext(name=name, settings=Settings(), engine=engine, bus=bus, clock=clock,
+                          registry=default_registry(), topics=TopicNamer(namespace),
+                          verifier=verifier_from(Settings()),
+                          relay=OutboxRelay(engine, bus, clock))

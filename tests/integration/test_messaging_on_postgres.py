@@ -23,10 +23,9 @@ from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import Outbox, OutboxRecord
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry
-from mashcore.service import SERVICE_MODULES, ServiceContext, iter_definitions, verifier_from
-from mashcore.settings import Settings
+from mashcore.service import SERVICE_MODULES, iter_definitions
 from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES, TopicNamer
-from tests.support import synthetic_referral
+from tests.support import case_opened_event, contact_received_event, service_context
 from triage.handlers import event_handlers
 from triage.models import TriageCase
 from triage.service import SERVICE as TRIAGE
@@ -59,15 +58,7 @@ def test_every_service_migrates_on_postgres_and_again_harmlessly(postgres_server
 
 
 def case_opened(n: int) -> Event:
-    reference = f"MASH-2026-{n:08d}"
-    return Event(
-        type="mash.triage.case.opened.v1", source="/mash/test", subject=reference, time=NOW,
-        recordedtime=NOW, partnership="default",
-        data={"case_reference": reference, "contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
-              "partnership": "default", "status": "awaiting_initial_rating",
-              "received_at": NOW.isoformat(), "opened_at": NOW.isoformat(),
-              "threshold_decision_due_at": NOW.isoformat()},
-    )
+    return case_opened_event(f"MASH-2026-{n:08d}")
 
 
 async def test_two_relay_replicas_publish_each_event_exactly_once_in_order(
@@ -104,25 +95,11 @@ async def test_a_duplicate_delivered_concurrently_to_two_replicas_has_one_effect
     bus = EmbeddedBus(tmp_path / "bus.sqlite")
     await bus.start()
     registry = SchemaRegistry()
-    referral = synthetic_referral()
-    event = Event(
-        type="mash.intake.contact.received.v1", source="/mash/intake",
-        subject="MASH-2026-DUPL1CAT", time=NOW, recordedtime=NOW, partnership="default",
-        data={"contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
-              "case_reference": "MASH-2026-DUPL1CAT", "kind": "referral",
-              "partnership": "default", "referrer": {"agency": "education", "role": "DSL"},
-              "children": [{**referral["children"][0], "identity_unknown": False}],
-              "concern": referral["concern"], "received_at": NOW.isoformat()},
-    )
+    event = contact_received_event("MASH-2026-DUPL1CAT")
 
     def replica() -> EventConsumer:
         replica_engine = make_engine(url_of(engine))
-        ctx = ServiceContext(
-            name="triage", settings=Settings(), engine=replica_engine, bus=bus,
-            clock=FrozenClock(NOW), registry=registry, topics=TopicNamer(),
-            verifier=verifier_from(Settings()),
-            relay=OutboxRelay(replica_engine, bus, FrozenClock(NOW)),
-        )
+        ctx = service_context(replica_engine, bus, FrozenClock(NOW))
         return EventConsumer(name="triage.contacts", engine=replica_engine, bus=bus,
                              registry=registry, clock=ctx.clock, handlers=event_handlers(ctx))
 

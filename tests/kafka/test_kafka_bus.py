@@ -19,12 +19,14 @@ from mashcore.envelope import Event
 from mashcore.kafka_bus import KafkaBus
 from mashcore.messages import Message
 from mashcore.migrations import upgrade_to_head
-from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry
-from mashcore.service import ServiceContext, verifier_from
-from mashcore.settings import Settings
-from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES, TopicNamer
-from tests.support import eventually
+from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
+from tests.support import (
+    case_opened_event,
+    contact_received_event,
+    eventually,
+    service_context,
+)
 from triage.handlers import event_handlers
 from triage.models import TriageCase
 from triage.service import SERVICE as TRIAGE
@@ -50,15 +52,7 @@ def engine(pg_url: str) -> Iterator[Engine]:
 
 
 def case_opened(n: int, case_reference: str | None = None) -> Event:
-    reference = case_reference or f"MASH-2026-{n:08d}"
-    return Event(
-        type=CASE_OPENED, source="/mash/test", subject=reference, time=NOW, recordedtime=NOW,
-        partnership="default",
-        data={"case_reference": reference, "contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
-              "partnership": "default", "status": "awaiting_initial_rating",
-              "received_at": NOW.isoformat(), "opened_at": NOW.isoformat(),
-              "threshold_decision_due_at": NOW.isoformat()},
-    )
+    return case_opened_event(case_reference or f"MASH-2026-{n:08d}")
 
 
 async def read_topic(bootstrap: str, topic: str, expected: int) -> list[Any]:
@@ -193,22 +187,11 @@ async def test_the_consumer_keeps_effects_exactly_once_over_the_broker(
     topic = f"{namespace}{INTAKE_CONTACTS}"
     await bus.ensure_topics([topic, f"{namespace}{TRIAGE_CASES}"])
     registry = SchemaRegistry()
-    ctx = ServiceContext(name="triage", settings=Settings(), engine=engine, bus=bus,
-                         clock=FrozenClock(NOW), registry=registry,
-                         topics=TopicNamer(namespace), verifier=verifier_from(Settings()),
-                         relay=OutboxRelay(engine, bus, FrozenClock(NOW)))
+    ctx = service_context(engine, bus, FrozenClock(NOW), namespace)
     consumer = EventConsumer(name="triage.contacts", engine=engine, bus=bus, registry=registry,
                              clock=ctx.clock, handlers=event_handlers(ctx),
                              retry=RetryPolicy(attempts=2, first_delay=0.01))
-    event = Event(
-        type="mash.intake.contact.received.v1", source="/mash/intake",
-        subject="MASH-2026-ONCEONLY", time=NOW, recordedtime=NOW, partnership="default",
-        data={"contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
-              "case_reference": "MASH-2026-ONCEONLY", "kind": "referral",
-              "partnership": "default", "referrer": {"agency": "health", "role": "GP"},
-              "children": [{"identity_unknown": True}],
-              "concern": {"summary": "Synthetic."}, "received_at": NOW.isoformat()},
-    )
+    event = contact_received_event("MASH-2026-ONCEONLY", identity_unknown=True)
     await bus.publish([event.to_message(topic)] * 3)
     delivered: list[int | None] = []
 

@@ -24,6 +24,7 @@ from mashcore.outbox import Outbox, OutboxRecord
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry, SchemaViolation
 from mashcore.topics import TopicNamer
+from tests.support import case_opened_event as case_opened
 from tests.support import eventually
 
 pytestmark = pytest.mark.unit
@@ -31,21 +32,6 @@ pytestmark = pytest.mark.unit
 TOPIC = "mash.triage.cases.v1"
 CASE_OPENED = "mash.triage.case.opened.v1"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def case_opened(case_reference: str = "MASH-2026-AAAAAAAA", **data: Any) -> Event:
-    body = {
-        "case_reference": case_reference,
-        "contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
-        "partnership": "default",
-        "status": "awaiting_initial_rating",
-        "received_at": NOW.isoformat(),
-        "opened_at": NOW.isoformat(),
-        "threshold_decision_due_at": NOW.isoformat(),
-    }
-    body.update(data)
-    return Event(type=CASE_OPENED, source="/mash/test", subject=case_reference, time=NOW,
-                 recordedtime=NOW, partnership="default", data=body)
 
 
 class Effect(SQLModel, table=True):

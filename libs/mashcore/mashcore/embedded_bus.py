@@ -19,6 +19,7 @@ import structlog
 
 from mashcore.bus import MessageHandler
 from mashcore.messages import Message
+from mashcore.tap import record_published
 from mashcore.tasks import WakeableLoop
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,7 @@ class EmbeddedBus:
     async def publish(self, messages: Sequence[Message]) -> None:
         """Append all messages in one transaction and wake the subscribers."""
         await asyncio.to_thread(self._append, messages)
+        record_published(messages)
         for subscription in self._subscriptions:
             subscription.wake()
 

@@ -14,6 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from mashcore.bus import MessageHandler
 from mashcore.messages import Message
+from mashcore.tap import record_published
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,7 @@ class KafkaBus:
             for m in messages
         ]
         await asyncio.gather(*futures)
+        record_published(messages)
 
     def subscribe(
         self, group: str, topics: Sequence[str], handler: MessageHandler

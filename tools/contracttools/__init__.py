@@ -1,0 +1,1 @@
+"""Tools that generate and check the contracts in ``contracts/`` (AsyncAPI, OpenAPI, schemas)."""
