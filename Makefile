@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ALL_TIERS := unit,integration,kafka,e2e,contract
 
-.PHONY: help install run run-kafka test test-unit test-fast lint format system-deps kafka-jars bench clean
+.PHONY: contracts contracts-release help install run run-kafka test test-unit test-fast lint format system-deps kafka-jars node-deps bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -25,11 +25,19 @@ run: install  ## Run every service in one process, embedded bus, SQLite under ./
 run-kafka: install system-deps kafka-jars  ## Run the services as separate processes on real Kafka + PostgreSQL
 	$(BIN)/python -m devinfra.system
 
-system-deps:  ## Install PostgreSQL, Java and Maven from Debian if missing
+system-deps:  ## Install PostgreSQL, Java, Maven and Node.js from Debian if missing
 	./scripts/ensure-system-deps.sh
 
 kafka-jars: install  ## Fetch Apache Kafka's jars from Maven Central (cached)
 	$(BIN)/python -m devinfra kafka-jars
+
+# Stamp inside node_modules: reinstalls when node_modules is missing or older than the lock.
+NODE_DEPS_STAMP := tools/asyncapi/node_modules/.installed-stamp
+$(NODE_DEPS_STAMP): tools/asyncapi/package-lock.json
+	npm ci --prefix tools/asyncapi --no-audit --no-fund
+	touch $(NODE_DEPS_STAMP)
+
+node-deps: $(NODE_DEPS_STAMP)  ## Install the AsyncAPI validator's npm packages (tools/asyncapi)
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check .
@@ -38,11 +46,18 @@ lint: install  ## ruff and mypy
 format: install  ## Apply ruff's fixes
 	$(BIN)/ruff check --fix .
 
-test: install system-deps kafka-jars lint  ## Every test tier; fails if any tier skipped or ran nothing
+test: install system-deps kafka-jars node-deps lint  ## Every test tier; fails if any tier skipped or ran nothing
 	MASH_REQUIRE_TIERS=$(ALL_TIERS) ./scripts/pytest-strict $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: install  ## Only the unit tier (no servers)
 	MASH_REQUIRE_TIERS=unit ./scripts/pytest-strict $(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+contracts: install  ## Regenerate contracts/openapi/*.json and the topic table in contracts/README.md
+	$(BIN)/python -m contracttools.openapi --write
+	$(BIN)/python -m contracttools.asyncapi --write
+
+contracts-release: install  ## Record current event schemas as released (refuses breaking changes)
+	$(BIN)/python -m contracttools.compat --release
 
 bench: install system-deps kafka-jars  ## Throughput benchmark over Kafka; writes bench/results/
 	$(BIN)/python -m bench.throughput

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the real-infrastructure test tiers need from Debian, if it is missing:
-# a PostgreSQL server, a Java 17+ runtime and Maven (to fetch Apache Kafka's jars).
+# a PostgreSQL server, a Java 17+ runtime and Maven (to fetch Apache Kafka's jars), and Node.js
+# with npm (the official AsyncAPI parser validates contracts/asyncapi.yaml).
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -24,6 +24,7 @@ __all__ = [
     "field_path",
     "install_problem_handlers",
     "problem_response",
+    "problem_responses",
     "status_title",
 ]
 
@@ -34,6 +35,48 @@ _log = structlog.get_logger(__name__)
 
 # Where a request value came from, as FastAPI reports it in the first ``loc`` item.
 _REQUEST_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "One entry per faulty field (validation problems only).",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+_STANDARD_PROBLEMS = {
+    401: "Not authenticated",
+    403: "Role not allowed",
+    404: "Not found (or not yours to see)",
+    422: "Invalid input; `errors` names each faulty field",
+}
+
+
+def problem_responses(*extra: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting the standard problem answers (plus ``extra`` ones)."""
+    statuses = sorted({*_STANDARD_PROBLEMS, *extra})
+    return {
+        status: {
+            "description": _STANDARD_PROBLEMS.get(status, status_title(status)),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 def status_title(status: int) -> str:

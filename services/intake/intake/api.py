@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from intake import handlers
 from intake.api_models import ContactAccepted, ContactView, ReferralIn
 from mashcore.auth import Principal, Role, require_roles
-from mashcore.problems import PROBLEM_JSON
+from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
 
 Referrer = Annotated[Principal, Depends(require_roles(Role.REFERRER))]
@@ -18,17 +18,11 @@ Reader = Annotated[
     Principal,
     Depends(require_roles(Role.REFERRER, Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)),
 ]
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {PROBLEM_JSON: {}}}
-    for status, description in {401: "Not authenticated", 403: "Role not allowed",
-                                404: "Not found (or not yours)",
-                                422: "Invalid input; `errors` names each faulty field"}.items()
-}
 
 
 def router(_ctx: ServiceContext) -> list[APIRouter]:
     """Intake's routes."""
-    api = APIRouter(prefix="/v1", tags=["contacts"], responses=_PROBLEMS)
+    api = APIRouter(prefix="/v1", tags=["contacts"], responses=problem_responses())
 
     @api.post("/contacts", status_code=202, response_model=ContactAccepted)
     def submit_contact(

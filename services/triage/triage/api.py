@@ -7,23 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from mashcore.auth import Principal, Role, require_roles
-from mashcore.problems import PROBLEM_JSON
+from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
 from triage import handlers
 
 HubStaff = Annotated[
     Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
 ]
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {PROBLEM_JSON: {}}}
-    for status, description in {401: "Not authenticated", 403: "Role not allowed",
-                                404: "Not found"}.items()
-}
 
 
 def router(_ctx: ServiceContext) -> list[APIRouter]:
     """Triage's routes."""
-    api = APIRouter(prefix="/v1", tags=["cases"], responses=_PROBLEMS)
+    api = APIRouter(prefix="/v1", tags=["cases"], responses=problem_responses())
 
     @api.get("/cases")
     def list_cases(
