@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ALL_TIERS := unit,integration,kafka,e2e,contract
 
-.PHONY: contracts contracts-release help install run run-kafka test test-unit test-fast lint format system-deps kafka-jars node-deps bench clean
+.PHONY: contracts contracts-release help install run run-kafka test test-unit lint format system-deps kafka-jars node-deps bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14

@@ -145,6 +145,7 @@ def main() -> None:
             "MASH_DATABASE_URL_TEMPLATE": pg.url("bench_{service}"),
             "MASH_LOG_LEVEL": "WARNING",
             "MASH_DATA_DIR": str(work / "data"),
+            "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
         }
         payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
         raw = asyncio.run(raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))

@@ -5,13 +5,29 @@
 set -euo pipefail
 
 missing=()
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
-command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 
+check_versions() {
+  # Kafka 4 needs Java 17+; the AsyncAPI parser's dependencies need Node.js 20+.
+  local java_major node_major
+  java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/ *java.specification.version = //p')
+  if [ -n "$java_major" ] && [ "${java_major%%.*}" -lt 17 ]; then
+    echo "ERROR: Java $java_major found; Apache Kafka 4 needs Java 17 or newer." >&2; exit 1
+  fi
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt 20 ]; then
+    echo "WARNING: Node.js $node_major found; the AsyncAPI parser's dependencies want 20+." >&2
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  check_versions
   exit 0
 fi
 echo "Installing system packages: ${missing[*]}" >&2
@@ -28,3 +44,4 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
     pg_ctlcluster "$version" "$name" stop 2>/dev/null || true
   done
 fi
+check_versions

@@ -42,12 +42,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Count outcomes per tier."""
+    """Count outcomes per tier; the infrastructure's self-tests do not prove a tier ran."""
     tier = dict(report.user_properties).get("tier")
     if tier is None:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        _outcomes[str(tier)][report.outcome] += 1
+        outcome = report.outcome
+        if outcome == "passed" and "test_devinfra_" in report.nodeid:
+            outcome = "passed_self_test"
+        _outcomes[str(tier)][outcome] += 1
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A whole file skipped at collection (importorskip, module-level skip) counts too."""
+    tier = tier_of(Path(str(report.fspath)))
+    if tier and report.outcome in ("skipped", "failed"):
+        _outcomes[tier][report.outcome] += 1
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Deselecting tests (-k, -m, --deselect) in a run that requires tiers is refused."""
+    for item in items:
+        tier = tier_of(Path(str(item.path)))
+        if tier:
+            _outcomes[tier]["deselected"] += 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -72,6 +90,8 @@ def tier_problems() -> list[str]:
             problems.append(f"the {tier} tier ran no passing test")
         if counts["skipped"]:
             problems.append(f"the {tier} tier skipped {counts['skipped']} test(s)")
+        if counts["deselected"]:
+            problems.append(f"the {tier} tier deselected {counts['deselected']} test(s)")
     return problems
 
 

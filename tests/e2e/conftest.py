@@ -11,6 +11,7 @@ import pytest
 
 from devinfra.postgres import free_port
 from devinfra.processes import ServiceProcess
+from mashcore.auth import DEFAULT_DEV_KEY
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def system_env(kafka_broker: Any, postgres_server: Any, tmp_path: Path) -> dict[
         "MASH_TOPIC_NAMESPACE": f"{prefix}.",
         "MASH_DATABASE_URL_TEMPLATE": postgres_server.url(f"{prefix}_{{service}}"),
         "MASH_DATA_DIR": str(tmp_path / "data"),
+        "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
         "MASH_LOG_LEVEL": "INFO",
     }
 

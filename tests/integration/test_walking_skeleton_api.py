@@ -158,3 +158,16 @@ async def test_callers_without_a_token_or_the_right_role_are_refused(
     assert no_token.status_code == 401
     assert wrong_role.status_code == 403
     assert no_token.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_hub_staff_see_only_their_own_partnerships_cases(system: dict[str, Any]) -> None:
+    accepted = (await system["intake"].post("/v1/contacts", json=synthetic_referral(),
+                                            headers=REFERRER)).json()
+    await eventually(lambda: case_in_triage(system["triage"], accepted["contact_id"]),
+                     what="the case in its own partnership's queue")
+    elsewhere = auth("team_manager", "local-authority", partnership="medway")
+    queue = (await system["triage"].get("/v1/cases", headers=elsewhere)).json()
+    read = await system["triage"].get(f"/v1/cases/{accepted['case_reference']}",
+                                      headers=elsewhere)
+    assert accepted["contact_id"] not in [c["contact_id"] for c in queue]
+    assert read.status_code == 404

@@ -62,8 +62,9 @@ async def test_own_broker_round_trip(tmp_path: Path) -> None:
     assert "Kafka Server started" in broker.log_file.read_text()  # the broker really logs
 
 
-async def test_session_broker_auto_created_topic(kafka_broker: KafkaBroker) -> None:
-    topic = f"devinfra.auto.{uuid.uuid4().hex[:8]}"
+async def test_session_broker_round_trips_on_a_created_topic(kafka_broker: KafkaBroker) -> None:
+    topic = f"devinfra.created.{uuid.uuid4().hex[:8]}"
+    await create_topics_async(kafka_broker.bootstrap_servers, [topic])
     key, value = await _round_trip(kafka_broker.bootstrap_servers, topic, b"auto")
     assert (key, value) == (b"k1", b"auto")
     assert topic in list_topics(kafka_broker.bootstrap_servers)

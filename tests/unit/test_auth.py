@@ -527,3 +527,12 @@ def test_mash_token_rejects_an_unknown_role(capsys: pytest.CaptureFixture[str]) 
         mash_token(["--role", "admin", "--agency", "police"])
 
     assert exited.value.code == 2
+
+
+def test_a_deployed_kafka_service_refuses_to_fall_back_to_the_development_key() -> None:
+    from mashcore.service import verifier_from
+    from mashcore.settings import Settings
+
+    with pytest.raises(RuntimeError, match="MASH_JWKS_URL"):
+        verifier_from(Settings(bus="kafka", jwt_dev_key=None, jwks_url=None))
+    assert verifier_from(Settings(bus="kafka", jwt_dev_key="explicit-development-key-32-bytes!"))

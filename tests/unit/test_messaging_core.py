@@ -298,4 +298,38 @@ def test_a_database_error_reason_never_carries_the_statement_parameters() -> Non
                                      "=(Synthetic Childname)"))
     reason = safe_reason(error)
     assert "Childname" not in reason
-    assert reason.startswith("IntegrityError: Exception: UNIQUE constraint failed")
+    assert reason == "IntegrityError: Exception"
+
+
+def test_a_library_error_message_is_reduced_to_its_class() -> None:
+    from mashcore.consumer import safe_reason
+
+    assert safe_reason(ValueError("bad child Sam Example")) == "ValueError"
+
+
+async def test_a_header_that_is_not_utf8_is_dead_lettered_not_retried_forever(
+    engine: Engine, bus: EmbeddedBus
+) -> None:
+    consumer = make_consumer(engine, bus, record_effect)
+    headers = tuple((k, b"\xff\xfe") if k == "ce_id" else (k, v)
+                    for k, v in case_opened().headers())
+    await consumer(Message(TOPIC, b"k", case_opened().encode_data(), headers))
+    [dead] = await read_all(bus, TOPIC + ".dlq")
+    assert "not UTF-8" in (dead.header("dlq_reason") or "")
+
+
+async def test_a_database_outage_longer_than_the_retry_budget_is_waited_out(
+    engine: Engine, bus: EmbeddedBus
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    outage = [OperationalError("SELECT 1", {}, Exception("server closed the connection"))] * 7
+
+    def during_outage(event: Event, uow: UnitOfWork) -> None:
+        if outage:
+            raise outage.pop()
+        record_effect(event, uow)
+
+    await make_consumer(engine, bus, during_outage, attempts=3)(case_opened().to_message(TOPIC))
+    assert count(engine, Effect) == 1
+    assert await read_all(bus, TOPIC + ".dlq") == []

@@ -335,9 +335,9 @@ inter.broker.listener.name=PLAINTEXT
 # which refuses the static controller.quorum.voters.
 controller.quorum.bootstrap.servers={self.host}:{self.controller_port}
 log.dirs={self.log_dir}
-# Topics that producers create implicitly get 3 partitions, like the deployed topics.
+# As in production: topics are created explicitly, so a forgotten topic fails a test.
 num.partitions=3
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 # One node: every replication factor and min ISR must be 1, or creates fail / writes block.
 default.replication.factor=1
 min.insync.replicas=1

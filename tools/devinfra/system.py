@@ -14,6 +14,7 @@ from pathlib import Path
 from devinfra.kafka import ensure_kafka_jars, start_kafka
 from devinfra.postgres import start_postgres
 from devinfra.processes import ServiceProcess
+from mashcore.auth import DEFAULT_DEV_KEY
 from mashcore.settings import SERVICE_PORTS
 
 
@@ -33,6 +34,7 @@ def main() -> None:
             "MASH_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
             "MASH_DATABASE_URL_TEMPLATE": pg.url("{service}"),
             "MASH_DATA_DIR": str(work / "data"),
+            "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
         }
         print(f"Kafka      {broker.bootstrap_servers}", flush=True)
         print(f"PostgreSQL {pg.url('<service>')}", flush=True)

@@ -35,7 +35,8 @@ def make_bus(settings: Settings, client_id: str) -> Bus:
     """The bus selected by MASH_BUS."""
     if settings.bus == "kafka":
         return KafkaBus(settings.kafka_bootstrap, client_id=client_id,
-                        partitions=settings.topic_partitions)
+                        partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication_factor)
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 

@@ -8,14 +8,21 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 
 from mashcore.bus import Bus
 from mashcore.clock import Clock
 from mashcore.db import UnitOfWork, unit_of_work
 from mashcore.envelope import Event, InvalidEnvelope
 from mashcore.inbox import already_processed, record_processed
-from mashcore.logging import bind_event_context
+from mashcore.logging import bind_event_context, clear_event_context
 from mashcore.messages import Message
 from mashcore.schemas import SchemaRegistry, SchemaViolation
 from mashcore.topics import dead_letter_topic
@@ -28,7 +35,11 @@ EventHandler = Callable[[Event, UnitOfWork], None]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with exponential backoff before an event is dead-lettered."""
+    """Backoff between attempts; a failing handler is dead-lettered after ``attempts``.
+
+    Transient infrastructure failures do not count towards ``attempts``: they are retried,
+    with the delay capped at ``max_delay``, until the infrastructure is back.
+    """
 
     attempts: int = 5
     first_delay: float = 0.2
@@ -40,11 +51,28 @@ class RetryPolicy:
 
 
 def safe_reason(exc: BaseException) -> str:
-    """The exception's type and message, minus SQL parameters and details (they hold data)."""
+    """Why processing failed, without anything that could be personal data.
+
+    Our own envelope and schema errors name fields and rules, never values, so their text is
+    kept. Any other exception is reduced to its class names: driver and library messages can
+    quote the data (SQL parameters, "invalid input syntax ... 'Sam Example'").
+    """
+    if isinstance(exc, (InvalidEnvelope, SchemaViolation)):
+        return f"{type(exc).__name__}: {str(exc)[:300]}"
     if isinstance(exc, StatementError) and exc.orig is not None:
-        first_line = str(exc.orig).splitlines()[0] if str(exc.orig) else ""
-        return f"{type(exc).__name__}: {type(exc.orig).__name__}: {first_line[:200]}"
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}"
+    return type(exc).__name__
+
+
+_TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, TimeoutError,
+              ConnectionError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures of the infrastructure rather than of the event or the handler."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _TRANSIENT)
 
 
 class EventConsumer:
@@ -72,29 +100,40 @@ class EventConsumer:
         self._on_commit = on_commit
 
     async def __call__(self, message: Message) -> None:
-        """Handle one message; return only when it is processed or dead-lettered."""
+        """Handle one message; return only when it is processed or dead-lettered.
+
+        Infrastructure failures (the database or network unavailable) are retried for as long
+        as they last: dead-lettering a referral because PostgreSQL failed over for a few
+        seconds would lose it. Only failures of the event itself, or of the handler's logic
+        after the bounded retries, are dead-lettered.
+        """
+        clear_event_context()
         try:
             event = Event.from_message(message)
             handler = self._handlers.get(event.type)
             if handler is None:
                 return  # another consumer's event on a shared topic
             self._registry.validate(event.type, event.data)
-        except (InvalidEnvelope, SchemaViolation) as exc:
-            await self._dead_letter(message, f"invalid event: {exc}")
+        except Exception as exc:
+            # Anything that stops an event being read is poison: never block the partition.
+            await self._dead_letter(message, f"invalid event: {safe_reason(exc)}")
             return
 
         bind_event_context(
             event_id=event.id, case_reference=event.subject, correlation_id=event.correlationid
         )
-        for attempt in range(1, self._retry.attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await asyncio.to_thread(self._apply, event, handler)
                 log.info("event processed", consumer=self.name, event_type=event.type)
                 return
             except Exception as exc:
+                transient = is_transient(exc)
                 log.warning("event handling failed", consumer=self.name, attempt=attempt,
-                            error=type(exc).__name__)
-                if attempt == self._retry.attempts:
+                            error=type(exc).__name__, transient=transient)
+                if not transient and attempt >= self._retry.attempts:
                     reason = f"handler failed after {attempt} attempts: {safe_reason(exc)}"
                     await self._dead_letter(message, reason)
                     return

@@ -29,12 +29,14 @@ def make_engine(url: str) -> Engine:
             url,
             # Sessions are used from worker threads (FastAPI sync routes, consumers).
             connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,  # SQL parameters are referrals: never in errors or logs
         )
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
         url,
         pool_pre_ping=True,  # survive a PostgreSQL restart without failing the first request
+        hide_parameters=True,  # SQL parameters are referrals: never in errors or logs
         pool_size=10,
         max_overflow=10,
     )
@@ -43,7 +45,7 @@ def make_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the single writer
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
+    cursor.execute("PRAGMA synchronous=FULL")  # a 202 means on disk, even after power loss
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -132,11 +132,14 @@ class Event:
     @classmethod
     def from_message(cls, message: Message) -> Event:
         """Decode a binary-mode message; raise InvalidEnvelope naming what is wrong."""
-        attrs = {
-            key[3:]: value.decode("utf-8", errors="strict")
-            for key, value in message.headers
-            if key.startswith("ce_")
-        }
+        try:
+            attrs = {
+                key[3:]: value.decode("utf-8", errors="strict")
+                for key, value in message.headers
+                if key.startswith("ce_")
+            }
+        except UnicodeDecodeError as exc:
+            raise InvalidEnvelope("a ce_* header is not UTF-8") from exc
         missing = [name for name in _REQUIRED if not attrs.get(name)]
         if attrs.get("specversion") != SPEC_VERSION:
             missing.append("specversion")

@@ -17,15 +17,18 @@ from mashcore.messages import Message
 from mashcore.tap import record_published
 
 log = structlog.get_logger(__name__)
+_TOPIC_ALREADY_EXISTS = 36
 
 
 class KafkaBus:
     """Publishes with an idempotent producer and hands out manually committed subscriptions."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str, partitions: int = 3) -> None:
+    def __init__(self, bootstrap_servers: str, *, client_id: str, partitions: int = 3,
+                 replication_factor: int = 1) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.partitions = partitions
+        self.replication_factor = replication_factor
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -54,11 +57,23 @@ class KafkaBus:
             existing = set(await admin.list_topics())
             wanted = [t for t in dict.fromkeys(topics) if t not in existing]
             if wanted:
+                # In production the replication factor must match the cluster's (3), or a
+                # service starting before the operator creates the topics would make an
+                # under-replicated topic on which every acks=all send fails.
                 with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics(
-                        [NewTopic(t, num_partitions=self.partitions, replication_factor=1)
+                    response = await admin.create_topics(
+                        [NewTopic(t, num_partitions=self.partitions,
+                                  replication_factor=self.replication_factor)
                          for t in wanted]
                     )
+                    failures = [
+                        f"{topic}: error {code} {message or ''}".strip()
+                        for topic, code, *rest in response.topic_errors
+                        for message in [rest[0] if rest else None]
+                        if code not in (0, _TOPIC_ALREADY_EXISTS)
+                    ]
+                    if failures:
+                        raise RuntimeError(f"could not create topics: {failures}")
         finally:
             await admin.close()
 
@@ -94,6 +109,7 @@ class KafkaSubscription:
         self._handler = handler
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         """Join the group and consume in the background."""
@@ -112,11 +128,14 @@ class KafkaSubscription:
         self._task = asyncio.create_task(self._run(), name=f"consume-{self._group}")
 
     async def stop(self) -> None:
-        """Stop consuming and leave the group."""
+        """Finish and commit the batch in hand, then leave the group (cancel only as fallback)."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            _done, pending = await asyncio.wait({self._task}, timeout=15)
+            if pending:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         if self._consumer is not None:
             await self._consumer.stop()
         self._task = None
@@ -125,10 +144,16 @@ class KafkaSubscription:
     async def _run(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=200)
-            for tp, records in batches.items():
-                await self._handle_partition(consumer, tp, records)
+        while not self._stopping:
+            try:
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, records in batches.items():
+                    await self._handle_partition(consumer, tp, records)
+            except Exception:
+                # A rebalance can fail a commit or a seek; what was not committed is simply
+                # delivered again (the inbox makes that harmless). Never let the loop die.
+                log.exception("consumer loop error; continuing", group=self._group)
+                await asyncio.sleep(1.0)
 
     async def _handle_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
@@ -136,6 +161,8 @@ class KafkaSubscription:
         handled_up_to: int | None = None
         try:
             for record in records:
+                if self._stopping:
+                    return
                 message = Message(
                     topic=record.topic,
                     key=record.key,

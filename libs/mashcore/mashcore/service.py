@@ -97,6 +97,10 @@ def verifier_from(settings: Settings) -> TokenVerifier:
                             issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     else:
         if not settings.jwt_dev_key:
+            if settings.bus == "kafka":
+                # Deployed mode must never fall back to a signing key printed in the README.
+                raise RuntimeError("MASH_BUS=kafka needs MASH_JWKS_URL (or, for development, "
+                                   "an explicit MASH_JWT_DEV_KEY)")
             log.warning("using the insecure development signing key; set MASH_JWKS_URL")
         config = AuthConfig(dev_key=settings.jwt_dev_key or DEFAULT_DEV_KEY, jwks_url=None,
                             issuer=settings.jwt_issuer, audience=settings.jwt_audience)

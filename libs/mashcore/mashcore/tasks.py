@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 
 class WakeableLoop:
     """Runs ``step()`` repeatedly; sleeps between steps until woken or the interval passes.
@@ -51,7 +55,13 @@ class WakeableLoop:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            more = await self._step()
+            try:
+                more = await self._step()
+            except Exception:
+                # A failed step (a locked or full database, say) is retried; the loop must
+                # not die silently while the service still reports itself ready.
+                log.exception("background step failed; retrying", loop=self._name)
+                more = False
             if more or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):

@@ -42,6 +42,15 @@ def date_of_birth_errors(children: list[dict[str, Any]], today: date) -> list[Fi
     ]
 
 
+CHILD_EVENT_FIELDS = ("first_name", "last_name", "date_of_birth")
+
+
+def child_for_event(child: dict[str, Any]) -> dict[str, Any]:
+    """The part of a child's details that ``contact.received.v1`` carries (its contract)."""
+    return {**{field: child.get(field) for field in CHILD_EVENT_FIELDS},
+            "identity_unknown": bool(child.get("identity_unknown", False))}
+
+
 def contact_received_data(
     *,
     contact_id: str,
@@ -61,7 +70,7 @@ def contact_received_data(
         "kind": kind,
         "partnership": partnership,
         "referrer": {"agency": referrer_agency, "role": referrer_role},
-        "children": children,
+        "children": [child_for_event(child) for child in children],
         "concern": {"summary": concern_summary},
         "received_at": received_at.isoformat(),
     }

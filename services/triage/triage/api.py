@@ -23,13 +23,12 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     @api.get("/cases")
     def list_cases(
         ctx: Context,
-        _principal: HubStaff,
-        partnership: str | None = None,
+        principal: HubStaff,
         status: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[dict[str, Any]]:
-        """The queue: cases ordered by threshold-decision deadline."""
-        return handlers.list_cases(ctx, partnership, status, limit)
+        """Your partnership's queue: cases ordered by threshold-decision deadline."""
+        return handlers.list_cases(ctx, principal, status, limit)
 
     @api.get("/cases/{case_reference}")
     def get_case(case_reference: str, ctx: Context, principal: HubStaff) -> dict[str, Any]:

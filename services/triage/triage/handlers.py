@@ -78,14 +78,19 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
+def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
+    """The one partnership whose cases a member of hub staff may see (need-to-know)."""
+    return principal.partnership or ctx.settings.partnership_default
+
+
 def list_cases(
-    ctx: ServiceContext, partnership: str | None, status: str | None, limit: int
+    ctx: ServiceContext, principal: Principal, status: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Cases by threshold-decision deadline, most urgent first (identifiers only)."""
+    """Cases of the caller's partnership by threshold-decision deadline, most urgent first."""
     with ctx.unit_of_work() as uow:
-        query = select(TriageCase).order_by(col(TriageCase.threshold_decision_due_at)).limit(limit)
-        if partnership:
-            query = query.where(TriageCase.partnership == partnership)
+        query = (select(TriageCase)
+                 .where(TriageCase.partnership == partnership_of(ctx, principal))
+                 .order_by(col(TriageCase.threshold_decision_due_at)).limit(limit))
         if status:
             query = query.where(TriageCase.status == status)
         return [_summary(case) for case in uow.session.exec(query).all()]
@@ -95,6 +100,8 @@ def get_case(ctx: ServiceContext, principal: Principal, case_reference: str) -> 
     """One case with the child details, audited."""
     with ctx.unit_of_work() as uow:
         case = uow.session.get(TriageCase, case_reference)
+        if case is not None and case.partnership != partnership_of(ctx, principal):
+            case = None  # another partnership's case is indistinguishable from a missing one
         audit(uow.session, principal=principal, action=AuditAction.READ, resource="triage_case",
               resource_id=case_reference, at=ctx.clock.now(),
               case_reference=case_reference if case else None,
