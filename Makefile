@@ -47,10 +47,10 @@ format: install  ## Apply ruff's fixes
 	$(BIN)/ruff check --fix .
 
 test: install system-deps kafka-jars node-deps lint  ## Every test tier; fails if any tier skipped or ran nothing
-	MASH_REQUIRE_TIERS=$(ALL_TIERS) ./scripts/pytest-strict $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	PACT_DO_NOT_TRACK=true MASH_REQUIRE_TIERS=$(ALL_TIERS) ./scripts/pytest-strict $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: install  ## Only the unit tier (no servers)
-	MASH_REQUIRE_TIERS=unit ./scripts/pytest-strict $(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	PACT_DO_NOT_TRACK=true MASH_REQUIRE_TIERS=unit ./scripts/pytest-strict $(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 contracts: install  ## Regenerate contracts/openapi/*.json and the topic table in contracts/README.md
 	$(BIN)/python -m contracttools.openapi --write

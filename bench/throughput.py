@@ -146,6 +146,7 @@ def main() -> None:
             "MASH_LOG_LEVEL": "WARNING",
             "MASH_DATA_DIR": str(work / "data"),
             "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
+            "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
         }
         payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
         raw = asyncio.run(raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))

@@ -14,6 +14,8 @@ pytest_plugins = ["tests.tiers", "devinfra.pytest_plugin"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Tap every message published during the session (service processes inherit it)."""
+    # pact-python reports usage to its vendor unless told not to: nothing leaves this machine.
+    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     if not os.environ.get(TAP_ENV):
         os.environ[TAP_ENV] = tempfile.mkdtemp(prefix="mash-event-tap-")
 

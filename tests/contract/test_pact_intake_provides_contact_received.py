@@ -116,8 +116,10 @@ class Intake:
 
         ctx.emit = to_bus  # type: ignore[method-assign,assignment]
         handlers.submit_contact(ctx, state.principal, state.referral, idempotency_key=None)
-        assert len(published) == 1, f"intake emitted {len(published)} events, expected 1"
-        [message] = published
+        matching = [m for m in published
+                    if m.header("ce_type") == intake.domain.CONTACT_RECEIVED]
+        assert len(matching) == 1, f"intake emitted {len(matching)} contact.received events"
+        [message] = matching
         self.produced.append(name)
         return PactMessage(
             contents=message.value,

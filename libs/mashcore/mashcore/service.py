@@ -56,6 +56,7 @@ class ServiceDefinition:
     consumers: Sequence[ConsumerSpec] = ()
     produces: Sequence[str] = ()
     description: str = ""
+    configure: Callable[[FastAPI, ServiceContext], None] | None = None
 
 
 @dataclass
@@ -204,6 +205,8 @@ def create_app(
             return JSONResponse({"status": "starting"}, status_code=503)
         return {"status": "ready", "service": definition.name}
 
+    if definition.configure is not None:
+        definition.configure(app, context)
     for router in definition.routers(context):
         app.include_router(router)
     return app

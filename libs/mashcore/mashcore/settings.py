@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # containers set MASH_HOST=0.0.0.0
     port: int | None = None  # MASH_PORT: `mash serve`'s port when --port is not given
     partnership_default: str = "default"
+    # Per partner system account, per replica (see mashcore/ratelimit.py).
+    rate_limit_burst: int = 60
+    rate_limit_per_second: float = 5.0
 
     def database_url_for(self, service: str) -> str:
         """The database URL for one service."""

@@ -11,6 +11,7 @@ from intake import handlers
 from intake.api_models import ContactAccepted, ContactView, ReferralIn
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import problem_responses
+from mashcore.ratelimit import rate_limited
 from mashcore.service import Context, ServiceContext
 
 Referrer = Annotated[Principal, Depends(require_roles(Role.REFERRER))]
@@ -24,7 +25,9 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     """Intake's routes."""
     api = APIRouter(prefix="/v1", tags=["contacts"], responses=problem_responses())
 
-    @api.post("/contacts", status_code=202, response_model=ContactAccepted)
+    @api.post("/contacts", status_code=202, response_model=ContactAccepted,
+              dependencies=[Depends(rate_limited())],
+              responses=problem_responses(429))
     def submit_contact(
         body: ReferralIn,
         ctx: Context,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 
@@ -22,24 +22,6 @@ def new_case_reference(received_at: datetime) -> str:
 def new_contact_id() -> str:
     """A fresh contact id."""
     return str(uuid.uuid4())
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """A rule a submitted field breaks."""
-
-    field: str
-    message: str
-
-
-def date_of_birth_errors(children: list[dict[str, Any]], today: date) -> list[FieldError]:
-    """A child cannot be born in the future (an unborn child has an expected date instead)."""
-    return [
-        FieldError(f"children[{i}].date_of_birth", "must not be in the future")
-        for i, child in enumerate(children)
-        if child.get("date_of_birth") is not None
-        and date.fromisoformat(str(child["date_of_birth"])) > today
-    ]
 
 
 CHILD_EVENT_FIELDS = ("first_name", "last_name", "date_of_birth")
@@ -73,4 +55,96 @@ def contact_received_data(
         "children": [child_for_event(child) for child in children],
         "concern": {"summary": concern_summary},
         "received_at": received_at.isoformat(),
+    }
+
+
+REFERRAL_ACCEPTED = "mash.intake.referral.accepted.v1"
+DASH_REQUESTED = "mash.intake.dash.requested.v1"
+LONDON = ZoneInfo("Europe/London")
+
+_CONSENT = {"yes": "given", "no": "refused", "not_sought": "not_sought", None: "unknown"}
+
+
+def local_today(now: datetime) -> date:
+    """Today's date in England (a newborn born 'today' at 00:30 BST is not in the future)."""
+    return now.astimezone(LONDON).date()
+
+
+def referrer_agency(agency: str, anonymous: bool) -> str:
+    """An anonymous member of the public is only ever 'public' (DOMAIN.md §1)."""
+    return "public" if anonymous else agency
+
+
+def dash_missing(agency: str, domestic_abuse: dict[str, Any] | None) -> bool:
+    """A police domestic-abuse referral without its DASH risk assessment (DOMAIN.md §3)."""
+    return (agency == "police" and domestic_abuse is not None
+            and bool(domestic_abuse.get("flag")) and not domestic_abuse.get("dash_completed"))
+
+
+def _domestic_abuse_assessment(agency: str, da: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not da or not da.get("flag"):
+        return None
+    scale = ("caada_dash_ric" if da.get("dash_completed") or da.get("caada_ric_score") is not None
+             else "barnardos" if da.get("barnardos_scale") is not None else None)
+    barnardos = da.get("barnardos_scale")
+    level = da.get("dash_risk_level") or ("high" if barnardos is not None and barnardos >= 3
+                                          else "unknown")
+    dash = ("attached" if da.get("dash_completed")
+            else "missing" if agency == "police" else "not_applicable")
+    return {"dash": dash, "risk_scale": scale, "risk_level": level}
+
+
+def referral_accepted_data(
+    *, contact_id: str, case_reference: str, accepted_at: datetime, submission: dict[str, Any],
+    agency: str, quality: dict[str, Any],
+) -> dict[str, Any]:
+    """The data of ``referral.accepted.v1``: what triage decides on, no child details."""
+    referrer = submission["referrer"]
+    consent = submission.get("consent") or {}
+    view = submission.get("referrer_view_of_need") or {}
+    domestic_abuse = submission.get("domestic_abuse")
+    anonymous = bool(referrer.get("anonymous"))
+    explanation = consent.get("reasons_if_not")
+    return {
+        "contact_id": contact_id,
+        "case_reference": case_reference,
+        "accepted_at": accepted_at.isoformat(),
+        "submitted_as": submission["kind"],
+        "form": submission.get("form") or ("police_referral" if agency == "police" else "marf"),
+        "referrer": {"agency": referrer_agency(agency, anonymous), "role": referrer["role"]},
+        "consent": {
+            "discussed_with_parents": consent.get("discussed_with_parents"),
+            "parents_aware": consent.get("parents_aware"),
+            "referral": _CONSENT[consent.get("consent_to_referral")],
+            "information_sharing": _CONSENT[consent.get("consent_to_information_sharing")],
+            "given_by": ("child_16_or_over" if consent.get("child_over_16_consented")
+                         else "parent_or_carer" if consent.get("consent_to_referral") == "yes"
+                         else None),
+            "not_sought_basis": consent.get("not_sought_basis"),
+            "explanation": explanation[:4000] if explanation else None,
+        },
+        "referrer_view_of_need": ({"code": view["level_code"], "name": view["level_code"]}
+                                  if view.get("level_code") else None),
+        "flags": {
+            "domestic_abuse": bool(domestic_abuse and domestic_abuse.get("flag")),
+            "anonymous_referrer": anonymous,
+            "staff_linked": bool(submission.get("staff_linked")),
+        },
+        "domestic_abuse_assessment": _domestic_abuse_assessment(agency, domestic_abuse),
+        "quality": quality,
+    }
+
+
+def dash_requested_data(
+    *, request_id: str, contact_id: str, case_reference: str, requested_at: datetime,
+) -> dict[str, Any]:
+    """The data of ``dash.requested.v1``: ask the police referrer for the missing DASH."""
+    return {
+        "request_id": request_id,
+        "case_reference": case_reference,
+        "contact_id": contact_id,
+        "requested_at": requested_at.isoformat(),
+        "requested_from": "police",
+        "reason": "dash_missing",
+        "requested_by": None,  # automatic, at intake
     }

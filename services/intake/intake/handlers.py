@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
@@ -9,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import domain
-from intake.api_models import ContactAccepted, ContactView, ReferralIn
+from intake import domain, quality
+from intake.api_models import ContactAccepted, ContactView, QualityFeedback, ReferralIn
 from intake.models import Contact
 from mashcore import idempotency
 from mashcore.audit import AuditAction, audit
@@ -36,7 +37,7 @@ def submit_contact(
     request_hash = idempotency.fingerprint(submission)
     now = ctx.clock.now()
 
-    errors = domain.date_of_birth_errors(submission["children"], now.date())
+    errors = quality.date_errors(body, domain.local_today(now))
     if errors:
         raise ProblemHTTPException(
             422,
@@ -44,6 +45,7 @@ def submit_contact(
             "Faulty fields: " + ", ".join(e.field for e in errors),
             extra={"errors": [{"field": e.field, "message": e.message} for e in errors]},
         )
+    assessment = quality.assess(body, principal.agency)
 
     with ctx.unit_of_work() as uow:
         if idempotency_key:
@@ -83,8 +85,28 @@ def submit_contact(
                 received_at=now,
             ),
         ), INTAKE_CONTACTS)
-        accepted = ContactAccepted(contact_id=contact.id, case_reference=contact.case_reference,
-                                   status=contact.status, received_at=now)
+        if body.kind == "referral":
+            ctx.emit(uow, Event(
+                type=domain.REFERRAL_ACCEPTED, source=ctx.source, subject=contact.case_reference,
+                time=now, recordedtime=now, partnership=contact.partnership,
+                data=domain.referral_accepted_data(
+                    contact_id=contact.id, case_reference=contact.case_reference,
+                    accepted_at=now, submission=submission, agency=principal.agency,
+                    quality=assessment.event_data()),
+            ), INTAKE_CONTACTS)
+        if domain.dash_missing(principal.agency, submission.get("domestic_abuse")):
+            ctx.emit(uow, Event(
+                type=domain.DASH_REQUESTED, source=ctx.source, subject=contact.case_reference,
+                time=now, recordedtime=now, partnership=contact.partnership,
+                data=domain.dash_requested_data(
+                    request_id=str(uuid.uuid4()), contact_id=contact.id,
+                    case_reference=contact.case_reference, requested_at=now),
+            ), INTAKE_CONTACTS)
+        accepted = ContactAccepted(
+            contact_id=contact.id, case_reference=contact.case_reference,
+            status=contact.status, received_at=now,
+            quality=QualityFeedback.of(assessment),
+        )
         location = f"/v1/contacts/{contact.id}"
         response_body = accepted.model_dump(mode="json")
         if idempotency_key:
@@ -128,10 +150,12 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
     if contact is None or not allowed:
         # Another agency's contact is indistinguishable from a missing one.
         raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+    submitted = ReferralIn.model_validate_json(contact.submission)
     return ContactView(
         contact_id=contact.id, case_reference=contact.case_reference, status=contact.status,
         received_at=contact.received_at, kind=contact.kind, partnership=contact.partnership,
         referrer_agency=contact.referrer_agency,
+        quality=QualityFeedback.of(quality.assess(submitted, contact.referrer_agency)),
     )
 
 
