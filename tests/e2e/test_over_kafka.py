@@ -164,3 +164,31 @@ def test_a_malformed_message_lands_in_the_dead_letter_topic_and_the_next_is_proc
     assert "missing or invalid CloudEvents attributes" in headers["dlq_reason"]
     assert headers["dlq_original_topic"] == topic
     assert headers["dlq_consumer"] == "triage.contacts"
+
+
+def test_intakes_routing_rules_emit_their_events_over_the_broker(
+    launch: Callable[..., ServiceProcess], system_env: dict[str, str],
+) -> None:
+    intake = launch("intake")
+    police = auth("referrer", "police", subject="police-system")
+    body = synthetic_referral(
+        11, domestic_abuse={"flag": True, "dash_completed": False},
+        parents_carers=[{"first_name": "Young", "last_name": "Testparent",
+                         "relationship": "father", "date_of_birth": "2010-01-01",
+                         "phone": "07700 900456"}])
+    response = httpx.post(f"{intake.url}/v1/contacts", json=body, headers=police, timeout=10)
+    assert response.status_code == 202, response.text
+    reference = response.json()["case_reference"]
+
+    topic = f"{system_env['MASH_TOPIC_NAMESPACE']}{INTAKE_CONTACTS}"
+    expected = {"mash.intake.contact.received.v1", "mash.intake.referral.accepted.v1",
+                "mash.intake.dash.requested.v1", "mash.intake.linked-referral.created.v1"}
+
+    def types_seen(records: list[Any]) -> set[str]:
+        return {dict(r.headers)["ce_type"].decode() for r in records}
+
+    records = read_topic(system_env["MASH_KAFKA_BOOTSTRAP"], topic,
+                         lambda rs: expected <= types_seen(rs))
+    about_the_child = {dict(r.headers)["ce_type"].decode() for r in records
+                       if r.key == reference.encode()}
+    assert about_the_child == expected - {"mash.intake.linked-referral.created.v1"}

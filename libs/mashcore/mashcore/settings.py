@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Per partner system account, per replica (see mashcore/ratelimit.py).
     rate_limit_burst: int = 60
     rate_limit_per_second: float = 5.0
+    # Intake: contacts about the same child within this many days are linked as repeats.
+    repeat_window_days: int = 30
+    # Medway's 12-week rule: re-engage a social worker involved this recently (None: off).
+    recent_involvement_weeks: int | None = None
 
     def database_url_for(self, service: str) -> str:
         """The database URL for one service."""

@@ -8,13 +8,17 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 
 from intake import handlers
-from intake.api_models import ContactAccepted, ContactView, ReferralIn
+from intake.api_models import ContactAccepted, ContactView, LockDownIn, ReferralIn
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import problem_responses
 from mashcore.ratelimit import rate_limited
 from mashcore.service import Context, ServiceContext
 
 Referrer = Annotated[Principal, Depends(require_roles(Role.REFERRER))]
+HubStaff = Annotated[
+    Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
+]
+TeamManager = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER))]
 Reader = Annotated[
     Principal,
     Depends(require_roles(Role.REFERRER, Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)),
@@ -43,6 +47,17 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     def get_contact(contact_id: str, ctx: Context, principal: Reader) -> ContactView:
         """One contact: its case reference and status."""
         return handlers.get_contact(ctx, principal, contact_id)
+
+    @api.post("/contacts/{contact_id}/lock-down")
+    def lock_down(contact_id: str, body: LockDownIn, ctx: Context,
+                  principal: TeamManager) -> dict[str, Any]:
+        """Restrict a record to named users; every other read is refused (and audited)."""
+        return handlers.lock_down(ctx, principal, contact_id, body)
+
+    @api.post("/contacts/{contact_id}/forward", responses=problem_responses(409))
+    def forward(contact_id: str, ctx: Context, principal: HubStaff) -> dict[str, Any]:
+        """Send the contact to the open case's allocated worker as a case note."""
+        return handlers.forward(ctx, principal, contact_id)
 
     @api.get("/contacts")
     def list_contacts(

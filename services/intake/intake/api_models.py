@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -75,10 +76,29 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# Control characters (NUL above all) are refused in every text field: PostgreSQL cannot store
+# NUL, so a referral accepted here would fail further down the pipeline. Tab, CR, LF are fine.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _without_control_characters(value: Any) -> Any:
+    if isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    if isinstance(value, list):
+        for item in value:
+            _without_control_characters(item)
+    return value
+
+
 class StrictModel(BaseModel):
     """Every part of the referral refuses fields it does not know (a typo is not data)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return _without_control_characters(value)
 
     def _require_one_of(self, *fields: str) -> None:
         if all(_blank(getattr(self, f)) for f in fields):
@@ -876,8 +896,10 @@ class ReferralIn(StrictModel):
         default=None,
         description="The multi-agency referral form (`marf`), the police's own form, or other.",
     )
-    partnership: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
-        default=None, description="Safeguarding partnership the referral is sent to."
+    partnership: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] | None = Field(
+        default=None,
+        description="Safeguarding partnership the referral is sent to, as its code (e.g. "
+        "`coventry`). Leave it out to use your account's partnership.",
     )
     referrer: ReferrerIn = Field(
         description="You: who you are and how the hub can reach you (or your deputy)."
@@ -1002,6 +1024,39 @@ class ContactAccepted(BaseModel):
 class ContactView(ContactAccepted):
     """A contact as its referrer (or the hub) sees it."""
 
+    linked_contacts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Hub staff only: repeats about the same child from any agency, and "
+        "linked referrals (a parent under 18). Never shown to referrers.")
+    open_case_reference: str | None = Field(
+        default=None, description="Hub staff only: the probable open case about the child "
+        "(confirm with POST /v1/contacts/{id}/forward).")
+
     kind: str
     partnership: str
     referrer_agency: str
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^@\s]+$")]
+
+
+class HeadOfServiceIn(StrictModel):
+    """The Head of Service consulted about a staff-linked record."""
+
+    user_id: UserId
+    consulted_at: datetime
+
+
+class LockDownIn(StrictModel):
+    """Restrict a record to named users (staff-linked or otherwise sensitive)."""
+
+    allowed_user_ids: Annotated[list[UserId], Field(min_length=1, max_length=50)]
+    reason_code: Literal["staff_member_subject", "staff_member_family", "other_sensitive"]
+    head_of_service_consulted: HeadOfServiceIn | None = None
+
+    @model_validator(mode="after")
+    def staff_linked_needs_head_of_service(self) -> Self:
+        """A staff-linked lock-down records that the Head of Service was consulted."""
+        if self.reason_code != "other_sensitive" and self.head_of_service_consulted is None:
+            raise ValueError("head_of_service_consulted is required for staff-linked records")
+        return self

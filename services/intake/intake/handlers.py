@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -10,9 +11,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import domain, quality
-from intake.api_models import ContactAccepted, ContactView, QualityFeedback, ReferralIn
-from intake.models import Contact
+from intake import domain, quality, routing
+from intake.api_models import (
+    ContactAccepted,
+    ContactView,
+    LockDownIn,
+    QualityFeedback,
+    ReferralIn,
+)
+from intake.models import Contact, ContactLink
 from mashcore import idempotency
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal, Role
@@ -27,6 +34,18 @@ HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
 
 def _client(principal: Principal) -> str:
     return f"{principal.agency}:{principal.subject}"
+
+
+def partnership_for(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:
+    """The partnership a contact goes to: the caller's own, unless its account has none."""
+    own = principal.partnership
+    if own and requested and requested != own:
+        raise ProblemHTTPException(
+            422, "Invalid referral", "partnership: your account sends to its own partnership",
+            extra={"errors": [{"field": "partnership",
+                               "message": "must be your account's partnership or left out"}]},
+        )
+    return own or requested or ctx.settings.partnership_default
 
 
 def submit_contact(
@@ -57,15 +76,16 @@ def submit_contact(
             id=domain.new_contact_id(),
             case_reference=domain.new_case_reference(now),
             kind=body.kind,
-            partnership=body.partnership or principal.partnership
-            or ctx.settings.partnership_default,
+            partnership=partnership_for(ctx, principal, body.partnership),
             referrer_agency=principal.agency,
             referrer_subject=principal.subject,
             status="received",
             received_at=now,
             submission=body.model_dump_json(),
+            restricted=bool(body.staff_linked),
         )
         uow.session.add(contact)
+        uow.session.flush()  # links and linked referrals refer to the row
         ctx.emit(uow, Event(
             type=domain.CONTACT_RECEIVED,
             source=ctx.source,
@@ -102,9 +122,13 @@ def submit_contact(
                     request_id=str(uuid.uuid4()), contact_id=contact.id,
                     case_reference=contact.case_reference, requested_at=now),
             ), INTAKE_CONTACTS)
+        routing.link_repeats(uow, contact, submission, now,
+                             timedelta(days=ctx.settings.repeat_window_days))
+        routing.create_linked_referrals(ctx, uow, contact, submission, principal, now)
+        routing.note_open_case(ctx, uow, contact, submission, now)
         accepted = ContactAccepted(
             contact_id=contact.id, case_reference=contact.case_reference,
-            status=contact.status, received_at=now,
+            status="received", received_at=now,
             quality=QualityFeedback.of(assessment),
         )
         location = f"/v1/contacts/{contact.id}"
@@ -131,17 +155,12 @@ def submit_contact(
     return JSONResponse(response_body, status_code=202, headers={"Location": location})
 
 
-def _visible_to(principal: Principal, contact: Contact) -> bool:
-    if principal.role == Role.REFERRER:
-        return contact.referrer_agency == principal.agency
-    return principal.role in HUB_ROLES
-
-
 def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> ContactView:
     """A contact, to its own agency or the hub; every read (and refusal) is audited."""
     with ctx.unit_of_work() as uow:
         contact = uow.session.get(Contact, contact_id)
-        allowed = contact is not None and _visible_to(principal, contact)
+        allowed = contact is not None and routing.may_read(
+            principal, contact, routing.allowed_users(uow, contact_id))
         audit(uow.session, principal=principal, action=AuditAction.READ, resource="contact",
               resource_id=contact_id, at=ctx.clock.now(),
               case_reference=contact.case_reference if contact and allowed else None,
@@ -151,8 +170,13 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
         # Another agency's contact is indistinguishable from a missing one.
         raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
     submitted = ReferralIn.model_validate_json(contact.submission)
+    hub = principal.role != Role.REFERRER
+    # A referrer is not told that the child has an open case (that is for the hub to check).
+    status = contact.status if hub or contact.status != "open_case_found" else "received"
     return ContactView(
-        contact_id=contact.id, case_reference=contact.case_reference, status=contact.status,
+        linked_contacts=repeat_links(ctx, contact.id) if hub else [],
+        open_case_reference=contact.open_case_reference if hub else None,
+        contact_id=contact.id, case_reference=contact.case_reference, status=status,
         received_at=contact.received_at, kind=contact.kind, partnership=contact.partnership,
         referrer_agency=contact.referrer_agency,
         quality=QualityFeedback.of(quality.assess(submitted, contact.referrer_agency)),
@@ -165,9 +189,69 @@ def list_contacts(ctx: ServiceContext, principal: Principal, limit: int) -> list
         query = select(Contact).order_by(col(Contact.received_at).desc()).limit(limit)
         if principal.role == Role.REFERRER:
             query = query.where(Contact.referrer_agency == principal.agency)
-        rows = uow.session.exec(query).all()
+        rows = [c for c in uow.session.exec(query).all()
+                if routing.may_read(principal, c, routing.allowed_users(uow, c.id))]
     return [
         {"contact_id": c.id, "case_reference": c.case_reference, "status": c.status,
          "received_at": c.received_at.isoformat()}
         for c in rows
     ]
+
+
+def repeat_links(ctx: ServiceContext, contact_id: str) -> list[dict[str, Any]]:
+    """Contacts linked to this one (repeats about the same child, linked referrals)."""
+    with ctx.unit_of_work() as uow:
+        links = uow.session.exec(select(ContactLink).where(
+            (ContactLink.contact_id == contact_id)
+            | (ContactLink.linked_contact_id == contact_id))).all()
+        result = []
+        for link in links:
+            other_id = (link.linked_contact_id if link.contact_id == contact_id
+                        else link.contact_id)
+            other = uow.session.get(Contact, other_id)
+            if other is not None:
+                result.append({"contact_id": other.id, "case_reference": other.case_reference,
+                               "reason": link.reason, "score": link.score})
+    return result
+
+
+def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
+              request: LockDownIn) -> dict[str, Any]:
+    """A team manager restricts a staff-linked record to named users."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        contact = uow.session.get(Contact, contact_id)
+        if contact is None or not routing.may_read(principal, contact,
+                                                   routing.allowed_users(uow, contact_id)):
+            raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+        routing.lock_down(
+            ctx, uow, contact, principal, allowed_user_ids=request.allowed_user_ids,
+            reason_code=request.reason_code,
+            head_of_service=({"user_id": request.head_of_service_consulted.user_id,
+                              "consulted_at": request.head_of_service_consulted.consulted_at
+                              .isoformat()} if request.head_of_service_consulted else None),
+            now=now)
+        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
+              resource_id=contact_id, case_reference=contact.case_reference, at=now)
+        uow.commit()
+    return {"contact_id": contact_id, "restricted": True,
+            "allowed_user_ids": list(dict.fromkeys(request.allowed_user_ids))}
+
+
+def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[str, Any]:
+    """Hub staff confirm: this is case information for the open case's allocated worker."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        contact = uow.session.get(Contact, contact_id)
+        if contact is None or not routing.may_read(principal, contact,
+                                                   routing.allowed_users(uow, contact_id)):
+            raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+        try:
+            data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
+        except ValueError as exc:
+            raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
+        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
+              resource_id=contact_id, case_reference=contact.case_reference, at=now)
+        uow.commit()
+    return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker",
+            "allocated_worker_id": data["allocated_worker_id"]}

@@ -4,9 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from intake import index_handlers
 from intake.api import router
+from intake.api_index import routers as index_routers
+from intake.api_other import routers as other_routers
 from mashcore.ratelimit import RateLimiter
-from mashcore.service import ServiceContext, ServiceDefinition
+from mashcore.service import ConsumerSpec, ServiceContext, ServiceDefinition
 from mashcore.topics import INTAKE_CONTACTS
 
 
@@ -22,7 +25,11 @@ SERVICE = ServiceDefinition(
     title="MASH intake",
     description="Partner agency systems submit contacts and referrals here.",
     migrations=Path(__file__).parent / "migrations",
-    routers=router,
+    routers=lambda ctx: [*router(ctx), *other_routers(ctx), *index_routers(ctx)],
+    # The open-case index follows strategy: an ended plan closes the case.
+    consumers=[ConsumerSpec(name=index_handlers.CONSUMER,
+                            topics=[index_handlers.STRATEGY_CASES],
+                            handlers=index_handlers.event_handlers)],
     produces=[INTAKE_CONTACTS],
     configure=configure,
 )

@@ -1,0 +1,222 @@
+"""The open-case index: loaded by the case management system, kept current by events.
+
+Every write is audited (a write of a child's record, DOMAIN.md §10), and each runs in one unit
+of work. The loader is authoritative: what it sends replaces what intake held (the last write
+wins), so a full reload repairs any drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from intake.api_models_index import (
+    OpenCaseIn,
+    OpenCaseOutcome,
+    OpenCasesBulkIn,
+    OpenCasesBulkStored,
+    OpenCaseStored,
+)
+from intake.domain import local_today
+from intake.models_index import CLOSED, OPEN, CaseStatus, OpenCase
+from mashcore.audit import AuditAction, audit
+from mashcore.auth import Principal, Role
+from mashcore.consumer import EventHandler
+from mashcore.db import UnitOfWork
+from mashcore.envelope import Event, parse_time
+from mashcore.problems import ProblemHTTPException
+from mashcore.service import ServiceContext
+
+log = structlog.get_logger(__name__)
+
+STRATEGY_CASES = "mash.strategy.cases.v1"
+"""Strategy's topic. Kept here, not in ``mashcore.topics``, until the deployment artefacts
+(Strimzi KafkaTopics, the compose topic job) declare it: every constant there must be deployed.
+In Kafka mode the consumer creates the topic (and its dead-letter topic) on start."""
+PLAN_ENDED = "mash.strategy.plan.ended.v1"
+STEPPED_DOWN_TO_CHILD_IN_NEED = "stepped_down_to_child_in_need"
+RESOURCE = "open_case"
+CONSUMER = "strategy-cases"
+
+
+def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
+    """The partnership whose index a caller reads and writes (need-to-know)."""
+    return principal.partnership or ctx.settings.partnership_default
+
+
+def _values(body: OpenCaseIn, partnership: str) -> dict[str, Any]:
+    closed = body.status == CLOSED
+    return {
+        "partnership": partnership,
+        "first_name": body.child.first_name,
+        "last_name": body.child.last_name,
+        "date_of_birth": body.child.date_of_birth,
+        "postcode": body.child.postcode,
+        "allocated_worker_id": body.allocated_worker_id,
+        "allocated_manager_id": body.allocated_manager_id,
+        "team": body.team,
+        "status": body.status,
+        "opened_on": body.opened_on,
+        "closed_on": body.closed_on,
+        "last_involvement_ended_on": body.last_involvement_ended_on
+        or (body.closed_on if closed else None),
+        "siblings": list(body.siblings),
+    }
+
+
+@dataclass(frozen=True)
+class _Stored:
+    case: OpenCase
+    outcome: OpenCaseOutcome
+
+
+def _upsert(session: Session, case_reference: str, values: dict[str, Any],
+            now: datetime) -> _Stored:
+    case = session.get(OpenCase, case_reference)
+    if case is None:
+        case = OpenCase(case_reference=case_reference, updated_at=now, **values)
+        session.add(case)
+        return _Stored(case, "created")
+    if case.partnership != values["partnership"]:
+        # Loaded by another partnership since the pre-check: nothing of this load is kept.
+        raise ProblemHTTPException(409, "Case held by another partnership",
+                                   "A case reference belongs to another partnership's index; "
+                                   "nothing was stored.")
+    if all(getattr(case, name) == value for name, value in values.items()):
+        return _Stored(case, "unchanged")
+    for name, value in values.items():
+        setattr(case, name, value)
+    case.updated_at = now
+    session.add(case)
+    return _Stored(case, "updated")
+
+
+def _refuse_other_partnerships(ctx: ServiceContext, principal: Principal,
+                               references: Sequence[str], partnership: str) -> None:
+    """A case another partnership loaded is not this caller's to replace: audit and refuse."""
+    with ctx.unit_of_work() as uow:
+        held = [ref for ref in references
+                if (case := uow.session.get(OpenCase, ref)) is not None
+                and case.partnership != partnership]
+        if not held:
+            return
+        for ref in held:
+            audit(uow.session, principal=principal, action=AuditAction.WRITE,
+                  resource=RESOURCE, resource_id=ref, at=ctx.clock.now(), outcome="refused")
+        uow.commit()
+    raise ProblemHTTPException(
+        409, "Case held by another partnership",
+        f"{len(held)} of the case references belong to another partnership's index; "
+        "nothing was stored.")
+
+
+def _store(ctx: ServiceContext, principal: Principal,
+           items: Sequence[tuple[str, OpenCaseIn]]) -> list[_Stored]:
+    """Upsert the cases in one unit of work, auditing each write. Retried once on a race."""
+    partnership = partnership_of(ctx, principal)
+    _refuse_other_partnerships(ctx, principal, [ref for ref, _ in items], partnership)
+    for attempt in (1, 2):
+        now = ctx.clock.now()
+        with ctx.unit_of_work() as uow:
+            stored = [_upsert(uow.session, ref, _values(body, partnership), now)
+                      for ref, body in items]
+            for ref, _ in items:
+                audit(uow.session, principal=principal, action=AuditAction.WRITE,
+                      resource=RESOURCE, resource_id=ref, case_reference=ref, at=now)
+            try:
+                uow.commit()
+            except IntegrityError:
+                # Another load created one of these cases first: apply ours over it.
+                uow.session.rollback()
+                if attempt == 2:
+                    raise
+                continue
+        return stored
+    raise AssertionError("unreachable")
+
+
+def put_open_case(ctx: ServiceContext, principal: Principal, case_reference: str,
+                  body: OpenCaseIn) -> OpenCaseStored:
+    """Create or replace one case of the index (idempotent)."""
+    if case_reference in body.siblings:
+        raise ProblemHTTPException(
+            422, "Invalid open case", "Faulty fields: siblings",
+            extra={"errors": [{"field": "siblings",
+                               "message": "a case cannot list itself among its siblings"}]})
+    (stored,) = _store(ctx, principal, [(case_reference, body)])
+    log.info("open case stored", case_reference=case_reference, outcome=stored.outcome,
+             status=stored.case.status)
+    return OpenCaseStored(case_reference=case_reference, status=status_of(stored.case),
+                          outcome=stored.outcome, updated_at=stored.case.updated_at)
+
+
+def load_open_cases(ctx: ServiceContext, principal: Principal,
+                    body: OpenCasesBulkIn) -> OpenCasesBulkStored:
+    """Create or replace many cases at once, all or none (idempotent)."""
+    stored = _store(ctx, principal, [(case.case_reference, case) for case in body.cases])
+    counts = {outcome: sum(1 for s in stored if s.outcome == outcome)
+              for outcome in ("created", "updated", "unchanged")}
+    log.info("open cases loaded", **counts)
+    return OpenCasesBulkStored(**counts)
+
+
+def status_of(case: OpenCase) -> CaseStatus:
+    """The case's status, typed."""
+    return OPEN if case.status == OPEN else CLOSED
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+_EVENT_WRITER = Principal(subject=f"intake.{CONSUMER}", role=Role.SERVICE, agency="mash")
+"""Who the audit log names for writes made on an event (the consumer, not a person)."""
+
+
+def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """What intake's index does with strategy's events."""
+
+    def plan_ended(event: Event, uow: UnitOfWork) -> None:
+        """The child protection plan ended: the case closes, the involvement ended that day.
+
+        A step-down to a child-in-need plan leaves the case open: the child keeps an allocated
+        social worker under the new plan (DOMAIN.md §7). An event older than the case's
+        latest opening (the case was reopened since) changes nothing, and a case the index
+        never held is left alone: the event names no child to index.
+        """
+        data = event.data
+        case_reference = str(data["case_reference"])
+        ended_on = local_today(parse_time(str(data["ended_at"])))
+        reason = str(data["reason"])
+        case = uow.session.get(OpenCase, case_reference)
+        if case is None:
+            log.info("plan ended for a case not in the index", case_reference=case_reference)
+            return
+        if reason == STEPPED_DOWN_TO_CHILD_IN_NEED:
+            log.info("plan stepped down to child in need: case stays open",
+                     case_reference=case_reference)
+            return
+        if case.opened_on is not None and case.opened_on > ended_on:
+            log.info("plan ended before the case was last opened: ignored",
+                     case_reference=case_reference)
+            return
+        now = ctx.clock.now()
+        if case.status == OPEN:
+            case.status = CLOSED
+            case.closed_on = ended_on
+        elif case.closed_on is None:
+            case.closed_on = ended_on
+        if case.last_involvement_ended_on is None or case.last_involvement_ended_on < ended_on:
+            case.last_involvement_ended_on = ended_on
+        case.updated_at = now
+        uow.session.add(case)
+        audit(uow.session, principal=_EVENT_WRITER, action=AuditAction.WRITE,
+              resource=RESOURCE, resource_id=case_reference, case_reference=case_reference,
+              at=now)
+        log.info("case closed: plan ended", case_reference=case_reference, reason=reason)
+
+    return {PLAN_ENDED: plan_ended}

@@ -1,0 +1,182 @@
+"""Does this child have an open case, or a social worker involved recently? The lookup.
+
+Significant information about a child whose case is open goes to the allocated social worker
+or team and is recorded as a case note, not as a new referral (DOMAIN.md §3; [002 §1]).
+Medway's 12-week rule adds: if a social worker was involved in the past 12 weeks, that worker
+is asked to re-engage ([003]). Whether the second rule applies, and over how long, is policy:
+the caller passes the window (``recent_involvement``), ``None`` turning the rule off, which is
+the default for every partnership that has not adopted it.
+
+The child is matched against the index with intake's spelling-tolerant matcher
+(``intake.matching``), at its conservative threshold: a false match would send one child's
+information to another child's social worker (DOMAIN.md §10). These functions read the
+session they are given and nothing else: no clock of their own, no writes, no audit (the
+caller audits the read in its own unit of work), no logging of the child's details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from intake.domain import local_today
+from intake.matching import PROBABLE_MATCH_THRESHOLD, ChildKey, MatchResult, match_score
+from intake.models_index import CLOSED, OPEN, OpenCase
+
+__all__ = [
+    "MEDWAY_RECENT_INVOLVEMENT",
+    "OpenCaseMatch",
+    "Reason",
+    "find_open_case",
+    "matching_cases",
+]
+
+Reason = Literal["open_case", "recent_involvement_12_weeks"]
+"""The ``reason`` of ``mash.intake.contact.forwarded-to-allocated-worker.v1``."""
+
+MEDWAY_RECENT_INVOLVEMENT = timedelta(weeks=12)
+"""Medway's window ([003]), for partnerships that adopt the rule. Not a default."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCaseMatch:
+    """The case a child's information should go to, and why. Identifiers only."""
+
+    case_reference: str
+    allocated_worker_id: str | None
+    """The allocated social worker (open case; ``None`` if the case is unallocated), or the
+    recently involved one (always set for ``recent_involvement_12_weeks``)."""
+    reason: Reason
+    last_involvement_ended_on: date | None
+    """Set for ``recent_involvement_12_weeks``; ``None`` for an open case."""
+    allocated_manager_id: str | None = None
+    team: str | None = None
+    score: float = 0.0
+    """How strongly the child matched the indexed child (``intake.matching``)."""
+
+
+def _transposed(value: date) -> date | None:
+    """The date with day and month swapped (03/07 ↔ 07/03), if that is a date."""
+    try:
+        return value.replace(month=value.day, day=value.month)
+    except ValueError:
+        return None
+
+
+def _key(case: OpenCase) -> ChildKey:
+    return ChildKey(first_name=case.first_name, last_name=case.last_name,
+                    date_of_birth=case.date_of_birth, postcode=case.postcode)
+
+
+def matching_cases(
+    session: Session,
+    child: ChildKey,
+    *,
+    partnership: str | None = None,
+    include_closed: bool = True,
+    closed_involvement_since: date | None = None,
+    threshold: float = PROBABLE_MATCH_THRESHOLD,
+) -> list[tuple[OpenCase, MatchResult]]:
+    """Every indexed case probably about ``child``, best match first, then latest updated.
+
+    Only ``partnership``'s cases when given. Closed cases are included unless
+    ``include_closed`` is false; with ``closed_involvement_since``, only those whose last
+    involvement ended on or after that date. A child whose identity is unknown matches
+    nothing.
+
+    The database narrows the candidates by date of birth exactly as the matcher would veto
+    them (a different date of birth that is not a day/month transposition never matches), so
+    no probable match is lost; the matcher decides the rest.
+    """
+    if not child.is_identified:
+        return []
+    query = select(OpenCase)
+    if partnership is not None:
+        query = query.where(OpenCase.partnership == partnership)
+    if child.date_of_birth is not None:
+        dates = {child.date_of_birth, _transposed(child.date_of_birth)} - {None}
+        query = query.where(or_(col(OpenCase.date_of_birth).is_(None),
+                                col(OpenCase.date_of_birth).in_(dates)))
+    if not include_closed:
+        query = query.where(col(OpenCase.status) == OPEN)
+    elif closed_involvement_since is not None:
+        query = query.where(or_(
+            col(OpenCase.status) == OPEN,
+            col(OpenCase.last_involvement_ended_on) >= closed_involvement_since,
+        ))
+    found = []
+    for case in session.exec(query):
+        result = match_score(child, _key(case))
+        if result.score >= threshold:
+            found.append((case, result))
+    found.sort(key=lambda item: (item[1].score, item[0].updated_at), reverse=True)
+    return found
+
+
+def find_open_case(
+    session: Session,
+    child: ChildKey,
+    *,
+    now: datetime,
+    recent_involvement: timedelta | None,
+    partnership: str | None = None,
+) -> OpenCaseMatch | None:
+    """The open case about ``child`` or, under the 12-week rule, the recently involved worker.
+
+    1. An open case that probably matches the child wins (best match first, then the most
+       recently updated): ``reason="open_case"``.
+    2. Otherwise, when ``recent_involvement`` is given, a closed case whose last involvement
+       ended within it (inclusive, in whole days, counted on England's calendar date of
+       ``now``) and which names the worker who was involved: the most recent involvement
+       first, then the best match: ``reason="recent_involvement_12_weeks"`` (the contract's
+       name for the rule, whatever window the partnership chose).
+    3. Otherwise ``None``: the contact is handled as new.
+
+    ``recent_involvement`` is policy. ``None`` (the default for every partnership unless it
+    adopts Medway's rule, [003]) turns rule 2 off; Medway's is ``MEDWAY_RECENT_INVOLVEMENT``
+    (12 weeks). ``partnership`` limits the search to that partnership's cases.
+    """
+    if recent_involvement is not None and recent_involvement <= timedelta(0):
+        raise ValueError("the recent-involvement window must be positive (or None for off)")
+    today = local_today(now)
+    since = today - recent_involvement if recent_involvement is not None else None
+    matches = matching_cases(session, child, partnership=partnership,
+                             include_closed=since is not None, closed_involvement_since=since)
+    for case, result in matches:
+        if case.status == OPEN:
+            return OpenCaseMatch(
+                case_reference=case.case_reference,
+                allocated_worker_id=case.allocated_worker_id,
+                reason="open_case",
+                last_involvement_ended_on=None,
+                allocated_manager_id=case.allocated_manager_id,
+                team=case.team,
+                score=result.score,
+            )
+    if since is None:
+        return None
+    recent = [
+        (case, result) for case, result in matches
+        if case.status == CLOSED
+        and case.allocated_worker_id is not None
+        and case.last_involvement_ended_on is not None
+        and since <= case.last_involvement_ended_on
+    ]
+    if not recent:
+        return None
+    case, result = max(
+        recent, key=lambda item: (item[0].last_involvement_ended_on or date.min, item[1].score)
+    )
+    return OpenCaseMatch(
+        case_reference=case.case_reference,
+        allocated_worker_id=case.allocated_worker_id,
+        reason="recent_involvement_12_weeks",
+        last_involvement_ended_on=case.last_involvement_ended_on,
+        allocated_manager_id=case.allocated_manager_id,
+        team=case.team,
+        score=result.score,
+    )

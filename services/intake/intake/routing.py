@@ -1,0 +1,217 @@
+"""Intake's routing rules that need the database: repeats, young parents, lock-down.
+
+They run inside the submission's unit of work, so a contact, its links and its events are
+committed together (DOMAIN.md §3, §10).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from intake import domain, quality
+from intake.matching import ChildKey, find_repeats
+from intake.models import Contact, ContactAccess, ContactLink
+from intake.open_cases import find_open_case
+from mashcore.auth import Principal, Role
+from mashcore.db import UnitOfWork
+from mashcore.envelope import Event
+from mashcore.service import ServiceContext
+from mashcore.topics import INTAKE_CONTACTS
+
+LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
+RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
+HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
+CASE_REFERENCE = re.compile(r"^MASH-[0-9]{4}-[A-Z0-9]{8}$")
+
+
+def child_keys(submission: dict[str, Any]) -> list[ChildKey]:
+    """The matching keys of a submission's children (the home postcode for each)."""
+    postcode = (submission.get("address") or {}).get("postcode")
+    return [
+        ChildKey(first_name=c.get("first_name"), last_name=c.get("last_name"),
+                 date_of_birth=date.fromisoformat(c["date_of_birth"])
+                 if c.get("date_of_birth") else None,
+                 postcode=postcode, identity_unknown=bool(c.get("identity_unknown")))
+        for c in submission["children"]
+    ]
+
+
+def link_repeats(uow: UnitOfWork, contact: Contact, submission: dict[str, Any],
+                 now: datetime, window: timedelta) -> list[str]:
+    """Link this contact to recent contacts about the same child, from any agency.
+
+    Nothing is dropped or merged: a repeat is a link a person looks at (DOMAIN.md §3).
+    """
+    recent_contacts = uow.session.exec(
+        select(Contact).where(col(Contact.received_at) >= now - window,
+                              Contact.id != contact.id)
+    ).all()
+    recent = [(other.id, other.received_at, key)
+              for other in recent_contacts
+              for key in child_keys(json.loads(other.submission))]
+    linked: dict[str, float] = {}
+    for key in child_keys(submission):
+        for other_id, result in find_repeats(key, recent, window, now):
+            linked[other_id] = max(result.score, linked.get(other_id, 0.0))
+    for other_id, score in linked.items():
+        uow.session.add(ContactLink(contact_id=contact.id, linked_contact_id=other_id,
+                                    reason="repeat", score=score, created_at=now))
+    return sorted(linked)
+
+
+def young_parents(submission: dict[str, Any], today: date) -> list[dict[str, Any]]:
+    """Parents or carers under 18: each is referred in their own right (DOMAIN.md §3)."""
+    return [
+        parent for parent in submission.get("parents_carers") or []
+        if parent.get("date_of_birth")
+        and quality.age_on(date.fromisoformat(parent["date_of_birth"]), today) < 18
+    ]
+
+
+def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
+                            submission: dict[str, Any], principal: Principal,
+                            now: datetime) -> list[Contact]:
+    """A referral of its own for each parent under 18, linked to the original."""
+    created = []
+    for parent in young_parents(submission, domain.local_today(now)):
+        subject = domain.child_for_event(parent)
+        linked = Contact(
+            id=domain.new_contact_id(), case_reference=domain.new_case_reference(now),
+            kind="referral", partnership=contact.partnership,
+            referrer_agency=contact.referrer_agency, referrer_subject=contact.referrer_subject,
+            status="received", received_at=now, restricted=contact.restricted,
+            submission=json.dumps({
+                "kind": "referral", "referrer": submission["referrer"],
+                "children": [{k: v for k, v in subject.items() if v is not None}],
+                "concern": {"summary": "A parent or carer under 18 named in referral "
+                                       f"{contact.case_reference}; see that referral."},
+            }),
+        )
+        uow.session.add(linked)
+        uow.session.flush()  # the link's foreign key needs the row
+        uow.session.add(ContactLink(contact_id=linked.id, linked_contact_id=contact.id,
+                                    reason="parent_carer_under_18", created_at=now))
+        for event_type, data in (
+            (domain.CONTACT_RECEIVED, domain.contact_received_data(
+                contact_id=linked.id, case_reference=linked.case_reference, kind="referral",
+                partnership=linked.partnership, referrer_agency=principal.agency,
+                referrer_role=submission["referrer"].get("role") or "referrer",
+                children=[subject], concern_summary="A parent or carer under 18 named in "
+                f"referral {contact.case_reference}.", received_at=now)),
+            (LINKED_REFERRAL_CREATED, {
+                "case_reference": linked.case_reference,
+                "linked_to_case_reference": contact.case_reference,
+                "contact_id": linked.id, "link_reason": "parent_carer_under_18",
+                "subject": subject,
+                # Normally assessed by a different social worker (DOMAIN.md §3).
+                "different_social_worker_required": True,
+                "created_at": now.isoformat(), "created_by": principal.subject}),
+        ):
+            ctx.emit(uow, Event(type=event_type, source=ctx.source,
+                                subject=linked.case_reference, time=now, recordedtime=now,
+                                partnership=linked.partnership, data=data), INTAKE_CONTACTS)
+        created.append(linked)
+    return created
+
+
+def allowed_users(uow: UnitOfWork, contact_id: str) -> set[str]:
+    """The users named on a locked-down contact."""
+    rows = uow.session.exec(select(ContactAccess).where(ContactAccess.contact_id == contact_id))
+    return {row.user_id for row in rows}
+
+
+def may_read(principal: Principal, contact: Contact, named: set[str]) -> bool:
+    """Need-to-know: the submitting agency, hub staff, and for restricted contacts only
+    team managers until lock-down, then only the named users."""
+    if principal.role == Role.REFERRER:
+        return contact.referrer_agency == principal.agency
+    if principal.role not in HUB_ROLES:
+        return False
+    if not contact.restricted:
+        return True
+    if named:
+        return principal.subject in named
+    return principal.role == Role.TEAM_MANAGER
+
+
+def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal: Principal,
+              *, allowed_user_ids: list[str], reason_code: str,
+              head_of_service: dict[str, Any] | None, now: datetime) -> None:
+    """Restrict a contact to named users and announce it (DOMAIN.md §1 staff-linked)."""
+    contact.restricted = True
+    uow.session.add(contact)
+    for row in uow.session.exec(select(ContactAccess)
+                                .where(ContactAccess.contact_id == contact.id)):
+        uow.session.delete(row)
+    uow.session.flush()
+    for user_id in dict.fromkeys(allowed_user_ids):
+        uow.session.add(ContactAccess(contact_id=contact.id, user_id=user_id))
+    data: dict[str, Any] = {
+        "case_reference": contact.case_reference, "locked_at": now.isoformat(),
+        "locked_by": {"user_id": principal.subject, "role": str(principal.role)},
+        "reason_code": reason_code, "allowed_user_ids": list(dict.fromkeys(allowed_user_ids)),
+    }
+    if head_of_service is not None:
+        data["head_of_service_consulted"] = head_of_service
+    ctx.emit(uow, Event(type=RECORD_LOCKED_DOWN, source=ctx.source,
+                        subject=contact.case_reference, time=now, recordedtime=now,
+                        partnership=contact.partnership, data=data), INTAKE_CONTACTS)
+
+
+FORWARDED = "mash.intake.contact.forwarded-to-allocated-worker.v1"
+
+
+def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
+                   submission: dict[str, Any], now: datetime) -> None:
+    """Record the probable open case about a child, for hub staff to confirm forwarding."""
+    weeks = ctx.settings.recent_involvement_weeks
+    for key in child_keys(submission):
+        if not key.is_identified:
+            continue
+        match = find_open_case(uow.session, key, now=now,
+                               recent_involvement=timedelta(weeks=weeks) if weeks else None,
+                               partnership=contact.partnership)
+        if match is not None and match.allocated_worker_id:
+            contact.open_case_reference = match.case_reference
+            contact.open_case_reason = match.reason
+            contact.status = "open_case_found"
+            uow.session.add(contact)
+            return
+
+
+def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
+                                principal: Principal, now: datetime) -> dict[str, Any]:
+    """Send the contact to the open case's worker as a case note (DOMAIN.md §3)."""
+    key = child_keys(json.loads(contact.submission))
+    weeks = ctx.settings.recent_involvement_weeks
+    match = next((m for k in key if k.is_identified
+                  for m in [find_open_case(uow.session, k, now=now,
+                                           recent_involvement=timedelta(weeks=weeks)
+                                           if weeks else None,
+                                           partnership=contact.partnership)]
+                  if m is not None and m.allocated_worker_id), None)
+    if match is None:
+        raise ValueError("no open case with an allocated worker matches this contact")
+    contact.status = "forwarded_to_allocated_worker"
+    uow.session.add(contact)
+    data: dict[str, Any] = {
+        "contact_id": contact.id, "case_reference": contact.case_reference,
+        "forwarded_at": now.isoformat(),
+        "forwarded_by": {"user_id": principal.subject, "role": str(principal.role)},
+        "reason": match.reason, "allocated_worker_id": match.allocated_worker_id,
+        "allocated_manager_id": match.allocated_manager_id,
+        "last_involvement_ended_on": (match.last_involvement_ended_on.isoformat()
+                                      if match.last_involvement_ended_on else None),
+        "recorded_as": "case_note",
+    }
+    if CASE_REFERENCE.match(match.case_reference):
+        data["existing_case_reference"] = match.case_reference
+    ctx.emit(uow, Event(type=FORWARDED, source=ctx.source, subject=contact.case_reference,
+                        time=now, recordedtime=now, partnership=contact.partnership,
+                        data=data), INTAKE_CONTACTS)
+    return data
