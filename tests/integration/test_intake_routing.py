@@ -166,6 +166,8 @@ async def test_information_about_an_open_case_is_forwarded_to_its_allocated_work
 
     forwarded = await intake["client"].post(f"{path}/forward", headers=OFFICER)
     assert forwarded.json()["allocated_worker_id"] == "sw-12"
+    again = await intake["client"].post(f"{path}/forward", headers=OFFICER)
+    assert again.json()["status"] == "forwarded_to_allocated_worker"
     [event] = await published(
         intake["bus"], "mash.intake.contact.forwarded-to-allocated-worker.v1")
     assert (event.data["reason"], event.data["recorded_as"]) == ("open_case", "case_note")
@@ -177,3 +179,33 @@ async def test_a_contact_with_no_open_case_cannot_be_forwarded(intake: dict[str,
     response = await intake["client"].post(f"/v1/contacts/{accepted['contact_id']}/forward",
                                            headers=OFFICER)
     assert response.status_code == 409
+
+
+async def test_an_anonymous_member_of_the_public_is_never_identified_in_events(
+    intake: dict[str, Any],
+) -> None:
+    body = synthetic_referral(referrer={"name": "Worried Neighbour", "role": "neighbour",
+                                        "phone": "07700 900999", "anonymous": True})
+    accepted = await submit(intake, body, OFFICER)
+    [event] = [e for e in await published(intake["bus"], "mash.intake.referral.accepted.v1")
+               if e.subject == accepted["case_reference"]]
+    assert event.data["referrer"] == {"agency": "public", "role": "member of the public"}
+    assert event.data["flags"]["anonymous_referrer"] is True
+    on_the_topic = await asyncio.to_thread(intake["bus"]._read, "inspector",
+                                           [INTAKE_CONTACTS], 10_000)
+    everything = b"".join(m.value for m in on_the_topic)
+    assert b"Worried Neighbour" not in everything and b"07700 900999" not in everything
+
+
+async def test_a_rejected_form_leaves_no_trace(intake: dict[str, Any]) -> None:
+    body = synthetic_referral()
+    body["children"][0]["date_of_birth"] = "2999-01-01"
+    assert (await intake["client"].post("/v1/contacts", json=body,
+                                        headers=SCHOOL)).status_code == 422
+    await submit(intake, synthetic_referral(), SCHOOL)  # a later good one is published
+    await published(intake["bus"], "mash.intake.contact.received.v1")
+    on_the_topic = await asyncio.to_thread(intake["bus"]._read, "inspector",
+                                           [INTAKE_CONTACTS], 10_000)
+    assert b"2999-01-01" not in b"".join(m.value for m in on_the_topic)
+    listed = (await intake["client"].get("/v1/contacts", headers=SCHOOL)).json()
+    assert len(listed) == 1

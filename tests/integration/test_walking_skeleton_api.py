@@ -156,7 +156,7 @@ async def test_callers_without_a_token_or_the_right_role_are_refused(
 ) -> None:
     no_token = await system["intake"].post("/v1/contacts", json=synthetic_referral())
     wrong_role = await system["intake"].post("/v1/contacts", json=synthetic_referral(),
-                                             headers=IO)
+                                             headers=auth("navigator", "police"))
     assert no_token.status_code == 401
     assert wrong_role.status_code == 403
     assert no_token.headers["content-type"].startswith("application/problem+json")

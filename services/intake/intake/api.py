@@ -14,7 +14,11 @@ from mashcore.problems import problem_responses
 from mashcore.ratelimit import rate_limited
 from mashcore.service import Context, ServiceContext
 
-Referrer = Annotated[Principal, Depends(require_roles(Role.REFERRER))]
+# Partner agency systems post their own referrals; a hub information officer records one
+# phoned in by a member of the public (its referrer is then agency `public`).
+Referrer = Annotated[
+    Principal, Depends(require_roles(Role.REFERRER, Role.INFORMATION_OFFICER))
+]
 HubStaff = Annotated[
     Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
 ]

@@ -70,9 +70,10 @@ def local_today(now: datetime) -> date:
     return now.astimezone(LONDON).date()
 
 
-def referrer_agency(agency: str, anonymous: bool) -> str:
-    """An anonymous member of the public is only ever 'public' (DOMAIN.md §1)."""
-    return "public" if anonymous else agency
+def referrer_agency(agency: str, anonymous: bool, *, via_hub_worker: bool = False) -> str:
+    """The referrer's agency: a member of the public, phoned in to a hub worker or anonymous,
+    is 'public' (DOMAIN.md §1); a partner system's referral is its own agency's."""
+    return "public" if anonymous or via_hub_worker else agency
 
 
 def dash_missing(agency: str, domestic_abuse: dict[str, Any] | None) -> bool:
@@ -111,7 +112,9 @@ def referral_accepted_data(
         "accepted_at": accepted_at.isoformat(),
         "submitted_as": submission["kind"],
         "form": submission.get("form") or ("police_referral" if agency == "police" else "marf"),
-        "referrer": {"agency": referrer_agency(agency, anonymous), "role": referrer["role"]},
+        "referrer": {"agency": referrer_agency(agency, anonymous),
+                     "role": "member of the public"
+                     if referrer_agency(agency, anonymous) == "public" else referrer["role"]},
         "consent": {
             "discussed_with_parents": consent.get("discussed_with_parents"),
             "parents_aware": consent.get("parents_aware"),

@@ -65,6 +65,9 @@ def submit_contact(
             extra={"errors": [{"field": e.field, "message": e.message} for e in errors]},
         )
     assessment = quality.assess(body, principal.agency)
+    via_hub = principal.role == Role.INFORMATION_OFFICER
+    agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,
+                                    via_hub_worker=via_hub)
 
     with ctx.unit_of_work() as uow:
         if idempotency_key:
@@ -98,8 +101,9 @@ def submit_contact(
                 case_reference=contact.case_reference,
                 kind=contact.kind,
                 partnership=contact.partnership,
-                referrer_agency=principal.agency,
-                referrer_role=body.referrer.role,
+                referrer_agency=agency,
+                referrer_role="member of the public" if agency == "public"
+                else body.referrer.role,
                 children=submission["children"],
                 concern_summary=body.concern.summary,
                 received_at=now,
@@ -111,7 +115,7 @@ def submit_contact(
                 time=now, recordedtime=now, partnership=contact.partnership,
                 data=domain.referral_accepted_data(
                     contact_id=contact.id, case_reference=contact.case_reference,
-                    accepted_at=now, submission=submission, agency=principal.agency,
+                    accepted_at=now, submission=submission, agency=agency,
                     quality=assessment.event_data()),
             ), INTAKE_CONTACTS)
         if domain.dash_missing(principal.agency, submission.get("domestic_abuse")):
@@ -248,6 +252,8 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
             raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
         try:
             data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
+        except routing.AlreadyForwarded:
+            return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker"}
         except ValueError as exc:
             raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",

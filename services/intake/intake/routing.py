@@ -166,6 +166,10 @@ def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal:
 FORWARDED = "mash.intake.contact.forwarded-to-allocated-worker.v1"
 
 
+class AlreadyForwarded(Exception):
+    """The contact has been forwarded already (forwarding twice would notify twice)."""
+
+
 def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                    submission: dict[str, Any], now: datetime) -> None:
     """Record the probable open case about a child, for hub staff to confirm forwarding."""
@@ -187,6 +191,8 @@ def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
 def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                                 principal: Principal, now: datetime) -> dict[str, Any]:
     """Send the contact to the open case's worker as a case note (DOMAIN.md §3)."""
+    if contact.status == "forwarded_to_allocated_worker":
+        raise AlreadyForwarded(contact.id)
     key = child_keys(json.loads(contact.submission))
     weeks = ctx.settings.recent_involvement_weeks
     match = next((m for k in key if k.is_identified
