@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -182,8 +183,10 @@ def create_app(
             engine.dispose()
             log.info("service stopped", service=definition.name)
 
-    app = FastAPI(title=definition.title, description=definition.description,
-                  version="0.1.0", lifespan=lifespan)
+    # The API pages are served with their own copy of Swagger UI and ReDoc: hub and partner
+    # networks are often closed, and a page that needs a CDN shows nothing there.
+    app = FastAPIOffline(title=definition.title, description=definition.description,
+                         version="0.1.0", lifespan=lifespan)
     app.state.context = context
     app.state.token_verifier = context.verifier
     install_problem_handlers(app)

@@ -23,7 +23,15 @@ def configure(app: FastAPI, ctx: ServiceContext) -> None:
 SERVICE = ServiceDefinition(
     name="intake",
     title="MASH intake",
-    description="Partner agency systems submit contacts and referrals here.",
+    description=(
+        "Partner agency systems submit contacts and referrals here, and read back their "
+        "own submissions with feedback on what is missing.\n\n"
+        "**Authorize** with a bearer token. Production tokens come from your identity "
+        "provider; on a development system run "
+        "`.venv/bin/mash-token --role referrer --agency education` (or your agency) and paste "
+        "the token. Send an `Idempotency-Key` header with every POST so a retry never "
+        "creates a second referral."
+    ),
     migrations=Path(__file__).parent / "migrations",
     routers=lambda ctx: [*router(ctx), *other_routers(ctx), *index_routers(ctx)],
     # The open-case index follows strategy: an ended plan closes the case.
