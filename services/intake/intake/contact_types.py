@@ -27,7 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from intake import domain
+from intake.api_models import StrictModel
 from intake.models_other import Consultation, TransferIn
+from intake.quality import age_on
 from mashcore import idempotency
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal, Role
@@ -65,25 +67,10 @@ AbuseCategory = Literal["neglect", "physical", "emotional", "sexual"]
 Arrangement = Literal["permanent", "temporary", "disputed"]
 TransferStatus = Literal["awaiting_decision", "disputed", "decided"]
 
-# PostgreSQL cannot store NUL; no other control character belongs in these fields either.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _USER_ID = re.compile(r"^[^@\s]{1,128}$")
 
 
-class _Strict(BaseModel):
-    """Refuses unknown fields (a typo is not data) and control characters in text."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        if isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
-            raise ValueError("must not contain control characters")
-        return value
-
-
-class ConsultingProfessional(_Strict):
+class ConsultingProfessional(StrictModel):
     """Who asks for advice: an agency and a role, never a name."""
 
     agency: ProfessionalAgency | None = Field(
@@ -97,7 +84,7 @@ class ConsultingProfessional(_Strict):
     )
 
 
-class ConsultationChild(_Strict):
+class ConsultationChild(StrictModel):
     """The child the professional asks about, if they say. Kept on the confidential
     consultation log only: never on a child's record, never announced."""
 
@@ -106,7 +93,7 @@ class ConsultationChild(_Strict):
     date_of_birth: date | None = Field(default=None, description="YYYY-MM-DD, if known.")
 
 
-class ConsultationIn(_Strict):
+class ConsultationIn(StrictModel):
     """A request for consultation: advice without a referral (DOMAIN.md §3)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -129,7 +116,7 @@ class ConsultationIn(_Strict):
     )
 
 
-class ConsultationAdviceIn(_Strict):
+class ConsultationAdviceIn(StrictModel):
     """The advice hub staff gave on a consultation."""
 
     advice_given: LongText = Field(
@@ -169,7 +156,7 @@ class ConsultationView(BaseModel):
     advice: ConsultationAdvice | None
 
 
-class TransferChild(_Strict):
+class TransferChild(StrictModel):
     """A child named on the transfer form; an unborn baby has an expected delivery date."""
 
     first_name: Name | None = Field(default=None, description="Leave empty for an unborn baby.")
@@ -200,7 +187,7 @@ class TransferChild(_Strict):
         return self
 
 
-class ChildProtectionPlan(_Strict):
+class ChildProtectionPlan(StrictModel):
     """The child protection plan as the transferring authority held it (DOMAIN.md §7)."""
 
     categories_of_abuse: Annotated[list[AbuseCategory], Field(min_length=1, max_length=4)]
@@ -223,7 +210,7 @@ class ChildProtectionPlan(_Strict):
         return self
 
 
-class TransferInIn(_Strict):
+class TransferInIn(StrictModel):
     """The transferring authority's completed transfer form (SOC 1233)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -244,7 +231,7 @@ class TransferInIn(_Strict):
     child_protection_plan: ChildProtectionPlan
 
 
-class TransferDecisionIn(_Strict):
+class TransferDecisionIn(StrictModel):
     """The team manager's decision on a transfer-in."""
 
     arrangement: Arrangement = Field(
@@ -306,10 +293,6 @@ def _staff_user_id(principal: Principal) -> str:
             403, detail="Your account's user id cannot be recorded as a decision maker "
             "(it must be a MASH user id, not an email address).")
     return principal.subject
-
-
-def _age_on(born: date, today: date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def _replay_or_none(uow: Any, principal: Principal, key: str | None,
@@ -556,7 +539,7 @@ def _transfer_date_errors(body: TransferInIn, today: date) -> list[tuple[str, st
                 errors.append((f"{path}.date_of_birth",
                                "must not be in the future; for an unborn baby set unborn and "
                                "give expected_delivery_date"))
-            elif _age_on(child.date_of_birth, today) >= 18:
+            elif age_on(child.date_of_birth, today) >= 18:
                 errors.append((f"{path}.date_of_birth",
                                "a child protection plan is for a child under 18: correct the "
                                "date of birth"))
