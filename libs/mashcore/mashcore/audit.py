@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlmodel import Field, Session, SQLModel
 
 from mashcore.auth import Principal
-from mashcore.db import utc_column
+from mashcore.db import UnitOfWork, utc_column
+from mashcore.problems import ProblemHTTPException
 
 
 class AuditAction(StrEnum):
@@ -60,3 +61,29 @@ def audit(
             outcome=outcome,
         )
     )
+
+
+def audit_read_or_404(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    what: str,
+    resource: str,
+    resource_id: str,
+    allowed: bool,
+    at: datetime,
+    case_reference: str | None = None,
+    action: AuditAction = AuditAction.READ,
+) -> None:
+    """Record an access to a child's record, or its refusal, and commit it.
+
+    A refusal is then a 404 that reads exactly like a missing record: someone without a
+    need to know must not learn that the record exists (DOMAIN.md §10).
+    """
+    audit(uow.session, principal=principal, action=action, resource=resource,
+          resource_id=resource_id, at=at, case_reference=case_reference if allowed else None,
+          outcome="allowed" if allowed else "not_found")
+    uow.commit()
+    if not allowed:
+        raise ProblemHTTPException(404, f"{what[:1].upper()}{what[1:]} not found",
+                                   f"No {what} {resource_id}.")

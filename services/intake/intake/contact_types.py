@@ -31,7 +31,7 @@ from intake.api_models import StrictModel
 from intake.models_other import Consultation, TransferIn
 from intake.quality import age_on
 from mashcore import idempotency
-from mashcore.audit import AuditAction, audit
+from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException
@@ -514,14 +514,11 @@ def get_consultation(
         consultation = uow.session.get(Consultation, consultation_id)
         allowed = (consultation is not None
                    and _consultation_visible_to(ctx, principal, consultation))
-        audit(uow.session, principal=principal, action=AuditAction.READ,
-              resource="consultation", resource_id=consultation_id, at=ctx.clock.now(),
-              outcome="allowed" if allowed else "not_found")
-        uow.commit()
-    if consultation is None or not allowed:
-        # Another agency's consultation is indistinguishable from a missing one.
-        raise ProblemHTTPException(404, "Consultation not found",
-                                   f"No consultation {consultation_id}.")
+        # Not a child's case: the audit entry carries no case reference.
+        audit_read_or_404(uow, principal=principal, what="consultation",
+                          resource="consultation", resource_id=consultation_id,
+                          allowed=allowed, at=ctx.clock.now())
+    assert consultation is not None
     return consultation_view(consultation)
 
 
@@ -734,11 +731,8 @@ def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str)
     with ctx.unit_of_work() as uow:
         transfer = uow.session.get(TransferIn, transfer_id)
         allowed = transfer is not None and _transfer_visible_to(ctx, principal, transfer)
-        audit(uow.session, principal=principal, action=AuditAction.READ, resource="transfer_in",
-              resource_id=transfer_id, at=ctx.clock.now(),
-              case_reference=transfer.case_reference if transfer and allowed else None,
-              outcome="allowed" if allowed else "not_found")
-        uow.commit()
-    if transfer is None or not allowed:
-        raise ProblemHTTPException(404, "Transfer-in not found", f"No transfer-in {transfer_id}.")
+        audit_read_or_404(uow, principal=principal, what="transfer-in", resource="transfer_in",
+                          resource_id=transfer_id, allowed=allowed, at=ctx.clock.now(),
+                          case_reference=transfer.case_reference if transfer else None)
+    assert transfer is not None
     return transfer_view(transfer)

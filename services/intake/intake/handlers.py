@@ -21,7 +21,7 @@ from intake.api_models import (
 )
 from intake.models import Contact, ContactLink
 from mashcore import idempotency
-from mashcore.audit import AuditAction, audit
+from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException
@@ -165,14 +165,10 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
         contact = uow.session.get(Contact, contact_id)
         allowed = contact is not None and routing.may_read(
             principal, contact, routing.allowed_users(uow, contact_id))
-        audit(uow.session, principal=principal, action=AuditAction.READ, resource="contact",
-              resource_id=contact_id, at=ctx.clock.now(),
-              case_reference=contact.case_reference if contact and allowed else None,
-              outcome="allowed" if allowed else "not_found")
-        uow.commit()
-    if contact is None or not allowed:
-        # Another agency's contact is indistinguishable from a missing one.
-        raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+        audit_read_or_404(uow, principal=principal, what="contact", resource="contact",
+                          resource_id=contact_id, allowed=allowed, at=ctx.clock.now(),
+                          case_reference=contact.case_reference if contact else None)
+    assert contact is not None
     submitted = ReferralIn.model_validate_json(contact.submission)
     hub = principal.role != Role.REFERRER
     # A referrer is not told that the child has an open case (that is for the hub to check).

@@ -9,12 +9,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from mashcore.audit import AuditAction, audit
+from mashcore.audit import audit_read_or_404
 from mashcore.auth import Principal
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
-from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
 from mashcore.workingtime import WorkingCalendar
@@ -100,15 +99,12 @@ def get_case(ctx: ServiceContext, principal: Principal, case_reference: str) -> 
     """One case with the child details, audited."""
     with ctx.unit_of_work() as uow:
         case = uow.session.get(TriageCase, case_reference)
-        if case is not None and case.partnership != partnership_of(ctx, principal):
-            case = None  # another partnership's case is indistinguishable from a missing one
-        audit(uow.session, principal=principal, action=AuditAction.READ, resource="triage_case",
-              resource_id=case_reference, at=ctx.clock.now(),
-              case_reference=case_reference if case else None,
-              outcome="allowed" if case else "not_found")
-        uow.commit()
-    if case is None:
-        raise ProblemHTTPException(404, "Case not found", f"No case {case_reference}.")
+        # Another partnership's case is indistinguishable from a missing one.
+        allowed = case is not None and case.partnership == partnership_of(ctx, principal)
+        audit_read_or_404(uow, principal=principal, what="case", resource="triage_case",
+                          resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
+                          case_reference=case_reference)
+    assert case is not None
     return {
         **_summary(case),
         "kind": case.kind,
