@@ -26,7 +26,8 @@ def port_is_free(port: int) -> bool:
 
 def free_offset() -> int:
     for _ in range(100):
-        offset = random.randrange(20000, 40000, 10)
+        # Below Linux's ephemeral range (32768+), where client connections take ports at will.
+        offset = random.randrange(10000, 24000, 10)
         if all(port_is_free(p + offset) for p in SERVICE_PORTS.values()):
             return offset
     raise RuntimeError("no free port range")
@@ -56,7 +57,11 @@ class AllInOne:
             except httpx.HTTPError:
                 return False
 
-        eventually_sync(all_healthy, timeout=60, what="every service's /healthz")
+        try:
+            eventually_sync(all_healthy, timeout=60, what="every service's /healthz")
+        except AssertionError:
+            self.process.kill()
+            raise
 
     def interrupt(self) -> int:
         """Ctrl-C, and the exit status."""
@@ -94,3 +99,16 @@ def test_the_whole_system_runs_embedded_and_keeps_its_data_across_a_restart(
                         what="a new referral after the restart")
     finally:
         assert system.interrupt() == 0
+
+
+def test_the_whole_system_refuses_to_half_start_when_a_port_is_taken(tmp_path: Path) -> None:
+    offset = free_offset()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", SERVICE_PORTS["triage"] + offset))
+        taken.listen()
+        env = {**os.environ, "MASH_DATA_DIR": str(tmp_path / "data"), "MASH_BUS": "embedded"}
+        result = subprocess.run(
+            [sys.executable, "-m", "mashcore.cli", "run", "--port-offset", str(offset)],
+            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "could not start" in result.stderr

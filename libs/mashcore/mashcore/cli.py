@@ -40,10 +40,25 @@ def make_bus(settings: Settings, client_id: str) -> Bus:
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 
+async def _serve_one(server: _Server) -> bool:
+    """Run one server; False if it could not start (uvicorn logs why and raises SystemExit)."""
+    try:
+        await server.serve()
+    except SystemExit:
+        # Caught here: a SystemExit escaping a task skips asyncio's orderly shutdown and
+        # leaves the process hanging instead of exiting.
+        return False
+    return True
+
+
 async def serve(
     services: Sequence[str], settings: Settings, port_override: int | None, port_offset: int = 0
-) -> None:
-    """Serve the services on their ports until SIGINT/SIGTERM, sharing one bus."""
+) -> bool:
+    """Serve the services on their ports until SIGINT/SIGTERM, sharing one bus.
+
+    If any service cannot start (its port is taken, say), all stop: half a system must not
+    look like a running one. Returns whether every service started.
+    """
     bus = make_bus(settings, client_id="+".join(services))
     await bus.start()
     servers: list[_Server] = []
@@ -64,10 +79,17 @@ async def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown)
+    started = True
     try:
-        await asyncio.gather(*(server.serve() for server in servers))
+        pending = {asyncio.create_task(_serve_one(server)) for server in servers}
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if started and not all(task.result() for task in done):
+                started = False
+                shutdown()
     finally:
         await bus.stop()
+    return started
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = (args.port or settings.port) if args.command == "serve" else None
     offset = args.port_offset if args.command == "run" else 0
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(services, settings, port, offset))
+        if not asyncio.run(serve(services, settings, port, offset)):
+            print("mash: a service could not start (see the log above; is its port in use?)",
+                  file=sys.stderr)
+            return 1
     return 0
 
 
