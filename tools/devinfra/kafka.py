@@ -411,8 +411,9 @@ group.initial.rebalance.delay.ms=0
             "kafka.tools.StorageTool",
             "format",
             "--standalone",
-            "--cluster-id",
-            cluster_id,
+            # One argument, not two: an id may start with "-" (base64url, about 1 in 64),
+            # which the tool's parser would otherwise read as an option.
+            f"--cluster-id={cluster_id}",
             "--config",
             str(self.config_file),
         ]
