@@ -17,6 +17,7 @@ from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
 from mashcore.bus import Bus
 from mashcore.clock import Clock
 from mashcore.envelope import Event
+from mashcore.policy import PolicyBook
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import default_registry
 from mashcore.service import ServiceContext, create_app, iter_definitions, verifier_from
@@ -119,17 +120,19 @@ def case_opened_event(case_reference: str = "MASH-2026-AAAAAAAA", **data: Any) -
                  time=SAMPLE_TIME, recordedtime=SAMPLE_TIME, partnership="default", data=body)
 
 
-def contact_received_event(case_reference: str, **children: Any) -> Event:
+def contact_received_event(case_reference: str, *, contact_id: str | None = None,
+                           partnership: str = "default", summary: str = "Synthetic concern.",
+                           **children: Any) -> Event:
     """A valid ``mash.intake.contact.received.v1`` event about one synthetic child."""
     child = {"first_name": "Synthetic", "last_name": "Child", "date_of_birth": "2015-06-01",
              "identity_unknown": False, **children}
     return Event(
         type="mash.intake.contact.received.v1", source="/mash/test", subject=case_reference,
-        time=SAMPLE_TIME, recordedtime=SAMPLE_TIME, partnership="default",
-        data={"contact_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
-              "case_reference": case_reference, "kind": "referral", "partnership": "default",
+        time=SAMPLE_TIME, recordedtime=SAMPLE_TIME, partnership=partnership,
+        data={"contact_id": contact_id or "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10",
+              "case_reference": case_reference, "kind": "referral", "partnership": partnership,
               "referrer": {"agency": "education", "role": "DSL"}, "children": [child],
-              "concern": {"summary": "Synthetic concern."},
+              "concern": {"summary": summary},
               "received_at": SAMPLE_TIME.isoformat()},
     )
 
@@ -140,4 +143,4 @@ def service_context(engine: Engine, bus: Bus, clock: Clock, namespace: str = "",
     return ServiceContext(name=name, settings=Settings(), engine=engine, bus=bus, clock=clock,
                           registry=default_registry(), topics=TopicNamer(namespace),
                           verifier=verifier_from(Settings()),
-                          relay=OutboxRelay(engine, bus, clock))
+                          relay=OutboxRelay(engine, bus, clock), policy=PolicyBook.load())

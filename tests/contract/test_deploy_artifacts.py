@@ -473,7 +473,8 @@ def copied_sources(commands: list[dockerfile.Command]) -> set[str]:
 
 def test_the_image_copies_the_project_sources() -> None:
     sources = copied_sources(parse_dockerfile(DOCKERFILE.read_text(encoding="utf-8")))
-    expected = {"pyproject.toml", "requirements.lock", "libs", "services", "tools", "contracts"}
+    expected = {"pyproject.toml", "requirements.lock", "libs", "services", "tools", "contracts",
+                "policy"}
     assert sources == expected
     assert all((ROOT / source).exists() for source in expected)
 

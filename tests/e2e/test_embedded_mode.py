@@ -112,3 +112,26 @@ def test_the_whole_system_refuses_to_half_start_when_a_port_is_taken(tmp_path: P
             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "could not start" in result.stderr
+
+
+def test_a_malformed_policy_pack_stops_start_up_naming_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    packs = tmp_path / "policy"
+    packs.mkdir()
+    default = (Path(__file__).resolve().parents[2] / "policy" / "partnerships" / "default.yaml")
+    text = default.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    # Break the first indicator's level: a typo a policy officer could make.
+    line_no = next(i for i, line in enumerate(lines, 1) if line.strip().startswith("level:"))
+    lines[line_no - 1] = lines[line_no - 1].replace("level:", "level: L9 #")
+    (packs / "default.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {**os.environ, "MASH_DATA_DIR": str(tmp_path / "data"), "MASH_BUS": "embedded",
+           "MASH_POLICY_DIR": str(packs)}
+    result = subprocess.run(
+        [sys.executable, "-m", "mashcore.cli", "run", "--port-offset", str(free_offset())],
+        env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert (f"{packs / 'default.yaml'}:{line_no}: indicators[0].level: unknown level 'L9'"
+            in result.stderr), result.stderr
+    assert not (tmp_path / "data").exists(), "nothing may start on an invalid policy"

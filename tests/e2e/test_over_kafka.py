@@ -192,3 +192,61 @@ def test_intakes_routing_rules_emit_their_events_over_the_broker(
     about_the_child = {dict(r.headers)["ce_type"].decode() for r in records
                        if r.key == reference.encode()}
     assert about_the_child == expected - {"mash.intake.linked-referral.created.v1"}
+
+
+def test_a_team_managers_threshold_decision_reaches_the_next_stage_over_the_broker(
+    launch: Callable[..., ServiceProcess], system_env: dict[str, str],
+) -> None:
+    intake, triage = launch("intake"), launch("triage")
+    school = auth("referrer", "education", subject="school-cov", partnership="coventry")
+    io = auth("information_officer", "local_authority", subject="io-cov", partnership="coventry")
+    tm = auth("team_manager", "local_authority", subject="tm-cov", partnership="coventry")
+    body = synthetic_referral(
+        12, partnership="coventry",
+        concern={"summary": "Synthetic: a sibling says the girl is at risk of female genital "
+                            "mutilation on a trip abroad."},
+        consent={"consent_to_referral": "yes", "consent_to_information_sharing": "yes"})
+    response = httpx.post(f"{intake.url}/v1/contacts", json=body, headers=school, timeout=10)
+    assert response.status_code == 202, response.text
+    reference = response.json()["case_reference"]
+
+    def rating_queue() -> list[str]:
+        queue = httpx.get(f"{triage.url}/v1/queues/rating", headers=io, timeout=10).json()
+        return [entry["case_reference"] for entry in queue]
+
+    eventually_sync(lambda: reference in rating_queue(), timeout=30, what="the rating queue")
+    rated = httpx.post(f"{triage.url}/v1/cases/{reference}/rating", headers=io, timeout=10,
+                       json={"brag": "red", "safeguarding_concerns": True})
+    assert rated.status_code == 200, rated.text
+    queue = httpx.get(f"{triage.url}/v1/queues/decisions", headers=tm, timeout=10).json()
+    assert reference in [entry["case_reference"] for entry in queue]
+    case = httpx.get(f"{triage.url}/v1/cases/{reference}", headers=tm, timeout=10).json()
+    support = case["decision_support"]
+    assert support["level"]["name"] == "L4 Statutory"
+    assert any("female genital mutilation" in " ".join(m["because"])
+               for m in support["matched_indicators"])
+
+    decided = httpx.post(
+        f"{triage.url}/v1/cases/{reference}/threshold-decision", headers=tm, timeout=10,
+        json={"level_code": "L4", "brag": "red", "route": "mash_enquiries",
+              "rationale": "Synthetic: risk of FGM abroad; urgent MASH enquiries."})
+    assert decided.status_code == 200, decided.text
+
+    topic = f"{system_env['MASH_TOPIC_NAMESPACE']}{TRIAGE_CASES}"
+
+    def about_the_case(records: list[Any]) -> list[str]:
+        return [dict(r.headers)["ce_type"].decode() for r in records
+                if r.key == reference.encode()]
+
+    records = read_topic(system_env["MASH_KAFKA_BOOTSTRAP"], topic,
+                         lambda rs: "mash.triage.threshold.decided.v1" in about_the_case(rs))
+    assert about_the_case(records) == ["mash.triage.case.opened.v1",
+                                       "mash.triage.rating.given.v1",
+                                       "mash.triage.threshold.decided.v1"]
+    [message] = [r for r in records if r.key == reference.encode()
+                 and dict(r.headers)["ce_type"] == b"mash.triage.threshold.decided.v1"]
+    event = Event.from_message(Message(topic=topic, key=message.key, value=message.value,
+                                       headers=tuple(message.headers)))
+    assert event.partnership == "coventry"
+    assert event.data["level_of_need"] == {"code": "L4", "name": "L4 Statutory"}
+    assert event.data["route"] == "mash_enquiries"

@@ -15,6 +15,7 @@ from mashcore.bus import Bus
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.kafka_bus import KafkaBus
 from mashcore.logging import configure_logging
+from mashcore.policy import PolicyBook, PolicyError
 from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
 
@@ -112,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [args.service] if args.command == "serve" else (args.services or
                                                                  list(SERVICE_MODULES))
     configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)
+    try:
+        # Every pack is checked before anything starts: a hub never runs on half a policy.
+        PolicyBook.load(settings.policy_dir)
+    except PolicyError as exc:
+        print(f"mash: {exc}", file=sys.stderr)
+        return 2
     port = (args.port or settings.port) if args.command == "serve" else None
     offset = args.port_offset if args.command == "run" else 0
     with contextlib.suppress(KeyboardInterrupt):

@@ -118,6 +118,14 @@ class ProblemHTTPException(StarletteHTTPException):
         )
 
 
+def invalid_fields(title: str, errors: Sequence[tuple[str, str]]) -> ProblemHTTPException:
+    """A 422 naming each faulty field, shaped like request-validation problems."""
+    return ProblemHTTPException(
+        422, title, "Faulty fields: " + ", ".join(dict.fromkeys(f for f, _ in errors)),
+        extra={"errors": [{"field": field, "message": message} for field, message in errors]},
+    )
+
+
 def problem_response(
     status: int,
     title: str,

@@ -28,6 +28,7 @@ from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.envelope import Event
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import Outbox
+from mashcore.policy import PolicyBook
 from mashcore.problems import install_problem_handlers
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry, default_registry
@@ -73,6 +74,7 @@ class ServiceContext:
     topics: TopicNamer
     verifier: TokenVerifier
     relay: OutboxRelay
+    policy: PolicyBook
     outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +144,8 @@ def create_app(
         topics=topics,
         verifier=verifier_from(settings),
         relay=relay,
+        # An invalid pack stops the service here, naming the file, line and field.
+        policy=PolicyBook.load(settings.policy_dir),
     )
     readiness = {"ready": False}
 

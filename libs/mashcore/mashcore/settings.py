@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 5.0
     # Intake: contacts about the same child within this many days are linked as repeats.
     repeat_window_days: int = 30
-    # Medway's 12-week rule: re-engage a social worker involved this recently (None: off).
-    recent_involvement_weeks: int | None = None
+    # The partnerships' policy packs (policy/partnerships/*.yaml by default; policy/README.md).
+    policy_dir: Path | None = None
 
     def database_url_for(self, service: str) -> str:
         """The database URL for one service."""

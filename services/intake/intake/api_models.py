@@ -595,6 +595,12 @@ class ViewOfNeedIn(StrictModel):
         default=None,
         description="The level in the partnership's threshold document, e.g. `L3`.",
     )
+    indicators: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]] = (
+        Field(default_factory=list, max_length=100,
+              description="The threshold indicators you see, as the codes the partnership's "
+              "policy lists (triage `GET /v1/policy/{partnership}`), e.g. `pc-neglect`. "
+              "Indicative only: the hub decides.")
+    )
 
 
 class DomesticAbuseIn(StrictModel):

@@ -15,7 +15,6 @@ The request and response models live here too; the routes are in ``intake.api_ot
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self, get_args
@@ -32,9 +31,9 @@ from intake.models_other import Consultation, TransferIn
 from intake.quality import age_on
 from mashcore import idempotency
 from mashcore.audit import AuditAction, audit, audit_read_or_404
-from mashcore.auth import Principal, Role
+from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.envelope import Event
-from mashcore.problems import ProblemHTTPException
+from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
@@ -67,7 +66,6 @@ AbuseCategory = Literal["neglect", "physical", "emotional", "sexual"]
 Arrangement = Literal["permanent", "temporary", "disputed"]
 TransferStatus = Literal["awaiting_decision", "disputed", "decided"]
 
-_USER_ID = re.compile(r"^[^@\s]{1,128}$")
 
 
 class ConsultingProfessional(StrictModel):
@@ -279,22 +277,6 @@ def _partnership_of(ctx: ServiceContext, principal: Principal) -> str:
     return principal.partnership or ctx.settings.partnership_default
 
 
-def _invalid(title: str, errors: list[tuple[str, str]]) -> ProblemHTTPException:
-    return ProblemHTTPException(
-        422, title, "Faulty fields: " + ", ".join(field for field, _ in errors),
-        extra={"errors": [{"field": field, "message": message} for field, message in errors]},
-    )
-
-
-def _staff_user_id(principal: Principal) -> str:
-    """The caller's user id as events carry it; never an email address or a name."""
-    if not _USER_ID.match(principal.subject):
-        raise ProblemHTTPException(
-            403, detail="Your account's user id cannot be recorded as a decision maker "
-            "(it must be a MASH user id, not an email address).")
-    return principal.subject
-
-
 def _replay_or_none(uow: Any, principal: Principal, key: str | None,
                     request_hash: str) -> JSONResponse | None:
     if not key:
@@ -327,12 +309,12 @@ def professional_agency(principal: Principal, body: ConsultationIn) -> str:
     given = body.professional.agency
     if principal.role in HUB_ROLES:
         if given is None:
-            raise _invalid("Invalid consultation", [(
+            raise invalid_fields("Invalid consultation", [(
                 "professional.agency", "required when hub staff record a consultation")])
         return given
     own = principal.agency if principal.agency in PROFESSIONAL_AGENCIES else "other"
     if given is not None and given != own:
-        raise _invalid("Invalid consultation", [(
+        raise invalid_fields("Invalid consultation", [(
             "professional.agency", "must be your own agency (as your login says) or left out")])
     return own
 
@@ -410,7 +392,7 @@ def submit_consultation(
     now = ctx.clock.now()
     errors = _consultation_date_errors(body, now)
     if errors:
-        raise _invalid("Invalid consultation", errors)
+        raise invalid_fields("Invalid consultation", errors)
     agency = professional_agency(principal, body)
 
     with ctx.unit_of_work() as uow:
@@ -462,7 +444,7 @@ def record_advice(
     request_hash = idempotency.fingerprint(
         {"request": f"POST /v1/consultations/{consultation_id}/advice",
          "body": body.model_dump(mode="json")})
-    user_id = _staff_user_id(principal)
+    user_id = recordable_user_id(principal)
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
@@ -633,7 +615,7 @@ def submit_transfer_in(
     now = ctx.clock.now()
     errors = _transfer_date_errors(body, domain.local_today(now))
     if errors:
-        raise _invalid("Invalid transfer-in", errors)
+        raise invalid_fields("Invalid transfer-in", errors)
 
     with ctx.unit_of_work() as uow:
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
@@ -681,7 +663,7 @@ def decide_transfer_in(
     request_hash = idempotency.fingerprint(
         {"request": f"POST /v1/transfers-in/{transfer_id}/decision",
          "body": body.model_dump(mode="json")})
-    user_id = _staff_user_id(principal)
+    user_id = recordable_user_id(principal)
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from intake.quality import age_on
+
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
@@ -135,7 +137,35 @@ def referral_accepted_data(
         },
         "domestic_abuse_assessment": _domestic_abuse_assessment(agency, domestic_abuse),
         "quality": quality,
+        "threshold_indicators": sorted(set(view.get("indicators") or [])),
+        "signals": referral_signals(submission, local_today(accepted_at)),
     }
+
+
+LOW_SAFETY_SCALE = 3  # a Signs of Safety scale at or below this is a signal (0 = act now)
+
+
+def referral_signals(submission: dict[str, Any], today: date) -> list[str]:
+    """Facts in the full referral that threshold indicators can be matched on, for triage's
+    decision support (the child details themselves stay at intake)."""
+    found: set[str] = set()
+    for child in submission["children"]:
+        if child.get("unborn"):
+            found.add("unborn_child")
+        if child.get("date_of_birth"):
+            age = age_on(date.fromisoformat(child["date_of_birth"]), today)
+            if age < 1:
+                found.add("child_under_1")
+            if age >= 16:
+                found.add("child_16_or_over")
+    for parent in submission.get("parents_carers") or []:
+        if parent.get("date_of_birth") and age_on(
+                date.fromisoformat(parent["date_of_birth"]), today) < 18:
+            found.add("young_parent_under_18")
+    scales = ((submission.get("signs_of_safety") or {}).get("scales")) or []
+    if any(scale["score"] <= LOW_SAFETY_SCALE for scale in scales):
+        found.add("low_safety_scale")
+    return sorted(found)
 
 
 def dash_requested_data(

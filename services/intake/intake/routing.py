@@ -173,7 +173,7 @@ class AlreadyForwarded(Exception):
 def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                    submission: dict[str, Any], now: datetime) -> None:
     """Record the probable open case about a child, for hub staff to confirm forwarding."""
-    weeks = ctx.settings.recent_involvement_weeks
+    weeks = ctx.policy.for_partnership(contact.partnership).recent_involvement_weeks
     for key in child_keys(submission):
         if not key.is_identified:
             continue
@@ -194,7 +194,7 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
     if contact.status == "forwarded_to_allocated_worker":
         raise AlreadyForwarded(contact.id)
     key = child_keys(json.loads(contact.submission))
-    weeks = ctx.settings.recent_involvement_weeks
+    weeks = ctx.policy.for_partnership(contact.partnership).recent_involvement_weeks
     match = next((m for k in key if k.is_identified
                   for m in [find_open_case(uow.session, k, now=now,
                                            recent_involvement=timedelta(weeks=weeks)

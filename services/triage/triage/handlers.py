@@ -1,48 +1,63 @@
-"""Triage's service layer."""
+"""What triage does with intake's events: open, enrich, lock down or close a case.
+
+Each handler runs in the consumer's transaction (inbox + outbox), so a redelivered event
+changes nothing twice.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import select
 
-from mashcore.audit import audit_read_or_404
-from mashcore.auth import Principal
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
 from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
-from mashcore.workingtime import WorkingCalendar
-from triage import domain
-from triage.models import TriageCase
+from triage import domain, rules
+from triage.models import CaseAccess, TriageCase
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
+REFERRAL_ACCEPTED = "mash.intake.referral.accepted.v1"
+FORWARDED_TO_ALLOCATED_WORKER = "mash.intake.contact.forwarded-to-allocated-worker.v1"
+RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
+
+
+class CaseNotOpened(LookupError):
+    """An event about a case triage never opened (dead-lettered with this reason)."""
+
+
+def _case(uow: UnitOfWork, event: Event) -> TriageCase:
+    case = uow.session.get(TriageCase, event.subject, with_for_update=True)
+    if case is None:
+        raise CaseNotOpened(event.type)
+    return case
 
 
 def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     """What triage does with intake's events."""
-    calendar = WorkingCalendar.england()
 
     def open_case(event: Event, uow: UnitOfWork) -> None:
         """A received contact becomes a case awaiting its initial rating."""
         data = event.data
         received_at = parse_time(str(data["received_at"]))
         now = ctx.clock.now()
+        pack = ctx.policy.for_partnership(event.partnership)
         case = TriageCase(
             case_reference=event.subject,
             contact_id=str(data["contact_id"]),
             partnership=event.partnership,
             kind=str(data["kind"]),
-            status=domain.AWAITING_INITIAL_RATING,
+            status=rules.AWAITING_INITIAL_RATING,
             received_at=received_at,
             opened_at=now,
-            threshold_decision_due_at=domain.threshold_decision_due(received_at, calendar),
+            threshold_decision_due_at=pack.due(pack.threshold_decision_within, received_at),
             children=json.dumps(data["children"]),
             concern_summary=str(data["concern"]["summary"]),
+            correlation_id=event.correlationid,
+            referrer_agency=str(data["referrer"]["agency"]),
         )
         uow.session.add(case)
         ctx.emit(uow, event.follow_up(
@@ -59,56 +74,43 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             ),
         ), TRIAGE_CASES)
 
-    return {CONTACT_RECEIVED: open_case}
+    def add_referral(event: Event, uow: UnitOfWork) -> None:
+        """The referral's consent, flags, DASH, view of need and quality, for the IO and TM."""
+        case = _case(uow, event)
+        data = dict(event.data)
+        case.referral = json.dumps(data)
+        case.referrer_agency = str(data["referrer"]["agency"])
+        if case.status in rules.RATING_QUEUE and case.initial_brag is None:
+            case.consent_to_referral = str(data["consent"]["referral"])
+        case.restricted = case.restricted or bool(data["flags"]["staff_linked"])
+        uow.session.add(case)
 
+    def close_forwarded(event: Event, uow: UnitOfWork) -> None:
+        """Intake sent the contact to an open case's allocated worker as a case note
+        (DOMAIN.md §3): it is not a new referral, so triage closes its case."""
+        case = _case(uow, event)
+        if case.status in rules.OPEN:
+            case.status = rules.FORWARDED_TO_ALLOCATED_WORKER
+            case.closed_at = parse_time(str(event.data["forwarded_at"]))
+            uow.session.add(case)
 
-def _summary(case: TriageCase) -> dict[str, Any]:
+    def lock_down(event: Event, uow: UnitOfWork) -> None:
+        """Only the named users may see the case from now on (DOMAIN.md §3, §10)."""
+        case = _case(uow, event)
+        case.restricted = True
+        uow.session.add(case)
+        for row in uow.session.exec(select(CaseAccess)
+                                    .where(CaseAccess.case_reference == case.case_reference)):
+            uow.session.delete(row)
+        uow.session.flush()
+        denied = set(event.data.get("denied_user_ids") or [])
+        for user_id in event.data["allowed_user_ids"]:
+            if user_id not in denied:
+                uow.session.add(CaseAccess(case_reference=case.case_reference, user_id=user_id))
+
     return {
-        "case_reference": case.case_reference,
-        "contact_id": case.contact_id,
-        "partnership": case.partnership,
-        "status": case.status,
-        "received_at": _iso(case.received_at),
-        "threshold_decision_due_at": _iso(case.threshold_decision_due_at),
-    }
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat()
-
-
-def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
-    """The one partnership whose cases a member of hub staff may see (need-to-know)."""
-    return principal.partnership or ctx.settings.partnership_default
-
-
-def list_cases(
-    ctx: ServiceContext, principal: Principal, status: str | None, limit: int
-) -> list[dict[str, Any]]:
-    """Cases of the caller's partnership by threshold-decision deadline, most urgent first."""
-    with ctx.unit_of_work() as uow:
-        query = (select(TriageCase)
-                 .where(TriageCase.partnership == partnership_of(ctx, principal))
-                 .order_by(col(TriageCase.threshold_decision_due_at)).limit(limit))
-        if status:
-            query = query.where(TriageCase.status == status)
-        return [_summary(case) for case in uow.session.exec(query).all()]
-
-
-def get_case(ctx: ServiceContext, principal: Principal, case_reference: str) -> dict[str, Any]:
-    """One case with the child details, audited."""
-    with ctx.unit_of_work() as uow:
-        case = uow.session.get(TriageCase, case_reference)
-        # Another partnership's case is indistinguishable from a missing one.
-        allowed = case is not None and case.partnership == partnership_of(ctx, principal)
-        audit_read_or_404(uow, principal=principal, what="case", resource="triage_case",
-                          resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=case_reference)
-    assert case is not None
-    return {
-        **_summary(case),
-        "kind": case.kind,
-        "opened_at": _iso(case.opened_at),
-        "children": json.loads(case.children),
-        "concern_summary": case.concern_summary,
+        CONTACT_RECEIVED: open_case,
+        REFERRAL_ACCEPTED: add_referral,
+        FORWARDED_TO_ALLOCATED_WORKER: close_forwarded,
+        RECORD_LOCKED_DOWN: lock_down,
     }

@@ -1,6 +1,11 @@
 """Authentication and authorisation for MASH services."""
 
-from mashcore.auth.fastapi import CurrentPrincipal, current_principal, require_roles
+from mashcore.auth.fastapi import (
+    CurrentPrincipal,
+    current_principal,
+    recordable_user_id,
+    require_roles,
+)
 from mashcore.auth.principal import Principal, Role
 from mashcore.auth.verifier import (
     DEFAULT_DEV_KEY,
@@ -29,6 +34,7 @@ __all__ = [
     "TokenVerifier",
     "current_principal",
     "issue_dev_token",
+    "recordable_user_id",
     "require_roles",
     "resolve_dev_key",
 ]

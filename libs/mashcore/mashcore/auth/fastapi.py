@@ -7,6 +7,7 @@ raised as `ProblemHTTPException`, rendered as RFC 9457 problem+json once
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from mashcore.auth.principal import Principal, Role
 from mashcore.auth.verifier import AuthError, KeySetUnavailableError, TokenVerifier
 from mashcore.problems import ProblemHTTPException
 
-__all__ = ["CurrentPrincipal", "current_principal", "require_roles"]
+__all__ = ["CurrentPrincipal", "current_principal", "recordable_user_id", "require_roles"]
 
 _log = structlog.get_logger(__name__)
 
@@ -76,3 +77,15 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+_USER_ID = re.compile(r"^[^@\s]{1,128}$")
+
+
+def recordable_user_id(principal: Principal) -> str:
+    """The caller's user id as events record a decision maker: never an email or a name."""
+    if not _USER_ID.match(principal.subject):
+        raise ProblemHTTPException(
+            403, detail="Your account's user id cannot be recorded as a decision maker "
+            "(it must be a MASH user id, not an email address).")
+    return principal.subject

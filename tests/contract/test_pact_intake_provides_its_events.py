@@ -1,4 +1,4 @@
-"""Provider verification: intake's ``contact.received`` satisfies the pacts of its consumers.
+"""Provider verification: intake's events satisfy the pacts of their consumers.
 
 The committed pact (``contracts/pacts/triage-intake.json``, written by triage's consumer
 test) is replayed by the Pact verifier. For each interaction, the provider state it names is
@@ -65,6 +65,8 @@ def _referral(kind: str, child: dict[str, Any], summary: str) -> ReferralIn:
 
 SCHOOL = Principal(subject="pact-referrer", role=Role.REFERRER, agency="education",
                    partnership="coventry")
+POLICE = Principal(subject="pact-police", role=Role.REFERRER, agency="police",
+                   partnership="coventry")
 
 # The states the consumers' pacts name. The instants differ in shape on purpose: Python's
 # isoformat() writes a fraction only when there are microseconds.
@@ -87,6 +89,24 @@ PROVIDER_STATES: dict[str, ProviderState] = {
         ),
         at=datetime(2026, 11, 23, 16, 45, tzinfo=UTC),
     ),
+    "a police domestic-abuse referral without consent, with indicators ticked, has been "
+    "accepted": ProviderState(
+        principal=POLICE,
+        referral=ReferralIn.model_validate({
+            "kind": "referral",
+            "referrer": {"name": "Testofficer", "role": "Detective constable",
+                         "email": "dc@police.example"},
+            "children": [{"first_name": "Synthetic", "last_name": "Baby",
+                          "date_of_birth": "2026-06-01"}],
+            "concern": {"summary": "Synthetic concern: domestic abuse incident at home."},
+            "consent": {"consent_to_referral": "no", "consent_to_information_sharing": "no",
+                        "reasons_if_not": "Synthetic: asking would put the mother at risk."},
+            "domestic_abuse": {"flag": True, "dash_completed": True, "dash_risk_level": "high"},
+            "referrer_view_of_need": {"view": "Synthetic view.", "level_code": "L4",
+                                      "indicators": ["fe-domestic-abuse-high-risk"]},
+        }),
+        at=datetime(2026, 11, 23, 10, 5, tzinfo=UTC),
+    ),
 }
 
 
@@ -105,7 +125,8 @@ class Intake:
 
     def message(self, name: str) -> PactMessage:
         """The message intake publishes for the current state, as the relay would send it."""
-        assert name.startswith(intake.domain.CONTACT_RECEIVED), f"not intake's event: {name}"
+        event_type = name.split(" ")[0]
+        assert event_type.startswith("mash.intake."), f"not intake's event: {name}"
         assert self._state is not None, f"no provider state was set up for {name!r}"
         state = self._state
         ctx = service_context(self._engine, self._bus, FrozenClock(state.at), name="intake")
@@ -116,9 +137,8 @@ class Intake:
 
         ctx.emit = to_bus  # type: ignore[method-assign,assignment]
         handlers.submit_contact(ctx, state.principal, state.referral, idempotency_key=None)
-        matching = [m for m in published
-                    if m.header("ce_type") == intake.domain.CONTACT_RECEIVED]
-        assert len(matching) == 1, f"intake emitted {len(matching)} contact.received events"
+        matching = [m for m in published if m.header("ce_type") == event_type]
+        assert len(matching) == 1, f"intake emitted {len(matching)} {event_type} events"
         [message] = matching
         self.produced.append(name)
         return PactMessage(

@@ -1,0 +1,205 @@
+"""The policy pack of one safeguarding partnership (schema version 1).
+
+Where the seeds disagree the rule is policy, not code (DOMAIN.md §6): the levels of need
+and their names, the threshold indicators per domain and level, the meaning of each BRAG
+colour, which routes each colour allows, the timescales, and Medway's 12-week rule. Each
+partnership has one YAML file, ``policy/partnerships/<code>.yaml``; ``default.yaml`` applies
+to a partnership without its own pack. The format is documented in ``policy/README.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from mashcore.workingtime import DayCountRule, WorkingCalendar
+
+Brag = Literal["blue", "green", "amber", "red"]
+BRAGS: tuple[Brag, ...] = ("blue", "green", "amber", "red")
+Route = Literal[
+    "nfa", "information_and_advice", "early_help", "mash_enquiries", "strategy_discussion",
+    "allocated_worker",
+]
+Domain = Literal["child_development", "parental_capacity", "family_and_environment"]
+# Facts the referral states in structured fields, which an indicator can be matched on.
+Signal = Literal[
+    "domestic_abuse", "domestic_abuse_high_risk", "unborn_child", "child_under_1",
+    "young_parent_under_18", "child_16_or_over", "low_safety_scale",
+]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+Keyword = Annotated[str, StringConstraints(min_length=3, max_length=80, strip_whitespace=True,
+                                           to_lower=True)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Duration(_Strict):
+    """A timescale: an amount of elapsed hours, working hours, working days or months."""
+
+    amount: int = Field(gt=0, le=1000)
+    unit: Literal["elapsed_hours", "working_hours", "working_days", "calendar_months"]
+
+    def after(self, start: datetime, calendar: WorkingCalendar,
+              rule: DayCountRule | None = None) -> datetime:
+        """When a timescale starting at ``start`` ends (docs/working-days.md)."""
+        if self.unit == "elapsed_hours":
+            return calendar.add_elapsed_hours(start, self.amount)
+        if self.unit == "working_hours":
+            return calendar.add_working_hours(start, self.amount)
+        if self.unit == "working_days":
+            return calendar.add_working_days(start, self.amount, rule=rule)
+        return calendar.add_calendar_months(start, self.amount)
+
+    def describe(self) -> str:
+        """e.g. ``4 elapsed hours``, ``1 working day``."""
+        unit = self.unit.replace("_", " ")
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+
+
+class Level(_Strict):
+    """A level of need, in the partnership's own words, lowest first."""
+
+    code: Code
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    description: Text
+    suggested_brag: Brag = Field(
+        description="The BRAG the decision support suggests when this is the highest level "
+        "matched; the team manager decides."
+    )
+    statutory: bool = Field(
+        default=False, description="Whether this level needs a statutory response (s17/s47)."
+    )
+
+
+class Indicator(_Strict):
+    """One threshold indicator: indicative only, never a substitute for judgement [003]."""
+
+    code: Code
+    domain: Domain
+    level: Code
+    text: Text
+    keywords: list[Keyword] = Field(
+        default_factory=list,
+        description="Words or phrases which, found in the concern, suggest this indicator "
+        "(case-insensitive, whole words).",
+    )
+    signals: list[Signal] = Field(
+        default_factory=list,
+        description="Structured facts on the referral that suggest this indicator.",
+    )
+
+
+class BragPolicy(_Strict):
+    """What one BRAG colour means in this partnership and what follows it."""
+
+    meaning: Text
+    routes: list[Route] = Field(min_length=1)
+    enquiries_within: Duration | None = Field(
+        default=None,
+        description="MASH enquiries (and partner information requests) are due within this "
+        "(DOMAIN.md §8); required for a colour that allows the mash_enquiries route.",
+    )
+
+    @model_validator(mode="after")
+    def enquiries_have_a_timescale(self) -> Self:
+        if "mash_enquiries" in self.routes and self.enquiries_within is None:
+            raise ValueError("a colour that allows mash_enquiries needs enquiries_within")
+        return self
+
+
+class BragTable(_Strict):
+    """All four colours, each defined (DOMAIN.md §6)."""
+
+    blue: BragPolicy
+    green: BragPolicy
+    amber: BragPolicy
+    red: BragPolicy
+
+    def of(self, brag: Brag) -> BragPolicy:
+        policy: BragPolicy = getattr(self, brag)
+        return policy
+
+
+class ConsentPolicy(_Strict):
+    """DOMAIN.md §5: proceeding without consent is revisited."""
+
+    revisit_within: Duration
+
+
+class PolicyPack(_Strict):
+    """One partnership's policy (schema version 1)."""
+
+    schema_version: Literal[1]
+    partnership: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        description="The pack's own version, recorded on every decision made under it."
+    )
+    sources: list[Text] = Field(min_length=1, description="Where the rules come from.")
+    notes: list[Text] = Field(default_factory=list)
+    levels: list[Level] = Field(min_length=2, description="Lowest level first.")
+    indicators: list[Indicator] = Field(default_factory=list)
+    brag: BragTable
+    threshold_decision_within: Duration
+    consent: ConsentPolicy
+    calendar: Literal["england"] = Field(
+        default="england", description="Working days: weekends and England's bank holidays."
+    )
+    working_day_rule: DayCountRule = Field(
+        default=DayCountRule.END_OF_NTH_WORKING_DAY,
+        description="How 'within N working days' becomes an instant (docs/working-days.md).",
+    )
+    recent_involvement_weeks: int | None = Field(
+        default=None, gt=0, le=104,
+        description="Medway's 12-week rule [003]: re-engage a social worker involved this "
+        "recently. Null: off.",
+    )
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The calendar this pack's timescales count on."""
+        return _calendar(self.working_day_rule)
+
+    def due(self, duration: Duration, start: datetime) -> datetime:
+        """When ``duration`` from ``start`` ends on this pack's calendar."""
+        return duration.after(start, self.working_calendar())
+
+    def level(self, code: str) -> Level | None:
+        return next((level for level in self.levels if level.code == code), None)
+
+    def rank(self, code: str) -> int:
+        """0 for the lowest level."""
+        return [level.code for level in self.levels].index(code)
+
+    def indicator(self, code: str) -> Indicator | None:
+        return next((i for i in self.indicators if i.code == code), None)
+
+
+@functools.cache
+def _calendar(rule: DayCountRule) -> WorkingCalendar:
+    return WorkingCalendar.england(day_count_rule=rule)
+
+
+def reference_errors(pack: PolicyPack) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-references the schema cannot check: unique codes, indicators' levels."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    codes = [level.code for level in pack.levels]
+    for i, level in enumerate(pack.levels):
+        if codes.index(level.code) != i:
+            errors.append((("levels", i, "code"), f"duplicate level code {level.code!r}"))
+    seen: set[str] = set()
+    for i, indicator in enumerate(pack.indicators):
+        if indicator.level not in codes:
+            errors.append((("indicators", i, "level"),
+                           f"unknown level {indicator.level!r} (the levels are "
+                           f"{', '.join(codes)})"))
+        if indicator.code in seen:
+            errors.append((("indicators", i, "code"),
+                           f"duplicate indicator code {indicator.code!r}"))
+        seen.add(indicator.code)
+    return errors
