@@ -413,3 +413,26 @@ async def test_a_locked_down_case_is_seen_only_by_its_named_users_and_reads_are_
     assert ("tm-named", "allowed") in outcomes
     assert ("tm-coventry", "not_found") in outcomes
     assert ("io-coventry", "not_found") in outcomes
+
+
+async def test_calibration_counts_confirmed_and_overridden_suggestions_without_cases(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    fgm = {"concern": {"summary": "Synthetic: a sibling says FGM is planned abroad."}}
+    first = await submit(system, "coventry", **CONSENTED, **fgm)
+    second = await submit(system, "coventry", **CONSENTED, **fgm)
+    for reference, brag in ((first, "amber"), (second, "red")):
+        response = await decide(system, s["tm"], reference, level_code="L4", brag=brag,
+                                route="mash_enquiries", rationale="Synthetic.")
+        assert response.status_code == 200, response.text
+    assert (await system["triage"].get("/v1/calibration",
+                                       headers=s["io"])).status_code == 403
+    report = (await system["triage"].get("/v1/calibration", headers=s["tm"])).json()
+    [version] = report["versions"]
+    assert version["pack_version"] == report["current_pack_version"]
+    assert (version["decisions"], version["level_confirmed"], version["brag_confirmed"]) == (
+        2, 2, 1)
+    assert {(p["suggested_brag"], p["decided_brag"], p["count"]) for p in version["pairs"]} == {
+        ("amber", "amber", 1), ("amber", "red", 1)}
+    assert first not in json.dumps(report) and second not in json.dumps(report)

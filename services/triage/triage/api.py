@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
 from mashcore.problems import ProblemHTTPException, problem_responses
 from mashcore.service import Context, ServiceContext
-from triage import policy_view, queues, workflow
+from triage import calibration, policy_view, queues, workflow
 from triage.api_models import (
     Brag,
     ConsentGateIn,
@@ -56,6 +56,16 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """A partnership's policy pack (threshold documents are public; the default pack
         applies to a partnership without its own)."""
         return policy_view.pack_view(ctx.policy.for_partnership(partnership))
+
+    @api.get("/calibration", tags=["policy"])
+    def calibration_report(
+        ctx: Context,
+        principal: Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER, Role.OPS))],
+    ) -> dict[str, Any]:
+        """Threshold decisions against the suggestions of decision support, per pack
+        version: how often managers confirm a suggested level or BRAG, and which they
+        override to what. Counts only: no cases, no personal data."""
+        return calibration.calibration(ctx, workflow.partnership_of(ctx, principal))
 
     @api.get("/queues/{queue}", tags=["queues"])
     def work_queue(
