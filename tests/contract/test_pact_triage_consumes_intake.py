@@ -38,7 +38,7 @@ from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.topics import INTAKE_CONTACTS
 from tests.support import contact_received_event, service_context
-from triage import domain, rules, workflow
+from triage import domain, rules, views
 from triage.handlers import event_handlers
 from triage.models import TriageCase
 from triage.service import SERVICE as TRIAGE
@@ -234,7 +234,7 @@ def test_triage_opens_a_case_from_each_message_it_expects_and_writes_the_pact(
             assert case is not None
             assert case.consent_to_referral == event.data["consent"]["referral"]
             assert case.referrer_agency == event.data["referrer"]["agency"]
-            facts = workflow.facts(case)
+            facts = views.facts(case)
         assert facts.domestic_abuse is event.data["flags"]["domestic_abuse"]
         assert facts.domestic_abuse_risk == event.data["domestic_abuse_assessment"]["risk_level"]
         assert list(facts.ticked_by_referrer) == event.data["threshold_indicators"]

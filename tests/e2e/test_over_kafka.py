@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -250,3 +254,36 @@ def test_a_team_managers_threshold_decision_reaches_the_next_stage_over_the_brok
     assert event.partnership == "coventry"
     assert event.data["level_of_need"] == {"code": "L4", "name": "L4 Statutory"}
     assert event.data["route"] == "mash_enquiries"
+
+    # What a new user runs to watch it arrive: `mash watch mash.triage.cases.v1`.
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "mashcore.cli", "watch", TRIAGE_CASES],
+        env={**os.environ, **system_env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
+    try:
+        lines = _lines_until(watcher, lambda line: reference in line
+                             and "threshold.decided" in line)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=30)
+    decided_line = lines[-1]
+    assert "brag=red route=mash_enquiries level_of_need=L4 (L4 Statutory)" in decided_line
+    assert "FGM" not in "".join(lines)  # the rationale is never printed
+
+
+def _lines_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> list[str]:
+    """Lines of a process's output until one satisfies ``done`` (or fail after 60 s)."""
+    found: list[str] = []
+    finished = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            found.append(line)
+            if done(line):
+                finished.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert finished.wait(timeout=60), f"not seen; output so far: {found[-5:]}"
+    return found

@@ -21,11 +21,23 @@ from sqlmodel import Session, col, select
 
 from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
-from mashcore.db import make_engine
+from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
+from mashcore.migrations import upgrade_to_head
 from mashcore.settings import Settings
-from mashcore.topics import TRIAGE_CASES
-from tests.support import auth, eventually, running_services, synthetic_referral
+from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
+from tests.support import (
+    auth,
+    contact_received_event,
+    eventually,
+    running_services,
+    service_context,
+    synthetic_referral,
+)
+from triage.handlers import event_handlers
+from triage.models import TriageCase
+from triage.service import SERVICE as TRIAGE
 
 # Tuesday 24 November 2026, 10:00 in England.
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -196,6 +208,19 @@ async def test_consent_gate_returns_a_contact_to_its_referrer(system: dict[str, 
     assert applied["agreed_by"] == {"information_officer_id": "io-coventry",
                                     "team_manager_id": None}
 
+    # Intake owns the referrer relationship: it marks the contact and announces the return.
+    async def returned() -> list[dict[str, Any]]:
+        messages = await asyncio.to_thread(system["bus"]._read, f"inspect-{uuid.uuid4()}",
+                                           [INTAKE_CONTACTS], 10000)
+        return [json.loads(m.value) for m in messages if m.key == reference.encode()
+                and m.header("ce_type") == "mash.intake.contact.returned-for-consent.v1"]
+    [back] = await eventually(returned, what="contact.returned-for-consent")
+    assert back["referrer"] == {"agency": "education", "role": "Designated safeguarding lead"}
+    assert back["guidance"] == "Synthetic: discuss with mum."
+    contact = await system["intake"].get(f"/v1/contacts/{CONTACT_IDS[reference]}",
+                                         headers=s["referrer"])
+    assert contact.json()["status"] == "returned_for_consent"
+
 
 @pytest.mark.parametrize(("outcome", "closed_as"), [("early_help_hub", "forwarded_to_early_help"),
                                                      ("closed", "closed_at_gate")])
@@ -258,7 +283,12 @@ async def test_proceeding_without_consent_is_refused_for_blue_and_green(
     fields = {e["field"]: e["message"] for e in response.json()["errors"]}
     assert "proceeding_without_consent" in fields
     assert "Amber or Red" in fields["proceeding_without_consent"]
-    assert await triage_events(system, reference, "mash.triage.threshold.decided.v1") == []
+    # The refused decision left nothing behind: the next, valid one is the only event.
+    valid = await decide(system, s["tm"], reference, level_code="L1", brag="blue",
+                         route="nfa", rationale="Synthetic: no further action.")
+    assert valid.status_code == 200, valid.text
+    events = await eventually_event(system, reference, "mash.triage.threshold.decided.v1")
+    assert [(e["brag"], e["route"]) for e in events] == [("blue", "nfa")]
 
 
 async def test_early_help_without_consent_is_refused_and_says_why(system: dict[str, Any]) -> None:
@@ -399,9 +429,11 @@ async def test_a_locked_down_case_is_seen_only_by_its_named_users_and_reads_are_
     await eventually(refused_to_other_manager, what="the lock-down reaching triage")
     assert (await system["triage"].get(f"/v1/cases/{reference}",
                                        headers=named)).status_code == 200
+    # Not even its existence: the other manager's queue leaves it out; the named one's has it.
     queue = (await system["triage"].get("/v1/queues/rating", headers=s["tm"])).json()
-    [entry] = [e for e in queue if e["case_reference"] == reference]
-    assert entry["visible_to_you"] is False
+    assert reference not in [e["case_reference"] for e in queue]
+    queue = (await system["triage"].get("/v1/queues/rating", headers=named)).json()
+    assert reference in [e["case_reference"] for e in queue]
 
     engine = make_engine(system["triage_db"])
     with Session(engine) as session:
@@ -436,3 +468,220 @@ async def test_calibration_counts_confirmed_and_overridden_suggestions_without_c
     assert {(p["suggested_brag"], p["decided_brag"], p["count"]) for p in version["pairs"]} == {
         ("amber", "amber", 1), ("amber", "red", 1)}
     assert first not in json.dumps(report) and second not in json.dumps(report)
+
+
+async def test_two_managers_deciding_at_once_one_wins_and_one_event_is_published(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    other_tm = auth("team_manager", "local_authority", subject="tm-coventry-2",
+                    partnership="coventry")
+    reference = await submit(system, "coventry", **CONSENTED)
+    responses = await asyncio.gather(
+        decide(system, s["tm"], reference, level_code="L4", brag="amber",
+               route="mash_enquiries", rationale="Synthetic: first manager."),
+        decide(system, other_tm, reference, level_code="L2", brag="green",
+               route="early_help", rationale="Synthetic: second manager."))
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    await system["triage"].post(f"/v1/cases/{reference}/re-rating", headers=s["tm"],
+                                json={"brag": "red", "reason": "Synthetic: a later event.",
+                                      "route": "mash_enquiries"})
+    await eventually_event(system, reference, "mash.triage.case.re-rated.v1")
+    decided = await triage_events(system, reference, "mash.triage.threshold.decided.v1")
+    assert [e["rationale"] for e in decided] == [winner["decision"]["rationale"]]
+
+
+async def test_a_staff_linked_contact_is_for_team_managers_even_before_any_referral(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    reference = await submit(system, "coventry", kind="contact", staff_linked=True,
+                             staff_link_details="Synthetic: the father works in the hub.")
+    assert (await system["triage"].get(f"/v1/cases/{reference}",
+                                       headers=s["io"])).status_code == 404
+    queue = (await system["triage"].get("/v1/queues/rating", headers=s["io"])).json()
+    assert reference not in [e["case_reference"] for e in queue]
+    case = (await system["triage"].get(f"/v1/cases/{reference}", headers=s["tm"])).json()
+    assert case["restricted"] is True
+
+
+async def test_amber_or_red_without_a_safeguarding_concern_cannot_reach_the_gate(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    reference = await submit(system, "coventry", **NO_CONSENT)
+    refused = await rate(system, s["io"], reference, brag="red", safeguarding_concerns=False)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["safeguarding_concerns"]
+    # Rated Green at the gate, then re-rated Red: it goes to a manager, not out of the gate.
+    await rate(system, s["io"], reference, brag="green", safeguarding_concerns=False)
+    response = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=s["io"],
+        json={"brag": "red", "reason": "Synthetic: police now report a disclosure."})
+    assert response.json()["status"] == "awaiting_threshold_decision"
+    gate = await system["triage"].post(f"/v1/cases/{reference}/consent-gate", headers=s["io"],
+                                       json={"outcome": "closed", "rationale": "Synthetic."})
+    assert gate.status_code == 409
+
+
+async def test_a_public_referral_is_never_returned_to_the_referrer(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    reference = await submit(system, "coventry", **NO_CONSENT,
+                             referrer={"name": "A Neighbour", "role": "member of the public",
+                                       "anonymous": True, "phone": "07700 900111"})
+    await rate(system, s["io"], reference, brag="green", safeguarding_concerns=False)
+    response = await system["triage"].post(
+        f"/v1/cases/{reference}/consent-gate", headers=s["io"],
+        json={"outcome": "returned_to_referrer", "rationale": "Synthetic."})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "outcome"
+
+
+async def test_the_proposer_cannot_agree_their_own_gate_exit_and_refusals_are_audited(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    reference = await submit(system, "coventry", **NO_CONSENT)
+    await rate(system, s["io"], reference, brag="green", safeguarding_concerns=False)
+    # A team manager cannot choose the exit: the information officer proposes.
+    assert (await system["triage"].post(
+        f"/v1/cases/{reference}/consent-gate", headers=s["tm"],
+        json={"outcome": "closed", "rationale": "Synthetic."})).status_code == 403
+    await system["triage"].post(f"/v1/cases/{reference}/consent-gate", headers=s["io"],
+                                json={"outcome": "closed", "rationale": "Synthetic."})
+    again = await decide(system, s["tm"], reference, level_code="L2", brag="green",
+                         route="early_help", rationale="Synthetic.")
+    assert again.status_code == 409  # awaiting the gate agreement, not a decision
+    engine = make_engine(system["triage_db"])
+    with Session(engine) as session:
+        outcomes = [(row.actor, row.action, row.outcome) for row in session.exec(
+            select(AuditEntry).where(AuditEntry.resource_id == reference)
+            .order_by(col(AuditEntry.id)))]
+    engine.dispose()
+    assert ("tm-coventry", "write", "refused") in outcomes
+    assert ("io-coventry", "write", "allowed") in outcomes
+
+
+async def test_re_rating_a_decided_case_across_routes_starts_and_stops_the_enquiries_clock(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    reference = await submit(system, "coventry", **CONSENTED)
+    await decide(system, s["tm"], reference, level_code="L1", brag="blue", route="nfa",
+                 rationale="Synthetic: nothing to do.")
+    missing = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=s["tm"],
+        json={"brag": "red", "reason": "Synthetic: new police information."})
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json()["errors"]] == ["route"]
+    system["clock"].advance(hours=1)
+    up = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=s["tm"],
+        json={"brag": "red", "reason": "Synthetic: new police information.",
+              "route": "mash_enquiries"})
+    assert up.status_code == 200, up.text
+    [event] = await eventually_event(system, reference, "mash.triage.case.re-rated.v1")
+    assert event["new_route"] == "mash_enquiries"
+    assert event["enquiries_due_at"] == (NOW + timedelta(hours=5)).isoformat()
+    down = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=s["tm"],
+        json={"brag": "blue", "reason": "Synthetic: it was a misunderstanding.",
+              "route": "information_and_advice"})
+    assert down.status_code == 200, down.text
+    events = await eventually_event(system, reference, "mash.triage.case.re-rated.v1", 2)
+    assert events[1]["enquiries_due_at"] is None
+    assert down.json()["route"] == "information_and_advice"
+
+
+async def test_consent_withdrawn_after_a_decision_needs_an_override_and_given_ends_it(
+    system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    reference = await submit(system, "coventry", **CONSENTED)
+    await decide(system, s["tm"], reference, level_code="L4", brag="amber",
+                 route="mash_enquiries", rationale="Synthetic.")
+    no_basis = await system["triage"].post(
+        f"/v1/cases/{reference}/consent-review", headers=s["tm"],
+        json={"consent_to_referral": "withdrawn", "reason": "Synthetic: father withdrew."})
+    assert [e["field"] for e in no_basis.json()["errors"]] == ["basis"]
+    withdrawn = await system["triage"].post(
+        f"/v1/cases/{reference}/consent-review", headers=s["tm"],
+        json={"consent_to_referral": "withdrawn", "reason": "Synthetic: father withdrew.",
+              "basis": "consent_refused_safeguarding_concern"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    [override] = await eventually_event(system, reference,
+                                        "mash.triage.consent-override.recorded.v1")
+    assert override["consent_position"] == "withdrawn"
+    given = await system["triage"].post(
+        f"/v1/cases/{reference}/consent-review", headers=s["tm"],
+        json={"consent_to_referral": "given", "reason": "Synthetic: agreed after a visit."})
+    assert given.status_code == 200, given.text
+    [obtained] = await eventually_event(system, reference, "mash.triage.consent.obtained.v1")
+    assert obtained["ends_override_id"] == override["override_id"]
+
+
+@pytest.fixture
+async def sqlite_system(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """The same two services on SQLite, the `make run` default (no row locks there)."""
+    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
+    await bus.start()
+    async with running_services(Settings(data_dir=tmp_path), ["intake", "triage"], bus,
+                                FrozenClock(NOW)) as clients:
+        yield {"bus": bus, **clients}
+    await bus.stop()
+
+
+async def test_on_sqlite_too_two_concurrent_commands_on_one_case_let_exactly_one_win(
+    sqlite_system: dict[str, Any],
+) -> None:
+    s = staff("coventry")
+    other_tm = auth("team_manager", "local_authority", subject="tm-coventry-2",
+                    partnership="coventry")
+    for _ in range(5):
+        reference = await submit(sqlite_system, "coventry", **CONSENTED)
+        responses = await asyncio.gather(
+            decide(sqlite_system, s["tm"], reference, level_code="L4", brag="amber",
+                   route="mash_enquiries", rationale="Synthetic: first manager."),
+            decide(sqlite_system, other_tm, reference, level_code="L2", brag="green",
+                   route="early_help", rationale="Synthetic: second manager."),
+            rate(sqlite_system, s["io"], reference, brag="green"))
+        assert sorted(r.status_code for r in responses).count(200) >= 1
+        decided = [r for r in responses[:2] if r.status_code == 200]
+        assert len(decided) <= 1, [r.text for r in responses]
+        final = (await sqlite_system["triage"].get(f"/v1/cases/{reference}",
+                                                   headers=s["tm"])).json()
+        if decided:
+            assert final["status"] == "decided"
+            assert final["decision"]["rationale"] == decided[0].json()["decision"]["rationale"]
+
+
+def test_a_contact_forwarded_to_an_open_cases_worker_closes_its_triage_case(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'triage.sqlite'}")
+    upgrade_to_head(engine, TRIAGE.migrations)
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW))
+    handle = event_handlers(ctx)
+    reference = "MASH-2026-F0RWARD1"
+    opened = contact_received_event(reference)
+    forwarded = Event(
+        type="mash.intake.contact.forwarded-to-allocated-worker.v1", source="/mash/intake",
+        subject=reference, time=NOW, recordedtime=NOW, partnership="default",
+        data={"contact_id": opened.data["contact_id"], "case_reference": reference,
+              "forwarded_at": NOW.isoformat(),
+              "forwarded_by": {"user_id": "io-1", "role": "information_officer"},
+              "reason": "open_case", "allocated_worker_id": "sw-1",
+              "recorded_as": "case_note"})
+    for event in (opened, forwarded):
+        with unit_of_work(engine) as uow:
+            handle[event.type](event, uow)
+            uow.commit()
+    with Session(engine) as session:
+        case = session.get(TriageCase, reference)
+        assert case is not None
+        assert case.status == "forwarded_to_allocated_worker"
+        assert case.closed_at == NOW
+    engine.dispose()

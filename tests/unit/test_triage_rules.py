@@ -349,7 +349,8 @@ def test_proceeding_without_consent_needs_a_reason_and_a_basis(default: PolicyPa
 
 @pytest.mark.parametrize(
     ("brag", "route"),
-    [("amber", "mash_enquiries"), ("red", "strategy_discussion"), ("green", "early_help")],
+    [("amber", "mash_enquiries"), ("red", "strategy_discussion"), ("green", "early_help"),
+     ("amber", "allocated_worker")],
 )
 @pytest.mark.parametrize("consent", ["refused", "not_sought", "unknown"])
 def test_routes_acting_on_the_family_need_consent_or_an_override(
@@ -362,8 +363,7 @@ def test_routes_acting_on_the_family_need_consent_or_an_override(
 
 @pytest.mark.parametrize(
     ("brag", "route"),
-    [("blue", "nfa"), ("blue", "information_and_advice"), ("amber", "allocated_worker"),
-     ("green", "information_and_advice")],
+    [("blue", "nfa"), ("blue", "information_and_advice"), ("green", "information_and_advice")],
 )
 def test_routes_not_acting_on_the_family_need_no_consent(
     default: PolicyPack, brag: str, route: str
@@ -423,3 +423,46 @@ def test_re_rating_to_a_colour_without_enquiries_keeps_the_deadline(
         default, previous_brag=previous, new_brag=new, started_at=START,
         current_due=current, now=START + timedelta(hours=1))
     assert due == current
+
+
+@pytest.mark.parametrize(("brag", "concerns", "refused"), [
+    ("red", False, True), ("amber", False, True), ("red", True, False),
+    ("green", False, False), ("blue", False, False)])
+def test_amber_and_red_ratings_need_a_safeguarding_concern(
+    brag: str, concerns: bool, refused: bool,
+) -> None:
+    found = rules.rating_errors(brag, concerns)
+    assert fields(found) == (["safeguarding_concerns"] if refused else [])
+
+
+def test_re_rating_a_decided_case_names_the_route_its_new_colour_does_not_allow(
+    default: PolicyPack,
+) -> None:
+    found = rules.re_rating_errors(default, brag="red", route="nfa", consent_to_referral="given",
+                                   proceeding_without_consent=False)
+    assert fields(found) == ["route"]
+    assert "mash_enquiries" in found[0][1]
+    assert rules.re_rating_errors(default, brag="red", route="mash_enquiries",
+                                  consent_to_referral="given",
+                                  proceeding_without_consent=False) == []
+
+
+def test_re_rating_below_amber_is_refused_while_proceeding_without_consent(
+    default: PolicyPack,
+) -> None:
+    found = rules.re_rating_errors(default, brag="green", route="early_help",
+                                   consent_to_referral="refused",
+                                   proceeding_without_consent=True)
+    assert fields(found) == ["brag"]
+
+
+def test_a_new_route_acting_on_the_family_needs_consent_or_an_override(
+    default: PolicyPack,
+) -> None:
+    found = rules.re_rating_errors(default, brag="red", route="mash_enquiries",
+                                   consent_to_referral="refused",
+                                   proceeding_without_consent=False)
+    assert fields(found) == ["route"]
+    assert rules.re_rating_errors(default, brag="red", route="mash_enquiries",
+                                  consent_to_referral="refused",
+                                  proceeding_without_consent=True) == []

@@ -18,6 +18,7 @@ from mashcore.logging import configure_logging
 from mashcore.policy import PolicyBook, PolicyError
 from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
+from mashcore.watch import watch
 
 
 class _Server(uvicorn.Server):
@@ -104,12 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_all.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICE_MODULES)}")
     run_all.add_argument("--port-offset", type=int, default=0,
                          help="add this to every default port (to run two systems side by side)")
+    watcher = sub.add_parser("watch", help="print events on topics as they happen (no "
+                             "personal data), e.g. mash watch mash.triage.cases.v1")
+    watcher.add_argument("topics", nargs="+", help="topic names, e.g. mash.triage.cases.v1")
     args = parser.parse_args(argv)
     unknown = sorted(set(getattr(args, "services", [])) - set(SERVICE_MODULES))
     if unknown:
         parser.error(f"unknown services: {', '.join(unknown)}")
 
     settings = Settings()
+    if args.command == "watch":
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(watch(settings, args.topics))
+        return 0
     services = [args.service] if args.command == "serve" else (args.services or
                                                                  list(SERVICE_MODULES))
     configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)

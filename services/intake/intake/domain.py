@@ -46,6 +46,7 @@ def contact_received_data(
     children: list[dict[str, Any]],
     concern_summary: str,
     received_at: datetime,
+    staff_linked: bool = False,
 ) -> dict[str, Any]:
     """The data of ``contact.received.v1``."""
     return {
@@ -57,6 +58,7 @@ def contact_received_data(
         "children": [child_for_event(child) for child in children],
         "concern": {"summary": concern_summary},
         "received_at": received_at.isoformat(),
+        "staff_linked": staff_linked,
     }
 
 

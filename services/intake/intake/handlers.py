@@ -107,6 +107,7 @@ def submit_contact(
                 children=submission["children"],
                 concern_summary=body.concern.summary,
                 received_at=now,
+                staff_linked=body.staff_linked,
             ),
         ), INTAKE_CONTACTS)
         if body.kind == "referral":

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from intake import index_handlers
+from intake import index_handlers, triage_handlers
 from intake.api import router
 from intake.api_index import routers as index_routers
 from intake.api_other import routers as other_routers
@@ -37,7 +37,10 @@ SERVICE = ServiceDefinition(
     # The open-case index follows strategy: an ended plan closes the case.
     consumers=[ConsumerSpec(name=index_handlers.CONSUMER,
                             topics=[index_handlers.STRATEGY_CASES],
-                            handlers=index_handlers.event_handlers)],
+                            handlers=index_handlers.event_handlers),
+               # A contact returned at triage's consent gate goes back to its referrer.
+               ConsumerSpec(name=triage_handlers.CONSUMER, topics=triage_handlers.TOPICS,
+                            handlers=triage_handlers.event_handlers)],
     produces=[INTAKE_CONTACTS],
     configure=configure,
 )

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
-from mashcore.problems import ProblemHTTPException, problem_responses
+from mashcore.problems import invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
-from triage import calibration, policy_view, queues, workflow
+from triage import access, calibration, policy_view, queues, workflow
 from triage.api_models import (
     Brag,
     ConsentGateIn,
@@ -24,6 +24,7 @@ HubStaff = Annotated[
     Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
 ]
 TeamManager = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER))]
+InformationOfficer = Annotated[Principal, Depends(require_roles(Role.INFORMATION_OFFICER))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 BragFilter = Annotated[list[Brag] | None, Query(description="Only these BRAG ratings "
                                                 "(the final one if decided, else the initial).")]
@@ -48,7 +49,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """Your partnership's policy pack: levels of need, threshold indicators (with the
         codes to tick), BRAG meanings, routes and timescales."""
         return policy_view.pack_view(
-            ctx.policy.for_partnership(workflow.partnership_of(ctx, principal)))
+            ctx.policy.for_partnership(access.partnership_of(ctx, principal)))
 
     @api.get("/policy/{partnership}", tags=["policy"])
     def partnership_policy(partnership: str, ctx: Context,
@@ -65,7 +66,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """Threshold decisions against the suggestions of decision support, per pack
         version: how often managers confirm a suggested level or BRAG, and which they
         override to what. Counts only: no cases, no personal data."""
-        return calibration.calibration(ctx, workflow.partnership_of(ctx, principal))
+        return calibration.calibration(ctx, access.partnership_of(ctx, principal))
 
     @api.get("/queues/{queue}", tags=["queues"])
     def work_queue(
@@ -119,7 +120,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     @api.post("/cases/{case_reference}/consent-gate", tags=["information officer"],
               responses=problem_responses(409, 422))
     def consent_gate(case_reference: str, body: ConsentGateIn, ctx: Context,
-                     principal: HubStaff) -> dict[str, Any]:
+                     principal: InformationOfficer) -> dict[str, Any]:
         """Choose the consent gate's exit: return to the referrer (done at once), or
         forward to the Early Help Hub or close (a team manager must agree)."""
         return workflow.apply_consent_gate(ctx, principal, case_reference,
@@ -155,17 +156,18 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """Change the BRAG with a reason; the history is kept and the clocks follow the
         event. After the threshold decision only a team manager may."""
         return workflow.re_rate(ctx, principal, case_reference, brag=body.brag,
-                                reason=body.reason)
+                                reason=body.reason, route=body.route)
 
     @api.post("/cases/{case_reference}/consent-review", tags=["team manager"],
               responses=problem_responses(409, 422))
     def review_consent(case_reference: str, body: ConsentReviewIn, ctx: Context,
                        principal: TeamManager) -> dict[str, Any]:
-        """Revisit proceeding without consent: record consent now given, or why the case
-        goes on without it (and when to ask again)."""
+        """Consent after the decision: record consent now given (ending any decision to
+        proceed without it), or refused, withdrawn or not obtainable and why the case goes
+        on without it (Amber or Red only; consent is asked again later)."""
         if body.consent_to_referral == "given" and body.basis is not None:
-            raise ProblemHTTPException(422, detail="basis is only for going on without "
-                                       "consent")
+            raise invalid_fields("Consent review refused", [
+                ("basis", "a basis is only for going on without consent")])
         return workflow.review_consent(ctx, principal, case_reference,
                                        consent_to_referral=body.consent_to_referral,
                                        reason=body.reason, basis=body.basis)

@@ -89,12 +89,17 @@ class ReRatingIn(Body):
 
     brag: Brag
     reason: Text = Field(description="Why the rating changes.")
+    route: Route | None = Field(
+        default=None, description="After the threshold decision: the new route, when the new "
+        "colour does not allow the current one (e.g. NFA re-rated Red → `mash_enquiries`).")
 
 
 class ConsentReviewIn(Body):
     """The revisit of a decision to proceed without consent (DOMAIN.md §5)."""
 
-    consent_to_referral: Consent = Field(description="Consent as it now stands; `given` ends "
-                                         "the override.")
+    consent_to_referral: Literal["given", "refused", "not_sought", "withdrawn",
+                                 "not_obtainable"] = Field(
+        description="Consent as it now stands: `given` ends any decision to proceed without "
+        "it; anything else needs one (Amber or Red only), with the basis.")
     reason: Text = Field(description="What was tried, and why the case goes on as it does.")
     basis: Basis | None = Field(default=None, description="Required unless consent is given.")

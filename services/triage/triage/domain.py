@@ -15,6 +15,7 @@ CONSENT_GATE_APPLIED = "mash.triage.consent-gate.applied.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 CASE_RE_RATED = "mash.triage.case.re-rated.v1"
 CONSENT_OVERRIDE_RECORDED = "mash.triage.consent-override.recorded.v1"
+CONSENT_OBTAINED = "mash.triage.consent.obtained.v1"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,12 +90,24 @@ def threshold_decided_data(
 
 def re_rated_data(*, case_reference: str, previous_brag: str, new_brag: str,
                   re_rated_at: datetime, re_rated_by: dict[str, str], reason: str,
-                  enquiries_due_at: datetime | None) -> dict[str, Any]:
-    """``case.re-rated.v1``."""
-    return {"case_reference": case_reference, "previous_brag": previous_brag,
+                  enquiries_due_at: datetime | None, route: str | None) -> dict[str, Any]:
+    """``case.re-rated.v1``; ``new_route`` only when the re-rating changed the route."""
+    data = {"case_reference": case_reference, "previous_brag": previous_brag,
             "new_brag": new_brag, "re_rated_at": re_rated_at.isoformat(),
             "re_rated_by": re_rated_by, "reason": reason,
             "enquiries_due_at": _iso(enquiries_due_at)}
+    if route is not None:
+        data["new_route"] = route
+    return data
+
+
+def consent_obtained_data(*, case_reference: str, recorded_at: datetime,
+                          recorded_by: dict[str, str], reason: str,
+                          ends_override_id: str | None) -> dict[str, Any]:
+    """``consent.obtained.v1``: consent given after the decision; any override ends."""
+    return {"case_reference": case_reference, "recorded_at": recorded_at.isoformat(),
+            "recorded_by": recorded_by, "consent_to_referral": "given", "note": reason,
+            "ends_override_id": ends_override_id}
 
 
 def consent_override_data(

@@ -58,6 +58,8 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             concern_summary=str(data["concern"]["summary"]),
             correlation_id=event.correlationid,
             referrer_agency=str(data["referrer"]["agency"]),
+            # Staff-linked: team managers only until locked down (DOMAIN.md §3).
+            restricted=bool(data.get("staff_linked")),
         )
         uow.session.add(case)
         ctx.emit(uow, event.follow_up(
@@ -80,8 +82,10 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         data = dict(event.data)
         case.referral = json.dumps(data)
         case.referrer_agency = str(data["referrer"]["agency"])
-        if case.status in rules.RATING_QUEUE and case.initial_brag is None:
+        if case.consent_to_referral == "unknown":  # nobody has recorded consent yet
             case.consent_to_referral = str(data["consent"]["referral"])
+            if case.status == rules.AWAITING_CONSENT_GATE and case.consent_to_referral == "given":
+                case.status = rules.AWAITING_THRESHOLD_DECISION
         case.restricted = case.restricted or bool(data["flags"]["staff_linked"])
         uow.session.add(case)
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from mashcore.db import utc_column
+
+# Optimistic concurrency: every UPDATE checks and bumps it, so of two people acting on one
+# case at the same moment exactly one succeeds, on SQLite (where SELECT ... FOR UPDATE does
+# nothing) as on PostgreSQL. The loser's StaleDataError is answered 409.
+_VERSION = Column("version", Integer, nullable=False, server_default="1")
 
 
 class TriageCase(SQLModel, table=True):
@@ -26,7 +32,9 @@ class TriageCase(SQLModel, table=True):
     """
 
     __tablename__ = "triage_case"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
 
+    version: int | None = Field(default=None, sa_column=_VERSION)
     case_reference: str = Field(primary_key=True, max_length=32)
     contact_id: str = Field(unique=True, max_length=36)
     partnership: str = Field(max_length=100, index=True)
@@ -47,6 +55,9 @@ class TriageCase(SQLModel, table=True):
     safeguarding_concerns: bool | None = None
     consent_to_referral: str = Field(default="unknown", max_length=20)
     indicators_ticked: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    indicators_ticked_by_manager: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )
     # Consent gate.
     gate_outcome: str | None = Field(default=None, max_length=30)
     gate_rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -64,6 +75,8 @@ class TriageCase(SQLModel, table=True):
     suggested_brag: str | None = Field(default=None, max_length=8)
     proceeding_without_consent: bool = False
     without_consent_basis: str | None = Field(default=None, max_length=80)
+    without_consent_reason: str | None = Field(default=None, sa_column=Column(Text,
+                                                                            nullable=True))
     consent_revisit_due_at: datetime | None = Field(
         default=None, sa_column=utc_column(nullable=True)
     )

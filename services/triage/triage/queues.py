@@ -1,8 +1,9 @@
 """Work queues: what each role has to do next, most urgent first (DOMAIN.md §1, §6).
 
 A queue entry has no child's details, so listing a queue is not a read of a child's record;
-opening a case is, and is audited. Locked-down cases stay in the queue (so nobody forgets
-them) but say ``visible_to_you: false`` to anyone not named on them.
+opening a case is, and is audited. A case the caller may not see (another partnership, a
+locked-down case they are not named on, a staff-linked case before lock-down for anyone but
+a team manager) is left out altogether: even its existence is need-to-know.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, exists, false, func, or_, true
 from sqlmodel import col, select
 
-from mashcore.auth import Principal
+from mashcore.auth import Principal, Role
 from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
-from triage import rules
+from triage import access, rules, views
 from triage.models import CaseAccess, TriageCase
-from triage.workflow import may_see, partnership_of, summary
 
 QUEUES: dict[str, tuple[str, ...]] = {
     "rating": rules.RATING_QUEUE,
@@ -32,7 +32,7 @@ ALL = (*rules.OPEN, rules.DECIDED, *rules.CLOSED)
 def allowed_partnership(ctx: ServiceContext, principal: Principal,
                         requested: str | None) -> str:
     """The partnership to list: the caller's own; asking for another is refused."""
-    own = partnership_of(ctx, principal)
+    own = access.partnership_of(ctx, principal)
     if requested is not None and requested != own:
         raise ProblemHTTPException(
             403, detail=f"You work in partnership {own!r}; its cases are the only ones you "
@@ -53,25 +53,22 @@ def work_queue(ctx: ServiceContext, principal: Principal, queue: str, *,
                                          col(TriageCase.status).in_(statuses))
         deadline: Any = TriageCase.threshold_decision_due_at
         if queue == "consent-revisits":
-            query = query.where(TriageCase.proceeding_without_consent)
+            query = query.where(col(TriageCase.proceeding_without_consent).is_(True))
             deadline = TriageCase.consent_revisit_due_at
         if brag:
             current = func.coalesce(TriageCase.brag, TriageCase.initial_brag)
             query = query.where(current.in_(list(brag)))
+        query = query.where(_visible_to(principal))
         cases = uow.session.exec(query.order_by(deadline, col(TriageCase.received_at))
                                  .limit(limit)).all()
-        refs = [case.case_reference for case in cases]
-        named: dict[str, set[str]] = {}
-        for row in uow.session.exec(select(CaseAccess)
-                                    .where(col(CaseAccess.case_reference).in_(refs))):
-            named.setdefault(row.case_reference, set()).add(row.user_id)
         now = ctx.clock.now()
-        entries = []
-        for case in cases:
-            entry = summary(case, restricted_from_caller=not may_see(
-                principal, chosen, case, named.get(case.case_reference, set())))
-            due = (case.consent_revisit_due_at if queue == "consent-revisits"
-                   else case.threshold_decision_due_at)
-            entry["overdue"] = due is not None and due < now
-            entries.append(entry)
-        return entries
+        return [views.summary(case, now) for case in cases]
+
+
+def _visible_to(principal: Principal) -> Any:
+    """access.may_see as SQL (the partnership is filtered separately)."""
+    locked = exists().where(col(CaseAccess.case_reference) == TriageCase.case_reference)
+    named = exists().where(col(CaseAccess.case_reference) == TriageCase.case_reference,
+                           col(CaseAccess.user_id) == principal.subject)
+    staff_linked = and_(~locked, true() if principal.role == Role.TEAM_MANAGER else false())
+    return or_(col(TriageCase.restricted).is_(False), named, staff_linked)

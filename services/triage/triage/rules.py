@@ -31,8 +31,10 @@ GATE_CLOSES_AS = {"returned_to_referrer": RETURNED_TO_REFERRER,
 
 # Routes that act on the family, so need consent or a recorded decision to proceed without
 # it (DOMAIN.md §5: consent to early help and s17 is always needed; without consent only
-# Amber or Red). NFA, advice and a case note to an open case's worker do not.
-ROUTES_NEEDING_CONSENT = frozenset({"early_help", "mash_enquiries", "strategy_discussion"})
+# Amber or Red). Passing a case to the social work unit is a referral for services too.
+# NFA and information or advice do not.
+ROUTES_NEEDING_CONSENT = frozenset({"early_help", "mash_enquiries", "strategy_discussion",
+                                    "allocated_worker"})
 WITHOUT_CONSENT_BRAGS = frozenset({"amber", "red"})
 BRAG_ORDER = ("blue", "green", "amber", "red")
 
@@ -42,6 +44,16 @@ FieldErrors = list[tuple[str, str]]
 def gate_applies(safeguarding_concerns: bool, consent_to_referral: str) -> bool:
     """No safeguarding concerns and no consent: not accepted as a referral (§5)."""
     return not safeguarding_concerns and consent_to_referral != "given"
+
+
+def rating_errors(brag: str, safeguarding_concerns: bool) -> FieldErrors:
+    """Amber and Red mean a safeguarding concern in every pack (MASH action, immediate
+    concern): such a contact must never leave through the consent gate on one word."""
+    if brag in WITHOUT_CONSENT_BRAGS and not safeguarding_concerns:
+        return [("safeguarding_concerns",
+                 f"{brag.title()} means MASH action on a safeguarding concern: rate it Blue or "
+                 f"Green if there is none, or say there are safeguarding concerns")]
+    return []
 
 
 def gate_needs_manager(outcome: str) -> bool:
@@ -84,6 +96,28 @@ def decision_errors(
         errors.append(("consent_to_referral",
                        f"consent to the referral is {consent_to_referral!r} and route "
                        f"{route!r} needs it: record that consent was given, {hint}"))
+    return errors
+
+
+def re_rating_errors(
+    pack: PolicyPack, *, brag: str, route: str, consent_to_referral: str,
+    proceeding_without_consent: bool,
+) -> FieldErrors:
+    """What is wrong with a decided case's new colour and (possibly new) route."""
+    errors: FieldErrors = []
+    allowed = pack.brag.of(brag).routes  # type: ignore[arg-type]
+    if route not in allowed:
+        errors.append(("route", f"the case's route {route!r} does not follow {brag.title()} "
+                       f"in {pack.name}: give the new route ({', '.join(allowed)})"))
+    if proceeding_without_consent and brag not in WITHOUT_CONSENT_BRAGS:
+        errors.append(("brag", f"the case proceeds without consent, which only Amber or Red "
+                       f"may do (DOMAIN.md §5): record consent (consent-review) before rating "
+                       f"it {brag.title()}"))
+    elif (not proceeding_without_consent and consent_to_referral != "given"
+          and route in ROUTES_NEEDING_CONSENT):
+        errors.append(("route", f"route {route!r} needs consent to the referral, which is "
+                       f"{consent_to_referral!r}: record a decision to proceed without it "
+                       f"(consent-review, Amber or Red only) first"))
     return errors
 
 

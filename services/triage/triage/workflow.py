@@ -1,21 +1,18 @@
 """Triage's commands: initial rating, consent gate, threshold decision, re-rating, consent
-revisit. Each is one transaction: the case row is locked, changed, its history appended,
-the write audited and the event staged in the outbox together (nothing lost, no event for
-a change that did not commit, and a case's events in the order they happened).
+review. Each is one transaction: the case is loaded (version-checked on update), changed,
+its history appended, the write audited and the event staged in the outbox together
+(nothing lost, no event for a change that did not commit, a case's events in order).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlmodel import select
-
-from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
@@ -23,52 +20,23 @@ from mashcore.policy import PolicyPack
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
-from triage import decision_support, domain, rules
-from triage.models import CaseAccess, RatingHistory, TriageCase
+from triage import access, decision_support, domain, rules, views
+from triage.models import RatingHistory, TriageCase
 
-ENGLAND = ZoneInfo("Europe/London")
-
-
-def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
-    """The one partnership whose cases a member of hub staff may see (need-to-know)."""
-    return principal.partnership or ctx.settings.partnership_default
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def named_users(uow: UnitOfWork, case_reference: str) -> set[str]:
-    """The users a locked-down case is restricted to (empty: not locked down)."""
-    rows = uow.session.exec(select(CaseAccess.user_id)
-                            .where(CaseAccess.case_reference == case_reference))
-    return set(rows)
-
-
-def may_see(principal: Principal, partnership: str, case: TriageCase | None,
-            named: set[str]) -> bool:
-    """Need-to-know (DOMAIN.md §10): the case's partnership; a locked-down case only for
-    its named users; a staff-linked case before lock-down only for team managers."""
-    if case is None or case.partnership != partnership:
-        return False
-    if named:
-        return principal.subject in named
-    if case.restricted:
-        return principal.role == Role.TEAM_MANAGER
-    return True
-
-
-def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, case_reference: str,
-          action: AuditAction) -> TriageCase:
-    """The case, locked for update and audited; a 404 (also audited) if the caller may not
-    see it, so nobody learns that a record they may not see exists."""
-    case = uow.session.get(TriageCase, case_reference, with_for_update=True)
-    allowed = may_see(principal, partnership_of(ctx, principal), case,
-                      named_users(uow, case_reference))
-    if not allowed:
-        audit_read_or_404(uow, principal=principal, what="case", resource="triage_case",
-                          resource_id=case_reference, allowed=False, at=ctx.clock.now(),
-                          action=action)
-    assert case is not None
-    audit(uow.session, principal=principal, action=action, resource="triage_case",
-          resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference)
-    return case
+def command(
+    fn: Callable[Concatenate[ServiceContext, Principal, str, P], R],
+) -> Callable[Concatenate[ServiceContext, Principal, str, P], R]:
+    """A change to one case whose refusals are audited too (access.refusals_audited)."""
+    def run(ctx: ServiceContext, principal: Principal, case_reference: str, /,
+            *args: P.args, **kwargs: P.kwargs) -> R:
+        with access.refusals_audited(ctx, principal, case_reference):
+            return fn(ctx, principal, case_reference, *args, **kwargs)
+    run.__doc__, run.__name__ = fn.__doc__, fn.__name__
+    return run
 
 
 def _conflict(case: TriageCase, doing: str, expected: tuple[str, ...]) -> ProblemHTTPException:
@@ -100,44 +68,17 @@ def _history(uow: UnitOfWork, case: TriageCase, *, at: datetime, kind: str,
     ))
 
 
-def referral_of(case: TriageCase) -> dict[str, Any]:
-    """What intake's referral.accepted told triage (empty for a plain contact)."""
-    return json.loads(case.referral) if case.referral else {}
-
-
-def facts(case: TriageCase, extra_ticks: list[str] | None = None) -> decision_support.Facts:
-    """What decision support matches indicators against."""
-    referral = referral_of(case)
-    assessment = referral.get("domestic_abuse_assessment") or {}
-    children = json.loads(case.children)
-    return decision_support.Facts(
-        concern=case.concern_summary,
-        ticked_by_referrer=tuple(referral.get("threshold_indicators") or ()),
-        ticked_by_information_officer=tuple(json.loads(case.indicators_ticked)),
-        ticked_by_team_manager=tuple(extra_ticks or ()),
-        domestic_abuse=bool((referral.get("flags") or {}).get("domestic_abuse")),
-        domestic_abuse_risk=assessment.get("risk_level"),
-        children_dates_of_birth=tuple(
-            date.fromisoformat(child["date_of_birth"]) if child.get("date_of_birth") else None
-            for child in children),
-        received_on=case.received_at.astimezone(ENGLAND).date(),
-        referral_signals=tuple(referral.get("signals") or ()),
-    )
-
-
-def suggestion_for(ctx: ServiceContext, case: TriageCase,
-                   extra_ticks: list[str] | None = None) -> decision_support.Suggestion:
-    """Decision support under the case's partnership pack."""
-    return decision_support.suggest(ctx.policy.for_partnership(case.partnership),
-                                     facts(case, extra_ticks))
-
-
 def _unknown_indicators(pack: PolicyPack, codes: list[str], field: str) -> None:
     unknown = [code for code in codes if pack.indicator(code) is None]
     if unknown:
         raise invalid_fields("Unknown threshold indicators", [(
             field, f"not indicators of {pack.name}: {', '.join(unknown)} "
             f"(GET /v1/policy lists them)")])
+
+
+def _done(ctx: ServiceContext, uow: UnitOfWork, case: TriageCase) -> dict[str, Any]:
+    uow.commit()
+    return views.case_view(ctx, uow, case)
 
 
 # --- Information officer ----------------------------------------------------------------
@@ -152,16 +93,20 @@ class Rating:
     rationale: str | None
 
 
+@command
 def rate(ctx: ServiceContext, principal: Principal, case_reference: str,
          rating: Rating) -> dict[str, Any]:
     """The initial BRAG (DOMAIN.md §1, §6) and, with it, the consent gate check (§5)."""
     user_id = recordable_user_id(principal)
+    errors = rules.rating_errors(rating.brag, rating.safeguarding_concerns)
+    if errors:
+        raise invalid_fields("Rating refused", errors)
     with ctx.unit_of_work() as uow:
-        case = _load(ctx, uow, principal, case_reference, AuditAction.WRITE)
+        case = access.load_for_change(ctx, uow, principal, case_reference)
         if case.status != rules.AWAITING_INITIAL_RATING:
             raise _conflict(case, "an initial rating", (rules.AWAITING_INITIAL_RATING,))
-        pack = ctx.policy.for_partnership(case.partnership)
-        _unknown_indicators(pack, rating.indicators, "indicators")
+        _unknown_indicators(ctx.policy.for_partnership(case.partnership), rating.indicators,
+                            "indicators")
         now = ctx.clock.now()
         case.initial_brag = rating.brag
         case.safeguarding_concerns = rating.safeguarding_concerns
@@ -178,17 +123,17 @@ def rate(ctx: ServiceContext, principal: Principal, case_reference: str,
         _emit(ctx, uow, case, domain.RATING_GIVEN, domain.rating_given_data(
             case_reference=case.case_reference, brag=rating.brag, rated_at=now,
             rated_by=domain.by(user_id, str(principal.role)), rationale=rating.rationale), now)
-        uow.commit()
-        return case_view(ctx, uow, case)
+        return _done(ctx, uow, case)
 
 
+@command
 def apply_consent_gate(ctx: ServiceContext, principal: Principal, case_reference: str, *,
                        outcome: str, rationale: str) -> dict[str, Any]:
     """The gate's exit (DOMAIN.md §5): returned to the referrer now; to the Early Help Hub
     or closed once a team manager agrees."""
     user_id = recordable_user_id(principal)
     with ctx.unit_of_work() as uow:
-        case = _load(ctx, uow, principal, case_reference, AuditAction.WRITE)
+        case = access.load_for_change(ctx, uow, principal, case_reference)
         if case.status != rules.AWAITING_CONSENT_GATE:
             raise _conflict(case, "the consent gate", (rules.AWAITING_CONSENT_GATE,))
         if outcome == "returned_to_referrer" and case.referrer_agency == "public":
@@ -204,8 +149,9 @@ def apply_consent_gate(ctx: ServiceContext, principal: Principal, case_reference
         else:
             _close_at_gate(ctx, uow, case, now, team_manager_id=None)
         uow.session.add(case)
-        uow.commit()
-        return case_view(ctx, uow, case)
+        _history(uow, case, at=now, kind="consent_gate", principal=principal,
+                 note=f"{outcome}: {rationale}")
+        return _done(ctx, uow, case)
 
 
 def _close_at_gate(ctx: ServiceContext, uow: UnitOfWork, case: TriageCase, now: datetime, *,
@@ -225,15 +171,19 @@ def _close_at_gate(ctx: ServiceContext, uow: UnitOfWork, case: TriageCase, now: 
 # --- Team manager -------------------------------------------------------------------------
 
 
+@command
 def agree_consent_gate(ctx: ServiceContext, principal: Principal, case_reference: str, *,
                        agree: bool, note: str | None) -> dict[str, Any]:
-    """A team manager agrees the information officer's gate exit, or sends the case on to
-    a threshold decision instead."""
+    """A second person, a team manager, agrees the information officer's gate exit, or
+    sends the case on to a threshold decision instead."""
     user_id = recordable_user_id(principal)
     with ctx.unit_of_work() as uow:
-        case = _load(ctx, uow, principal, case_reference, AuditAction.WRITE)
+        case = access.load_for_change(ctx, uow, principal, case_reference)
         if case.status != rules.AWAITING_GATE_AGREEMENT:
             raise _conflict(case, "agreeing the consent gate", (rules.AWAITING_GATE_AGREEMENT,))
+        if case.gate_proposed_by == user_id:
+            raise ProblemHTTPException(403, detail="The agreement must come from a team "
+                                       "manager other than the person who proposed the exit.")
         now = ctx.clock.now()
         if agree:
             _close_at_gate(ctx, uow, case, now, team_manager_id=user_id)
@@ -243,8 +193,7 @@ def agree_consent_gate(ctx: ServiceContext, principal: Principal, case_reference
         _history(uow, case, at=now, kind="consent_gate", principal=principal,
                  note=("agreed" if agree else "not agreed") + (f": {note}" if note else ""))
         uow.session.add(case)
-        uow.commit()
-        return case_view(ctx, uow, case)
+        return _done(ctx, uow, case)
 
 
 @dataclass(frozen=True)
@@ -264,13 +213,15 @@ DECIDABLE = (rules.AWAITING_INITIAL_RATING, rules.AWAITING_THRESHOLD_DECISION,
              rules.AWAITING_CONSENT_GATE)
 
 
+@command
 def decide(ctx: ServiceContext, principal: Principal, case_reference: str,
            decision: Decision) -> dict[str, Any]:
-    """The threshold decision (DOMAIN.md §6): level, final BRAG, route and rationale, under
-    the partnership's pack; the suggestion it confirms or overrides is recorded with it."""
+    """The threshold decision (DOMAIN.md §6): level, final BRAG, route and rationale under
+    the partnership's pack. The suggestion the manager saw is kept with it, to calibrate
+    the packs: whether it was confirmed or overridden."""
     user_id = recordable_user_id(principal)
     with ctx.unit_of_work() as uow:
-        case = _load(ctx, uow, principal, case_reference, AuditAction.WRITE)
+        case = access.load_for_change(ctx, uow, principal, case_reference)
         if case.status not in DECIDABLE:
             raise _conflict(case, "a threshold decision (use re-rating after one)", DECIDABLE)
         pack = ctx.policy.for_partnership(case.partnership)
@@ -285,19 +236,22 @@ def decide(ctx: ServiceContext, principal: Principal, case_reference: str,
         if errors:
             raise invalid_fields("Threshold decision refused", errors)
         now = ctx.clock.now()
-        suggestion = suggestion_for(ctx, case, decision.indicators)
+        shown = views.suggestion_for(ctx, case)  # before the manager's own ticks
         level = pack.level(decision.level_code)
         assert level is not None
+        without = decision.proceeding_without_consent
+        case.indicators_ticked_by_manager = json.dumps(sorted(set(decision.indicators)))
         case.consent_to_referral = consent
         case.level_code, case.level_name = level.code, level.name
         case.brag, case.route, case.rationale = decision.brag, decision.route, decision.rationale
         case.decided_at, case.decided_by = now, user_id
         case.policy_version = pack.version
-        case.suggested_level_code, case.suggested_brag = suggestion.level_code, suggestion.brag
-        case.proceeding_without_consent = decision.proceeding_without_consent
-        case.without_consent_basis = decision.without_consent_basis
+        case.suggested_level_code, case.suggested_brag = shown.level_code, shown.brag
+        case.proceeding_without_consent = without
+        case.without_consent_reason = decision.without_consent_reason if without else None
+        case.without_consent_basis = decision.without_consent_basis if without else None
         case.consent_revisit_due_at = (pack.due(pack.consent.revisit_within, now)
-                                       if decision.proceeding_without_consent else None)
+                                       if without else None)
         if decision.route == "mash_enquiries":
             case.enquiries_started_at = now
             case.enquiries_due_at = rules.enquiries_due(pack, decision.brag, now)
@@ -305,216 +259,152 @@ def decide(ctx: ServiceContext, principal: Principal, case_reference: str,
         uow.session.add(case)
         _history(uow, case, at=now, kind="threshold", principal=principal,
                  brag=decision.brag, level_code=level.code, note=decision.rationale,
-                 suggestion=suggestion)
-        suggested = ({"code": suggestion.level_code, "name": suggestion.level_name}
-                     if suggestion.level_code and suggestion.level_name else None)
+                 suggestion=shown)
         _emit(ctx, uow, case, domain.THRESHOLD_DECIDED, domain.threshold_decided_data(
             case_reference=case.case_reference, decided_at=now,
             decided_by=domain.by(user_id, str(principal.role)),
-            level={"code": level.code, "name": level.name}, suggested_level=suggested,
+            level={"code": level.code, "name": level.name},
+            suggested_level=({"code": shown.level_code, "name": shown.level_name}
+                             if shown.level_code and shown.level_name else None),
             brag=decision.brag, route=decision.route, rationale=decision.rationale,
-            proceeding_without_consent=decision.proceeding_without_consent,
-            without_consent_reason=(decision.without_consent_reason
-                                    if decision.proceeding_without_consent else None),
-            without_consent_basis=(decision.without_consent_basis
-                                   if decision.proceeding_without_consent else None),
+            proceeding_without_consent=without,
+            without_consent_reason=case.without_consent_reason,
+            without_consent_basis=case.without_consent_basis,
             consent_revisit_due_at=case.consent_revisit_due_at,
             enquiries_due_at=case.enquiries_due_at), now)
-        uow.commit()
-        return case_view(ctx, uow, case)
+        return _done(ctx, uow, case)
 
 
+@command
 def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, brag: str,
-            reason: str) -> dict[str, Any]:
-    """Change a case's BRAG with the reason, keeping the history; an event tells the clocks.
-
-    Before the threshold decision an information officer (or manager) changes the initial
-    rating; after it only a team manager changes the final one (the contract's rule).
-    """
+            reason: str, route: str | None) -> dict[str, Any]:
+    """Change a case's BRAG with the reason, keeping the history; the event tells the
+    clocks. Before the threshold decision an information officer (or manager) changes the
+    initial rating; after it only a team manager changes the final one, with a new route
+    when the colour no longer allows the old one (the enquiries clock starts or stops)."""
     user_id = recordable_user_id(principal)
     with ctx.unit_of_work() as uow:
-        case = _load(ctx, uow, principal, case_reference, AuditAction.WRITE)
+        case = access.load_for_change(ctx, uow, principal, case_reference)
+        now = ctx.clock.now()
+        pack = ctx.policy.for_partnership(case.partnership)
         if case.status == rules.DECIDED:
             if principal.role != Role.TEAM_MANAGER:
                 raise ProblemHTTPException(403, detail="After the threshold decision only a "
                                            "team manager re-rates a case.")
             previous = case.brag
+            new_route = route or case.route
+            assert previous is not None and new_route is not None
+            _check_re_rating(previous, brag)
+            errors = rules.re_rating_errors(
+                pack, brag=brag, route=new_route, consent_to_referral=case.consent_to_referral,
+                proceeding_without_consent=case.proceeding_without_consent)
+            if errors:
+                raise invalid_fields("Re-rating refused", errors)
+            _follow_enquiries(pack, case, previous=previous, brag=brag, route=new_route,
+                              now=now)
+            case.brag, case.route = brag, new_route
         elif case.status in (rules.AWAITING_THRESHOLD_DECISION, rules.AWAITING_CONSENT_GATE):
+            if route is not None:
+                raise invalid_fields("Re-rating refused", [
+                    ("route", "the route is the threshold decision's: decide the case")])
             previous = case.initial_brag
+            assert previous is not None
+            _check_re_rating(previous, brag)
+            case.initial_brag = brag
+            if brag in rules.WITHOUT_CONSENT_BRAGS:
+                # A safeguarding concern after all: never leave through the consent gate.
+                case.safeguarding_concerns = True
+                case.status = rules.AWAITING_THRESHOLD_DECISION
         else:
             raise _conflict(case, "re-rating", (rules.AWAITING_THRESHOLD_DECISION,
                                                 rules.AWAITING_CONSENT_GATE, rules.DECIDED))
-        assert previous is not None
-        if brag == previous:
-            raise invalid_fields("Re-rating refused", [("brag", f"the case is already {brag}")])
-        pack = ctx.policy.for_partnership(case.partnership)
-        now = ctx.clock.now()
-        if case.status == rules.DECIDED:
-            if case.proceeding_without_consent and brag not in rules.WITHOUT_CONSENT_BRAGS:
-                raise invalid_fields("Re-rating refused", [(
-                    "brag", f"the case proceeds without consent, which only Amber or Red may "
-                    f"do (DOMAIN.md §5): seek consent, or close the episode, before rating "
-                    f"it {brag.title()}")])
-            case.brag = brag
-            if case.enquiries_due_at is not None and case.enquiries_started_at is not None:
-                case.enquiries_due_at = rules.re_rated_enquiries_due(
-                    pack, previous_brag=previous, new_brag=brag,
-                    started_at=case.enquiries_started_at, current_due=case.enquiries_due_at,
-                    now=now)
-        else:
-            case.initial_brag = brag
         uow.session.add(case)
         _history(uow, case, at=now, kind="re_rating", principal=principal, brag=brag,
                  note=reason)
         _emit(ctx, uow, case, domain.CASE_RE_RATED, domain.re_rated_data(
             case_reference=case.case_reference, previous_brag=previous, new_brag=brag,
             re_rated_at=now, re_rated_by=domain.by(user_id, str(principal.role)),
-            reason=reason, enquiries_due_at=case.enquiries_due_at), now)
-        uow.commit()
-        return case_view(ctx, uow, case)
+            reason=reason, enquiries_due_at=case.enquiries_due_at,
+            route=route if case.status == rules.DECIDED and route else None), now)
+        return _done(ctx, uow, case)
 
 
+def _check_re_rating(previous: str, brag: str) -> None:
+    if brag == previous:
+        raise invalid_fields("Re-rating refused", [("brag", f"the case is already {brag}")])
+
+
+def _follow_enquiries(pack: PolicyPack, case: TriageCase, *, previous: str, brag: str,
+                      route: str, now: datetime) -> None:
+    """The MASH enquiries clock after a re-rating: started, moved or stopped."""
+    if route != "mash_enquiries":
+        case.enquiries_started_at = case.enquiries_due_at = None
+    elif case.enquiries_due_at is None or case.enquiries_started_at is None:
+        case.enquiries_started_at = now
+        case.enquiries_due_at = rules.enquiries_due(pack, brag, now)
+    else:
+        case.enquiries_due_at = rules.re_rated_enquiries_due(
+            pack, previous_brag=previous, new_brag=brag, started_at=case.enquiries_started_at,
+            current_due=case.enquiries_due_at, now=now)
+
+
+@command
 def review_consent(ctx: ServiceContext, principal: Principal, case_reference: str, *,
                    consent_to_referral: str, reason: str, basis: str | None) -> dict[str, Any]:
-    """The revisit of a decision to proceed without consent (DOMAIN.md §5): consent now
-    given ends it; otherwise the manager records why the case goes on without it, and when
-    consent is to be sought again."""
+    """Consent after the threshold decision (DOMAIN.md §5). Consent given ends any decision
+    to proceed without it; consent refused, withdrawn or not obtainable needs a manager's
+    recorded decision to go on without it (Amber or Red only), revisited again later."""
     user_id = recordable_user_id(principal)
     with ctx.unit_of_work() as uow:
-        case = _load(ctx, uow, principal, case_reference, AuditAction.WRITE)
-        if case.status != rules.DECIDED or not case.proceeding_without_consent:
-            raise ProblemHTTPException(409, "Nothing to revisit",
-                                       f"Case {case_reference} is not proceeding without "
-                                       "consent.")
+        case = access.load_for_change(ctx, uow, principal, case_reference)
+        if case.status != rules.DECIDED:
+            raise _conflict(case, "a consent review", (rules.DECIDED,))
         now = ctx.clock.now()
         pack = ctx.policy.for_partnership(case.partnership)
-        case.consent_to_referral = consent_to_referral
+        assert case.brag is not None
         if consent_to_referral == "given":
+            if not case.proceeding_without_consent and case.consent_to_referral == "given":
+                raise ProblemHTTPException(409, "Nothing to change",
+                                           f"Case {case_reference} already has consent.")
+            ended = case.current_override_id
             case.proceeding_without_consent = False
             case.consent_revisit_due_at = None
+            case.current_override_id = None
+            _emit(ctx, uow, case, domain.CONSENT_OBTAINED, domain.consent_obtained_data(
+                case_reference=case.case_reference, recorded_at=now,
+                recorded_by=domain.by(user_id, str(principal.role)), reason=reason,
+                ends_override_id=ended), now)
         else:
+            errors: rules.FieldErrors = []
+            if case.brag not in rules.WITHOUT_CONSENT_BRAGS:
+                errors.append(("consent_to_referral", f"a {case.brag.title()} case cannot go "
+                               "on without consent (DOMAIN.md §5): re-rate it, or close it "
+                               "with the family's refusal recorded"))
             if basis is None:
-                raise invalid_fields("Consent revisit refused", [(
-                    "basis", "record the lawful basis for going on without consent")])
-            assert case.brag is not None
+                errors.append(("basis", "record the lawful basis for going on without consent"))
+            if errors:
+                raise invalid_fields("Consent review refused", errors)
+            assert basis is not None
             override_id = str(uuid.uuid4())
+            case.proceeding_without_consent = True
             case.consent_revisit_due_at = pack.due(pack.consent.revisit_within, now)
-            case.without_consent_basis = basis
+            case.without_consent_basis, case.without_consent_reason = basis, reason
             _emit(ctx, uow, case, domain.CONSENT_OVERRIDE_RECORDED, domain.consent_override_data(
                 override_id=override_id, case_reference=case.case_reference, recorded_at=now,
                 decided_by=domain.by(user_id, str(principal.role)), brag=case.brag,
-                consent_position=(consent_to_referral
-                                  if consent_to_referral in ("refused", "not_sought")
-                                  else "not_obtainable"),
-                basis=basis, reason=reason, revisit_due_at=case.consent_revisit_due_at,
+                consent_position=consent_to_referral, basis=basis, reason=reason,
+                revisit_due_at=case.consent_revisit_due_at,
                 supersedes=case.current_override_id), now)
             case.current_override_id = override_id
+        case.consent_to_referral = consent_to_referral
         uow.session.add(case)
         _history(uow, case, at=now, kind="consent", principal=principal,
                  note=f"consent {consent_to_referral}: {reason}")
-        uow.commit()
-        return case_view(ctx, uow, case)
-
-
-# --- Reading ------------------------------------------------------------------------------
+        return _done(ctx, uow, case)
 
 
 def read_case(ctx: ServiceContext, principal: Principal, case_reference: str) -> dict[str, Any]:
     """One case with everything the IO and TM need, audited."""
     with ctx.unit_of_work() as uow:
-        case = uow.session.get(TriageCase, case_reference)
-        allowed = may_see(principal, partnership_of(ctx, principal), case,
-                          named_users(uow, case_reference))
-        audit_read_or_404(uow, principal=principal, what="case", resource="triage_case",
-                          resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=case_reference)
-        assert case is not None
-        return case_view(ctx, uow, case)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def summary(case: TriageCase, *, restricted_from_caller: bool = False) -> dict[str, Any]:
-    """A queue entry: identifiers, ratings and deadlines; no child's details."""
-    return {
-        "case_reference": case.case_reference,
-        "contact_id": case.contact_id,
-        "partnership": case.partnership,
-        "kind": case.kind,
-        "status": case.status,
-        "restricted": case.restricted,
-        "visible_to_you": not restricted_from_caller,
-        "initial_brag": case.initial_brag,
-        "brag": case.brag,
-        "route": case.route,
-        "received_at": _iso(case.received_at),
-        "threshold_decision_due_at": _iso(case.threshold_decision_due_at),
-        "consent_revisit_due_at": _iso(case.consent_revisit_due_at),
-        "enquiries_due_at": _iso(case.enquiries_due_at),
-    }
-
-
-def _suggestion_view(suggestion: decision_support.Suggestion) -> dict[str, Any]:
-    return {
-        "level": ({"code": suggestion.level_code, "name": suggestion.level_name}
-                  if suggestion.level_code else None),
-        "brag": suggestion.brag,
-        "explanation": suggestion.explanation,
-        "matched_indicators": [
-            {"code": m.indicator.code, "domain": m.indicator.domain,
-             "level": {"code": m.indicator.level, "name": m.level_name},
-             "text": m.indicator.text, "because": list(m.because)}
-            for m in suggestion.matches],
-        "unknown_indicator_codes": list(suggestion.unknown_codes),
-    }
-
-
-def case_view(ctx: ServiceContext, uow: UnitOfWork, case: TriageCase) -> dict[str, Any]:
-    """The whole case as the API shows it to someone allowed to see it."""
-    pack = ctx.policy.for_partnership(case.partnership)
-    referral = referral_of(case)
-    history = uow.session.exec(select(RatingHistory)
-                               .where(RatingHistory.case_reference == case.case_reference)
-                               .order_by(RatingHistory.id))  # type: ignore[arg-type]
-    decision = None
-    if case.decided_at is not None:
-        decision = {
-            "level": {"code": case.level_code, "name": case.level_name},
-            "brag": case.brag, "route": case.route, "rationale": case.rationale,
-            "decided_at": _iso(case.decided_at), "decided_by": case.decided_by,
-            "policy_version": case.policy_version,
-            "suggested": {"level_code": case.suggested_level_code,
-                          "brag": case.suggested_brag},
-            "overrode_suggestion": (case.suggested_level_code is not None
-                                    and (case.suggested_level_code != case.level_code
-                                         or case.suggested_brag != case.brag)),
-            "proceeding_without_consent": case.proceeding_without_consent,
-            "without_consent_basis": case.without_consent_basis,
-        }
-    return {
-        **summary(case),
-        "opened_at": _iso(case.opened_at),
-        "policy": {"partnership": pack.partnership, "name": pack.name,
-                   "version": pack.version},
-        "children": json.loads(case.children),
-        "concern_summary": case.concern_summary,
-        "referrer": {"agency": case.referrer_agency,
-                     "role": (referral.get("referrer") or {}).get("role")},
-        "referral": {key: referral.get(key) for key in (
-            "form", "consent", "referrer_view_of_need", "flags", "domestic_abuse_assessment",
-            "quality", "threshold_indicators", "signals")} if referral else None,
-        "safeguarding_concerns": case.safeguarding_concerns,
-        "consent_to_referral": case.consent_to_referral,
-        "indicators_ticked": json.loads(case.indicators_ticked),
-        "consent_gate": ({"outcome": case.gate_outcome, "rationale": case.gate_rationale,
-                          "proposed_by": case.gate_proposed_by}
-                         if case.gate_outcome else None),
-        "decision_support": _suggestion_view(suggestion_for(ctx, case)),
-        "decision": decision,
-        "history": [{"at": _iso(h.at), "kind": h.kind, "brag": h.brag,
-                     "level_code": h.level_code, "by": h.by_user, "role": h.by_role,
-                     "note": h.note, "suggested_level_code": h.suggested_level_code,
-                     "suggested_brag": h.suggested_brag} for h in history],
-    }
+        case = access.read(ctx, uow, principal, case_reference)
+        return views.case_view(ctx, uow, case)

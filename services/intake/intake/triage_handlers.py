@@ -1,0 +1,77 @@
+"""What intake does with triage's decisions: a contact stopped at the consent gate and
+returned to its professional referrer goes back to them (DOMAIN.md §5; [002 §4]).
+
+Triage decides (``consent-gate.applied``, outcome ``returned_to_referrer``); intake owns the
+contact and the referrer relationship, so it records the return and announces
+``contact.returned-for-consent`` for notifications to send. Never to a member of the public:
+triage refuses that exit for them, and this handler checks again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from sqlmodel import select
+
+from intake.models import Contact
+from mashcore.consumer import EventHandler
+from mashcore.db import UnitOfWork
+from mashcore.envelope import Event
+from mashcore.service import ServiceContext
+from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
+
+CONSUMER = "triage-decisions"
+TOPICS = [TRIAGE_CASES]
+CONSENT_GATE_APPLIED = "mash.triage.consent-gate.applied.v1"
+RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
+RETURNED = "returned_for_consent"
+AGENCIES = {"police", "health", "education", "probation", "housing", "camhs",
+            "youth_offending", "early_years", "local_authority"}
+
+
+class UnknownContact(LookupError):
+    """A gate decision about a contact intake does not have (dead-lettered)."""
+
+
+def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """Triage's events intake acts on."""
+
+    def return_to_referrer(event: Event, uow: UnitOfWork) -> None:
+        data = event.data
+        if data["outcome"] != "returned_to_referrer":
+            return
+        contact = uow.session.exec(select(Contact).where(
+            Contact.case_reference == event.subject)).first()
+        if contact is None:
+            raise UnknownContact(event.subject)
+        if contact.status == RETURNED:
+            return
+        if contact.referrer_agency == "public":
+            raise ValueError("a contact from a member of the public is never returned")
+        contact.status = RETURNED
+        uow.session.add(contact)
+        now = ctx.clock.now()
+        ctx.emit(uow, event.follow_up(
+            type=RETURNED_FOR_CONSENT, source=ctx.source, recordedtime=now,
+            data={
+                "contact_id": contact.id,
+                "case_reference": contact.case_reference,
+                "returned_at": str(data["applied_at"]),
+                "returned_by": {"user_id": data["agreed_by"]["information_officer_id"],
+                                "role": "information_officer"},
+                "referrer": {"agency": contact.referrer_agency
+                             if contact.referrer_agency in AGENCIES else "other",
+                             "role": _referrer_role(contact)},
+                "safeguarding_concerns": False,
+                "consent_to_referral": data["consent_to_referral"],
+                "guidance": data["rationale"],
+            },
+        ), INTAKE_CONTACTS)
+
+    return {CONSENT_GATE_APPLIED: return_to_referrer}
+
+
+def _referrer_role(contact: Contact) -> str:
+    role = (json.loads(contact.submission).get("referrer") or {}).get("role") or "referrer"
+    return str(role)[:100]

@@ -1,0 +1,107 @@
+"""Need-to-know for triage (DOMAIN.md §10): who may see or change a case, and the audit.
+
+A case is visible to hub staff of its partnership; a staff-linked case only to team managers
+until it is locked down, then only to the named users. Every read and write is audited, and
+so is every refusal: a refused read is a 404 that reads like a missing case (nobody learns
+that a record they may not see exists); a refused change is audited as ``refused`` even
+though its transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import select
+
+from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.auth import Principal, Role
+from mashcore.db import UnitOfWork
+from mashcore.problems import ProblemHTTPException
+from mashcore.service import ServiceContext
+from triage.models import CaseAccess, TriageCase
+
+RESOURCE = "triage_case"
+
+
+def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
+    """The one partnership whose cases a member of hub staff may see (need-to-know)."""
+    return principal.partnership or ctx.settings.partnership_default
+
+
+def named_users(uow: UnitOfWork, case_reference: str) -> set[str]:
+    """The users a locked-down case is restricted to (empty: not locked down)."""
+    rows = uow.session.exec(select(CaseAccess.user_id)
+                            .where(CaseAccess.case_reference == case_reference))
+    return set(rows)
+
+
+def may_see(principal: Principal, partnership: str, case: TriageCase | None,
+            named: set[str]) -> bool:
+    """Whether ``principal`` may see ``case`` at all."""
+    if case is None or case.partnership != partnership:
+        return False
+    if named:
+        return principal.subject in named
+    if case.restricted:
+        return principal.role == Role.TEAM_MANAGER
+    return True
+
+
+def load_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                    case_reference: str) -> TriageCase:
+    """The case to change, with the write audited in the same transaction; a 404 (audited
+    and committed) if the caller may not see it."""
+    case = uow.session.get(TriageCase, case_reference, with_for_update=True)
+    if not may_see(principal, partnership_of(ctx, principal), case,
+                   named_users(uow, case_reference)):
+        audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
+                          resource_id=case_reference, allowed=False, at=ctx.clock.now(),
+                          action=AuditAction.WRITE)
+    assert case is not None
+    audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=RESOURCE,
+          resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference)
+    return case
+
+
+def read(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+         case_reference: str) -> TriageCase:
+    """The case to read, audited (and committed) either way; 404 if not allowed."""
+    case = uow.session.get(TriageCase, case_reference)
+    allowed = may_see(principal, partnership_of(ctx, principal), case,
+                      named_users(uow, case_reference))
+    audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
+                      resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
+                      case_reference=case_reference)
+    assert case is not None
+    return case
+
+
+@contextlib.contextmanager
+def refusals_audited(ctx: ServiceContext, principal: Principal,
+                     case_reference: str) -> Iterator[None]:
+    """Record a refused change (403, 409, 422) in the audit log, in its own transaction.
+
+    Two people changing one case at the same moment: the version check makes exactly one
+    succeed; the other gets 409 and reloads.
+    """
+    try:
+        yield
+    except StaleDataError:
+        _refused(ctx, principal, case_reference)
+        raise ProblemHTTPException(
+            409, "Changed by someone else",
+            f"Case {case_reference} changed while you were acting on it: reload it and "
+            "decide again.") from None
+    except ProblemHTTPException as exc:
+        if exc.status_code != 404:  # a 404 has been audited as not_found already
+            _refused(ctx, principal, case_reference)
+        raise
+
+
+def _refused(ctx: ServiceContext, principal: Principal, case_reference: str) -> None:
+    with ctx.unit_of_work() as uow:
+        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=RESOURCE,
+              resource_id=case_reference, at=ctx.clock.now(), outcome="refused")
+        uow.commit()
