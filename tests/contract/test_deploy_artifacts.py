@@ -63,6 +63,8 @@ TOPICS = {
     topics.dead_letter_topic(topics.INTAKE_CONTACTS),
     topics.TRIAGE_CASES,
     topics.dead_letter_topic(topics.TRIAGE_CASES),
+    topics.ENQUIRIES_EPISODES,
+    topics.dead_letter_topic(topics.ENQUIRIES_EPISODES),
     topics.SLA,
 }
 PARTITIONS = 6

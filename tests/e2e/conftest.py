@@ -18,7 +18,7 @@ from mashcore.auth import DEFAULT_DEV_KEY
 def system_env(kafka_broker: Any, postgres_server: Any, tmp_path: Path) -> dict[str, str]:
     """Environment for one isolated system: its own topics and databases."""
     prefix = f"e{uuid.uuid4().hex[:8]}"
-    for service in ("intake", "triage"):
+    for service in ("intake", "triage", "mash_enquiries"):
         postgres_server.create_database(f"{prefix}_{service}")
     return {
         "MASH_BUS": "kafka",

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from devinfra.processes import ServiceProcess
 from mashcore.envelope import Event
 from mashcore.messages import Message
-from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
+from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, TRIAGE_CASES
 from tests.support import auth, eventually_sync, synthetic_referral
 
 REFERRER = auth("referrer", "health", subject="hospital-ed-system")
@@ -287,3 +287,65 @@ def _lines_until(process: subprocess.Popen[str], done: Callable[[str], bool]) ->
     threading.Thread(target=read, daemon=True).start()
     assert finished.wait(timeout=60), f"not seen; output so far: {found[-5:]}"
     return found
+
+
+def test_four_navigators_answer_one_red_episode_and_the_outcome_reaches_the_broker(
+    launch: Callable[..., ServiceProcess], system_env: dict[str, str],
+) -> None:
+    intake, triage, enquiries = launch("intake"), launch("triage"), launch("mash-enquiries")
+    p = "nottingham"
+    school = auth("referrer", "education", subject="school-nott", partnership=p)
+    tm = auth("team_manager", "local_authority", subject="tm-nott", partnership=p)
+    body = synthetic_referral(
+        13, partnership=p,
+        parents_carers=[{"first_name": "Synthetic", "last_name": "Mother",
+                         "relationship": "mother", "date_of_birth": "1991-01-01",
+                         "phone": "07700 900333"}],
+        consent={"consent_to_referral": "yes", "consent_to_information_sharing": "yes"})
+    response = httpx.post(f"{intake.url}/v1/contacts", json=body, headers=school, timeout=10)
+    assert response.status_code == 202, response.text
+    reference = response.json()["case_reference"]
+
+    def decided() -> bool:
+        r = httpx.post(f"{triage.url}/v1/cases/{reference}/threshold-decision", headers=tm,
+                       timeout=10, json={"level_code": "L5", "brag": "red",
+                                         "route": "mash_enquiries",
+                                         "rationale": "Synthetic: urgent enquiries."})
+        return r.status_code == 200
+    eventually_sync(decided, timeout=30, what="the threshold decision")
+
+    for agency in ("police", "health", "education", "probation"):
+        navigator = auth("navigator", agency, subject=f"nav-{agency}", partnership=p)
+
+        def my_request(headers: dict[str, str] = navigator) -> list[dict[str, Any]]:
+            queue = httpx.get(f"{enquiries.url}/v1/requests", headers=headers, timeout=10)
+            return [r for r in queue.json() if r["case_reference"] == reference]
+        [request] = eventually_sync(my_request, timeout=30, what=f"the {agency} request")
+        assert [s["relationship"] for s in request["subjects"]] == ["child", "parent"]
+        answered = httpx.post(f"{enquiries.url}/v1/requests/{request['request_id']}/answer",
+                              headers=navigator, timeout=10,
+                              json={"known": agency != "probation",
+                                    "summary": f"Synthetic: {agency} answer."})
+        assert answered.status_code == 200, answered.text
+
+    [episode] = [e for e in httpx.get(f"{enquiries.url}/v1/episodes", headers=tm,
+                                      timeout=10).json() if e["case_reference"] == reference]
+    assert episode["requests"]["provided"] == 4
+    outcome = httpx.post(f"{enquiries.url}/v1/episodes/{episode['episode_id']}/outcome",
+                         headers=tm, timeout=10,
+                         json={"outcome": "strategy_discussion",
+                               "rationale": "Synthetic: answers show significant harm."})
+    assert outcome.status_code == 200, outcome.text
+
+    topic = f"{system_env['MASH_TOPIC_NAMESPACE']}{ENQUIRIES_EPISODES}"
+
+    def about(records: list[Any]) -> list[str]:
+        return [dict(r.headers)["ce_type"].decode() for r in records
+                if r.key == reference.encode()]
+    records = read_topic(system_env["MASH_KAFKA_BOOTSTRAP"], topic,
+                         lambda rs: "mash.enquiries.outcome.decided.v1" in about(rs))
+    types = about(records)
+    assert types.count("mash.enquiries.information.requested.v1") == 4
+    assert types.count("mash.enquiries.information.provided.v1") == 4
+    assert types[-2:] == ["mash.enquiries.enquiries.completed.v1",
+                          "mash.enquiries.outcome.decided.v1"]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel
 
 from mashcore.auth import Principal
+from mashcore.clock import Clock
 from mashcore.db import UnitOfWork, utc_column
 from mashcore.problems import ProblemHTTPException
 
@@ -87,3 +93,42 @@ def audit_read_or_404(
     if not allowed:
         raise ProblemHTTPException(404, f"{what[:1].upper()}{what[1:]} not found",
                                    f"No {what} {resource_id}.")
+
+
+class _Transactional(Protocol):
+    """What refusals_audited needs of a service context."""
+
+    clock: Clock
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+
+@contextlib.contextmanager
+def refusals_audited(ctx: _Transactional, principal: Principal, *, resource: str,
+                     resource_id: str) -> Iterator[None]:
+    """Audit a refused change to a child's record even though its transaction rolls back.
+
+    A 403, 409 or 422 raised inside is recorded as ``refused`` in its own transaction (a 404
+    has been audited as ``not_found`` already). A change that lost a race with another
+    (SQLAlchemy's version check, ``StaleDataError``) is answered 409: reload and try again.
+    """
+    try:
+        yield
+    except StaleDataError:
+        _refused(ctx, principal, resource, resource_id)
+        raise ProblemHTTPException(
+            409, "Changed by someone else",
+            f"{resource_id} changed while you were acting on it: reload it and try again."
+        ) from None
+    except ProblemHTTPException as exc:
+        if exc.status_code != 404:
+            _refused(ctx, principal, resource, resource_id)
+        raise
+
+
+def _refused(ctx: _Transactional, principal: Principal, resource: str,
+             resource_id: str) -> None:
+    with ctx.unit_of_work() as uow:
+        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=resource,
+              resource_id=resource_id, at=ctx.clock.now(), outcome="refused")
+        uow.commit()

@@ -33,6 +33,7 @@ from mashcore.problems import install_problem_handlers
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry, default_registry
 from mashcore.settings import Settings
+from mashcore.tasks import WakeableLoop
 from mashcore.topics import TopicNamer, dead_letter_topic
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,17 @@ class ConsumerSpec:
 
 
 @dataclass(frozen=True)
+class TimerSpec:
+    """Work a service does on the clock, not on an event: ``run`` is called every
+    ``interval`` seconds (in a worker thread) and returns how many things it did. It must
+    be safe with several replicas (claim rows with SKIP LOCKED or a version check)."""
+
+    name: str
+    run: Callable[[ServiceContext], int]
+    interval: float = 15.0
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
     """What a service is: its name, HTTP routes, consumers, migrations and produced topics."""
 
@@ -59,6 +71,7 @@ class ServiceDefinition:
     produces: Sequence[str] = ()
     description: str = ""
     configure: Callable[[FastAPI, ServiceContext], None] | None = None
+    timers: Sequence[TimerSpec] = ()
 
 
 @dataclass
@@ -92,6 +105,16 @@ class ServiceContext:
     def emit(self, uow: UnitOfWork, event: Event, topic: str) -> None:
         """Stage an event in the transaction (validated against its contract)."""
         self.outbox.add(uow, event, topic)
+
+
+def _timer_loop(service: str, spec: TimerSpec, context: ServiceContext) -> WakeableLoop:
+    async def step() -> bool:
+        done = await asyncio.to_thread(spec.run, context)
+        if done:
+            log.info("timer ran", service=service, timer=spec.name, count=done)
+        return False
+
+    return WakeableLoop(f"{service}.{spec.name}", step, spec.interval)
 
 
 def verifier_from(settings: Settings) -> TokenVerifier:
@@ -173,12 +196,17 @@ def create_app(
             )
             await subscription.start()
             subscriptions.append(subscription)
+        timers = [_timer_loop(definition.name, spec, context) for spec in definition.timers]
+        for loop in timers:
+            loop.start()
         readiness["ready"] = True
         log.info("service started", service=definition.name, bus=settings.bus)
         try:
             yield
         finally:
             readiness["ready"] = False
+            for loop in timers:
+                await loop.stop()
             for subscription in subscriptions:
                 await subscription.stop()
             await relay.stop()

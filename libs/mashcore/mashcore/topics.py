@@ -4,6 +4,7 @@ from __future__ import annotations
 
 INTAKE_CONTACTS = "mash.intake.contacts.v1"
 TRIAGE_CASES = "mash.triage.cases.v1"
+ENQUIRIES_EPISODES = "mash.enquiries.episodes.v1"
 SLA = "mash.sla.v1"
 
 DEAD_LETTER_SUFFIX = ".dlq"

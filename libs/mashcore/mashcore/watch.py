@@ -19,8 +19,8 @@ from mashcore.settings import Settings
 from mashcore.topics import TopicNamer
 
 # Codes, states and times only: safe to print on a shared screen.
-SHOWN_FIELDS = ("status", "brag", "new_brag", "previous_brag", "route", "new_route",
-                "outcome", "level_of_need", "proceeding_without_consent",
+SHOWN_FIELDS = ("status", "agency", "brag", "new_brag", "previous_brag", "route", "new_route",
+                "outcome", "level_of_need", "proceeding_without_consent", "late", "closed_early",
                 "threshold_decision_due_at", "enquiries_due_at", "consent_revisit_due_at",
                 "reason")
 CODED_REASONS = {"open_case", "recent_involvement_12_weeks", "dash_missing"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import date, datetime
@@ -47,6 +48,8 @@ def contact_received_data(
     concern_summary: str,
     received_at: datetime,
     staff_linked: bool = False,
+    family: list[dict[str, Any]] | None = None,
+    postcode: str | None = None,
 ) -> dict[str, Any]:
     """The data of ``contact.received.v1``."""
     return {
@@ -59,7 +62,30 @@ def contact_received_data(
         "concern": {"summary": concern_summary},
         "received_at": received_at.isoformat(),
         "staff_linked": staff_linked,
+        "family": family or [],
+        "postcode": postcode if postcode and POSTCODE.match(postcode) else None,
     }
+
+
+POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
+_FAMILY_LISTS = (("parents_carers", "parent"), ("siblings", "sibling"),
+                 ("other_adults_in_home", "other_adult_in_household"),
+                 ("other_children_in_home", "other_child_in_household"))
+
+
+def family_for_event(submission: dict[str, Any]) -> list[dict[str, Any]]:
+    """The family and household as partner agencies search for them: relationship, names and
+    date of birth only (DOMAIN.md §4). Never the referrer."""
+    family = []
+    for key, relationship in _FAMILY_LISTS:
+        for person in submission.get(key) or []:
+            if not (person.get("first_name") or person.get("last_name")):
+                continue
+            family.append({"relationship": relationship,
+                           "first_name": person.get("first_name"),
+                           "last_name": person.get("last_name"),
+                           "date_of_birth": person.get("date_of_birth")})
+    return family[:50]
 
 
 REFERRAL_ACCEPTED = "mash.intake.referral.accepted.v1"

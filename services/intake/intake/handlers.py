@@ -108,6 +108,8 @@ def submit_contact(
                 concern_summary=body.concern.summary,
                 received_at=now,
                 staff_linked=body.staff_linked,
+                family=domain.family_for_event(submission),
+                postcode=body.address.postcode if body.address else None,
             ),
         ), INTAKE_CONTACTS)
         if body.kind == "referral":

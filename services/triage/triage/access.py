@@ -10,15 +10,13 @@ though its transaction rolls back.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
-from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 
 from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.audit import refusals_audited as audit_refusals
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
-from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
 from triage.models import CaseAccess, TriageCase
 
@@ -78,30 +76,7 @@ def read(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
     return case
 
 
-@contextlib.contextmanager
 def refusals_audited(ctx: ServiceContext, principal: Principal,
-                     case_reference: str) -> Iterator[None]:
-    """Record a refused change (403, 409, 422) in the audit log, in its own transaction.
-
-    Two people changing one case at the same moment: the version check makes exactly one
-    succeed; the other gets 409 and reloads.
-    """
-    try:
-        yield
-    except StaleDataError:
-        _refused(ctx, principal, case_reference)
-        raise ProblemHTTPException(
-            409, "Changed by someone else",
-            f"Case {case_reference} changed while you were acting on it: reload it and "
-            "decide again.") from None
-    except ProblemHTTPException as exc:
-        if exc.status_code != 404:  # a 404 has been audited as not_found already
-            _refused(ctx, principal, case_reference)
-        raise
-
-
-def _refused(ctx: ServiceContext, principal: Principal, case_reference: str) -> None:
-    with ctx.unit_of_work() as uow:
-        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=RESOURCE,
-              resource_id=case_reference, at=ctx.clock.now(), outcome="refused")
-        uow.commit()
+                     case_reference: str) -> contextlib.AbstractContextManager[None]:
+    """A refused change to a case is audited too (mashcore.audit.refusals_audited)."""
+    return audit_refusals(ctx, principal, resource=RESOURCE, resource_id=case_reference)

@@ -126,6 +126,39 @@ class BragTable(_Strict):
         return policy
 
 
+Agency = Literal["police", "health", "education", "probation", "housing", "camhs",
+                 "youth_offending", "early_years", "local_authority", "other"]
+CORE_AGENCIES: tuple[Agency, ...] = ("police", "health", "education", "probation")
+DEFAULT_QUESTION = (
+    "What do your agency's systems hold about these people: current and past involvement, "
+    "risks to the children (violence, abuse, neglect, exploitation, substance misuse, mental "
+    "health), and anything the hub should know to decide what happens next?"
+)
+
+
+class EnquiriesPolicy(_Strict):
+    """MASH enquiries (DOMAIN.md §2, §8): who is asked, what, and when they are chased."""
+
+    agencies: list[Agency] = Field(
+        default_factory=lambda: list(CORE_AGENCIES), min_length=1,
+        description="The partner agencies asked on every Amber or Red episode [001, 002 §4].",
+    )
+    question: Text = Field(default=DEFAULT_QUESTION,
+                           description="The question every agency is asked.")
+    questions: dict[Agency, Text] = Field(
+        default_factory=dict, description="An agency's own question, where it differs.")
+    chase_at: float = Field(
+        default=0.5, gt=0, lt=1,
+        description="Chase an unanswered request when this fraction of its time has passed.",
+    )
+
+    def question_for(self, agency: str) -> str:
+        for named, question in self.questions.items():
+            if named == agency:
+                return question
+        return self.question
+
+
 class ConsentPolicy(_Strict):
     """DOMAIN.md §5: proceeding without consent is revisited."""
 
@@ -148,6 +181,7 @@ class PolicyPack(_Strict):
     brag: BragTable
     threshold_decision_within: Duration
     consent: ConsentPolicy
+    enquiries: EnquiriesPolicy = Field(default_factory=EnquiriesPolicy)
     calendar: Literal["england"] = Field(
         default="england", description="Working days: weekends and England's bank holidays."
     )

@@ -1,0 +1,65 @@
+"""Need-to-know in MASH enquiries (DOMAIN.md §1, §10).
+
+A navigator sees only their own agency's requests in their partnership; another agency's
+request is a 404, exactly like a missing one. A team manager sees the episodes of their
+partnership. A staff-linked case is for team managers only until it is locked down, then
+only for its named users (navigators included, once named). Every read and change is
+audited, and so is every refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, false, or_, true
+from sqlmodel import col, select
+
+from mash_enquiries.models import CaseAccess, CaseRecord
+from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.auth import Principal, Role
+from mashcore.db import UnitOfWork
+from mashcore.service import ServiceContext
+
+
+def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
+    return principal.partnership or ctx.settings.partnership_default
+
+
+def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> bool:
+    """Lock-down and staff-linked restrictions (the partnership is checked by callers)."""
+    named = set(uow.session.exec(select(CaseAccess.user_id)
+                                 .where(CaseAccess.case_reference == case_reference)))
+    if named:
+        return principal.subject in named
+    case = uow.session.get(CaseRecord, case_reference)
+    if case is not None and case.restricted:
+        return principal.role == Role.TEAM_MANAGER
+    return True
+
+
+def visible_sql(principal: Principal, case_reference: Any) -> Any:
+    """case_visible as SQL, for lists: ``case_reference`` is the listed row's column."""
+    named_any = exists().where(col(CaseAccess.case_reference) == case_reference)
+    named_me = exists().where(col(CaseAccess.case_reference) == case_reference,
+                              col(CaseAccess.user_id) == principal.subject)
+    restricted = exists().where(col(CaseRecord.case_reference) == case_reference,
+                                col(CaseRecord.restricted).is_(True))
+    manager = true() if principal.role == Role.TEAM_MANAGER else false()
+    return or_(named_me, and_(~named_any, or_(~restricted, manager)))
+
+
+def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
+          resource: str, resource_id: str, case_reference: str | None, allowed: bool,
+          action: AuditAction) -> None:
+    """Audit the access; a refusal is committed and answered 404."""
+    if not allowed:
+        audit_read_or_404(uow, principal=principal, what=what, resource=resource,
+                          resource_id=resource_id, allowed=False, at=ctx.clock.now(),
+                          action=action)
+    if action is AuditAction.READ:
+        audit_read_or_404(uow, principal=principal, what=what, resource=resource,
+                          resource_id=resource_id, allowed=True, at=ctx.clock.now(),
+                          case_reference=case_reference)
+    else:
+        audit(uow.session, principal=principal, action=action, resource=resource,
+              resource_id=resource_id, at=ctx.clock.now(), case_reference=case_reference)
