@@ -41,7 +41,7 @@ from mashcore.migrations import upgrade_to_head
 from tests.support import service_context
 
 PACTS = Path(__file__).resolve().parents[2] / "contracts" / "pacts"
-CONSUMER_PACTS = [PACTS / "triage-intake.json"]
+CONSUMER_PACTS = [PACTS / "triage-intake.json", PACTS / "mash-enquiries-intake.json"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,21 @@ PROVIDER_STATES: dict[str, ProviderState] = {
             "Synthetic concern: an unnamed child seen alone late at night.",
         ),
         at=datetime(2026, 11, 23, 16, 45, tzinfo=UTC),
+    ),
+    "a referral naming the family and household has been received": ProviderState(
+        principal=SCHOOL,
+        referral=ReferralIn.model_validate({
+            "kind": "referral",
+            "referrer": {"name": "Testreferrer", "role": "Designated safeguarding lead",
+                         "email": "dsl@school.example"},
+            "children": [{"first_name": "Synthetic", "last_name": "Child",
+                          "date_of_birth": "2015-06-01"}],
+            "parents_carers": [{"first_name": "Synthetic", "last_name": "Parent",
+                                "relationship": "mother", "date_of_birth": "1990-02-03"}],
+            "address": {"lines": ["1 Test Street"], "postcode": "CV1 2AB"},
+            "concern": {"summary": "Synthetic concern: bruising noticed at school."},
+        }),
+        at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
     ),
     "a police domestic-abuse referral without consent, with indicators ticked, has been "
     "accepted": ProviderState(
