@@ -97,6 +97,9 @@ def triage_pact() -> Pact:
         .given(RE_RATED_RED)
         .with_body({
             "new_brag": match.regex("red", regex=r"^(blue|green|amber|red)$"),
+            "re_rated_at": match.regex("2026-11-24T11:00:00+00:00", regex=RFC3339),
+            "re_rated_by": {"user_id": match.regex("tm-1", regex=USER_ID),
+                            "role": match.regex("team_manager", regex=r"^[a-z_]+$")},
             "enquiries_due_at": match.regex("2026-11-24T15:00:00+00:00", regex=RFC3339),
         }, "application/json")
         .with_metadata(cloudevent_headers(event_id="3d4e5f60-7182-4930-8cbd-2e3f4a5b6c7d",

@@ -320,7 +320,10 @@ def test_four_navigators_answer_one_red_episode_and_the_outcome_reaches_the_brok
         def my_request(headers: dict[str, str] = navigator) -> list[dict[str, Any]]:
             queue = httpx.get(f"{enquiries.url}/v1/requests", headers=headers, timeout=10)
             return [r for r in queue.json() if r["case_reference"] == reference]
-        [request] = eventually_sync(my_request, timeout=30, what=f"the {agency} request")
+        [entry] = eventually_sync(my_request, timeout=30, what=f"the {agency} request")
+        assert "subjects" not in entry  # the queue carries no names
+        request = httpx.get(f"{enquiries.url}/v1/requests/{entry['request_id']}",
+                            headers=navigator, timeout=10).json()
         assert [s["relationship"] for s in request["subjects"]] == ["child", "parent"]
         answered = httpx.post(f"{enquiries.url}/v1/requests/{request['request_id']}/answer",
                               headers=navigator, timeout=10,

@@ -14,14 +14,29 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from mash_enquiries.chasers import chase_due_requests
+from mash_enquiries.handlers import intake_handlers, triage_handlers
+from mash_enquiries.models import InformationRequest
+from mash_enquiries.service import SERVICE as ENQUIRIES
 from mashcore.clock import FrozenClock
+from mashcore.consumer import is_transient
+from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
+from mashcore.migrations import upgrade_to_head
 from mashcore.service import ServiceContext
 from mashcore.settings import Settings
 from mashcore.topics import ENQUIRIES_EPISODES
-from tests.support import auth, eventually, running_services, synthetic_referral
+from tests.support import (
+    auth,
+    contact_received_event,
+    eventually,
+    running_services,
+    service_context,
+    synthetic_referral,
+)
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -111,6 +126,12 @@ async def test_a_red_decision_asks_each_agency_with_the_red_deadline_and_who_to_
     relationships = [s["relationship"] for s in episode["subjects"]]
     assert relationships == ["child", "parent", "sibling"]
     assert episode["subjects"][0]["postcode"] == "CV1 2AB"
+    police = (await system["enquiries"].get(f"/v1/requests/{request_for(episode, 'police')}",
+                                            headers=NAVIGATOR["police"])).json()
+    assert police["address"] == {"lines": ["1 Test Street"], "town": "Coventry",
+                                 "postcode": "CV1 2AB"}
+    queue = (await system["enquiries"].get("/v1/requests", headers=NAVIGATOR["police"])).json()
+    assert all("subjects" not in entry and "address" not in entry for entry in queue)
     events = await eventually(lambda: _typed(system, episode["case_reference"],
                                              "mash.enquiries.information.requested.v1", 4),
                               what="four information requests")
@@ -223,6 +244,15 @@ async def test_the_manager_closes_early_when_the_risk_is_clear(system: dict[str,
                                      "outstanding": 3}
     refused = await answer(system, "health", request_for(episode, "health"))
     assert refused.status_code == 409
+    # Withdrawn: out of the health navigator's queue, never chased, not counted overdue.
+    queue = (await system["enquiries"].get("/v1/requests", headers=NAVIGATOR["health"])).json()
+    assert episode["case_reference"] not in [r["case_reference"] for r in queue]
+    system["clock"].advance(hours=6)
+    assert await asyncio.to_thread(chase_due_requests, system["ctx"]) == 0
+    report = (await system["enquiries"].get("/v1/performance", headers=TM)).json()
+    health = next(r for r in report["agencies"] if r["agency"] == "health")
+    assert (health["outstanding"], health["overdue_outstanding"], health["withdrawn"]) == (
+        0, 0, 1)
     decided = await system["enquiries"].post(
         f"/v1/episodes/{episode['episode_id']}/outcome", headers=TM,
         json={"outcome": "strategy_discussion", "rationale": "Synthetic."})
@@ -263,21 +293,42 @@ async def test_the_anonymous_referrer_never_appears_in_anything_a_navigator_read
         assert secret not in events
 
 
-async def test_a_reminder_goes_before_the_deadline_once(system: dict[str, Any]) -> None:
-    episode = await red_episode(system)
+async def test_a_reminder_goes_before_the_deadline_once_per_deadline(
+    system: dict[str, Any],
+) -> None:
+    # The service's own timer shares the test's clock, so it may send a reminder before the
+    # test does: count the events, not who sent them.
+    episode = await red_episode(system, kind="referral")
+    reference = episode["case_reference"]
     ctx: ServiceContext = system["ctx"]
     await answer(system, "police", request_for(episode, "police"))
     system["clock"].advance(hours=1)
     assert await asyncio.to_thread(chase_due_requests, ctx) == 0  # not yet half-way
+    assert await _typed(system, reference, "mash.enquiries.request.chased.v1", 1) is None
     system["clock"].advance(hours=1, minutes=30)  # 2.5 of 4 hours: past half-way
-    assert await asyncio.to_thread(chase_due_requests, ctx) == 3  # not police: answered
-    assert await asyncio.to_thread(chase_due_requests, ctx) == 0  # once
-    chased = await eventually(lambda: _typed(system, episode["case_reference"],
+    await asyncio.to_thread(chase_due_requests, ctx)
+    await asyncio.to_thread(chase_due_requests, ctx)
+    chased = await eventually(lambda: _typed(system, reference,
                                              "mash.enquiries.request.chased.v1", 3),
                               what="three reminders")
-    assert {c["agency"] for c in chased} == {"health", "education", "probation"}
-    assert {c["chased_by"] for c in chased} == {None}
-    system["clock"].advance(hours=2)  # past the deadline: overdue, not chased again
+    assert sorted(c["agency"] for c in chased) == ["education", "health", "probation"]
+    assert {(c["chased_by"], c["chase_number"]) for c in chased} == {(None, 1)}
+    # A re-rating that moves the deadline gets a second reminder, numbered 2.
+    await system["triage"].post(f"/v1/cases/{reference}/re-rating", headers=TM,
+                                json={"brag": "amber", "reason": "Synthetic: calmer."})
+
+    async def moved() -> bool:
+        seen = (await system["enquiries"].get(f"/v1/episodes/{episode['episode_id']}",
+                                              headers=TM)).json()
+        return bool(seen["brag"] == "amber")
+    await eventually(moved, what="the re-rating in MASH enquiries")
+    system["clock"].advance(hours=20)
+    await asyncio.to_thread(chase_due_requests, ctx)
+    chased = await eventually(lambda: _typed(system, reference,
+                                             "mash.enquiries.request.chased.v1", 6),
+                              what="second reminders")
+    assert sorted(c["chase_number"] for c in chased) == [1, 1, 1, 2, 2, 2]
+    system["clock"].advance(hours=20)  # past every deadline: overdue, never chased again
     assert await asyncio.to_thread(chase_due_requests, ctx) == 0
     seen = (await system["enquiries"].get(f"/v1/episodes/{episode['episode_id']}",
                                           headers=TM)).json()
@@ -336,3 +387,115 @@ async def test_agency_performance_has_response_times_and_late_rates_but_no_peopl
     assert (await system["enquiries"].get("/v1/performance", headers=ops)).status_code == 200
     assert (await system["enquiries"].get("/v1/performance",
                                           headers=NAVIGATOR["police"])).status_code == 403
+
+
+async def test_a_navigator_declines_with_a_reason_and_the_manager_sees_it(
+    system: dict[str, Any],
+) -> None:
+    episode = await red_episode(system)
+    declined = await system["enquiries"].post(
+        f"/v1/requests/{request_for(episode, 'probation')}/decline",
+        headers=NAVIGATOR["probation"],
+        json={"reason_code": "wrong_agency", "explanation": "Synthetic: not known here."})
+    assert declined.status_code == 200, declined.text
+    again = await answer(system, "probation", request_for(episode, "probation"))
+    assert again.status_code == 409
+    seen = (await system["enquiries"].get(f"/v1/episodes/{episode['episode_id']}",
+                                          headers=TM)).json()
+    probation = next(a for a in seen["answers"] if a["agency"] == "probation")
+    assert probation["answer"]["reason_code"] == "wrong_agency"
+    [event] = await eventually(lambda: _typed(system, episode["case_reference"],
+                                              "mash.enquiries.request.declined.v1", 1),
+                               what="the decline")
+    assert event["declined_by"] == {"user_id": "nav-probation", "agency": "probation"}
+    bad = await answer(system, "police", request_for(episode, "police"), known=False,
+                       risk_indicators=["x"])
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["risk_indicators"]
+    duplicate = await answer(system, "police", request_for(episode, "police"),
+                             risk_indicators=["DV", " DV "])
+    assert duplicate.status_code == 200, duplicate.text
+    assert duplicate.json()["answer"]["risk_indicators"] == ["DV"]
+
+
+async def test_another_partnerships_navigator_and_manager_find_nothing(
+    system: dict[str, Any],
+) -> None:
+    episode = await red_episode(system)
+    medway_police = auth("navigator", "police", subject="nav-medway", partnership="medway")
+    medway_tm = auth("team_manager", "local_authority", subject="tm-medway",
+                     partnership="medway")
+    police = request_for(episode, "police")
+    assert (await system["enquiries"].get(f"/v1/requests/{police}",
+                                          headers=medway_police)).status_code == 404
+    assert (await system["enquiries"].get("/v1/requests", headers=medway_police)).json() == []
+    assert (await system["enquiries"].get(f"/v1/episodes/{episode['episode_id']}",
+                                          headers=medway_tm)).status_code == 404
+
+
+async def test_a_case_re_rated_into_and_out_of_mash_enquiries_opens_and_ends_the_episode(
+    system: dict[str, Any],
+) -> None:
+    body = synthetic_referral(partnership=P, **FAMILY)
+    reference = (await system["intake"].post("/v1/contacts", json=body,
+                                             headers=SCHOOL)).json()["case_reference"]
+
+    async def decided() -> bool:
+        r = await system["triage"].post(
+            f"/v1/cases/{reference}/threshold-decision", headers=TM,
+            json={"level_code": "L1", "brag": "blue", "route": "nfa",
+                  "rationale": "Synthetic."})
+        return r.status_code == 200
+    await eventually(decided, what="an NFA decision")
+    up = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=TM,
+        json={"brag": "red", "reason": "Synthetic: police report.", "route": "mash_enquiries"})
+    assert up.status_code == 200, up.text
+
+    async def opened() -> dict[str, Any] | None:
+        listed = (await system["enquiries"].get("/v1/episodes", headers=TM)).json()
+        return next((e for e in listed if e["case_reference"] == reference), None)
+    episode = await eventually(opened, what="the episode opened by the re-rating")
+    assert episode["brag"] == "red" and episode["requests"]["total"] == 4
+    down = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=TM,
+        json={"brag": "green", "reason": "Synthetic: misunderstanding.",
+              "route": "early_help"})
+    assert down.status_code == 200, down.text
+    [completed] = await eventually(lambda: _typed(system, reference,
+                                                  "mash.enquiries.enquiries.completed.v1", 1),
+                                   what="the episode ended")
+    assert completed["closed_early"] is True
+    assert "early_help" in completed["closed_early_reason"]
+    assert (await system["enquiries"].get("/v1/requests",
+                                          headers=NAVIGATOR["health"])).json() == []
+
+
+def test_a_decision_before_its_contact_waits_for_it_instead_of_being_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'e.sqlite'}")
+    upgrade_to_head(engine, ENQUIRIES.migrations)
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
+                          name="mash-enquiries")
+    reference = "MASH-2026-EARLY000"
+    decision = Event(type="mash.triage.threshold.decided.v1", source="/mash/triage",
+                     subject=reference, time=NOW, recordedtime=NOW, partnership="default",
+                     data={"route": "mash_enquiries", "brag": "red",
+                           "decided_at": NOW.isoformat(),
+                           "decided_by": {"user_id": "tm-1", "role": "team_manager"},
+                           "proceeding_without_consent": True,
+                           "enquiries_due_at": (NOW + timedelta(hours=4)).isoformat()})
+    with pytest.raises(Exception) as waiting, unit_of_work(engine) as uow:
+        triage_handlers(ctx)[decision.type](decision, uow)
+    assert is_transient(waiting.value)  # retried until the contact arrives, never dropped
+    for event, handlers in ((contact_received_event(reference), intake_handlers),
+                            (decision, triage_handlers)):
+        with unit_of_work(engine) as uow:
+            handlers(ctx)[event.type](event, uow)
+            uow.commit()
+    with Session(engine) as session:
+        requests = session.exec(select(InformationRequest)).all()
+    assert len(requests) == 4
+    assert {r.sharing_basis for r in requests} == {"without_consent_safeguarding"}
+    engine.dispose()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import (
     OperationalError,
     StatementError,
 )
+from sqlalchemy.orm.exc import StaleDataError
 
 from mashcore.bus import Bus
 from mashcore.clock import Clock
@@ -64,8 +65,16 @@ def safe_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class NotYetKnown(Exception):
+    """The event depends on another stream's event that has not been processed yet (e.g. a
+    decision about a case whose contact is still on its way on another topic). Retried with
+    backoff until it is, never dead-lettered: dropping it would lose the work it asks for."""
+
+
 _TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, TimeoutError,
-              ConnectionError)
+              ConnectionError, NotYetKnown,
+              # An API request changed the same row at the same moment: try again.
+              StaleDataError)
 
 
 def is_transient(exc: BaseException) -> bool:

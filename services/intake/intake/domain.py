@@ -50,6 +50,7 @@ def contact_received_data(
     staff_linked: bool = False,
     family: list[dict[str, Any]] | None = None,
     postcode: str | None = None,
+    address: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The data of ``contact.received.v1``."""
     return {
@@ -64,6 +65,9 @@ def contact_received_data(
         "staff_linked": staff_linked,
         "family": family or [],
         "postcode": postcode if postcode and POSTCODE.match(postcode) else None,
+        "address": ({"lines": list(address.get("lines") or [])[:4],
+                     "town": address.get("town"), "postcode": address.get("postcode")}
+                    if address and (address.get("lines") or address.get("postcode")) else None),
     }
 
 

@@ -110,6 +110,7 @@ def submit_contact(
                 staff_linked=body.staff_linked,
                 family=domain.family_for_event(submission),
                 postcode=body.address.postcode if body.address else None,
+                address=submission.get("address"),
             ),
         ), INTAKE_CONTACTS)
         if body.kind == "referral":

@@ -45,6 +45,8 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                principal: Navigator) -> dict[str, Any]:
         """Answer from your agency's systems. After the deadline it is accepted, flagged
         late."""
+        if errors := body.listed_when_not_known():
+            raise invalid_fields("Answer refused", errors)
         dumped = body.model_dump(mode="json")
         return navigators.answer(ctx, principal, request_id, navigators.Answer(
             known=body.known, summary=body.summary, risk_indicators=body.risk_indicators,
@@ -98,10 +100,15 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     ) -> dict[str, Any]:
         """Response times and late rates per agency and partnership (the last 30 days by
         default). No personal data. Team managers see their partnership; ops see all."""
+        naive = [(name, "give the time with a UTC offset, e.g. 2026-11-01T00:00:00Z")
+                 for name, value in (("since", since), ("until", until))
+                 if value is not None and value.tzinfo is None]
+        if naive:
+            raise invalid_fields("Bad window", naive)
         end = until or ctx.clock.now()
         start = since or end - timedelta(days=30)
-        if start.tzinfo is None or end.tzinfo is None:
-            raise invalid_fields("Bad window", [("since", "give times with a UTC offset")])
+        if start >= end:
+            raise invalid_fields("Bad window", [("since", "must be before until")])
         scope = None if principal.role == Role.OPS else [access.partnership_of(ctx, principal)]
         return performance.agency_performance(ctx, partnerships=scope, since=start, until=end)
 

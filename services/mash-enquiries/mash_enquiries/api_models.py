@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000,
@@ -49,12 +49,16 @@ class AnswerIn(Body):
     attachments: Annotated[list[AttachmentIn], Field(max_length=20)] = Field(
         default_factory=list, description="Metadata only.")
 
-    @model_validator(mode="after")
-    def nothing_found_means_nothing_listed(self) -> Self:
-        if not self.known and (self.risk_indicators or self.relevant_dates or self.attachments):
-            raise ValueError("known is false: leave risk_indicators, relevant_dates and "
-                             "attachments empty")
-        return self
+    @field_validator("risk_indicators")
+    @classmethod
+    def each_indicator_once(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    def listed_when_not_known(self) -> list[tuple[str, str]]:
+        """Fields that must be empty when nothing is known (checked by the API: 422)."""
+        return [(name, "must be empty when known is false") for name in
+                ("risk_indicators", "relevant_dates", "attachments") if getattr(self, name)
+                and not self.known]
 
 
 class DeclineIn(Body):

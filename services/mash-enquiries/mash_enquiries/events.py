@@ -21,12 +21,16 @@ def _ids(request: InformationRequest) -> dict[str, str]:
             "case_reference": request.case_reference}
 
 
-def information_requested(request: InformationRequest, *, requested_by: str) -> dict[str, Any]:
-    return {**_ids(request), "agency": request.agency, "question": request.question,
+def information_requested(request: InformationRequest, *, requested_by: str,
+                          address: dict[str, Any] | None) -> dict[str, Any]:
+    data = {**_ids(request), "agency": request.agency, "question": request.question,
             "subjects": json.loads(request.subjects), "brag": request.brag,
             "sharing_basis": request.sharing_basis,
             "requested_at": request.requested_at.isoformat(), "requested_by": requested_by,
             "deadline": request.deadline.isoformat()}
+    if address:
+        data["address"] = address
+    return data
 
 
 def request_chased(request: InformationRequest, at: datetime) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from mash_enquiries import episodes
 from mash_enquiries.models import CaseAccess, CaseRecord
-from mashcore.consumer import EventHandler
+from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
 from mashcore.service import ServiceContext
@@ -33,12 +33,13 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             case_reference=event.subject, partnership=event.partnership,
             children=json.dumps(data["children"]), family=json.dumps(data.get("family") or []),
             postcode=data.get("postcode"), restricted=bool(data.get("staff_linked")),
+            address=json.dumps(data["address"]) if data.get("address") else None,
             received_at=parse_time(str(data["received_at"]))))
 
     def lock_down(event: Event, uow: UnitOfWork) -> None:
         case = uow.session.get(CaseRecord, event.subject)
         if case is None:
-            raise episodes.CaseUnknown(event.subject)
+            raise NotYetKnown(event.type)
         case.restricted = True
         uow.session.add(case)
         for row in uow.session.exec(select(CaseAccess)
@@ -57,16 +58,16 @@ def triage_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     """Threshold decisions open episodes; re-ratings and consent decisions change them."""
 
     def decided(event: Event, uow: UnitOfWork) -> None:
-        episodes.open_episode(ctx, uow, event)
+        episodes.on_decision(ctx, uow, event)
 
     def re_rated(event: Event, uow: UnitOfWork) -> None:
-        episodes.follow_re_rating(ctx, uow, event)
+        episodes.on_re_rating(ctx, uow, event)
 
     def override(event: Event, uow: UnitOfWork) -> None:
-        episodes.follow_consent(uow, event, "without_consent_safeguarding")
+        episodes.on_consent(uow, event, episodes.WITHOUT_CONSENT)
 
     def obtained(event: Event, uow: UnitOfWork) -> None:
-        episodes.follow_consent(uow, event, "consent")
+        episodes.on_consent(uow, event, "consent")
 
     return {THRESHOLD_DECIDED: decided, CASE_RE_RATED: re_rated,
             CONSENT_OVERRIDE_RECORDED: override, CONSENT_OBTAINED: obtained}

@@ -31,8 +31,11 @@ class CaseRecord(SQLModel, table=True):
     children: str = Field(sa_column=Column(Text, nullable=False))
     family: str = Field(sa_column=Column(Text, nullable=False))
     postcode: str | None = Field(default=None, max_length=10)
+    address: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     restricted: bool = False
     received_at: datetime = Field(sa_column=utc_column())
+    # From triage's decisions: the basis on which information about the family is shared.
+    sharing_basis: str = Field(default="consent", max_length=40)
 
 
 class CaseAccess(SQLModel, table=True):
@@ -55,7 +58,7 @@ class Episode(SQLModel, table=True):
     case_reference: str = Field(unique=True, max_length=32)
     partnership: str = Field(max_length=100, index=True)
     brag: str = Field(max_length=8)
-    status: str = Field(max_length=20, index=True)  # open | decided
+    status: str = Field(max_length=20, index=True)  # open | decided | withdrawn
     opened_at: datetime = Field(sa_column=utc_column())
     opened_by: str = Field(max_length=128)
     due_at: datetime = Field(sa_column=utc_column())
@@ -86,11 +89,15 @@ class InformationRequest(SQLModel, table=True):
     subjects: str = Field(sa_column=Column(Text, nullable=False))
     brag: str = Field(max_length=8)
     sharing_basis: str = Field(max_length=40)
-    status: str = Field(max_length=20, index=True)  # pending | answered | declined
+    # pending | answered | declined | withdrawn (the enquiries ended without this answer)
+    status: str = Field(max_length=20, index=True)
     requested_at: datetime = Field(sa_column=utc_column())
     deadline: datetime = Field(sa_column=utc_column(index=True))
     chase_count: int = 0
     last_chased_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When the reminder for the current deadline is due; null once it has been sent.
+    chase_due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True,
+                                                                             index=True))
     responded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     responded_by: str | None = Field(default=None, max_length=128)
     late: bool = False

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
 from mash_enquiries import access, events
 from mash_enquiries.episodes import ANSWERED, DECLINED, PENDING, emit
-from mash_enquiries.models import Episode, InformationRequest
+from mash_enquiries.models import CaseRecord, Episode, InformationRequest
 from mashcore.audit import AuditAction, refusals_audited
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
@@ -31,7 +32,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def navigator_view(request: InformationRequest, now: datetime) -> dict[str, Any]:
+def queue_entry(request: InformationRequest, now: datetime) -> dict[str, Any]:
+    """A queue line: no names, no answers (open the request to see who to search for)."""
+    return {
+        "request_id": request.id,
+        "case_reference": request.case_reference,
+        "agency": request.agency,
+        "brag": request.brag,
+        "requested_at": _iso(request.requested_at),
+        "deadline": _iso(request.deadline),
+        "overdue": request.status == PENDING and now > request.deadline,
+        "status": request.status,
+        "chased": request.chase_count > 0,
+    }
+
+
+def navigator_view(request: InformationRequest, now: datetime,
+                   address: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a navigator sees of a request, and nothing more."""
     return {
         "request_id": request.id,
@@ -40,6 +57,7 @@ def navigator_view(request: InformationRequest, now: datetime) -> dict[str, Any]
         "brag": request.brag,
         "question": request.question,
         "subjects": json.loads(request.subjects),
+        "address": address,
         "sharing_basis": request.sharing_basis,
         "requested_at": _iso(request.requested_at),
         "deadline": _iso(request.deadline),
@@ -79,7 +97,7 @@ def my_requests(ctx: ServiceContext, principal: Principal, status: str | None,
         if status != "all":
             query = query.where(col(InformationRequest.status) == (status or PENDING))
         now = ctx.clock.now()
-        return [navigator_view(r, now) for r in uow.session.exec(query).all()]
+        return [queue_entry(r, now) for r in uow.session.exec(query).all()]
 
 
 def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, request_id: str,
@@ -95,11 +113,16 @@ def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, request_id
     return request
 
 
+def _address(uow: UnitOfWork, request: InformationRequest) -> dict[str, Any] | None:
+    case = uow.session.get(CaseRecord, request.case_reference)
+    return json.loads(case.address) if case is not None and case.address else None
+
+
 def read_request(ctx: ServiceContext, principal: Principal, request_id: str) -> dict[str, Any]:
     """One of my agency's requests (another agency's is a 404), audited."""
     with ctx.unit_of_work() as uow:
         request = _load(ctx, uow, principal, request_id, AuditAction.READ)
-        return navigator_view(request, ctx.clock.now())
+        return navigator_view(request, ctx.clock.now(), _address(uow, request))
 
 
 @dataclass(frozen=True)
@@ -117,14 +140,18 @@ def _respond(ctx: ServiceContext, principal: Principal, request_id: str,
     with (refusals_audited(ctx, principal, resource=RESOURCE, resource_id=request_id),
           ctx.unit_of_work() as uow):
         request = _load(ctx, uow, principal, request_id, AuditAction.WRITE)
+        episode = uow.session.get(Episode, request.episode_id)
+        assert episode is not None
+        if request.status == "withdrawn" or episode.completed_at is not None:
+            raise ProblemHTTPException(409, "Enquiries closed",
+                                       "These enquiries have ended; the request is withdrawn.")
         if request.status != PENDING:
             raise ProblemHTTPException(409, "Already answered",
                                        f"Request {request_id} is {request.status}.")
-        episode = uow.session.get(Episode, request.episode_id)
-        assert episode is not None
-        if episode.completed_at is not None:
-            raise ProblemHTTPException(409, "Enquiries closed",
-                                       "The manager has closed these enquiries.")
+        # Touch the episode so an answer and the manager closing the enquiries cannot both
+        # commit: the version check lets exactly one through.
+        flag_modified(episode, "status")
+        uow.session.add(episode)
         now = ctx.clock.now()
         request.responded_at, request.responded_by = now, user_id
         request.late = now > request.deadline
@@ -133,7 +160,7 @@ def _respond(ctx: ServiceContext, principal: Principal, request_id: str,
         emit(ctx, uow, None, case_reference=request.case_reference,
              partnership=request.partnership, event_type=event_type, data=data, at=now)
         uow.commit()
-        return navigator_view(request, now)
+        return navigator_view(request, now, _address(uow, request))
 
 
 def answer(ctx: ServiceContext, principal: Principal, request_id: str,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from mash_enquiries import access, events
-from mash_enquiries.episodes import DECIDED, OPEN, PENDING, emit
+from mash_enquiries.episodes import DECIDED, OPEN, PENDING, emit, end_requests
 from mash_enquiries.models import CaseRecord, Episode, InformationRequest
 from mash_enquiries.navigators import answer_view
 from mashcore.audit import AuditAction, refusals_audited
@@ -37,7 +37,8 @@ def _requests(uow: UnitOfWork, episode: Episode) -> list[InformationRequest]:
 def counts(requests: list[InformationRequest]) -> dict[str, int]:
     by_status = Counter(r.status for r in requests)
     return {"total": len(requests), "provided": by_status["answered"],
-            "declined": by_status["declined"], "outstanding": by_status[PENDING]}
+            "declined": by_status["declined"],
+            "outstanding": by_status[PENDING] + by_status["withdrawn"]}
 
 
 def summary(episode: Episode, requests: list[InformationRequest],
@@ -143,6 +144,7 @@ def close_early(ctx: ServiceContext, principal: Principal, episode_id: str, *,
         now = ctx.clock.now()
         episode.closed_early, episode.closed_early_reason = True, reason
         _complete(ctx, uow, episode, principal, user_id, now, requests)
+        end_requests(uow, episode)
         uow.session.add(episode)
         uow.commit()
         return view(ctx, uow, episode)
@@ -161,9 +163,9 @@ def decide_outcome(ctx: ServiceContext, principal: Principal, episode_id: str, *
     with (refusals_audited(ctx, principal, resource=RESOURCE, resource_id=episode_id),
           ctx.unit_of_work() as uow):
         episode = _load(ctx, uow, principal, episode_id, AuditAction.WRITE)
-        if episode.status == DECIDED:
-            raise ProblemHTTPException(409, "Already decided",
-                                       f"Episode {episode_id} has its outcome.")
+        if episode.status != OPEN:
+            raise ProblemHTTPException(409, "Already ended",
+                                       f"Episode {episode_id} is {episode.status}.")
         requests = _requests(uow, episode)
         outstanding = counts(requests)["outstanding"]
         now = ctx.clock.now()

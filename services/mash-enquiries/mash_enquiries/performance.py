@@ -52,6 +52,7 @@ def agency_performance(ctx: ServiceContext, *, partnerships: list[str] | None,
             "answered": sum(1 for r in requests if r.status == "answered"),
             "declined": sum(1 for r in requests if r.status == "declined"),
             "outstanding": sum(1 for r in requests if r.status == PENDING),
+            "withdrawn": sum(1 for r in requests if r.status == "withdrawn"),
             "overdue_outstanding": sum(1 for r in requests
                                        if r.status == PENDING and now > r.deadline),
             "late_responses": late,
