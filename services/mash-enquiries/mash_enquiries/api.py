@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from mash_enquiries import access, navigators, oversight, performance
-from mash_enquiries.api_models import AnswerIn, CloseEarlyIn, DeclineIn, OutcomeIn
+from mash_enquiries.api_models import (
+    AnswerIn,
+    CloseEarlyIn,
+    DeclineIn,
+    OutcomeIn,
+    QueueEntryOut,
+    RequestOut,
+)
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
@@ -23,7 +30,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     """MASH enquiries' routes."""
     api = APIRouter(prefix="/v1", responses=problem_responses())
 
-    @api.get("/requests", tags=["navigator"])
+    @api.get("/requests", tags=["navigator"], response_model=list[QueueEntryOut])
     def my_requests(
         ctx: Context, principal: Navigator,
         status: Literal["pending", "answered", "declined", "all"] = "pending",
@@ -33,13 +40,13 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         first (pending by default)."""
         return navigators.my_requests(ctx, principal, status, limit)
 
-    @api.get("/requests/{request_id}", tags=["navigator"])
+    @api.get("/requests/{request_id}", tags=["navigator"], response_model=RequestOut)
     def read_request(request_id: str, ctx: Context, principal: Navigator) -> dict[str, Any]:
         """One request: who to search for, the question, the deadline. Audited. Another
         agency's request is not found."""
         return navigators.read_request(ctx, principal, request_id)
 
-    @api.post("/requests/{request_id}/answer", tags=["navigator"],
+    @api.post("/requests/{request_id}/answer", tags=["navigator"], response_model=RequestOut,
               responses=problem_responses(409, 422))
     def answer(request_id: str, body: AnswerIn, ctx: Context,
                principal: Navigator) -> dict[str, Any]:
@@ -54,7 +61,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             attachments=[{k: v for k, v in a.items() if v is not None}
                          for a in dumped["attachments"]]))
 
-    @api.post("/requests/{request_id}/decline", tags=["navigator"],
+    @api.post("/requests/{request_id}/decline", tags=["navigator"], response_model=RequestOut,
               responses=problem_responses(409, 422))
     def decline(request_id: str, body: DeclineIn, ctx: Context,
                 principal: Navigator) -> dict[str, Any]:

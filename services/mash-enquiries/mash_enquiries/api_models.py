@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -38,6 +38,16 @@ class AttachmentIn(Body):
 
 class AnswerIn(Body):
     """What your agency's systems show about the people in the request."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "known": True,
+        "summary": "Synthetic example: one domestic abuse call-out to the address in 2025; "
+                   "mother's partner has a caution for assault.",
+        "risk_indicators": ["domestic abuse call-out", "violence caution"],
+        "relevant_dates": [{"date": "2025-08-14", "description": "Call-out to the address"}],
+        "attachments": [{"name": "incident-log.pdf", "media_type": "application/pdf",
+                         "size_bytes": 48213}],
+    }]})
 
     known: bool = Field(description="Does your agency hold anything on them?")
     summary: LongText = Field(description="What your systems show, in plain words.")
@@ -85,3 +95,50 @@ class OutcomeIn(Body):
         description="Why: required; every MASH enquiry has a manager's recorded rationale.")
     early_help_destination: Literal["family_hub", "early_help_hub",
                                     "other_professional"] | None = None
+
+
+# --- What navigators read -------------------------------------------------------------------
+
+
+class QueueEntryOut(BaseModel):
+    """One line of your agency's queue: open the request to see who to search for."""
+
+    request_id: str
+    case_reference: str
+    agency: str
+    brag: str = Field(description="The case's rating, which sets the deadline.")
+    requested_at: str
+    deadline: str = Field(description="When your answer is due (UTC).")
+    overdue: bool
+    status: str = Field(description="`pending`, `answered`, `declined` or `withdrawn`.")
+    chased: bool = Field(description="Whether a reminder has been sent.")
+
+
+class SubjectOut(BaseModel):
+    """Someone to search your agency's systems for."""
+
+    relationship: str = Field(description="`child`, `parent`, `carer`, `sibling`, "
+                              "`other_adult_in_household` or `other_child_in_household`.")
+    first_name: str | None
+    last_name: str | None
+    date_of_birth: str | None
+    postcode: str | None
+
+
+class AddressOut(BaseModel):
+    lines: list[str] = Field(default_factory=list)
+    town: str | None = None
+    postcode: str | None = None
+
+
+class RequestOut(QueueEntryOut):
+    """Everything you need to search your agency's records, and nothing more: never the
+    referrer, never another agency's request or answer."""
+
+    question: str
+    subjects: list[SubjectOut]
+    address: AddressOut | None
+    sharing_basis: str = Field(description="`consent`, or `without_consent_safeguarding` "
+                               "(the manager's recorded decision, DOMAIN.md §5).")
+    answer: dict[str, Any] | None = Field(description="Your agency's answer or decline, "
+                                          "once given (with `late` when after the deadline).")
