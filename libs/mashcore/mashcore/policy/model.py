@@ -159,6 +159,61 @@ class EnquiriesPolicy(_Strict):
         return self.question
 
 
+ClockName = Literal[
+    "threshold_decision", "referrer_acknowledged", "mash_enquiries",
+    "partner_information_request", "strategy_minutes", "icpc", "first_core_group",
+    "core_group_minutes", "first_review_conference", "later_review_conference",
+    "referrer_outcome", "escalation_stage",
+]
+FieldValue = str | bool | int | None
+
+
+class Trigger(_Strict):
+    """An event that moves a clock: its type, the data field holding when it happened
+    (the event's own time if none), conditions on its data, and the field that tells one
+    clock of a case from another (e.g. one per information request)."""
+
+    event: Annotated[str, StringConstraints(pattern=r"^mash\.[a-z0-9.-]+\.v[0-9]+$")]
+    at: str | None = None
+    when: dict[str, FieldValue | list[FieldValue]] = Field(
+        default_factory=dict, description="Conditions on the data: equal, or one of a list.")
+    instance: str | None = None
+    reason_code: str | None = None
+
+
+class ClockRule(_Strict):
+    """One statutory timescale as configuration (DOMAIN.md §8: every row is a clock)."""
+
+    clock: ClockName
+    start: list[Trigger] = Field(min_length=1)
+    stop: list[Trigger] = Field(default_factory=list)
+    cancel: list[Trigger] = Field(default_factory=list)
+    pause: list[Trigger] = Field(default_factory=list)
+    resume: list[Trigger] = Field(default_factory=list)
+    recompute: list[Trigger] = Field(
+        default_factory=list,
+        description="Events that set a new due time from their `due_field` (e.g. re-rating).")
+    duration: Duration | None = Field(
+        default=None, description="The timescale; or take the due time from the start "
+        "event's `due_field`.")
+    due_field: str | None = None
+    brag_field: str | None = Field(default=None,
+                                   description="Where the start event says the case's BRAG.")
+    agency_field: str | None = Field(default=None,
+                                     description="Where the start event says the agency.")
+    national_return_at: str | None = Field(
+        default=None, description="The start event's field with the national-return start, "
+        "where it differs from the local start.")
+    warn_at: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=lambda: [0.5, 0.75])
+
+    @model_validator(mode="after")
+    def knows_its_due_time(self) -> Self:
+        if self.duration is None and self.due_field is None:
+            raise ValueError("a clock needs a duration or a due_field")
+        return self
+
+
 class ConsentPolicy(_Strict):
     """DOMAIN.md §5: proceeding without consent is revisited."""
 
@@ -182,6 +237,9 @@ class PolicyPack(_Strict):
     threshold_decision_within: Duration
     consent: ConsentPolicy
     enquiries: EnquiriesPolicy = Field(default_factory=EnquiriesPolicy)
+    clocks: list[ClockRule] = Field(
+        default_factory=list,
+        description="Clocks that replace the defaults of the same name (the SLA timekeeper).")
     calendar: Literal["england"] = Field(
         default="england", description="Working days: weekends and England's bank holidays."
     )

@@ -1,0 +1,114 @@
+"""Every row of DOMAIN.md §8 as a clock rule, with durations from the partnership's pack.
+
+A pack's own ``clocks`` replace the default of the same name. Events named here that no
+service publishes yet (strategy's and notifications') simply never arrive until those
+services exist; their clocks then run as configured.
+"""
+
+from __future__ import annotations
+
+from mashcore.policy import Duration, PolicyPack
+from mashcore.policy.model import ClockRule, Trigger
+
+INTAKE = "mash.intake."
+TRIAGE = "mash.triage."
+ENQUIRIES = "mash.enquiries."
+STRATEGY = "mash.strategy."
+NOTIFY = "mash.notifications.notification.sent.v1"
+RECEIVED = f"{INTAKE}contact.received.v1"
+DAYS = "working_days"
+
+
+def _t(event: str, at: str | None = None, *, instance: str | None = None,
+       reason_code: str | None = None,
+       **when: str | bool | int | list[str | bool | int | None] | None) -> Trigger:
+    return Trigger(event=event, at=at, when=dict(when), instance=instance,
+                   reason_code=reason_code)
+
+
+def _d(amount: int, unit: str) -> Duration:
+    return Duration.model_validate({"amount": amount, "unit": unit})
+
+
+def default_rules(pack: PolicyPack) -> dict[str, ClockRule]:
+    """The §8 table for ``pack``, overridden by the pack's own ``clocks``."""
+    forwarded = _t(f"{INTAKE}contact.forwarded-to-allocated-worker.v1",
+                   reason_code="linked_to_open_case")
+    rules = [
+        ClockRule(clock="threshold_decision",
+                  start=[_t(RECEIVED, "received_at")],
+                  stop=[_t(f"{TRIAGE}threshold.decided.v1", "decided_at"),
+                        _t(f"{TRIAGE}consent-gate.applied.v1", "applied_at")],
+                  cancel=[forwarded],
+                  duration=pack.threshold_decision_within),
+        ClockRule(clock="referrer_acknowledged",
+                  start=[_t(RECEIVED, "received_at")],
+                  stop=[_t(NOTIFY, "sent_at", kind="referrer_acknowledgement")],
+                  duration=_d(1, DAYS)),
+        # The due time is the one triage set from the BRAG timescale; re-ratings move it.
+        ClockRule(clock="mash_enquiries",
+                  start=[_t(f"{TRIAGE}threshold.decided.v1", "decided_at",
+                            route="mash_enquiries"),
+                         _t(f"{TRIAGE}case.re-rated.v1", "re_rated_at",
+                            new_route="mash_enquiries")],
+                  stop=[_t(f"{ENQUIRIES}enquiries.completed.v1", "completed_at")],
+                  recompute=[_t(f"{TRIAGE}case.re-rated.v1", "re_rated_at")],
+                  due_field="enquiries_due_at", brag_field="brag"),
+        ClockRule(clock="partner_information_request",
+                  start=[_t(f"{ENQUIRIES}information.requested.v1", "requested_at",
+                            instance="request_id")],
+                  stop=[_t(f"{ENQUIRIES}information.provided.v1", "provided_at",
+                           instance="request_id"),
+                        _t(f"{ENQUIRIES}request.declined.v1", "declined_at",
+                           instance="request_id")],
+                  cancel=[_t(f"{ENQUIRIES}enquiries.completed.v1", reason_code="withdrawn")],
+                  due_field="deadline", brag_field="brag", agency_field="agency"),
+        ClockRule(clock="strategy_minutes",
+                  start=[_t(f"{STRATEGY}discussion.held.v1", "held_at", instance="meeting_id")],
+                  stop=[_t(f"{STRATEGY}minutes.circulated.v1", "circulated_at",
+                           instance="meeting_id", meeting_kind="strategy_discussion")],
+                  duration=_d(24, "elapsed_hours")),
+        ClockRule(clock="icpc",
+                  start=[_t(f"{STRATEGY}discussion.held.v1", "held_at", starts_s47=True)],
+                  stop=[_t(f"{STRATEGY}icpc.held.v1", "held_at")],
+                  cancel=[_t(f"{STRATEGY}s47-outcome.recorded.v1", reason_code="superseded",
+                             next_step=["no_further_action", "supportive_services",
+                                        "plan_without_conference"])],
+                  duration=_d(15, DAYS)),
+        ClockRule(clock="first_core_group",
+                  start=[_t(f"{STRATEGY}icpc.held.v1", "held_at", plan_made=True)],
+                  stop=[_t(f"{STRATEGY}core-group.held.v1", "held_at", first=True)],
+                  duration=_d(10, DAYS)),
+        ClockRule(clock="core_group_minutes",
+                  start=[_t(f"{STRATEGY}core-group.held.v1", "held_at",
+                            instance="meeting_id")],
+                  stop=[_t(f"{STRATEGY}minutes.circulated.v1", "circulated_at",
+                           instance="meeting_id", meeting_kind="core_group")],
+                  duration=_d(5, DAYS)),
+        ClockRule(clock="first_review_conference",
+                  start=[_t(f"{STRATEGY}icpc.held.v1", "held_at", plan_made=True)],
+                  stop=[_t(f"{STRATEGY}review-conference.held.v1", "held_at", first=True)],
+                  cancel=[_t(f"{STRATEGY}plan.ended.v1", reason_code="plan_ended")],
+                  duration=_d(3, "calendar_months")),
+        # Each review starts the clock for the next: the stop is processed before the start.
+        ClockRule(clock="later_review_conference",
+                  start=[_t(f"{STRATEGY}review-conference.held.v1", "held_at",
+                            decision=["continue", "change"])],
+                  stop=[_t(f"{STRATEGY}review-conference.held.v1", "held_at")],
+                  cancel=[_t(f"{STRATEGY}plan.ended.v1", reason_code="plan_ended")],
+                  duration=_d(6, "calendar_months")),
+        ClockRule(clock="referrer_outcome",
+                  start=[_t(RECEIVED, "received_at")],
+                  stop=[_t(NOTIFY, "sent_at", kind="referrer_outcome")],
+                  cancel=[forwarded],
+                  duration=_d(5, DAYS)),
+        ClockRule(clock="escalation_stage",
+                  start=[_t(f"{STRATEGY}escalation.raised.v1", "raised_at",
+                            instance="escalation_id")],
+                  stop=[_t(f"{STRATEGY}escalation.answered.v1", "answered_at",
+                           instance="escalation_id")],
+                  duration=_d(5, DAYS)),
+    ]
+    by_name: dict[str, ClockRule] = {rule.clock: rule for rule in rules}
+    by_name.update({rule.clock: rule for rule in pack.clocks})
+    return by_name
