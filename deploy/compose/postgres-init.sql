@@ -22,3 +22,7 @@ REVOKE ALL ON DATABASE strategy FROM PUBLIC;
 CREATE ROLE notifications LOGIN PASSWORD 'notifications-dev';
 CREATE DATABASE notifications OWNER notifications;
 REVOKE ALL ON DATABASE notifications FROM PUBLIC;
+
+CREATE ROLE sla_timekeeper LOGIN PASSWORD 'sla-timekeeper-dev';
+CREATE DATABASE sla_timekeeper OWNER sla_timekeeper;
+REVOKE ALL ON DATABASE sla_timekeeper FROM PUBLIC;

@@ -204,7 +204,7 @@ def test_operations_are_named_service_action_channel_and_their_services_are_decl
         assert op.service in services, f"{op.id}: undeclared service {op.service}"
         if services[op.service].status != LIVE:
             assert op.status == services[op.service].status, op.id
-    assert services["sla-timekeeper"].status == "planned"
+    assert services["sla-timekeeper"].status == LIVE
     assert services["ops-dashboard"].status == "external"
     sla_consumers = {op.service for op in doc.operations() if op.action == RECEIVE
                      and op.topic == topics_module.SLA}

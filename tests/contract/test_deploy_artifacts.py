@@ -31,6 +31,8 @@ from check_jsonschema.builtin_schemas import get_builtin_schema
 from sqlalchemy.engine import make_url
 
 from mashcore import topics
+from mashcore.service import SERVICE_MODULES
+from mashcore.settings import SERVICE_PORTS, Settings
 
 pytestmark = pytest.mark.contract
 
@@ -44,19 +46,16 @@ POSTGRES_INIT = ROOT / "deploy" / "compose" / "postgres-init.sql"
 # The oldest Kubernetes minor the manifests must be valid for.
 TARGET_KUBERNETES = "1.33"
 
-PORTS = {
-    "intake": 8001,
-    "triage": 8002,
-    "mash-enquiries": 8003,
-    "strategy": 8004,
-    "notifications": 8005,
-}
+# Every service the runtime can start must be deployed: the list comes from the service
+# registry, so a new service fails these checks until compose, the image and the manifests
+# include it. Ports and database names are the runtime's own, not copies of them.
+SERVICES = sorted(SERVICE_MODULES)
+PORTS = {service: SERVICE_PORTS[service] for service in SERVICES if service in SERVICE_PORTS}
 DATABASES = {
-    "intake": "intake",
-    "triage": "triage",
-    "mash-enquiries": "mash_enquiries",
-    "strategy": "strategy",
-    "notifications": "notifications",
+    service: Settings(database_url=None, database_url_template="{service}").database_url_for(
+        service
+    )
+    for service in SERVICES
 }
 TOPICS = {
     topics.INTAKE_CONTACTS,
@@ -137,6 +136,16 @@ def interpolate(value: str) -> str:
     return value.replace("$$", "$")
 
 
+# --- the service registry ------------------------------------------------------------------
+
+
+def test_every_registered_service_has_its_own_stable_port_and_database() -> None:
+    assert set(SERVICE_PORTS) == set(SERVICE_MODULES)
+    assert len(set(PORTS.values())) == len(PORTS)
+    assert len(set(DATABASES.values())) == len(DATABASES)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", database) for database in DATABASES.values())
+
+
 # --- compose: schema -----------------------------------------------------------------------
 
 
@@ -167,10 +176,10 @@ def test_the_compose_schema_check_rejects_a_misspelt_or_mistyped_setting() -> No
 
 def test_compose_defines_every_service_and_its_infrastructure() -> None:
     services = compose()["services"]
-    assert set(PORTS) | {"kafka", "kafka-topics", "postgres"} == set(services)
+    assert set(SERVICES) | {"kafka", "kafka-topics", "postgres"} == set(services)
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_compose_service_runs_its_own_command_on_its_stable_port(service: str) -> None:
     spec = compose()["services"][service]
     port = PORTS[service]
@@ -182,11 +191,11 @@ def test_a_compose_service_runs_its_own_command_on_its_stable_port(service: str)
 
 def test_every_compose_service_is_built_from_one_image() -> None:
     services = compose()["services"]
-    assert len({services[name]["image"] for name in PORTS}) == 1
-    assert len({json.dumps(services[name]["build"]) for name in PORTS}) == 1
+    assert len({services[name]["image"] for name in SERVICES}) == 1
+    assert len({json.dumps(services[name]["build"]) for name in SERVICES}) == 1
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_compose_service_has_the_shared_environment(service: str) -> None:
     environment = compose()["services"][service]["environment"]
     assert SERVICE_ENV | {"MASH_JWT_DEV_KEY"} <= set(environment)
@@ -205,7 +214,7 @@ def init_sql_roles() -> tuple[dict[str, str], dict[str, str]]:
     return roles, owners
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_compose_service_logs_in_to_its_own_database(service: str) -> None:
     url = make_url(interpolate(compose()["services"][service]["environment"]["MASH_DATABASE_URL"]))
     roles, owners = init_sql_roles()
@@ -307,7 +316,7 @@ def dependency_problems(document: Doc) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_compose_service_starts_after_its_infrastructure_is_ready(service: str) -> None:
     depends_on = compose()["services"][service]["depends_on"]
     assert depends_on == {
@@ -326,7 +335,7 @@ def test_compose_waits_only_for_health_that_is_reported() -> None:
     )
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_compose_service_health_probes_its_own_port(service: str) -> None:
     test = compose()["services"][service]["healthcheck"]["test"]
     assert test[0] == "CMD"
@@ -334,7 +343,7 @@ def test_a_compose_service_health_probes_its_own_port(service: str) -> None:
     assert re.search(rf"http://127\.0\.0\.1:{PORTS[service]}/(readyz|healthz)\b", probe)
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_compose_service_is_hardened_like_its_pod(service: str) -> None:
     spec = compose()["services"][service]
     assert spec["user"] == f"{RUNTIME_UID}:{RUNTIME_UID}"
@@ -681,12 +690,12 @@ def pod_labels(deployment: Doc) -> dict[str, str]:
     return labels
 
 
-def test_kubernetes_deploys_exactly_the_five_services() -> None:
+def test_kubernetes_deploys_exactly_the_registered_services() -> None:
     names = {d["metadata"]["name"] for d in of_kind(manifests(), "Deployment")}
-    assert names == set(PORTS)
+    assert names == set(SERVICES)
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_service_manifest_holds_its_deployment_service_and_account(service: str) -> None:
     in_its_file = {
         (doc["kind"], doc["metadata"]["name"])
@@ -700,7 +709,7 @@ def test_a_service_manifest_holds_its_deployment_service_and_account(service: st
     }
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_runs_its_command_on_its_stable_port(service: str) -> None:
     docs = manifests()
     deployment = named(docs, "Deployment", service)
@@ -713,7 +722,7 @@ def test_a_deployment_runs_its_command_on_its_stable_port(service: str) -> None:
     assert labels_match(deployment["spec"]["selector"], pod_labels(deployment))
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_is_reached_through_its_service_on_the_same_port(service: str) -> None:
     docs = manifests()
     deployment = named(docs, "Deployment", service)
@@ -727,7 +736,7 @@ def test_a_deployment_is_reached_through_its_service_on_the_same_port(service: s
     assert container_ports.get(target, target) == PORTS[service]
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_uses_its_own_account_without_an_api_token(service: str) -> None:
     docs = manifests()
     deployment = named(docs, "Deployment", service)
@@ -737,7 +746,7 @@ def test_a_deployment_uses_its_own_account_without_an_api_token(service: str) ->
     assert pod_spec(deployment)["automountServiceAccountToken"] is False
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_probes_liveness_and_readiness(service: str) -> None:
     (container,) = pod_spec(named(manifests(), "Deployment", service))["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -759,7 +768,7 @@ def test_every_deployment_runs_the_one_pinned_image() -> None:
     assert name in {image["name"] for image in kustomization()["images"]}
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_takes_common_settings_from_the_configmap(service: str) -> None:
     docs = manifests()
     (container,) = pod_spec(named(docs, "Deployment", service))["containers"]
@@ -831,7 +840,7 @@ def pod_hardening_problems(deployment: Doc) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_runs_hardened_pods(service: str) -> None:
     deployment = named(manifests(), "Deployment", service)
     assert pod_hardening_problems(deployment) == []
@@ -929,7 +938,7 @@ def test_no_kubernetes_manifest_holds_a_literal_secret() -> None:
     assert of_kind(docs, "Secret") == []
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_deployment_reads_its_database_url_from_its_own_secret(service: str) -> None:
     (container,) = pod_spec(named(manifests(), "Deployment", service))["containers"]
     env = {e["name"]: e for e in container["env"]}
@@ -999,7 +1008,7 @@ def test_the_service_namespace_denies_all_traffic_by_default() -> None:
     assert len(deny_all) == 1
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
     docs = manifests()
     assert allowed_ports(docs, named(docs, "Deployment", service), "Egress") == {
@@ -1010,7 +1019,7 @@ def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
     }
 
 
-@pytest.mark.parametrize("service", sorted(PORTS))
+@pytest.mark.parametrize("service", SERVICES)
 def test_only_the_ingress_controller_may_reach_intake(service: str) -> None:
     docs = manifests()
     deployment = named(docs, "Deployment", service)

@@ -262,4 +262,5 @@ SERVICE_MODULES: dict[str, str] = {
     "mash-enquiries": "mash_enquiries.service",
     "strategy": "strategy.service",
     "notifications": "notifications.service",
+    "sla-timekeeper": "sla_timekeeper.service",
 }

@@ -14,6 +14,7 @@ SERVICE_PORTS: dict[str, int] = {
     "mash-enquiries": 8003,
     "strategy": 8004,
     "notifications": 8005,
+    "sla-timekeeper": 8006,
 }
 
 

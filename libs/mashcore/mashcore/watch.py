@@ -22,7 +22,8 @@ from mashcore.topics import TopicNamer
 SHOWN_FIELDS = ("status", "agency", "brag", "new_brag", "previous_brag", "route", "new_route",
                 "outcome", "level_of_need", "proceeding_without_consent", "late", "closed_early",
                 "threshold_decision_due_at", "enquiries_due_at", "consent_revisit_due_at",
-                "reason")
+                "clock", "due_at", "percent_elapsed", "overdue_by_seconds", "on_time",
+                "reason_code", "reason")
 CODED_REASONS = {"open_case", "recent_involvement_12_weeks", "dash_missing"}
 
 

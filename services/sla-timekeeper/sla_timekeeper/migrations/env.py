@@ -1,0 +1,3 @@
+from mashcore.migrations import run_env
+
+run_env()

@@ -1,0 +1,46 @@
+"""The timekeeper's table: every clock, open or ended, with when the timer next owes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Column, Integer, Text
+from sqlmodel import Field, SQLModel
+
+from mashcore.db import utc_column
+
+_VERSION = Column("version", Integer, nullable=False, server_default="1")
+
+
+class ClockRow(SQLModel, table=True):
+    """One statutory timescale instance (sla_timekeeper.clocks.Clock, persisted).
+
+    ``next_wake_at`` is the durable timer: the next warning or the breach, indexed, so a
+    restart finds every clock that fell due while the service was down. The version column
+    makes each transition happen once with several replicas.
+    """
+
+    __tablename__ = "sla_clock"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
+
+    version: int | None = Field(default=None, sa_column=_VERSION)
+    clock_id: str = Field(primary_key=True, max_length=36)
+    clock: str = Field(max_length=40, index=True)
+    case_reference: str = Field(max_length=32, index=True)
+    instance: str = Field(default="", max_length=64)
+    partnership: str = Field(max_length=100, index=True)
+    brag: str | None = Field(default=None, max_length=8)
+    agency: str | None = Field(default=None, max_length=30)
+    started_at: datetime = Field(sa_column=utc_column())
+    national_return_started_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True))
+    due_at: datetime = Field(sa_column=utc_column())
+    duration: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=12, index=True)
+    warned: str = Field(default="[]", max_length=100)
+    breached: bool = False
+    paused_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    next_wake_at: datetime | None = Field(default=None,
+                                          sa_column=utc_column(nullable=True, index=True))

@@ -1,0 +1,30 @@
+"""SLA timekeeper: every statutory timescale is a live clock (DOMAIN.md §6, §8).
+
+It follows the pipeline's events, runs each clock configured in the partnership's policy,
+and publishes started, warned, breached, met (and paused, resumed, extended, cancelled) on
+mash.sla.v1, with no personal data, at the right moment even when nothing else happens.
+"""
+
+from pathlib import Path
+
+from mashcore.service import ConsumerSpec, ServiceDefinition, TimerSpec
+from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, SLA, TRIAGE_CASES
+from sla_timekeeper import timekeeper
+
+# Topics of stages not built yet are named here, as intake does for strategy's.
+STRATEGY_CASES = "mash.strategy.cases.v1"
+NOTIFICATIONS = "mash.notifications.v1"
+
+SERVICE = ServiceDefinition(
+    name="sla-timekeeper",
+    title="MASH SLA timekeeper",
+    description="Every statutory timescale as a live clock; warnings, breaches and met "
+                "deadlines on mash.sla.v1 without personal data.",
+    migrations=Path(__file__).parent / "migrations",
+    consumers=[ConsumerSpec(name="pipeline",
+                            topics=[INTAKE_CONTACTS, TRIAGE_CASES, ENQUIRIES_EPISODES,
+                                    STRATEGY_CASES, NOTIFICATIONS],
+                            handlers=timekeeper.event_handlers)],
+    produces=[SLA],
+    timers=[TimerSpec(name="clocks", run=timekeeper.fire_due_clocks, interval=0.5)],
+)

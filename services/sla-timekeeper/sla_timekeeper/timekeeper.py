@@ -1,0 +1,178 @@
+"""The timekeeper's service layer: events move clocks; the durable timer fires them; every
+transition is published on mash.sla.v1 with no personal data (codes, ids and times only).
+
+A clock's transition and its SLA event commit together (outbox). Events are applied in the
+consumer's transaction (inbox: exactly once). The timer claims each clock through its
+version column, so with two replicas each warning and breach is published once; after a
+restart, every clock whose ``next_wake_at`` passed while the service was down fires at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col, select
+
+from mashcore.consumer import EventHandler
+from mashcore.db import UnitOfWork
+from mashcore.envelope import Event
+from mashcore.policy.model import ClockRule
+from mashcore.service import ServiceContext
+from mashcore.topics import SLA
+from sla_timekeeper.clocks import Clock, Occurrence, Transition, due_transitions, next_wake
+from sla_timekeeper.clocks import on_event as engine_on_event
+from sla_timekeeper.defaults import default_rules
+from sla_timekeeper.models import ClockRow
+
+BATCH = 500
+
+
+def rules_for(ctx: ServiceContext, partnership: str) -> dict[str, ClockRule]:
+    return default_rules(ctx.policy.for_partnership(partnership))
+
+
+def to_clock(row: ClockRow) -> Clock:
+    return Clock(clock_id=row.clock_id, clock=row.clock, case_reference=row.case_reference,
+                 instance=row.instance, partnership=row.partnership, brag=row.brag,
+                 agency=row.agency, started_at=row.started_at,
+                 national_return_started_at=row.national_return_started_at,
+                 due_at=row.due_at, duration=json.loads(row.duration), status=row.status,
+                 warned=tuple(json.loads(row.warned)), breached=row.breached,
+                 paused_at=row.paused_at, ended_at=row.ended_at)
+
+
+def _store(row: ClockRow, clock: Clock, rule: ClockRule) -> None:
+    row.brag, row.agency = clock.brag, clock.agency
+    row.started_at, row.due_at = clock.started_at, clock.due_at
+    row.national_return_started_at = clock.national_return_started_at
+    row.duration = json.dumps(dict(clock.duration))
+    row.status, row.warned, row.breached = clock.status, json.dumps(list(clock.warned)), \
+        clock.breached
+    row.paused_at, row.ended_at = clock.paused_at, clock.ended_at
+    row.next_wake_at = next_wake(clock, rule)
+
+
+def sla_event_data(transition: Transition) -> tuple[str, dict[str, Any]]:
+    """The event type and data for one transition (contracts/events/mash.sla.clock.*)."""
+    clock = transition.clock
+    data: dict[str, Any] = {
+        "clock_id": clock.clock_id, "clock": clock.clock,
+        "case_reference": clock.case_reference, "brag": clock.brag,
+        "partnership": clock.partnership,
+        "agency": clock.agency if clock.clock == "partner_information_request" else None,
+        "started_at": clock.started_at.isoformat(),
+        "national_return_started_at": (clock.national_return_started_at.isoformat()
+                                       if clock.national_return_started_at else None),
+        "due_at": clock.due_at.isoformat(), "duration": dict(clock.duration),
+    }
+    at = transition.at.isoformat()
+    extra = transition.extra
+    kind = transition.kind
+    if kind == "warned":
+        data |= {"warned_at": at, "percent_elapsed": extra["percent_elapsed"]}
+    elif kind == "breached":
+        data |= {"breached_at": at, "overdue_by_seconds": extra["overdue_by_seconds"]}
+    elif kind == "met":
+        data |= {"met_at": at, "on_time": extra["on_time"]}
+    elif kind == "cancelled":
+        data |= {"cancelled_at": at, "reason_code": extra["reason_code"]}
+    elif kind == "paused":
+        data |= {"paused_at": at, "reason_code": extra["reason_code"]}
+    elif kind == "resumed":
+        data |= {"resumed_at": at, "new_due_at": extra["new_due_at"].isoformat()}
+    elif kind == "extended":
+        data |= {"extended_at": at, "previous_due_at": extra["previous_due_at"].isoformat(),
+                 "new_due_at": extra["new_due_at"].isoformat(),
+                 "approved_by_role": extra["approved_by_role"],
+                 "reason_code": extra["reason_code"]}
+    return f"mash.sla.clock.{kind}.v1", data
+
+
+def publish(ctx: ServiceContext, uow: UnitOfWork, transition: Transition,
+            cause: Event | None) -> None:
+    event_type, data = sla_event_data(transition)
+    now = ctx.clock.now()
+    if cause is not None:
+        event = cause.follow_up(type=event_type, source=ctx.source, data=data,
+                                recordedtime=now, time=transition.at)
+    else:
+        clock = transition.clock
+        event = Event(type=event_type, source=ctx.source, subject=clock.case_reference,
+                      time=transition.at, recordedtime=now, partnership=clock.partnership,
+                      data=data, correlationid=clock.case_reference)
+    ctx.emit(uow, event, SLA)
+
+
+def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Transition]:
+    """One pipeline event moves the case's clocks; the transitions are published."""
+    rules = rules_for(ctx, event.partnership)
+    rows = {row.clock_id: row for row in uow.session.exec(
+        select(ClockRow).where(ClockRow.case_reference == event.subject))}
+    occurrence = Occurrence(type=event.type, case_reference=event.subject,
+                            partnership=event.partnership, time=event.time, data=event.data)
+    _clocks, transitions = engine_on_event([to_clock(r) for r in rows.values()], occurrence,
+                                           rules, ctx.policy.for_partnership(event.partnership))
+    for transition in transitions:
+        clock = transition.clock
+        row = rows.get(clock.clock_id)
+        if row is None:
+            row = ClockRow(clock_id=clock.clock_id, clock=clock.clock,
+                           case_reference=clock.case_reference, instance=clock.instance,
+                           partnership=clock.partnership, started_at=clock.started_at,
+                           due_at=clock.due_at, duration="{}", status=clock.status)
+            rows[clock.clock_id] = row
+        _store(row, clock, rules[clock.clock])
+        uow.session.add(row)
+        publish(ctx, uow, transition, event)
+    return transitions
+
+
+def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """Every event type any clock rule names (in any partnership's pack)."""
+    types = {trigger.event
+             for partnership in ctx.policy.partnerships()
+             for rule in rules_for(ctx, partnership).values()
+             for trigger in (*rule.start, *rule.stop, *rule.cancel, *rule.pause, *rule.resume,
+                             *rule.recompute)}
+
+    def handle(event: Event, uow: UnitOfWork) -> None:
+        apply_event(ctx, uow, event)
+
+    return dict.fromkeys(types, handle)
+
+
+def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
+    """The durable timer: publish every warning and breach that is due; returns how many.
+
+    Each clock is claimed in its own transaction through its version: a replica that loses
+    the race skips it, so nothing is published twice, and one failure stops nothing else.
+    """
+    now = now or ctx.clock.now()
+    fired = 0
+    with ctx.unit_of_work() as uow:
+        due = uow.session.exec(select(ClockRow.clock_id)
+                               .where(col(ClockRow.next_wake_at) <= now,
+                                      col(ClockRow.status) == "running")
+                               .order_by(col(ClockRow.next_wake_at)).limit(BATCH)).all()
+    for clock_id in due:
+        try:
+            with ctx.unit_of_work() as uow:
+                row = uow.session.get(ClockRow, clock_id)
+                if row is None or row.next_wake_at is None or row.next_wake_at > now:
+                    continue
+                rule = rules_for(ctx, row.partnership)[row.clock]
+                clock, transitions = due_transitions(to_clock(row), rule, now)
+                _store(row, clock, rule)
+                uow.session.add(row)
+                for transition in transitions:
+                    publish(ctx, uow, replace(transition, clock=clock), None)
+                uow.commit()
+                fired += len(transitions)
+        except StaleDataError:
+            continue  # another replica fired it
+    return fired

@@ -1,0 +1,153 @@
+"""The SLA timekeeper on the real PostgreSQL server: clocks follow the pipeline's events and
+fire on their own timer, once, with no personal data on mash.sla.v1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from mashcore.clock import FrozenClock
+from mashcore.db import make_engine, unit_of_work
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.migrations import upgrade_to_head
+from mashcore.outbox import OutboxRecord
+from mashcore.settings import Settings
+from mashcore.topics import SLA
+from sla_timekeeper.service import SERVICE as TIMEKEEPER
+from sla_timekeeper.timekeeper import apply_event, fire_due_clocks
+from tests.support import (
+    auth,
+    contact_received_event,
+    eventually,
+    running_services,
+    service_context,
+    synthetic_referral,
+)
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
+P = "coventry"
+SCHOOL = auth("referrer", "education", subject="school-1", partnership=P)
+TM = auth("team_manager", "local_authority", subject="tm-1", partnership=P)
+
+
+@pytest.fixture
+async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    prefix = f"t_{uuid.uuid4().hex[:8]}"
+    services = ["intake", "triage", "sla-timekeeper"]
+    for service in services:
+        postgres_server.create_database(f"{prefix}_{service.replace('-', '_')}")
+    settings = Settings(database_url_template=postgres_server.url(f"{prefix}_{{service}}"),
+                        data_dir=tmp_path)
+    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
+    await bus.start()
+    clock = FrozenClock(NOW)
+    async with running_services(settings, services, bus, clock) as clients:
+        yield {"bus": bus, "clock": clock, **clients}
+    await bus.stop()
+
+
+async def sla_events(system: dict[str, Any], reference: str) -> list[tuple[str, dict[str, Any]]]:
+    messages = await asyncio.to_thread(system["bus"]._read, f"inspect-{uuid.uuid4()}", [SLA],
+                                       10000)
+    return [(str(m.header("ce_type")).removeprefix("mash.sla.clock.").removesuffix(".v1"),
+             json.loads(m.value)) for m in messages if m.key == reference.encode()]
+
+
+async def until(system: dict[str, Any], reference: str, kind: str, clock: str,
+                count: int = 1) -> list[dict[str, Any]]:
+    async def check() -> list[dict[str, Any]] | None:
+        found = [d for k, d in await sla_events(system, reference)
+                 if k == kind and d["clock"] == clock]
+        return found if len(found) >= count else None
+    return await eventually(check, what=f"{count} {kind} {clock}")
+
+
+async def test_a_threshold_decision_clock_warns_breaches_on_its_own_and_is_met_late(
+    system: dict[str, Any],
+) -> None:
+    body = synthetic_referral(partnership=P)
+    response = await system["intake"].post("/v1/contacts", json=body, headers=SCHOOL)
+    reference = response.json()["case_reference"]
+    [started] = await until(system, reference, "started", "threshold_decision")
+    # Coventry: one working day; Tuesday 09:00 → the end of Wednesday.
+    assert started["due_at"] == "2026-11-26T00:00:00+00:00"
+    assert started["duration"] == {"amount": 1, "unit": "working_days"}
+    # No other traffic: the service's own timer fires as the clock moves.
+    system["clock"].advance(hours=20)  # past 50 % (39 h span → 19.5 h)
+    [warned] = await until(system, reference, "warned", "threshold_decision")
+    assert warned["percent_elapsed"] == 50.0
+    # The service was not looking between 75 % and the due time: no late warning, the breach.
+    system["clock"].set(datetime(2026, 11, 26, 0, 0, 1, tzinfo=UTC))
+    [breached] = await until(system, reference, "breached", "threshold_decision")
+    assert breached["breached_at"] == "2026-11-26T00:00:00+00:00"
+    # Decided late: met, not on time; and nothing fires twice.
+    decided = await system["triage"].post(
+        f"/v1/cases/{reference}/threshold-decision", headers=TM,
+        json={"level_code": "L2", "brag": "green", "route": "information_and_advice",
+              "rationale": "Synthetic."})
+    assert decided.status_code == 200, decided.text
+    [met] = await until(system, reference, "met", "threshold_decision")
+    assert met["on_time"] is False
+    kinds = [(k, d["clock"]) for k, d in await sla_events(system, reference)
+             if d["clock"] == "threshold_decision"]
+    assert [k for k, _ in kinds] == ["started", "warned", "breached", "met"]
+    # Ops topics carry no personal data: no names, no free text.
+    text = json.dumps(await sla_events(system, reference))
+    for secret in (body["children"][0]["last_name"], body["concern"]["summary"],
+                   body["referrer"]["name"], "Synthetic."):
+        assert secret not in text
+
+
+def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due(
+    postgres_server: Any, tmp_path: Path,
+) -> None:
+    name = f"t_{uuid.uuid4().hex[:8]}_sla"
+    postgres_server.create_database(name)
+    engine = make_engine(postgres_server.url(name))
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    clock = FrozenClock(NOW)
+    replicas = [service_context(engine, bus, clock, name="sla-timekeeper") for _ in range(2)]
+    references = [f"MASH-2026-TW0R{i:04d}" for i in range(150)]
+    for i, reference in enumerate(references):
+        with unit_of_work(engine) as uow:
+            apply_event(replicas[0], uow, contact_received_event(
+                reference, contact_id=str(uuid.UUID(int=i + 1))))
+            uow.commit()
+    # "Down" for three days: every clock fell due; both replicas come back at once.
+    clock.set(NOW + timedelta(days=3))
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda ctx=ctx: counts.append(fire_due_clocks(ctx)))
+               for ctx in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Friday 09:00: the threshold decision (end of Wednesday) and the acknowledgement (1
+    # working day) are overdue for every case; the 5-working-day outcome is not yet at 50 %.
+    # The contacts were received on Monday 23 November 09:00 (the sample time). By Friday
+    # 09:00 the threshold decision and the acknowledgement (1 working day each) are
+    # overdue, and the 5-working-day outcome (due the end of Monday 30th) is past 50 %.
+    assert sum(counts) == 150 * 3
+    with unit_of_work(engine) as uow:
+        rows = uow.session.exec(select(OutboxRecord).where(
+            OutboxRecord.event_type == "mash.sla.clock.breached.v1")).all()
+    clocks = [json.loads(r.payload)["clock_id"] for r in rows]
+    assert len(clocks) == len(set(clocks)) == 300  # each breach published exactly once
+    with unit_of_work(engine) as uow:
+        warned = uow.session.exec(select(OutboxRecord).where(
+            OutboxRecord.event_type == "mash.sla.clock.warned.v1")).all()
+    assert len({json.loads(r.payload)["clock_id"] for r in warned}) == len(warned) == 150
+    assert {json.loads(r.payload)["clock"] for r in rows} == {"threshold_decision",
+                                                               "referrer_acknowledged"}
+    assert fire_due_clocks(replicas[0]) == 0 and fire_due_clocks(replicas[1]) == 0
+    engine.dispose()
