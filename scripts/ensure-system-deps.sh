@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-infrastructure test tiers need from Debian, if it is missing:
 # a PostgreSQL server, a Java 17+ runtime and Maven (to fetch Apache Kafka's jars), and Node.js
-# with npm (the official AsyncAPI parser validates contracts/asyncapi.yaml).
+# with npm (the official AsyncAPI parser validates contracts/asyncapi.yaml), and Chromium
+# (the dashboard's headless-browser test).
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,8 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+# The ops dashboard's browser test drives Debian's Chromium (never a downloaded browser).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 check_versions() {
   # Kafka 4 needs Java 17+; the AsyncAPI parser's dependencies need Node.js 20+.

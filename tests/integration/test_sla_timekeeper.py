@@ -100,8 +100,21 @@ async def test_a_threshold_decision_clock_warns_breaches_on_its_own_and_is_met_l
     kinds = [(k, d["clock"]) for k, d in await sla_events(system, reference)
              if d["clock"] == "threshold_decision"]
     assert [k for k, _ in kinds] == ["started", "warned", "breached", "met"]
-    # Ops topics carry no personal data: no names, no free text.
-    text = json.dumps(await sla_events(system, reference))
+    # The dashboard's numbers: today's breach, the met deadline, case references only.
+    ops = auth("ops", "local_authority", subject="ops-1")
+    summary = (await system["sla-timekeeper"].get("/v1/dashboard/summary", headers=ops)).json()
+    # Two breaches: the decision, and the referrer's acknowledgement (1 working day), which
+    # nothing sends until the notifications service exists.
+    assert summary["today"]["breaches"] == 2 and summary["today"]["met"] == 1
+    assert summary["today"]["met_on_time"] == 0
+    urgent = {u["clock"]: u for u in summary["most_urgent"]
+              if u["case_reference"] == reference}
+    assert "threshold_decision" not in urgent  # met: no longer open
+    assert urgent["referrer_outcome"]["breached"] is False
+    assert (await system["sla-timekeeper"].get("/v1/dashboard/summary",
+                                                headers=SCHOOL)).status_code == 403
+    # Ops topics and the dashboard carry no personal data: no names, no free text.
+    text = json.dumps(await sla_events(system, reference)) + json.dumps(summary)
     for secret in (body["children"][0]["last_name"], body["concern"]["summary"],
                    body["referrer"]["name"], "Synthetic."):
         assert secret not in text
@@ -151,3 +164,22 @@ def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due
                                                                "referrer_acknowledged"}
     assert fire_due_clocks(replicas[0]) == 0 and fire_due_clocks(replicas[1]) == 0
     engine.dispose()
+
+
+async def test_every_service_serves_prometheus_metrics_and_the_timekeeper_its_clocks(
+    system: dict[str, Any],
+) -> None:
+    response = await system["intake"].post("/v1/contacts", json=synthetic_referral(partnership=P),
+                                           headers=SCHOOL)
+    reference = response.json()["case_reference"]
+    await until(system, reference, "started", "threshold_decision")
+    for service in ("intake", "triage", "sla-timekeeper"):
+        metrics = await system[service].get("/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+        assert f'mash_outbox_unpublished{{service="{service}"}}' in metrics.text
+    text = (await system["sla-timekeeper"].get("/metrics")).text
+    assert ('mash_sla_open_clocks{brag="unrated",breached="false",clock="threshold_decision",'
+            'partnership="coventry"} 1.0') in text
+    assert 'mash_sla_events{kind="started"} 3.0' in text
+    assert reference not in text

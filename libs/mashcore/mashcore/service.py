@@ -7,7 +7,8 @@ module wires the shared plumbing around it, the same way in embedded and Kafka m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -26,6 +27,9 @@ from mashcore.clock import Clock, SystemClock
 from mashcore.consumer import EventConsumer, EventHandler, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.envelope import Event
+from mashcore.messages import Message
+from mashcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from mashcore.metrics import MetricsSource, messaging_metrics, render
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import Outbox
 from mashcore.policy import PolicyBook
@@ -60,6 +64,16 @@ class TimerSpec:
 
 
 @dataclass(frozen=True)
+class FeedSpec:
+    """A live view of topics for this process only (no inbox, no shared group): every
+    replica sees every message, e.g. to push it to the browsers connected to it."""
+
+    name: str
+    topics: Sequence[str]
+    handler: Callable[[ServiceContext], Callable[[Message], Awaitable[None]]]
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
     """What a service is: its name, HTTP routes, consumers, migrations and produced topics."""
 
@@ -72,6 +86,8 @@ class ServiceDefinition:
     description: str = ""
     configure: Callable[[FastAPI, ServiceContext], None] | None = None
     timers: Sequence[TimerSpec] = ()
+    feeds: Sequence[FeedSpec] = ()
+    metrics: Callable[[ServiceContext], Sequence[MetricsSource]] | None = None
 
 
 @dataclass
@@ -196,6 +212,13 @@ def create_app(
             )
             await subscription.start()
             subscriptions.append(subscription)
+        for feed in definition.feeds:
+            # A fresh group per process start: a feed is a live view, not a work queue.
+            subscription = bus.subscribe(
+                topics(f"{definition.name}.{feed.name}.{uuid.uuid4().hex}"),
+                [topics(t) for t in feed.topics], feed.handler(context))
+            await subscription.start()
+            subscriptions.append(subscription)
         timers = [_timer_loop(definition.name, spec, context) for spec in definition.timers]
         for loop in timers:
             loop.start()
@@ -227,6 +250,14 @@ def create_app(
     def healthz() -> dict[str, str]:
         """Liveness: the process is serving HTTP."""
         return {"status": "ok", "service": definition.name}
+
+    metric_sources = [messaging_metrics(definition.name, context.unit_of_work, clock.now),
+                      *(definition.metrics(context) if definition.metrics else ())]
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus metrics: outbox backlog, events handled, and the service's own."""
+        return PlainTextResponse(render(metric_sources), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:

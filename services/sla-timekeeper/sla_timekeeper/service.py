@@ -7,9 +7,10 @@ mash.sla.v1, with no personal data, at the right moment even when nothing else h
 
 from pathlib import Path
 
-from mashcore.service import ConsumerSpec, ServiceDefinition, TimerSpec
+from mashcore.service import ConsumerSpec, FeedSpec, ServiceDefinition, TimerSpec
 from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, SLA, TRIAGE_CASES
-from sla_timekeeper import timekeeper
+from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper.api import router
 
 # Topics of stages not built yet are named here, as intake does for strategy's.
 STRATEGY_CASES = "mash.strategy.cases.v1"
@@ -19,12 +20,17 @@ SERVICE = ServiceDefinition(
     name="sla-timekeeper",
     title="MASH SLA timekeeper",
     description="Every statutory timescale as a live clock; warnings, breaches and met "
-                "deadlines on mash.sla.v1 without personal data.",
+                "deadlines on mash.sla.v1 without personal data. The ops dashboard is at "
+                "`/dashboard#token=<token>` (`mash-token --role ops --agency local_authority`).",
     migrations=Path(__file__).parent / "migrations",
+    routers=router,
     consumers=[ConsumerSpec(name="pipeline",
                             topics=[INTAKE_CONTACTS, TRIAGE_CASES, ENQUIRIES_EPISODES,
                                     STRATEGY_CASES, NOTIFICATIONS],
                             handlers=timekeeper.event_handlers)],
     produces=[SLA],
     timers=[TimerSpec(name="clocks", run=timekeeper.fire_due_clocks, interval=0.5)],
+    # The dashboard follows the SLA topic live, in every replica.
+    feeds=[FeedSpec(name="dashboard", topics=[SLA], handler=live.feed_handler)],
+    metrics=dashboard.sla_metrics,
 )
