@@ -183,3 +183,65 @@ async def test_every_service_serves_prometheus_metrics_and_the_timekeeper_its_cl
             'partnership="coventry"} 1.0') in text
     assert 'mash_sla_events{kind="started"} 3.0' in text
     assert reference not in text
+
+
+async def test_an_approved_extension_is_an_event_with_who_and_why_and_can_breach_again(
+    system: dict[str, Any],
+) -> None:
+    response = await system["intake"].post("/v1/contacts", json=synthetic_referral(partnership=P),
+                                           headers=SCHOOL)
+    reference = response.json()["case_reference"]
+    await until(system, reference, "started", "threshold_decision")
+    listed = (await system["sla-timekeeper"].get(
+        f"/v1/clocks?case_reference={reference}", headers=TM)).json()
+    clock_id = next(c["clock_id"] for c in listed if c["clock"] == "threshold_decision")
+    new_due = "2026-11-27T00:00:00+00:00"
+    ops = auth("ops", "local_authority", subject="ops-1")
+    path = f"/v1/clocks/{clock_id}/extension"
+    body = {"new_due_at": new_due, "reason_code": "interpreter_required"}
+    assert (await system["sla-timekeeper"].post(path, json=body, headers=ops)).status_code == 403
+    other = auth("team_manager", "local_authority", subject="tm-x", partnership="medway")
+    assert (await system["sla-timekeeper"].post(path, json=body, headers=other)).status_code \
+        == 404
+    extended = await system["sla-timekeeper"].post(path, json=body, headers=TM)
+    assert extended.status_code == 200, extended.text
+    [event] = await until(system, reference, "extended", "threshold_decision")
+    assert (event["approved_by_role"], event["reason_code"]) == ("team_manager",
+                                                                 "interpreter_required")
+    assert event["previous_due_at"] == "2026-11-26T00:00:00+00:00"
+    assert event["new_due_at"] == new_due
+    system["clock"].set(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))  # past the old due time
+    await until(system, reference, "breached", "referrer_acknowledged")  # that one still due
+    assert not [d for k, d in await sla_events(system, reference)
+                if k == "breached" and d["clock"] == "threshold_decision"]
+    system["clock"].set(datetime(2026, 11, 27, 0, 0, 1, tzinfo=UTC))
+    await until(system, reference, "breached", "threshold_decision")
+    bad = await system["sla-timekeeper"].post(path, headers=TM, json={
+        "new_due_at": "2026-11-28T00:00:00", "reason_code": "other"})
+    assert [e["field"] for e in bad.json()["errors"]] == ["new_due_at"]
+
+
+async def test_a_storm_of_clocks_due_at_one_instant_all_fire_and_the_service_stays_up(
+    system: dict[str, Any],
+) -> None:
+    ctx = system["sla-timekeeper"]._transport.app.state.context  # type: ignore[attr-defined]
+    references = [f"MASH-2026-ST0RM{i:03d}" for i in range(600)]
+
+    def load() -> None:
+        for i, reference in enumerate(references):
+            with ctx.unit_of_work() as uow:
+                apply_event(ctx, uow, contact_received_event(
+                    reference, contact_id=str(uuid.UUID(int=10_000 + i)), partnership=P))
+                uow.commit()
+    await asyncio.to_thread(load)
+    # Received Monday 09:00: the decision and the acknowledgement fall due at the same
+    # instant, the end of Tuesday, for every case: 1,200 breaches at once.
+    system["clock"].set(datetime(2026, 11, 25, 0, 0, 1, tzinfo=UTC))
+
+    async def all_breached() -> int | None:
+        assert (await system["sla-timekeeper"].get("/healthz")).status_code == 200
+        messages = await asyncio.to_thread(system["bus"]._read, f"s-{uuid.uuid4()}", [SLA],
+                                           100_000)
+        count = sum(1 for m in messages if m.header("ce_type") == "mash.sla.clock.breached.v1")
+        return count if count >= 1200 else None
+    assert await eventually(all_breached, timeout=120, what="1,200 breaches") == 1200

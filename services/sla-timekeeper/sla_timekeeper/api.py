@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import select
 
+from mashcore.audit import AuditAction, audit
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier, require_roles
-from mashcore.problems import ProblemHTTPException, problem_responses
+from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
-from sla_timekeeper import dashboard, live
+from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper.models import ClockRow
 
 PAGE = Path(__file__).parent / "static" / "dashboard.html"
 Ops = Annotated[Principal, Depends(require_roles(Role.OPS, Role.TEAM_MANAGER))]
+# Who may approve an extension: a manager, or the IRO for conference timescales.
+Approver = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER, Role.IRO))]
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -84,4 +91,67 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
+    @api.get("/v1/clocks", tags=["clocks"])
+    def clocks(ctx: Context, principal: Ops,
+               case_reference: Annotated[str, Query(pattern=r"^MASH-[0-9]{4}-[A-Z0-9]{8}$")],
+               ) -> list[dict[str, Any]]:
+        """A case's clocks, open and ended (no personal data)."""
+        scope = _scope(principal)
+        with ctx.unit_of_work() as uow:
+            rows = uow.session.exec(select(ClockRow).where(
+                ClockRow.case_reference == case_reference)).all()
+            return [_clock_view(r) for r in rows if scope is None or r.partnership in scope]
+
+    @api.post("/v1/clocks/{clock_id}/extension", tags=["clocks"],
+              responses=problem_responses(404, 409, 422))
+    def extension(clock_id: str, body: ExtensionIn, ctx: Context,
+                  principal: Approver) -> dict[str, Any]:
+        """Approve an extension: the new due time and why (a reason code). The SLA event
+        records who by role; the audit log records the user."""
+        if body.new_due_at.tzinfo is None:
+            raise invalid_fields("Extension refused", [
+                ("new_due_at", "give the time with a UTC offset")])
+        scope = _scope(principal)
+        with ctx.unit_of_work() as uow:
+            row = uow.session.get(ClockRow, clock_id)
+            allowed = row is not None and (scope is None or row.partnership in scope)
+            if not allowed:
+                raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
+            assert row is not None
+            if body.new_due_at <= row.started_at:
+                raise invalid_fields("Extension refused", [
+                    ("new_due_at", "must be after the clock started")])
+            try:
+                timekeeper.extend(ctx, uow, row, new_due_at=body.new_due_at,
+                                  reason_code=body.reason_code,
+                                  approved_by_role=str(principal.role))
+            except timekeeper.ClockNotOpen:
+                raise ProblemHTTPException(409, "Clock ended",
+                                           f"Clock {clock_id} is {row.status}.") from None
+            audit(uow.session, principal=principal, action=AuditAction.WRITE,
+                  resource="sla_clock", resource_id=clock_id, at=ctx.clock.now(),
+                  case_reference=row.case_reference)
+            uow.commit()
+            return _clock_view(row)
+
     return [api]
+
+
+def _clock_view(row: ClockRow) -> dict[str, Any]:
+    return {"clock_id": row.clock_id, "clock": row.clock, "case_reference": row.case_reference,
+            "partnership": row.partnership, "brag": row.brag, "agency": row.agency,
+            "status": row.status, "started_at": row.started_at.isoformat(),
+            "due_at": row.due_at.isoformat(), "breached": row.breached,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None}
+
+
+class ExtensionIn(BaseModel):
+    """An approved extension of a statutory timescale."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_due_at: datetime
+    reason_code: Literal["agreed_with_partners", "awaiting_partner_information",
+                         "family_availability", "practitioner_availability",
+                         "interpreter_required", "court_proceedings", "calendar_correction",
+                         "other"]

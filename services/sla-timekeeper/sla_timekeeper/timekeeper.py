@@ -176,3 +176,27 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
         except StaleDataError:
             continue  # another replica fired it
     return fired
+
+
+class ClockNotOpen(Exception):
+    """The clock has ended (met or cancelled): there is nothing to extend."""
+
+
+def extend(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, *, new_due_at: datetime,
+           reason_code: str, approved_by_role: str) -> Transition:
+    """An approved extension (who by role, why by code): the clock's new due time. A clock
+    that had breached and is now due later can breach again at its new due time."""
+    if row.status not in ("running", "paused"):
+        raise ClockNotOpen(row.clock_id)
+    rule = rules_for(ctx, row.partnership)[row.clock]
+    clock = to_clock(row)
+    now = ctx.clock.now()
+    extended = replace(clock, due_at=new_due_at,
+                       breached=clock.breached and new_due_at <= now)
+    transition = Transition("extended", extended, now, {
+        "previous_due_at": clock.due_at, "new_due_at": new_due_at,
+        "reason_code": reason_code, "approved_by_role": approved_by_role})
+    _store(row, extended, rule)
+    uow.session.add(row)
+    publish(ctx, uow, transition, None)
+    return transition
