@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import itertools
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -15,7 +17,8 @@ from sqlalchemy.engine import Engine
 
 from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
 from mashcore.bus import Bus
-from mashcore.clock import Clock
+from mashcore.clock import Clock, FrozenClock
+from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.policy import PolicyBook
 from mashcore.relay import OutboxRelay
@@ -99,6 +102,36 @@ async def running_services(
                                   base_url=f"http://{definition.name}")
             )
         yield clients
+
+
+@contextlib.asynccontextmanager
+async def services_on_postgres(
+    postgres_server: Any, tmp_path: Path, services: list[str], now: datetime,
+) -> AsyncIterator[dict[str, Any]]:
+    """Services in this process, each with its own fresh database on the real PostgreSQL
+    server, sharing an embedded bus and a frozen clock set to ``now``.
+
+    Yields the clients by service name, plus ``bus``, ``clock``, ``db_url`` (by service) and
+    ``ctx`` (each service's context, by name, for its timers and handlers).
+    """
+    prefix = f"t_{uuid.uuid4().hex[:8]}"
+    db_urls = {}
+    for service in services:
+        database = f"{prefix}_{service.replace('-', '_')}"
+        postgres_server.create_database(database)
+        db_urls[service] = postgres_server.url(database)
+    settings = Settings(database_url_template=postgres_server.url(f"{prefix}_{{service}}"),
+                        data_dir=tmp_path)
+    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
+    await bus.start()
+    clock = FrozenClock(now)
+    try:
+        async with running_services(settings, services, bus, clock) as clients:
+            contexts = {name: client._transport.app.state.context  # type: ignore[attr-defined]
+                        for name, client in clients.items()}
+            yield {"bus": bus, "clock": clock, "db_url": db_urls, "ctx": contexts, **clients}
+    finally:
+        await bus.stop()
 
 
 SAMPLE_TIME = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

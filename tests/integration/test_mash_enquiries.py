@@ -27,14 +27,13 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.migrations import upgrade_to_head
 from mashcore.service import ServiceContext
-from mashcore.settings import Settings
 from mashcore.topics import ENQUIRIES_EPISODES
 from tests.support import (
     auth,
     contact_received_event,
     eventually,
-    running_services,
     service_context,
+    services_on_postgres,
     synthetic_referral,
 )
 
@@ -49,20 +48,10 @@ ANONYMOUS_NAME = "Quentin Zebedee-Anonymous"
 
 @pytest.fixture
 async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    prefix = f"t_{uuid.uuid4().hex[:8]}"
-    services = ["intake", "triage", "mash-enquiries"]
-    for service in services:
-        postgres_server.create_database(f"{prefix}_{service.replace('-', '_')}")
-    settings = Settings(database_url_template=postgres_server.url(f"{prefix}_{{service}}"),
-                        data_dir=tmp_path)
-    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
-    await bus.start()
-    clock = FrozenClock(NOW)
-    async with running_services(settings, services, bus, clock) as clients:
-        app = clients["mash-enquiries"]._transport.app  # type: ignore[attr-defined]
-        yield {"bus": bus, "clock": clock, "enquiries": clients["mash-enquiries"],
-               "ctx": app.state.context, **clients}
-    await bus.stop()
+    async with services_on_postgres(postgres_server, tmp_path,
+                                    ["intake", "triage", "mash-enquiries"], NOW) as running:
+        yield {**running, "enquiries": running["mash-enquiries"],
+               "ctx": running["ctx"]["mash-enquiries"]}
 
 
 FAMILY = {
@@ -75,6 +64,21 @@ FAMILY = {
 }
 
 
+RED_ENQUIRIES = {"level_code": "L4", "brag": "red", "route": "mash_enquiries",
+                 "rationale": "Synthetic: urgent enquiries needed."}
+AMBER_ENQUIRIES = {**RED_ENQUIRIES, "brag": "amber", "rationale": "Synthetic."}
+
+
+async def decide_in_triage(system: dict[str, Any], reference: str,
+                           decision: dict[str, str]) -> None:
+    """The team manager's threshold decision, once the case has reached triage."""
+    async def decided() -> bool:
+        r = await system["triage"].post(f"/v1/cases/{reference}/threshold-decision",
+                                        headers=TM, json=decision)
+        return r.status_code == 200
+    await eventually(decided, what=f"the decision on {reference}")
+
+
 async def red_episode(system: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """A referral decided Red for MASH enquiries; the episode as the manager sees it."""
     body = synthetic_referral(partnership=P, **{**FAMILY, **overrides})
@@ -82,13 +86,7 @@ async def red_episode(system: dict[str, Any], **overrides: Any) -> dict[str, Any
     assert response.status_code == 202, response.text
     reference = response.json()["case_reference"]
 
-    async def decided() -> bool:
-        r = await system["triage"].post(
-            f"/v1/cases/{reference}/threshold-decision", headers=TM,
-            json={"level_code": "L4", "brag": "red", "route": "mash_enquiries",
-                  "rationale": "Synthetic: urgent enquiries needed."})
-        return r.status_code == 200
-    await eventually(decided, what="the case in triage, decided")
+    await decide_in_triage(system, reference, RED_ENQUIRIES)
 
     async def opened() -> dict[str, Any] | None:
         listed = (await system["enquiries"].get("/v1/episodes", headers=TM)).json()
@@ -271,13 +269,7 @@ async def test_the_anonymous_referrer_never_appears_in_anything_a_navigator_read
     assert response.status_code == 202, response.text
     reference = response.json()["case_reference"]
 
-    async def decided() -> bool:
-        r = await system["triage"].post(
-            f"/v1/cases/{reference}/threshold-decision", headers=TM,
-            json={"level_code": "L4", "brag": "amber", "route": "mash_enquiries",
-                  "rationale": "Synthetic."})
-        return r.status_code == 200
-    await eventually(decided, what="the decision")
+    await decide_in_triage(system, reference, AMBER_ENQUIRIES)
 
     async def queue() -> list[dict[str, Any]] | None:
         listed = (await system["enquiries"].get("/v1/requests",
@@ -342,13 +334,7 @@ async def test_re_rating_amber_to_red_moves_every_outstanding_deadline(
     reference = (await system["intake"].post("/v1/contacts", json=body,
                                              headers=SCHOOL)).json()["case_reference"]
 
-    async def decided() -> bool:
-        r = await system["triage"].post(
-            f"/v1/cases/{reference}/threshold-decision", headers=TM,
-            json={"level_code": "L4", "brag": "amber", "route": "mash_enquiries",
-                  "rationale": "Synthetic."})
-        return r.status_code == 200
-    await eventually(decided, what="the decision")
+    await decide_in_triage(system, reference, AMBER_ENQUIRIES)
 
     async def deadlines() -> set[str] | None:
         listed = (await system["enquiries"].get("/v1/requests?status=all",
@@ -440,13 +426,8 @@ async def test_a_case_re_rated_into_and_out_of_mash_enquiries_opens_and_ends_the
     reference = (await system["intake"].post("/v1/contacts", json=body,
                                              headers=SCHOOL)).json()["case_reference"]
 
-    async def decided() -> bool:
-        r = await system["triage"].post(
-            f"/v1/cases/{reference}/threshold-decision", headers=TM,
-            json={"level_code": "L1", "brag": "blue", "route": "nfa",
-                  "rationale": "Synthetic."})
-        return r.status_code == 200
-    await eventually(decided, what="an NFA decision")
+    await decide_in_triage(system, reference, {"level_code": "L1", "brag": "blue",
+                                               "route": "nfa", "rationale": "Synthetic."})
     up = await system["triage"].post(
         f"/v1/cases/{reference}/re-rating", headers=TM,
         json={"brag": "red", "reason": "Synthetic: police report.", "route": "mash_enquiries"})

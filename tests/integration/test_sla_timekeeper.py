@@ -20,7 +20,6 @@ from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
-from mashcore.settings import Settings
 from mashcore.topics import SLA
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import apply_event, fire_due_clocks
@@ -28,8 +27,8 @@ from tests.support import (
     auth,
     contact_received_event,
     eventually,
-    running_services,
     service_context,
+    services_on_postgres,
     synthetic_referral,
 )
 
@@ -41,18 +40,9 @@ TM = auth("team_manager", "local_authority", subject="tm-1", partnership=P)
 
 @pytest.fixture
 async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    prefix = f"t_{uuid.uuid4().hex[:8]}"
-    services = ["intake", "triage", "sla-timekeeper"]
-    for service in services:
-        postgres_server.create_database(f"{prefix}_{service.replace('-', '_')}")
-    settings = Settings(database_url_template=postgres_server.url(f"{prefix}_{{service}}"),
-                        data_dir=tmp_path)
-    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
-    await bus.start()
-    clock = FrozenClock(NOW)
-    async with running_services(settings, services, bus, clock) as clients:
-        yield {"bus": bus, "clock": clock, **clients}
-    await bus.stop()
+    async with services_on_postgres(postgres_server, tmp_path,
+                                    ["intake", "triage", "sla-timekeeper"], NOW) as running:
+        yield running
 
 
 async def sla_events(system: dict[str, Any], reference: str) -> list[tuple[str, dict[str, Any]]]:
@@ -224,7 +214,7 @@ async def test_an_approved_extension_is_an_event_with_who_and_why_and_can_breach
 async def test_a_storm_of_clocks_due_at_one_instant_all_fire_and_the_service_stays_up(
     system: dict[str, Any],
 ) -> None:
-    ctx = system["sla-timekeeper"]._transport.app.state.context  # type: ignore[attr-defined]
+    ctx = system["ctx"]["sla-timekeeper"]
     references = [f"MASH-2026-ST0RM{i:03d}" for i in range(600)]
 
     def load() -> None:

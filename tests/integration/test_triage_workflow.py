@@ -33,6 +33,7 @@ from tests.support import (
     eventually,
     running_services,
     service_context,
+    services_on_postgres,
     synthetic_referral,
 )
 from triage.handlers import event_handlers
@@ -59,18 +60,9 @@ def staff(partnership: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    prefix = f"t_{uuid.uuid4().hex[:8]}"
-    for service in ("intake", "triage"):
-        postgres_server.create_database(f"{prefix}_{service}")
-    settings = Settings(database_url_template=postgres_server.url(f"{prefix}_{{service}}"),
-                        data_dir=tmp_path)
-    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
-    await bus.start()
-    clock = FrozenClock(NOW)
-    async with running_services(settings, ["intake", "triage"], bus, clock) as clients:
-        yield {"bus": bus, "clock": clock,
-               "triage_db": postgres_server.url(f"{prefix}_triage"), **clients}
-    await bus.stop()
+    async with services_on_postgres(postgres_server, tmp_path, ["intake", "triage"],
+                                    NOW) as running:
+        yield running
 
 
 async def submit(system: dict[str, Any], partnership: str, **overrides: Any) -> str:
@@ -435,7 +427,7 @@ async def test_a_locked_down_case_is_seen_only_by_its_named_users_and_reads_are_
     queue = (await system["triage"].get("/v1/queues/rating", headers=named)).json()
     assert reference in [e["case_reference"] for e in queue]
 
-    engine = make_engine(system["triage_db"])
+    engine = make_engine(system["db_url"]["triage"])
     with Session(engine) as session:
         rows = session.exec(select(AuditEntry)
                             .where(AuditEntry.resource_id == reference)
@@ -555,7 +547,7 @@ async def test_the_proposer_cannot_agree_their_own_gate_exit_and_refusals_are_au
     again = await decide(system, s["tm"], reference, level_code="L2", brag="green",
                          route="early_help", rationale="Synthetic.")
     assert again.status_code == 409  # awaiting the gate agreement, not a decision
-    engine = make_engine(system["triage_db"])
+    engine = make_engine(system["db_url"]["triage"])
     with Session(engine) as session:
         outcomes = [(row.actor, row.action, row.outcome) for row in session.exec(
             select(AuditEntry).where(AuditEntry.resource_id == reference)

@@ -20,6 +20,7 @@ from intake.open_cases import find_open_case
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.lockdown import replace_named_users
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
@@ -145,12 +146,7 @@ def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal:
     """Restrict a contact to named users and announce it (DOMAIN.md §1 staff-linked)."""
     contact.restricted = True
     uow.session.add(contact)
-    for row in uow.session.exec(select(ContactAccess)
-                                .where(ContactAccess.contact_id == contact.id)):
-        uow.session.delete(row)
-    uow.session.flush()
-    for user_id in dict.fromkeys(allowed_user_ids):
-        uow.session.add(ContactAccess(contact_id=contact.id, user_id=user_id))
+    replace_named_users(uow.session, ContactAccess, "contact_id", contact.id, allowed_user_ids)
     data: dict[str, Any] = {
         "case_reference": contact.case_reference, "locked_at": now.isoformat(),
         "locked_by": {"user_id": principal.subject, "role": str(principal.role)},

@@ -9,7 +9,8 @@ audited, and so is every refusal.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, exists, false, or_, true
 from sqlmodel import col, select
@@ -63,3 +64,26 @@ def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: s
     else:
         audit(uow.session, principal=principal, action=action, resource=resource,
               resource_id=resource_id, at=ctx.clock.now(), case_reference=case_reference)
+
+
+class _CaseRow(Protocol):
+    partnership: str
+    case_reference: str
+
+
+Row = TypeVar("Row", bound=_CaseRow)
+
+
+def load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, table: type[Row],
+         key: str, *, what: str, resource: str, action: AuditAction,
+         also: Callable[[Row], bool] = lambda _row: True) -> Row:
+    """A request or episode the caller may see (its partnership, the case's restrictions,
+    and ``also``), audited; otherwise an audited 404."""
+    row = uow.session.get(table, key)
+    allowed = (row is not None and row.partnership == partnership_of(ctx, principal)
+               and also(row) and case_visible(uow, principal, row.case_reference))
+    check(ctx, uow, principal, what=what, resource=resource, resource_id=key,
+          case_reference=row.case_reference if row is not None else None, allowed=allowed,
+          action=action)
+    assert row is not None
+    return row

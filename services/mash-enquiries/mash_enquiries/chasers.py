@@ -44,9 +44,8 @@ def chase_due_requests(ctx: ServiceContext) -> int:
                         last_chased_at=now, chase_due_at=None))
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 continue  # answered, or chased by another replica, meanwhile
-            request = uow.session.get(InformationRequest, request_id)
+            request = uow.session.get(InformationRequest, request_id)  # as updated
             assert request is not None
-            uow.session.refresh(request)
             emit(ctx, uow, None, case_reference=request.case_reference,
                  partnership=request.partnership, event_type=events.REQUEST_CHASED,
                  data=events.request_chased(request, now), at=now)

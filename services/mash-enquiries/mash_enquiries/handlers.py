@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from sqlmodel import select
-
 from mash_enquiries import episodes
 from mash_enquiries.models import CaseAccess, CaseRecord
 from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
+from mashcore.lockdown import named_in, replace_named_users
 from mashcore.service import ServiceContext
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
@@ -42,14 +41,8 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             raise NotYetKnown(event.type)
         case.restricted = True
         uow.session.add(case)
-        for row in uow.session.exec(select(CaseAccess)
-                                    .where(CaseAccess.case_reference == event.subject)):
-            uow.session.delete(row)
-        uow.session.flush()
-        denied = set(event.data.get("denied_user_ids") or [])
-        for user_id in event.data["allowed_user_ids"]:
-            if user_id not in denied:
-                uow.session.add(CaseAccess(case_reference=event.subject, user_id=user_id))
+        replace_named_users(uow.session, CaseAccess, "case_reference", event.subject,
+                            named_in(event.data))
 
     return {CONTACT_RECEIVED: remember_case, RECORD_LOCKED_DOWN: lock_down}
 

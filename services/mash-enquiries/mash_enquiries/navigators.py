@@ -102,15 +102,9 @@ def my_requests(ctx: ServiceContext, principal: Principal, status: str | None,
 
 def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, request_id: str,
           action: AuditAction) -> InformationRequest:
-    request = uow.session.get(InformationRequest, request_id)
-    allowed = (request is not None and request.agency == principal.agency
-               and request.partnership == access.partnership_of(ctx, principal)
-               and access.case_visible(uow, principal, request.case_reference))
-    access.check(ctx, uow, principal, what="information request", resource=RESOURCE,
-                 resource_id=request_id, case_reference=request.case_reference
-                 if request else None, allowed=allowed, action=action)
-    assert request is not None
-    return request
+    return access.load(ctx, uow, principal, InformationRequest, request_id,
+                       what="information request", resource=RESOURCE, action=action,
+                       also=lambda request: request.agency == principal.agency)
 
 
 def _address(uow: UnitOfWork, request: InformationRequest) -> dict[str, Any] | None:

@@ -74,15 +74,8 @@ def list_episodes(ctx: ServiceContext, principal: Principal, status: str,
 
 def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, episode_id: str,
           action: AuditAction) -> Episode:
-    episode = uow.session.get(Episode, episode_id)
-    allowed = (episode is not None
-               and episode.partnership == access.partnership_of(ctx, principal)
-               and access.case_visible(uow, principal, episode.case_reference))
-    access.check(ctx, uow, principal, what="episode", resource=RESOURCE,
-                 resource_id=episode_id, case_reference=episode.case_reference
-                 if episode else None, allowed=allowed, action=action)
-    assert episode is not None
-    return episode
+    return access.load(ctx, uow, principal, Episode, episode_id, what="episode",
+                       resource=RESOURCE, action=action)
 
 
 def view(ctx: ServiceContext, uow: UnitOfWork, episode: Episode) -> dict[str, Any]:

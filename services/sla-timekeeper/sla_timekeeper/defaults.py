@@ -30,8 +30,20 @@ def _d(amount: int, unit: str) -> Duration:
     return Duration.model_validate({"amount": amount, "unit": unit})
 
 
+_BUILT: dict[int, tuple[PolicyPack, dict[str, ClockRule]]] = {}
+
+
 def default_rules(pack: PolicyPack) -> dict[str, ClockRule]:
-    """The §8 table for ``pack``, overridden by the pack's own ``clocks``."""
+    """The §8 table for ``pack``, overridden by the pack's own ``clocks``; built once per
+    pack (the timer asks for it for every clock it fires)."""
+    built = _BUILT.get(id(pack))
+    if built is None or built[0] is not pack:
+        built = (pack, _build(pack))
+        _BUILT[id(pack)] = built
+    return built[1]
+
+
+def _build(pack: PolicyPack) -> dict[str, ClockRule]:
     forwarded = _t(f"{INTAKE}contact.forwarded-to-allocated-worker.v1",
                    reason_code="linked_to_open_case")
     rules = [

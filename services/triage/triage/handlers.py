@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from sqlmodel import select
-
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
+from mashcore.lockdown import named_in, replace_named_users
 from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
 from triage import domain, rules
@@ -103,14 +102,8 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         case = _case(uow, event)
         case.restricted = True
         uow.session.add(case)
-        for row in uow.session.exec(select(CaseAccess)
-                                    .where(CaseAccess.case_reference == case.case_reference)):
-            uow.session.delete(row)
-        uow.session.flush()
-        denied = set(event.data.get("denied_user_ids") or [])
-        for user_id in event.data["allowed_user_ids"]:
-            if user_id not in denied:
-                uow.session.add(CaseAccess(case_reference=case.case_reference, user_id=user_id))
+        replace_named_users(uow.session, CaseAccess, "case_reference", case.case_reference,
+                            named_in(event.data))
 
     return {
         CONTACT_RECEIVED: open_case,
