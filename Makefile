@@ -59,8 +59,9 @@ contracts: install  ## Regenerate contracts/openapi/*.json and the topic table i
 contracts-release: install  ## Record current event schemas as released (refuses breaking changes)
 	$(BIN)/python -m contracttools.compat --release
 
-bench: install system-deps kafka-jars  ## Throughput benchmark over Kafka; writes bench/results/
+bench: install system-deps kafka-jars  ## Throughput and SLA timekeeper benchmarks over Kafka; writes bench/results/
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.sla
 
 clean:  ## Remove the environment, caches and local data
 	rm -rf $(VENV) .cache data .pytest_cache .mypy_cache .ruff_cache

@@ -1020,22 +1020,19 @@ def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_only_the_ingress_controller_may_reach_intake(service: str) -> None:
+def test_only_the_ingress_controller_and_prometheus_reach_a_service_on_its_http_port(
+    service: str,
+) -> None:
     docs = manifests()
     deployment = named(docs, "Deployment", service)
-    if service != "intake":
-        assert allowed_ports(docs, deployment, "Ingress") == set()
-        return
-    assert allowed_ports(docs, deployment, "Ingress") == {("TCP", PORTS["intake"])}
-    (policy,) = [
-        p for p in policies_selecting(docs, deployment, "Ingress") if p["spec"].get("ingress")
-    ]
-    (rule,) = policy["spec"]["ingress"]
-    (peer,) = rule["from"]
-    assert set(peer) == {"namespaceSelector"}
-    assert peer["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "ingress-nginx"
-    }
+    assert allowed_ports(docs, deployment, "Ingress") == {("TCP", "http")}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]}["http"] == PORTS[service]
+    peers = [peer for policy in policies_selecting(docs, deployment, "Ingress")
+             for rule in policy["spec"].get("ingress", []) for peer in rule["from"]]
+    assert all(set(peer) == {"namespaceSelector"} for peer in peers)
+    assert sorted(p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for p in peers) == ["ingress-nginx", "monitoring"]
 
 
 def test_kafka_egress_reaches_the_strimzi_cluster_brokers() -> None:

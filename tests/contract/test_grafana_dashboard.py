@@ -28,7 +28,7 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.schemas import default_registry
 from mashcore.service import SERVICE_MODULES, iter_definitions
 from mashcore.settings import Settings
-from sla_timekeeper.dashboard import SLA_PREFIX
+from sla_timekeeper.timekeeper import SLA_PREFIX
 from tests.support import auth, eventually, running_services, synthetic_referral
 
 pytestmark = pytest.mark.contract

@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
+from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
 from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.topics import SLA
+from sla_timekeeper.models import ClockRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
-from sla_timekeeper.timekeeper import apply_event, fire_due_clocks
+from sla_timekeeper.timekeeper import apply_event, event_handlers, fire_due_clocks
 from tests.support import (
     auth,
     contact_received_event,
@@ -103,6 +105,12 @@ async def test_a_threshold_decision_clock_warns_breaches_on_its_own_and_is_met_l
     assert urgent["referrer_outcome"]["breached"] is False
     assert (await system["sla-timekeeper"].get("/v1/dashboard/summary",
                                                 headers=SCHOOL)).status_code == 403
+    # Another partnership's manager counts only their own partnership's clocks.
+    medway = auth("team_manager", "local_authority", subject="tm-m", partnership="medway")
+    theirs = (await system["sla-timekeeper"].get("/v1/dashboard/summary",
+                                                  headers=medway)).json()
+    assert theirs["today"] == {"breaches": 0, "warnings": 0, "met": 0, "met_on_time": 0}
+    assert theirs["most_urgent"] == [] and theirs["recent"] == []
     # Ops topics and the dashboard carry no personal data: no names, no free text.
     text = json.dumps(await sla_events(system, reference)) + json.dumps(summary)
     for secret in (body["children"][0]["last_name"], body["concern"]["summary"],
@@ -129,14 +137,16 @@ def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due
     # "Down" for three days: every clock fell due; both replicas come back at once.
     clock.set(NOW + timedelta(days=3))
     counts: list[int] = []
-    threads = [threading.Thread(target=lambda ctx=ctx: counts.append(fire_due_clocks(ctx)))
-               for ctx in replicas]
+
+    def timer(ctx: Any) -> None:  # as the service's timer loop: again while it finds work
+        while fired := fire_due_clocks(ctx):
+            counts.append(fired)
+
+    threads = [threading.Thread(target=timer, args=(ctx,)) for ctx in replicas]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    # Friday 09:00: the threshold decision (end of Wednesday) and the acknowledgement (1
-    # working day) are overdue for every case; the 5-working-day outcome is not yet at 50 %.
     # The contacts were received on Monday 23 November 09:00 (the sample time). By Friday
     # 09:00 the threshold decision and the acknowledgement (1 working day each) are
     # overdue, and the 5-working-day outcome (due the end of Monday 30th) is past 50 %.
@@ -153,6 +163,99 @@ def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due
     assert {json.loads(r.payload)["clock"] for r in rows} == {"threshold_decision",
                                                                "referrer_acknowledged"}
     assert fire_due_clocks(replicas[0]) == 0 and fire_due_clocks(replicas[1]) == 0
+    engine.dispose()
+
+
+def test_the_national_return_start_is_stored_and_carried_by_the_clock_s_events(
+    postgres_server: Any, tmp_path: Path,
+) -> None:
+    name = f"t_{uuid.uuid4().hex[:8]}_sla"
+    postgres_server.create_database(name)
+    engine = make_engine(postgres_server.url(name))
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
+                          name="sla-timekeeper")
+    handlers = event_handlers(ctx)
+    reference = "MASH-2026-NAT10NAL"
+    received = contact_received_event(reference)
+    accepted = received.time + timedelta(hours=5)  # the contact became a referral later
+    decided = accepted + timedelta(hours=1)
+    for event in (received,
+                  received.follow_up(type="mash.intake.referral.accepted.v1",
+                                     source="/mash/test", time=accepted, recordedtime=accepted,
+                                     data={"accepted_at": accepted.isoformat()}),
+                  received.follow_up(type="mash.triage.threshold.decided.v1",
+                                     source="/mash/test", time=decided, recordedtime=decided,
+                                     data={"decided_at": decided.isoformat(),
+                                           "route": "early_help"})):
+        with unit_of_work(engine) as uow:
+            handlers[event.type](event, uow)  # as the consumer calls them
+            uow.commit()
+    with unit_of_work(engine) as uow:
+        [row] = uow.session.exec(select(ClockRow).where(
+            ClockRow.case_reference == reference, ClockRow.clock == "threshold_decision"))
+        assert (row.started_at, row.national_return_started_at) == (received.time, accepted)
+        [met] = [json.loads(r.payload) for r in uow.session.exec(select(OutboxRecord).where(
+            OutboxRecord.event_type == "mash.sla.clock.met.v1"))]
+    assert met["started_at"] == received.time.isoformat()
+    assert met["national_return_started_at"] == accepted.isoformat()
+    engine.dispose()
+
+
+def test_a_decision_that_overtakes_its_contact_meets_the_clock_when_the_contact_arrives(
+    postgres_server: Any, tmp_path: Path,
+) -> None:
+    name = f"t_{uuid.uuid4().hex[:8]}_sla"
+    postgres_server.create_database(name)
+    engine = make_engine(postgres_server.url(name))
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
+                          name="sla-timekeeper")
+    handlers = event_handlers(ctx)
+    received = contact_received_event("MASH-2026-0VERTAKE")
+    decided = received.time + timedelta(hours=2)
+    decision = received.follow_up(type="mash.triage.threshold.decided.v1", source="/mash/test",
+                                  time=decided, recordedtime=decided,
+                                  data={"decided_at": decided.isoformat(), "route": "nfa"})
+    for event in (decision, received):  # triage's topic first, intake's later
+        with unit_of_work(engine) as uow:
+            handlers[event.type](event, uow)
+            uow.commit()
+    with unit_of_work(engine) as uow:
+        kinds = [json.loads(r.payload)["clock"] + ":" + r.event_type.split(".")[3]
+                 for r in uow.session.exec(select(OutboxRecord).order_by(
+                     col(OutboxRecord.id)))]
+        [clock] = uow.session.exec(select(ClockRow).where(
+            ClockRow.clock == "threshold_decision", ClockRow.status == "met")).all()
+    assert "threshold_decision:started" in kinds and "threshold_decision:met" in kinds
+    assert clock.ended_at == decided and not clock.breached and clock.next_wake_at is None
+    engine.dispose()
+
+
+def test_a_clock_that_cannot_be_fired_does_not_hold_up_the_others(
+    postgres_server: Any, tmp_path: Path,
+) -> None:
+    name = f"t_{uuid.uuid4().hex[:8]}_sla"
+    postgres_server.create_database(name)
+    engine = make_engine(postgres_server.url(name))
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    clock = FrozenClock(NOW)
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), clock,
+                          name="sla-timekeeper")
+    with unit_of_work(engine) as uow:
+        apply_event(ctx, uow, contact_received_event("MASH-2026-G00DCL0K"))
+        # A clock no rule knows any more (say, a pack edited wrongly), due first.
+        uow.session.add(ClockRow(
+            clock_id=str(uuid.uuid4()), clock="retired_clock", case_reference="MASH-2026-BADCL0CK",
+            partnership="default", started_at=NOW - timedelta(days=9),
+            due_at=NOW - timedelta(days=8), duration="{}", status="running",
+            next_wake_at=NOW - timedelta(days=8)))
+        uow.commit()
+    clock.set(NOW + timedelta(days=3))
+    assert fire_due_clocks(ctx) == 3  # the good case's two breaches and one warning
+    with unit_of_work(engine) as uow:
+        [bad] = uow.session.exec(select(ClockRow).where(ClockRow.clock == "retired_clock"))
+    assert bad.next_wake_at == NOW + timedelta(days=3, minutes=1)  # tried again later
     engine.dispose()
 
 
@@ -209,6 +312,20 @@ async def test_an_approved_extension_is_an_event_with_who_and_why_and_can_breach
     bad = await system["sla-timekeeper"].post(path, headers=TM, json={
         "new_due_at": "2026-11-28T00:00:00", "reason_code": "other"})
     assert [e["field"] for e in bad.json()["errors"]] == ["new_due_at"]
+    # Not an extension: a due time earlier than the current one.
+    earlier = await system["sla-timekeeper"].post(path, headers=TM, json={
+        "new_due_at": "2026-11-26T12:00:00+00:00", "reason_code": "other"})
+    assert [e["field"] for e in earlier.json()["errors"]] == ["new_due_at"]
+    # An IRO approves conference timescales, not the threshold decision's.
+    iro = auth("iro", "local_authority", subject="iro-1", partnership=P)
+    refused = await system["sla-timekeeper"].post(path, headers=iro, json={
+        "new_due_at": "2026-11-30T00:00:00+00:00", "reason_code": "other"})
+    assert refused.status_code == 403
+    # Every look at a case's clocks is audited, with who looked.
+    with system["ctx"]["sla-timekeeper"].unit_of_work() as uow:
+        reads = uow.session.exec(select(AuditEntry).where(
+            AuditEntry.resource == "sla_clock", AuditEntry.action == "read")).all()
+    assert [(a.actor, a.case_reference) for a in reads] == [("tm-1", reference)]
 
 
 async def test_a_storm_of_clocks_due_at_one_instant_all_fire_and_the_service_stays_up(

@@ -220,13 +220,175 @@ def test_partner_requests_are_separate_clocks_stopped_one_by_one_and_cancelled_a
     assert by_agency["health"].status == "cancelled"
 
 
-def test_a_stop_for_a_clock_that_never_started_changes_nothing(
+def test_a_stop_for_a_clock_that_never_started_announces_nothing(
     rules: dict[str, ClockRule], pack: PolicyPack,
 ) -> None:
     clocks, history = run([event("strategy.icpc.held.v1", datetime(2027, 1, 1, tzinfo=UTC),
                                  held_at="2027-01-01T10:00:00+00:00", plan_made=False)],
                           rules, pack)
-    assert clocks == [] and history == []
+    assert history == [] and not any(c.open for c in clocks)
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_stop_that_arrives_before_its_start_meets_the_clock_when_the_start_comes(
+    rules: dict[str, ClockRule], pack: PolicyPack, late: bool,
+) -> None:
+    # The decision (triage's topic) overtakes its contact (intake's topic): no false breach.
+    received = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday: due the end of Wednesday
+    decided = received + (timedelta(days=2) if late else timedelta(hours=3))
+    clocks, history = run([
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="early_help"),
+        event("intake.contact.received.v1", received, received_at=received.isoformat()),
+    ], rules, pack)
+    clock = one(clocks, "threshold_decision")
+    assert (clock.status, clock.started_at, clock.ended_at) == ("met", received, decided)
+    kinds = [t.kind for t in history if t.clock.clock == "threshold_decision"]
+    assert kinds == (["started", "breached", "met"] if late else ["started", "met"])
+    [met] = [t for t in history if t.kind == "met"]
+    assert met.extra["on_time"] is not late
+
+
+def test_a_stop_recorded_after_the_due_time_is_a_breach_even_before_the_timer_fired(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    decided = datetime(2026, 11, 26, 0, 30, tzinfo=UTC)  # half an hour late
+    _, history = run([
+        event("intake.contact.received.v1", received, received_at=received.isoformat()),
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="early_help"),
+    ], rules, pack)
+    late = [(t.kind, t.at, t.extra) for t in history if t.clock.clock == "threshold_decision"
+            and t.kind in ("breached", "met")]
+    assert late == [("breached", datetime(2026, 11, 26, 0, 0, tzinfo=UTC),
+                     {"overdue_by_seconds": 1800}),
+                    ("met", decided, {"on_time": False})]
+
+
+def test_a_correction_of_an_ended_clock_s_start_does_not_start_another(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2026, 12, 17, 10, 0, tzinfo=UTC)
+    circulated = held + timedelta(hours=20)
+    clocks, history = run([
+        event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
+              starts_s47=True),
+        event("strategy.minutes.circulated.v1", circulated, meeting_id="m1",
+              meeting_kind="strategy_discussion", circulated_at=circulated.isoformat()),
+        event("strategy.discussion.held.v1", circulated, meeting_id="m1",
+              held_at=(held - timedelta(days=1)).isoformat(), starts_s47=True),
+    ], rules, pack)
+    minutes = [c for c in clocks if c.clock == "strategy_minutes"]
+    assert [(c.status, c.started_at) for c in minutes] == [("met", held)]
+    assert not any(t.kind == "breached" for t in history)
+    # The ICPC clock, still running, is recomputed from the corrected time.
+    assert one(clocks, "icpc").started_at == held - timedelta(days=1)
+
+
+def test_a_corrected_review_time_recomputes_the_next_review_and_meets_nothing(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    review = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
+    clocks, history = run([
+        event("strategy.review-conference.held.v1", review, held_at=review.isoformat(),
+              first=True, decision="continue"),
+        event("strategy.review-conference.held.v1", review, first=True, decision="continue",
+              held_at=(review - timedelta(days=1)).isoformat()),
+    ], rules, pack)
+    later = one(clocks, "later_review_conference")
+    assert (later.status, later.started_at) == ("running", review - timedelta(days=1))
+    assert [t.kind for t in history if t.clock.clock == "later_review_conference"] == \
+        ["started", "extended"]
+
+
+def test_a_correction_to_a_later_start_lifts_the_breach_and_owes_the_warnings_again(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    clocks, _ = run([event("strategy.discussion.held.v1", held, meeting_id="m1",
+                           held_at=held.isoformat())], rules, pack)
+    rule = rules["strategy_minutes"]
+    minutes, fired = due_transitions(one(clocks, "strategy_minutes"), rule,
+                                     held + timedelta(hours=25))
+    assert [t.kind for t in fired] == ["breached"]
+    # Recorded at 11:00 the next day: the meeting was in fact held then.
+    corrected = held + timedelta(hours=25)
+    clocks, history = on_event([minutes], event(
+        "strategy.discussion.held.v1", corrected, meeting_id="m1",
+        held_at=corrected.isoformat()), {"strategy_minutes": rule}, pack)
+    fixed = one(clocks, "strategy_minutes")
+    assert (fixed.breached, fixed.warned) == (False, ())
+    assert next_wake(fixed, rule) == corrected + timedelta(hours=12)
+    assert [t.kind for t in history] == ["extended"]
+
+
+def test_re_rating_within_enquiries_moves_the_deadline_once_and_keeps_the_start(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    decided = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    re_rated = decided + timedelta(hours=2)
+    clocks, history = run([
+        event("triage.threshold.decided.v1", decided, route="mash_enquiries", brag="amber",
+              decided_at=decided.isoformat(),
+              enquiries_due_at=(decided + timedelta(hours=24)).isoformat()),
+        # Red with the route given again, and (a second time) with the deadline unchanged.
+        event("triage.case.re-rated.v1", re_rated, previous_brag="amber", new_brag="red",
+              new_route="mash_enquiries", re_rated_at=re_rated.isoformat(),
+              enquiries_due_at=(re_rated + timedelta(hours=4)).isoformat()),
+    ], rules, pack)
+    clock = one(clocks, "mash_enquiries")
+    assert (clock.started_at, clock.brag) == (decided, "red")
+    assert [t.kind for t in history] == ["started", "extended"]
+
+
+def test_a_re_rating_that_keeps_the_deadline_still_changes_the_colour(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    decided = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    due = (decided + timedelta(hours=4)).isoformat()
+    clocks, history = run([
+        event("triage.threshold.decided.v1", decided, route="mash_enquiries", brag="amber",
+              decided_at=decided.isoformat(), enquiries_due_at=due),
+        event("triage.case.re-rated.v1", decided + timedelta(hours=1), previous_brag="amber",
+              new_brag="red", re_rated_at=(decided + timedelta(hours=1)).isoformat(),
+              enquiries_due_at=due),
+    ], rules, pack)
+    assert one(clocks, "mash_enquiries").brag == "red"
+    assert [t.kind for t in history] == ["started"]
+
+
+def test_re_rating_into_enquiries_takes_the_new_colour_and_out_of_them_cancels(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    t0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    clocks, history = run([
+        event("triage.case.re-rated.v1", t0, previous_brag="blue", new_brag="red",
+              new_route="mash_enquiries", re_rated_at=t0.isoformat(),
+              enquiries_due_at=(t0 + timedelta(hours=4)).isoformat()),
+        event("triage.case.re-rated.v1", t0 + timedelta(hours=1), previous_brag="red",
+              new_brag="green", new_route="early_help",
+              re_rated_at=(t0 + timedelta(hours=1)).isoformat()),
+    ], rules, pack)
+    clock = one(clocks, "mash_enquiries")
+    assert (clock.brag, clock.status) == ("red", "cancelled")
+    [cancelled] = [t for t in history if t.kind == "cancelled"]
+    assert cancelled.extra["reason_code"] == "route_changed"
+
+
+def test_met_while_paused_does_not_count_the_paused_time(pack: PolicyPack) -> None:
+    rule = ClockRule.model_validate({
+        "clock": "escalation_stage",
+        "start": [{"event": "mash.strategy.escalation.raised.v1"}],
+        "stop": [{"event": "mash.strategy.escalation.answered.v1"}],
+        "pause": [{"event": "mash.strategy.escalation.paused.v1"}],
+        "duration": {"amount": 4, "unit": "elapsed_hours"}})
+    t0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    _, history = run([event("strategy.escalation.raised.v1", t0),
+                      event("strategy.escalation.paused.v1", t0 + timedelta(hours=1)),
+                      event("strategy.escalation.answered.v1", t0 + timedelta(hours=6))],
+                     {"escalation_stage": rule}, pack)
+    assert [(t.kind, t.extra.get("on_time")) for t in history][-1] == ("met", True)
 
 
 def test_a_partnership_pack_can_replace_a_default_clock(pack: PolicyPack) -> None:
@@ -239,3 +401,59 @@ def test_a_partnership_pack_can_replace_a_default_clock(pack: PolicyPack) -> Non
     rules = default_rules(pack.model_copy(update={"clocks": [custom]}))
     assert rules["icpc"].duration is not None and rules["icpc"].duration.amount == 10
     assert len(rules) == 12  # every row of DOMAIN.md §8
+
+
+def test_the_national_return_start_is_kept_beside_the_local_one_where_they_differ(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    # A contact on Monday 09:00 becomes a referral at 15:00: the MASH clock runs from the
+    # contact, the national return counts the referral from 15:00.
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    accepted = received + timedelta(hours=6)
+    decided = received + timedelta(hours=7)
+    clocks, history = run([
+        event("intake.contact.received.v1", received, received_at=received.isoformat()),
+        event("intake.referral.accepted.v1", accepted, accepted_at=accepted.isoformat()),
+        event("intake.referral.accepted.v1", accepted + timedelta(hours=1),
+              accepted_at=(accepted + timedelta(hours=1)).isoformat()),  # the first wins
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="early_help"),
+    ], rules, pack)
+    clock = one(clocks, "threshold_decision")
+    assert (clock.started_at, clock.national_return_started_at) == (received, accepted)
+    [met] = [t for t in history if t.kind == "met" and t.clock.clock == "threshold_decision"]
+    assert met.clock.national_return_started_at == accepted
+    # Nothing is announced for it: the clock's own events carry both starts.
+    assert [t.kind for t in history if t.clock.clock == "threshold_decision"] == \
+        ["started", "met"]
+    # The other clocks started by the contact do not count from the referral.
+    assert one(clocks, "referrer_outcome").national_return_started_at is None
+
+
+def test_a_referral_received_as_one_has_a_single_start(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, _ = run([
+        event("intake.contact.received.v1", received, received_at=received.isoformat()),
+        event("intake.referral.accepted.v1", received, accepted_at=received.isoformat()),
+    ], rules, pack)
+    assert one(clocks, "threshold_decision").national_return_started_at is None
+
+
+def test_a_corrected_conference_time_recomputes_the_clocks_chained_from_it(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2027, 1, 20, 10, 0, tzinfo=UTC)  # recorded as Wednesday
+    corrected = datetime(2027, 1, 18, 10, 0, tzinfo=UTC)  # it was held on Monday
+    clocks, history = run([
+        event("strategy.icpc.held.v1", held, held_at=held.isoformat(), plan_made=True),
+        event("strategy.icpc.held.v1", held, held_at=corrected.isoformat(), plan_made=True),
+    ], rules, pack)
+    # 10 working days from Monday 18 January: the end of Monday 1 February.
+    assert one(clocks, "first_core_group").due_at == datetime(2027, 2, 2, 0, 0, tzinfo=UTC)
+    # 3 months on at the same time of day in England: 10:00 GMT, then 10:00 BST (09:00 UTC).
+    assert one(clocks, "first_review_conference").due_at == datetime(2027, 4, 18, 9, 0,
+                                                                     tzinfo=UTC)
+    corrections = {t.clock.clock for t in history if t.kind == "extended"}
+    assert corrections == {"first_core_group", "first_review_conference"}

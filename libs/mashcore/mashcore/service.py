@@ -55,7 +55,8 @@ class ConsumerSpec:
 @dataclass(frozen=True)
 class TimerSpec:
     """Work a service does on the clock, not on an event: ``run`` is called every
-    ``interval`` seconds (in a worker thread) and returns how many things it did. It must
+    ``interval`` seconds (in a worker thread) and returns how many things it did; while it
+    finds work it is called again at once (a backlog is worked off, not paced). It must
     be safe with several replicas (claim rows with SKIP LOCKED or a version check)."""
 
     name: str
@@ -128,7 +129,7 @@ def _timer_loop(service: str, spec: TimerSpec, context: ServiceContext) -> Wakea
         done = await asyncio.to_thread(spec.run, context)
         if done:
             log.info("timer ran", service=service, timer=spec.name, count=done)
-        return False
+        return done > 0
 
     return WakeableLoop(f"{service}.{spec.name}", step, spec.interval)
 

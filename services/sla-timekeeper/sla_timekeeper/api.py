@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 
 from mashcore.audit import AuditAction, audit
@@ -19,13 +20,16 @@ from mashcore.auth import AuthError, Principal, Role, TokenVerifier, require_rol
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
 from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
 
 PAGE = Path(__file__).parent / "static" / "dashboard.html"
 Ops = Annotated[Principal, Depends(require_roles(Role.OPS, Role.TEAM_MANAGER))]
 # Who may approve an extension: a manager, or the IRO for conference timescales.
 Approver = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER, Role.IRO))]
+IRO_CLOCKS = ("icpc", "first_review_conference", "later_review_conference")
 HEARTBEAT_SECONDS = 15.0
+COALESCE_SECONDS = 0.2
 
 
 def _scope(principal: Principal) -> list[str] | None:
@@ -65,20 +69,32 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         breaches, warnings and met deadlines, breach rates. Case references only."""
         return dashboard.summary(ctx, _scope(principal))
 
-    @api.get("/v1/dashboard/stream", tags=["dashboard"])
+    @api.get("/v1/dashboard/stream", tags=["dashboard"], responses=problem_responses(503))
     async def stream(request: Request, ctx: Context,
                      access_token: Annotated[str, Query(min_length=1)]) -> StreamingResponse:
         """Server-Sent Events: a `summary` at once, then after every SLA event."""
         principal = _stream_principal(request, access_token)
         hub = live.broadcaster(ctx)
+        scope = _scope(principal)
+        key = None if scope is None else tuple(scope)
+        try:
+            waiter = hub.subscribe()
+        except live.TooManyStreams:
+            raise ProblemHTTPException(503, "Too many dashboards open",
+                                       "Try again later, or use /v1/dashboard/summary.") from None
 
         async def events() -> AsyncIterator[str]:
-            waiter = hub.subscribe()
             try:
                 while not await request.is_disconnected():
                     waiter.clear()  # before reading, so nothing that follows is missed
-                    data = await asyncio.to_thread(dashboard.summary, ctx, _scope(principal))
+                    try:  # checked again every time: an expired token ends the stream
+                        _stream_principal(request, access_token)
+                    except ProblemHTTPException:
+                        yield "event: expired\ndata: {}\n\n"
+                        return
+                    data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
                     yield f"event: summary\ndata: {json.dumps(data)}\n\n"
+                    await asyncio.sleep(COALESCE_SECONDS)  # a storm is shown, not replayed
                     # asyncio.wait, not wait_for: a cancellation on shutdown is never lost.
                     woken = asyncio.ensure_future(waiter.wait())
                     done, _ = await asyncio.wait({woken}, timeout=HEARTBEAT_SECONDS)
@@ -98,12 +114,19 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """A case's clocks, open and ended (no personal data)."""
         scope = _scope(principal)
         with ctx.unit_of_work() as uow:
-            rows = uow.session.exec(select(ClockRow).where(
-                ClockRow.case_reference == case_reference)).all()
-            return [_clock_view(r) for r in rows if scope is None or r.partnership in scope]
+            rows = [r for r in uow.session.exec(select(ClockRow).where(
+                ClockRow.case_reference == case_reference,
+                ClockRow.status != STOPPED_EARLY)).all()
+                if scope is None or r.partnership in scope]
+            # A case's timeline is a read of the child's record, even with codes only.
+            audit(uow.session, principal=principal, action=AuditAction.READ,
+                  resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
+                  case_reference=case_reference, outcome="allowed" if rows else "not_found")
+            uow.commit()
+            return [_clock_view(r) for r in rows]
 
     @api.post("/v1/clocks/{clock_id}/extension", tags=["clocks"],
-              responses=problem_responses(404, 409, 422))
+              responses=problem_responses(403, 404, 409, 422))
     def extension(clock_id: str, body: ExtensionIn, ctx: Context,
                   principal: Approver) -> dict[str, Any]:
         """Approve an extension: the new due time and why (a reason code). The SLA event
@@ -118,9 +141,13 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             if not allowed:
                 raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
             assert row is not None
-            if body.new_due_at <= row.started_at:
+            if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
+                raise ProblemHTTPException(
+                    403, "Not the IRO's timescale",
+                    "An IRO approves extensions of conference timescales only.")
+            if body.new_due_at <= row.due_at:
                 raise invalid_fields("Extension refused", [
-                    ("new_due_at", "must be after the clock started")])
+                    ("new_due_at", "must be later than the current due time")])
             try:
                 timekeeper.extend(ctx, uow, row, new_due_at=body.new_due_at,
                                   reason_code=body.reason_code,
@@ -131,7 +158,13 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             audit(uow.session, principal=principal, action=AuditAction.WRITE,
                   resource="sla_clock", resource_id=clock_id, at=ctx.clock.now(),
                   case_reference=row.case_reference)
-            uow.commit()
+            try:
+                uow.commit()
+            except StaleDataError:
+                raise ProblemHTTPException(
+                    409, "Clock changed", "The clock moved while the extension was being "
+                    "approved (it fell due, or an event changed it). Look again and retry."
+                    ) from None
             return _clock_view(row)
 
     return [api]

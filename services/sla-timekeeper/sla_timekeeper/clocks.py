@@ -3,7 +3,8 @@ timer, warnings and breaches. No I/O here, so every rule is tested with a moved 
 
 A clock is one statutory timescale for one case (DOMAIN.md §8), or for one thing in it
 (one information request, one meeting). For each event, per rule: stops and cancels are
-applied first, then pauses and resumes, then re-computations, then starts. So the review
+applied first, then pauses and resumes, then re-computations, then starts, then the
+national-return starts. So the review
 conference that meets one review's clock starts the next one's.
 
 * Start: at the occurrence time the event names (``at``), not when it was recorded: an
@@ -14,6 +15,8 @@ conference that meets one review's clock starts the next one's.
   ``due_field`` when another service already applied the policy (triage's enquiries due
   time, an information request's deadline).
 * Re-computation (e.g. a re-rating): a new due time from the event (``extended``).
+* National return: where the national return counts from a different moment (the
+  ``national_return`` triggers), that start is kept beside the local one; the first wins.
 * Stop: ``met``, on time or not. A clock whose due time passed has also had ``breached``.
 * Timer: a warning at each ``warn_at`` share of the time (50 % and 75 % by default), then
   the breach at the due time; each once.
@@ -32,6 +35,8 @@ from mashcore.policy import PolicyPack
 from mashcore.policy.model import ClockRule, Trigger
 
 RUNNING, PAUSED, MET, CANCELLED = "running", "paused", "met", "cancelled"
+# A stop whose start has not arrived yet (kept so the start is met at once; never shown).
+STOPPED_EARLY = "early_stop"  # (status fits 12 characters)
 Kind = Literal["started", "met", "cancelled", "paused", "resumed", "extended", "warned",
                "breached"]
 
@@ -117,6 +122,20 @@ def _due(rule: ClockRule, pack: PolicyPack, start: datetime,
     return pack.due(rule.duration, start), rule.duration.model_dump()
 
 
+def respan(clock: Clock, started_at: datetime, due_at: datetime, now: datetime) -> Clock:
+    """The clock with a new span: a breach stands only if the new due time has passed, and a
+    warning only if its point in the new span has (the others are owed again)."""
+    span = due_at - started_at
+    return replace(clock, started_at=started_at, due_at=due_at,
+                   breached=clock.breached and due_at <= now,
+                   warned=tuple(s for s in clock.warned if started_at + span * s <= now))
+
+
+def _brag(rule: ClockRule, data: Mapping[str, Any]) -> str | None:
+    fields = [rule.brag_field] if isinstance(rule.brag_field, str) else rule.brag_field or []
+    return next((str(data[f]) for f in fields if data.get(f)), None)
+
+
 def on_event(
     clocks: Iterable[Clock], event: Occurrence, rules: Mapping[str, ClockRule],
     pack: PolicyPack, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -125,21 +144,50 @@ def on_event(
     state = {c.clock_id: c for c in clocks if c.case_reference == event.case_reference}
     transitions: list[Transition] = []
 
-    def open_clocks(rule: ClockRule, instance: str | None) -> list[Clock]:
-        return [c for c in state.values() if c.clock == rule.clock and c.open
+    def of_rule(rule: ClockRule, instance: str | None) -> list[Clock]:
+        return [c for c in state.values() if c.clock == rule.clock
                 and (instance is None or c.instance == instance)]
+
+    def open_clocks(rule: ClockRule, instance: str | None) -> list[Clock]:
+        return [c for c in of_rule(rule, instance) if c.open]
 
     def record(kind: Kind, clock: Clock, at: datetime, **extra: Any) -> None:
         state[clock.clock_id] = clock
         transitions.append(Transition(kind, clock, at, extra))
 
+    def meet(clock: Clock, at: datetime) -> None:
+        """Stopped at ``at``: a stop after the due time is a breach first, whether or not
+        the timer got there before the stop's event did."""
+        due = clock.due_at
+        if clock.status == PAUSED and clock.paused_at is not None:
+            due += max(at - clock.paused_at, timedelta(0))  # paused time does not count
+        if at > due and not clock.breached:
+            clock = replace(clock, breached=True)
+            record("breached", clock, due,
+                   overdue_by_seconds=int((at - due).total_seconds()))
+        record("met", replace(clock, status=MET, ended_at=at), at, on_time=at <= due)
+
     for rule in rules.values():
+        starts_here = any(matches(t, event) for t in rule.start)
         for trigger in rule.stop:
             if matches(trigger, event):
                 at = _at(trigger, event)
-                for clock in open_clocks(rule, _instance(trigger, event)):
-                    record("met", replace(clock, status=MET, ended_at=at), at,
-                           on_time=at <= clock.due_at)
+                instance = _instance(trigger, event)
+                # A stop earlier than a clock's start is about something before it (e.g. a
+                # corrected time of the event that started it), not this clock.
+                stoppable = [c for c in open_clocks(rule, instance) if c.started_at <= at]
+                for clock in stoppable:
+                    meet(clock, at)
+                if not of_rule(rule, instance) and not starts_here:
+                    # Its start has not arrived yet (another topic, not ordered with this
+                    # one): kept, so the start, when it comes, is met at once.
+                    record_early = Clock(
+                        clock_id=new_id(), clock=rule.clock,
+                        case_reference=event.case_reference, instance=instance or "",
+                        partnership=event.partnership, brag=None, agency=None,
+                        started_at=at, national_return_started_at=None, due_at=at,
+                        duration={}, status=STOPPED_EARLY, ended_at=at)
+                    state[record_early.clock_id] = record_early
         for trigger in rule.cancel:
             if matches(trigger, event):
                 at = _at(trigger, event)
@@ -161,19 +209,23 @@ def on_event(
                         due = clock.due_at + max(at - clock.paused_at, timedelta(0))
                         record("resumed", replace(clock, status=RUNNING, paused_at=None,
                                                   due_at=due), at, new_due_at=due)
+        recomputed = False
         for trigger in rule.recompute:
             if matches(trigger, event):
+                recomputed = True
                 at = _at(trigger, event)
                 for clock in open_clocks(rule, _instance(trigger, event)):
-                    brag = event.data.get("new_brag") or clock.brag
-                    if not (rule.due_field and event.data.get(rule.due_field)):
+                    brag = _brag(rule, event.data) or clock.brag
+                    new_due = (parse_time(str(event.data[rule.due_field]))
+                               if rule.due_field and event.data.get(rule.due_field) else None)
+                    if new_due is None or new_due == clock.due_at:
+                        state[clock.clock_id] = replace(clock, brag=brag)  # kept, not news
                         continue
-                    due = parse_time(str(event.data[rule.due_field]))
-                    if due != clock.due_at:
-                        record("extended", replace(clock, due_at=due, brag=brag,
-                                                   breached=clock.breached and due <= at), at,
-                               previous_due_at=clock.due_at, new_due_at=due,
-                               reason_code="other", approved_by_role="team_manager")
+                    due = new_due
+                    record("extended", replace(respan(clock, clock.started_at, due, at),
+                                               brag=brag), at,
+                           previous_due_at=clock.due_at, new_due_at=due,
+                           reason_code="other", approved_by_role="team_manager")
         for trigger in rule.start:
             if not matches(trigger, event):
                 continue
@@ -182,25 +234,38 @@ def on_event(
             due, duration = _due(rule, pack, start, event.data)
             running = next(iter(open_clocks(rule, instance)), None)
             if running is not None:
-                if running.started_at != start:  # a corrected (earlier or later) start
-                    record("extended", replace(running, started_at=start, due_at=due,
+                # The same clock again: a corrected (earlier or later) start recomputes it;
+                # an event that also re-computed it (a re-rating) has said all it had to.
+                if running.started_at != start and not recomputed:
+                    record("extended", replace(respan(running, start, due, event.time),
                                                duration=duration), start,
                            previous_due_at=running.due_at, new_due_at=due,
                            reason_code="calendar_correction",
                            approved_by_role="team_manager")
                 continue
-            national = (parse_time(str(event.data[rule.national_return_at]))
-                        if rule.national_return_at and event.data.get(rule.national_return_at)
-                        else None)
+            ended = [c for c in of_rule(rule, instance) if c.status in (MET, CANCELLED)]
+            if any(c.ended_at is not None and start < c.ended_at for c in ended):
+                continue  # about a clock that has already ended: the record stands
+            early = next((c for c in of_rule(rule, instance)
+                          if c.status == STOPPED_EARLY and c.ended_at is not None
+                          and c.ended_at >= start), None)
             clock = Clock(
-                clock_id=new_id(), clock=rule.clock, case_reference=event.case_reference,
-                instance=instance, partnership=event.partnership,
-                brag=str(event.data[rule.brag_field]) if rule.brag_field
-                and event.data.get(rule.brag_field) else None,
+                clock_id=early.clock_id if early else new_id(), clock=rule.clock,
+                case_reference=event.case_reference, instance=instance,
+                partnership=event.partnership, brag=_brag(rule, event.data),
                 agency=str(event.data[rule.agency_field]) if rule.agency_field else None,
-                started_at=start, national_return_started_at=national, due_at=due,
+                started_at=start, national_return_started_at=None, due_at=due,
                 duration=duration)
             record("started", clock, start)
+            if early is not None and early.ended_at is not None:
+                meet(clock, early.ended_at)
+        # Kept, not announced: the clock's later events carry both starts.
+        for trigger in rule.national_return:
+            if matches(trigger, event):
+                at = _at(trigger, event)
+                for clock in open_clocks(rule, _instance(trigger, event)):
+                    if clock.national_return_started_at is None and at != clock.started_at:
+                        state[clock.clock_id] = replace(clock, national_return_started_at=at)
     return list(state.values()), transitions
 
 

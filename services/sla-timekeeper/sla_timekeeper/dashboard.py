@@ -1,26 +1,23 @@
 """The ops dashboard's numbers: timescale health at a glance, case references only.
 
-Computed from the timekeeper's own records: its clocks (open ones by stage and BRAG, the
-most urgent, breach rates) and the SLA events in its outbox (today's breaches, warnings and
-met deadlines, the latest events). Nothing here is personal data (DOMAIN.md §1 Ops).
+Computed in SQL from the timekeeper's own records: its clocks (open ones by stage and BRAG,
+the most urgent, breach rates) and the transitions it published (today's breaches, warnings
+and met deadlines, the latest events). Nothing here is personal data (DOMAIN.md §1 Ops).
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter, defaultdict
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
-from mashcore.outbox import OutboxRecord
 from mashcore.service import ServiceContext
-from sla_timekeeper.models import ClockRow
+from sla_timekeeper.models import ClockRow, TransitionRow
 
 LONDON = ZoneInfo("Europe/London")
 LABELS = {
@@ -32,64 +29,78 @@ LABELS = {
     "escalation_stage": "Escalation stage",
 }
 BRAGS = ("red", "amber", "green", "blue")
-SLA_PREFIX = "mash.sla.clock."
+
+
+OPEN = ("running", "paused")
 
 
 def _rate(breached: int, total: int) -> float | None:
     return round(breached / total, 3) if total else None
 
 
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[str, Any]:
-    """Everything the dashboard shows, now."""
+    """Everything the dashboard shows, now: counted in SQL, in the caller's partnerships.
+
+    "Today" is London's day, by when each event was published. Breach rates and the met
+    rate cover the open clocks and those started in the last 30 days.
+    """
     now = ctx.clock.now()
     today = datetime.combine(now.astimezone(LONDON).date(), time(0), LONDON)
     window = now - timedelta(days=30)
+
+    def mine(query: Any, column: Any) -> Any:
+        return query if partnerships is None else query.where(col(column).in_(partnerships))
+
+    is_open = col(ClockRow.status).in_(OPEN)
+    recent_clocks = is_open | ((col(ClockRow.started_at) >= window)
+                               & (col(ClockRow.status).in_(("met", "cancelled"))))
     with ctx.unit_of_work() as uow:
-        query = select(ClockRow).where(
-            (col(ClockRow.status).in_(["running", "paused"]))
-            | (col(ClockRow.started_at) >= window))
-        if partnerships is not None:
-            query = query.where(col(ClockRow.partnership).in_(partnerships))
-        clocks = uow.session.exec(query).all()
-        events = uow.session.exec(
-            select(OutboxRecord).where(col(OutboxRecord.event_type).startswith(SLA_PREFIX),
-                                       col(OutboxRecord.created_at) >= today)
-            .order_by(col(OutboxRecord.id).desc()).limit(5000)).all()
-    open_clocks = [c for c in clocks if c.status in ("running", "paused")]
+        run = uow.session.execute
+        by_stage = run(mine(
+            sa_select(col(ClockRow.clock), col(ClockRow.brag), func.count(),
+                      _count_if(col(ClockRow.breached)))
+            .where(is_open).group_by(col(ClockRow.clock), col(ClockRow.brag)),
+            ClockRow.partnership)).all()
+        urgent = uow.session.exec(mine(
+            select(ClockRow).where(is_open).order_by(col(ClockRow.due_at)).limit(10),
+            ClockRow.partnership)).all()
+        today_counts = run(mine(
+            sa_select(col(TransitionRow.kind), func.count(),
+                      _count_if(col(TransitionRow.on_time).is_(True)))
+            .where(col(TransitionRow.recorded_at) >= today)
+            .group_by(col(TransitionRow.kind)), TransitionRow.partnership)).all()
+        recent = uow.session.exec(mine(
+            select(TransitionRow).where(col(TransitionRow.recorded_at) >= today)
+            .order_by(col(TransitionRow.id).desc()).limit(20), TransitionRow.partnership)).all()
+        met_total, met_unbreached = run(mine(
+            sa_select(func.count(), _count_if(col(ClockRow.breached).is_(False)))
+            .where(col(ClockRow.status) == "met", col(ClockRow.started_at) >= window),
+            ClockRow.partnership)).one()
+        by_partnership = run(mine(
+            sa_select(col(ClockRow.partnership), func.count(), _count_if(col(ClockRow.breached)))
+            .where(recent_clocks).group_by(col(ClockRow.partnership)),
+            ClockRow.partnership)).all()
+        by_agency = run(mine(
+            sa_select(col(ClockRow.agency), func.count(), _count_if(col(ClockRow.breached)))
+            .where(recent_clocks, col(ClockRow.clock) == "partner_information_request",
+                   col(ClockRow.agency).is_not(None))
+            .group_by(col(ClockRow.agency)), ClockRow.partnership)).all()
     stages: dict[str, dict[str, Any]] = {}
-    for clock in open_clocks:
-        stage = stages.setdefault(clock.clock, {
-            "clock": clock.clock, "label": LABELS.get(clock.clock, clock.clock), "total": 0,
+    for clock, brag, count, breached in by_stage:
+        stage = stages.setdefault(clock, {
+            "clock": clock, "label": LABELS.get(clock, clock), "total": 0,
             "by_brag": dict.fromkeys((*BRAGS, "unrated"), 0), "breached": 0})
-        stage["total"] += 1
-        stage["by_brag"][clock.brag if clock.brag in BRAGS else "unrated"] += 1
-        stage["breached"] += int(clock.breached)
-    urgent = sorted(open_clocks, key=lambda c: c.due_at)[:10]
-    kinds: Counter[str] = Counter()
-    on_time = 0
-    recent: list[dict[str, Any]] = []
-    for record in events:
-        data = json.loads(record.payload)
-        if partnerships is not None and data.get("partnership") not in partnerships:
-            continue
-        kind = record.event_type.removeprefix(SLA_PREFIX).removesuffix(".v1")
-        kinds[kind] += 1
-        on_time += int(kind == "met" and bool(data.get("on_time")))
-        if len(recent) < 20:
-            recent.append({"kind": kind, "clock": data["clock"],
-                           "label": LABELS.get(data["clock"], data["clock"]),
-                           "case_reference": data["case_reference"],
-                           "at": record.created_at.isoformat()})
-    ended = [c for c in clocks if c.status == "met"]
-    by_agency: dict[str, list[ClockRow]] = defaultdict(list)
-    by_partnership: dict[str, list[ClockRow]] = defaultdict(list)
-    for clock in clocks:
-        by_partnership[clock.partnership].append(clock)
-        if clock.clock == "partner_information_request" and clock.agency:
-            by_agency[clock.agency].append(clock)
+        stage["total"] += count
+        stage["by_brag"][brag if brag in BRAGS else "unrated"] += count
+        stage["breached"] += int(breached)
+    kinds = {kind: (int(count), int(on_time)) for kind, count, on_time in today_counts}
     return {
         "generated_at": now.isoformat(),
-        "open_by_stage": sorted(stages.values(), key=lambda s: -int(s["total"])),
+        "open_by_stage": sorted(stages.values(), key=lambda s: (-int(s["total"]), s["clock"])),
         "most_urgent": [{
             "case_reference": c.case_reference, "clock": c.clock,
             "label": LABELS.get(c.clock, c.clock), "brag": c.brag,
@@ -97,18 +108,22 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
             "due_at": c.due_at.isoformat(),
             "seconds_left": int((c.due_at - now).total_seconds()), "breached": c.breached,
         } for c in urgent],
-        "today": {"breaches": kinds["breached"], "warnings": kinds["warned"],
-                  "met": kinds["met"], "met_on_time": on_time},
-        "met_rate": _rate(sum(1 for c in ended if not c.breached), len(ended)),
+        "today": {"breaches": kinds.get("breached", (0, 0))[0],
+                  "warnings": kinds.get("warned", (0, 0))[0],
+                  "met": kinds.get("met", (0, 0))[0],
+                  "met_on_time": kinds.get("met", (0, 0))[1]},
+        "met_rate": _rate(int(met_unbreached), int(met_total)),
         "breach_rate_by_agency": [
-            {"agency": agency, "clocks": len(rows), "breached": sum(r.breached for r in rows),
-             "rate": _rate(sum(r.breached for r in rows), len(rows))}
-            for agency, rows in sorted(by_agency.items())],
+            {"agency": agency, "clocks": count, "breached": int(breached),
+             "rate": _rate(int(breached), count)}
+            for agency, count, breached in sorted(by_agency)],
         "breach_rate_by_partnership": [
-            {"partnership": p, "clocks": len(rows), "breached": sum(r.breached for r in rows),
-             "rate": _rate(sum(r.breached for r in rows), len(rows))}
-            for p, rows in sorted(by_partnership.items())],
-        "recent": recent,
+            {"partnership": p, "clocks": count, "breached": int(breached),
+             "rate": _rate(int(breached), count)}
+            for p, count, breached in sorted(by_partnership)],
+        "recent": [{"kind": t.kind, "clock": t.clock, "label": LABELS.get(t.clock, t.clock),
+                    "case_reference": t.case_reference, "at": t.recorded_at.isoformat()}
+                   for t in recent],
     }
 
 
@@ -123,10 +138,9 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
                 .where(col(ClockRow.status).in_(["running", "paused"]))
                 .group_by(col(ClockRow.clock), col(ClockRow.brag), col(ClockRow.partnership),
                           col(ClockRow.breached))).all()
-            published = uow.session.exec(
-                select(OutboxRecord.event_type, func.count())
-                .where(col(OutboxRecord.event_type).startswith(SLA_PREFIX))
-                .group_by(col(OutboxRecord.event_type))).all()
+            published = uow.session.execute(
+                sa_select(col(TransitionRow.kind), func.count())
+                .group_by(col(TransitionRow.kind))).all()
         open_clocks = GaugeMetricFamily("mash_sla_open_clocks", "Open statutory clocks",
                                         labels=["clock", "brag", "partnership", "breached"])
         for clock, brag, partnership, breached, count in rows:
@@ -134,9 +148,8 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
                                     "true" if breached else "false"], float(count))
         events = GaugeMetricFamily("mash_sla_events", "SLA events published, by kind",
                                    labels=["kind"])
-        for event_type, count in published:
-            events.add_metric([event_type.removeprefix(SLA_PREFIX).removesuffix(".v1")],
-                              float(count))
+        for kind, count in published:
+            events.add_metric([kind], float(count))
         return [open_clocks, events]
 
     return [collect]

@@ -7,8 +7,10 @@ services exist; their clocks then run as configured.
 
 from __future__ import annotations
 
+from typing import get_args
+
 from mashcore.policy import Duration, PolicyPack
-from mashcore.policy.model import ClockRule, Trigger
+from mashcore.policy.model import ClockRule, Route, Trigger
 
 INTAKE = "mash.intake."
 TRIAGE = "mash.triage."
@@ -17,6 +19,7 @@ STRATEGY = "mash.strategy."
 NOTIFY = "mash.notifications.notification.sent.v1"
 RECEIVED = f"{INTAKE}contact.received.v1"
 DAYS = "working_days"
+ROUTES: tuple[str, ...] = get_args(Route)
 
 
 def _t(event: str, at: str | None = None, *, instance: str | None = None,
@@ -47,11 +50,14 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
     forwarded = _t(f"{INTAKE}contact.forwarded-to-allocated-worker.v1",
                    reason_code="linked_to_open_case")
     rules = [
+        # Locally from the contact; nationally (Working Together's one working day, the
+        # Children in Need census) from when it became a referral, where that was later.
         ClockRule(clock="threshold_decision",
                   start=[_t(RECEIVED, "received_at")],
                   stop=[_t(f"{TRIAGE}threshold.decided.v1", "decided_at"),
                         _t(f"{TRIAGE}consent-gate.applied.v1", "applied_at")],
                   cancel=[forwarded],
+                  national_return=[_t(f"{INTAKE}referral.accepted.v1", "accepted_at")],
                   duration=pack.threshold_decision_within),
         ClockRule(clock="referrer_acknowledged",
                   start=[_t(RECEIVED, "received_at")],
@@ -64,8 +70,12 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                          _t(f"{TRIAGE}case.re-rated.v1", "re_rated_at",
                             new_route="mash_enquiries")],
                   stop=[_t(f"{ENQUIRIES}enquiries.completed.v1", "completed_at")],
+                  # Re-routed elsewhere: the enquiries were not completed, they were ended.
+                  cancel=[_t(f"{TRIAGE}case.re-rated.v1", "re_rated_at",
+                             reason_code="route_changed",
+                             new_route=[r for r in ROUTES if r != "mash_enquiries"])],
                   recompute=[_t(f"{TRIAGE}case.re-rated.v1", "re_rated_at")],
-                  due_field="enquiries_due_at", brag_field="brag"),
+                  due_field="enquiries_due_at", brag_field=["brag", "new_brag"]),
         ClockRule(clock="partner_information_request",
                   start=[_t(f"{ENQUIRIES}information.requested.v1", "requested_at",
                             instance="request_id")],

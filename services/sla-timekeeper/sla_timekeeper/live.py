@@ -5,19 +5,32 @@ feed, not a shared consumer group), so every browser sees every event."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 from mashcore.messages import Message
 from mashcore.service import ServiceContext
 
 
-class Broadcaster:
-    """Wakes every waiting stream when something happened."""
+class TooManyStreams(Exception):
+    """This instance already serves as many live dashboards as it may."""
 
-    def __init__(self) -> None:
+
+class Broadcaster:
+    """Wakes every waiting stream when something happened, and computes each summary once
+    for all the streams that are waiting for it (a storm of events, with many dashboards
+    open, costs one query per scope at a time, not one per browser per event)."""
+
+    def __init__(self, max_streams: int = 200) -> None:
         self._waiters: set[asyncio.Event] = set()
+        self._max_streams = max_streams
+        self.generation = 0  # how many wake-ups so far
+        self._cache: dict[Hashable, tuple[int, Any]] = {}
+        self._locks: dict[Hashable, asyncio.Lock] = {}
 
     def subscribe(self) -> asyncio.Event:
+        if len(self._waiters) >= self._max_streams:
+            raise TooManyStreams
         event = asyncio.Event()
         self._waiters.add(event)
         return event
@@ -26,8 +39,22 @@ class Broadcaster:
         self._waiters.discard(event)
 
     def wake(self) -> None:
+        self.generation += 1
         for event in list(self._waiters):
             event.set()
+
+    async def latest(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` (run in a thread) as of now or later: shared by every stream that
+        asks with the same key after the same wake-up."""
+        wanted = self.generation
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] >= wanted:
+                return cached[1]
+            generation = self.generation
+            value = await asyncio.to_thread(compute)
+            self._cache[key] = (generation, value)
+            return value
 
 
 BROADCASTERS: dict[int, Broadcaster] = {}

@@ -44,3 +44,20 @@ class ClockRow(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     next_wake_at: datetime | None = Field(default=None,
                                           sa_column=utc_column(nullable=True, index=True))
+
+
+class TransitionRow(SQLModel, table=True):
+    """One published transition (what its SLA event says, by code): the dashboard counts
+    today's breaches, warnings and met deadlines here, in SQL, per partnership."""
+
+    __tablename__ = "sla_transition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clock_id: str = Field(max_length=36, index=True)
+    kind: str = Field(max_length=12)
+    clock: str = Field(max_length=40)
+    case_reference: str = Field(max_length=32)
+    partnership: str = Field(max_length=100)
+    on_time: bool | None = None
+    at: datetime = Field(sa_column=utc_column())
+    recorded_at: datetime = Field(sa_column=utc_column())

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
@@ -24,12 +26,22 @@ from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
 from mashcore.topics import SLA
-from sla_timekeeper.clocks import Clock, Occurrence, Transition, due_transitions, next_wake
+from sla_timekeeper.clocks import (
+    Clock,
+    Occurrence,
+    Transition,
+    due_transitions,
+    next_wake,
+    respan,
+)
 from sla_timekeeper.clocks import on_event as engine_on_event
 from sla_timekeeper.defaults import default_rules
-from sla_timekeeper.models import ClockRow
+from sla_timekeeper.models import ClockRow, TransitionRow
 
-BATCH = 500
+BATCH = 200  # clocks claimed per transaction by the timer
+SLA_PREFIX = "mash.sla.clock."
+RETRY_FAILED = timedelta(minutes=1)
+log = structlog.get_logger(__name__)
 
 
 def rules_for(ctx: ServiceContext, partnership: str) -> dict[str, ClockRule]:
@@ -90,7 +102,7 @@ def sla_event_data(transition: Transition) -> tuple[str, dict[str, Any]]:
                  "new_due_at": extra["new_due_at"].isoformat(),
                  "approved_by_role": extra["approved_by_role"],
                  "reason_code": extra["reason_code"]}
-    return f"mash.sla.clock.{kind}.v1", data
+    return f"{SLA_PREFIX}{kind}.v1", data
 
 
 def publish(ctx: ServiceContext, uow: UnitOfWork, transition: Transition,
@@ -106,6 +118,11 @@ def publish(ctx: ServiceContext, uow: UnitOfWork, transition: Transition,
                       time=transition.at, recordedtime=now, partnership=clock.partnership,
                       data=data, correlationid=clock.case_reference)
     ctx.emit(uow, event, SLA)
+    clock = transition.clock
+    uow.session.add(TransitionRow(
+        clock_id=clock.clock_id, kind=transition.kind, clock=clock.clock,
+        case_reference=clock.case_reference, partnership=clock.partnership,
+        on_time=transition.extra.get("on_time"), at=transition.at, recorded_at=now))
 
 
 def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Transition]:
@@ -115,19 +132,21 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
         select(ClockRow).where(ClockRow.case_reference == event.subject))}
     occurrence = Occurrence(type=event.type, case_reference=event.subject,
                             partnership=event.partnership, time=event.time, data=event.data)
-    _clocks, transitions = engine_on_event([to_clock(r) for r in rows.values()], occurrence,
-                                           rules, ctx.policy.for_partnership(event.partnership))
-    for transition in transitions:
-        clock = transition.clock
+    before = {clock_id: to_clock(row) for clock_id, row in rows.items()}
+    clocks, transitions = engine_on_event(before.values(), occurrence, rules,
+                                          ctx.policy.for_partnership(event.partnership))
+    for clock in clocks:
+        if before.get(clock.clock_id) == clock:
+            continue
         row = rows.get(clock.clock_id)
         if row is None:
             row = ClockRow(clock_id=clock.clock_id, clock=clock.clock,
                            case_reference=clock.case_reference, instance=clock.instance,
                            partnership=clock.partnership, started_at=clock.started_at,
                            due_at=clock.due_at, duration="{}", status=clock.status)
-            rows[clock.clock_id] = row
         _store(row, clock, rules[clock.clock])
         uow.session.add(row)
+    for transition in transitions:
         publish(ctx, uow, transition, event)
     return transitions
 
@@ -138,7 +157,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
              for partnership in ctx.policy.partnerships()
              for rule in rules_for(ctx, partnership).values()
              for trigger in (*rule.start, *rule.stop, *rule.cancel, *rule.pause, *rule.resume,
-                             *rule.recompute)}
+                             *rule.recompute, *rule.national_return)}
 
     def handle(event: Event, uow: UnitOfWork) -> None:
         apply_event(ctx, uow, event)
@@ -147,34 +166,44 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
 
 
 def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
-    """The durable timer: publish every warning and breach that is due; returns how many.
+    """The durable timer: publish the warnings and breaches that are due; returns how many
+    (the timer calls it again at once while it finds work).
 
-    Each clock is claimed in its own transaction through its version: a replica that loses
-    the race skips it, so nothing is published twice, and one failure stops nothing else.
+    A batch of due clocks is claimed in one transaction: on PostgreSQL with ``FOR UPDATE
+    SKIP LOCKED``, so two replicas take different clocks; everywhere the version column
+    refuses a clock that changed meanwhile. Nothing is published twice. Each clock is fired
+    in its own savepoint: one that fails is logged and tried again a minute later, and
+    never holds up the others.
     """
     now = now or ctx.clock.now()
     fired = 0
     with ctx.unit_of_work() as uow:
-        due = uow.session.exec(select(ClockRow.clock_id)
-                               .where(col(ClockRow.next_wake_at) <= now,
-                                      col(ClockRow.status) == "running")
-                               .order_by(col(ClockRow.next_wake_at)).limit(BATCH)).all()
-    for clock_id in due:
-        try:
-            with ctx.unit_of_work() as uow:
-                row = uow.session.get(ClockRow, clock_id)
-                if row is None or row.next_wake_at is None or row.next_wake_at > now:
-                    continue
-                rule = rules_for(ctx, row.partnership)[row.clock]
-                clock, transitions = due_transitions(to_clock(row), rule, now)
-                _store(row, clock, rule)
-                uow.session.add(row)
-                for transition in transitions:
-                    publish(ctx, uow, replace(transition, clock=clock), None)
-                uow.commit()
+        query = (select(ClockRow).where(col(ClockRow.next_wake_at) <= now,
+                                        col(ClockRow.status) == "running")
+                 .order_by(col(ClockRow.next_wake_at)).limit(BATCH))
+        if uow.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        failed: list[str] = []
+        for row in uow.session.exec(query).all():
+            clock_id = row.clock_id
+            try:
+                with uow.session.begin_nested():
+                    rule = rules_for(ctx, row.partnership)[row.clock]
+                    clock, transitions = due_transitions(to_clock(row), rule, now)
+                    _store(row, clock, rule)
+                    uow.session.add(row)
+                    for transition in transitions:
+                        publish(ctx, uow, replace(transition, clock=clock), None)
                 fired += len(transitions)
-        except StaleDataError:
-            continue  # another replica fired it
+            except StaleDataError:
+                continue  # another replica fired it (or an event moved it) meanwhile
+            except Exception:
+                log.exception("clock could not be fired; retrying later", clock_id=clock_id)
+                failed.append(clock_id)
+        if failed:
+            uow.session.execute(update(ClockRow).where(col(ClockRow.clock_id).in_(failed))
+                                .values(next_wake_at=now + RETRY_FAILED))
+        uow.commit()
     return fired
 
 
@@ -185,14 +214,14 @@ class ClockNotOpen(Exception):
 def extend(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, *, new_due_at: datetime,
            reason_code: str, approved_by_role: str) -> Transition:
     """An approved extension (who by role, why by code): the clock's new due time. A clock
-    that had breached and is now due later can breach again at its new due time."""
+    that had breached and is now due later can breach again at its new due time, and the
+    warnings are owed again at their points in the longer span."""
     if row.status not in ("running", "paused"):
         raise ClockNotOpen(row.clock_id)
     rule = rules_for(ctx, row.partnership)[row.clock]
     clock = to_clock(row)
     now = ctx.clock.now()
-    extended = replace(clock, due_at=new_due_at,
-                       breached=clock.breached and new_due_at <= now)
+    extended = respan(clock, clock.started_at, new_due_at, now)
     transition = Transition("extended", extended, now, {
         "previous_due_at": clock.due_at, "new_due_at": new_due_at,
         "reason_code": reason_code, "approved_by_role": approved_by_role})

@@ -197,13 +197,16 @@ class ClockRule(_Strict):
         default=None, description="The timescale; or take the due time from the start "
         "event's `due_field`.")
     due_field: str | None = None
-    brag_field: str | None = Field(default=None,
-                                   description="Where the start event says the case's BRAG.")
+    brag_field: str | list[str] | None = Field(
+        default=None, description="Where the start (or re-computing) event says the case's "
+        "BRAG; of several fields, the first present.")
     agency_field: str | None = Field(default=None,
                                      description="Where the start event says the agency.")
-    national_return_at: str | None = Field(
-        default=None, description="The start event's field with the national-return start, "
-        "where it differs from the local start.")
+    national_return: list[Trigger] = Field(
+        default_factory=list,
+        description="Events whose `at` is the start the national return counts from, kept "
+        "beside the local start where the two differ (e.g. the referral date of the "
+        "Children in Need census against the contact the MASH clock starts from).")
     warn_at: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         default_factory=lambda: [0.5, 0.75])
 
