@@ -180,6 +180,32 @@ async def test_committed_messages_are_not_delivered_again_to_the_group(
     assert seen == [b"first", b"second"]
 
 
+async def test_a_live_view_starts_from_now_without_replaying_the_topic(
+    bus: KafkaBus, namespace: str
+) -> None:
+    topic = f"{namespace}live"
+    await bus.ensure_topics([topic])
+    await bus.publish([Message(topic, b"k", b"history", ())])
+    seen: list[bytes] = []
+
+    async def record(message: Message) -> None:
+        seen.append(message.value)
+
+    live = bus.subscribe(f"{namespace}live-view", [topic], record, from_now=True)
+    await live.start()
+    sent = 0
+
+    async def news_arrived() -> bool:  # published until the view, once assigned, sees one
+        nonlocal sent
+        sent += 1
+        await bus.publish([Message(topic, b"k", f"news-{sent}".encode(), ())])
+        return any(value.startswith(b"news") for value in seen)
+
+    await eventually(news_arrived, timeout=30, what="news on the live view")
+    await live.stop()
+    assert b"history" not in seen
+
+
 async def test_the_consumer_keeps_effects_exactly_once_over_the_broker(
     bus: KafkaBus, namespace: str, engine: Engine
 ) -> None:

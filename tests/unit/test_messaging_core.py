@@ -333,3 +333,23 @@ async def test_a_database_outage_longer_than_the_retry_budget_is_waited_out(
     await make_consumer(engine, bus, during_outage, attempts=3)(case_opened().to_message(TOPIC))
     assert count(engine, Effect) == 1
     assert await read_all(bus, TOPIC + ".dlq") == []
+
+
+async def test_a_live_view_sees_only_what_is_published_from_now(tmp_path: Path) -> None:
+    bus = EmbeddedBus(tmp_path / "live.sqlite", poll_interval=0.05)
+    await bus.start()
+    await bus.publish([Message(TOPIC, b"k", b"history", ())])
+    received: list[bytes] = []
+
+    async def handler(message: Message) -> None:
+        received.append(message.value)
+
+    await bus.subscribe("live-1", [TOPIC], handler, from_now=True).start()
+    await bus.publish([Message(TOPIC, b"k", b"news", ())])
+
+    async def got_news() -> bool:
+        return b"news" in received
+
+    await eventually(got_news, timeout=10, what="the message published after subscribing")
+    assert received == [b"news"]
+    await bus.stop()

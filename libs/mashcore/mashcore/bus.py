@@ -37,5 +37,8 @@ class Bus(Protocol):
     async def publish(self, messages: Sequence[Message]) -> None:
         """Publish all messages durably, in order per key; raise if any was not acknowledged."""
 
-    def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler) -> Subscription:
-        """A subscription for a consumer group; call its start()."""
+    def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler, *,
+                  from_now: bool = False) -> Subscription:
+        """A subscription for a consumer group; call its start(). A new group reads from the
+        beginning (nothing lost), or, ``from_now``, only what is published from now on (a
+        live view that need not replay history)."""

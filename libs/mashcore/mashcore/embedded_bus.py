@@ -81,9 +81,17 @@ class EmbeddedBus:
             subscription.wake()
 
     def subscribe(
-        self, group: str, topics: Sequence[str], handler: MessageHandler
+        self, group: str, topics: Sequence[str], handler: MessageHandler, *,
+        from_now: bool = False,
     ) -> EmbeddedSubscription:
-        """A subscription reading the log from the group's committed position."""
+        """A subscription reading the log from the group's committed position (or, for a
+        new group ``from_now``, from the end of the log as it is now)."""
+        if from_now:
+            with self._lock:
+                end = self._db().execute("SELECT COALESCE(MAX(position), 0) FROM bus_log"
+                                         ).fetchone()[0]
+            for topic in topics:
+                self._commit(group, topic, int(end) + 1)
         subscription = EmbeddedSubscription(self, group, list(topics), handler)
         self._subscriptions.append(subscription)
         return subscription

@@ -91,18 +91,22 @@ class KafkaBus:
         record_published(messages)
 
     def subscribe(
-        self, group: str, topics: Sequence[str], handler: MessageHandler
+        self, group: str, topics: Sequence[str], handler: MessageHandler, *,
+        from_now: bool = False,
     ) -> KafkaSubscription:
         """A consumer in `group` over `topics`."""
-        return KafkaSubscription(self.bootstrap_servers, group, list(topics), handler)
+        return KafkaSubscription(self.bootstrap_servers, group, list(topics), handler,
+                                 from_now=from_now)
 
 
 class KafkaSubscription:
     """Consumes batches; commits a partition's offset only after its messages are handled."""
 
     def __init__(
-        self, bootstrap_servers: str, group: str, topics: list[str], handler: MessageHandler
+        self, bootstrap_servers: str, group: str, topics: list[str], handler: MessageHandler,
+        *, from_now: bool = False,
     ) -> None:
+        self._from_now = from_now
         self._bootstrap = bootstrap_servers
         self._group = group
         self._topics = topics
@@ -118,7 +122,8 @@ class KafkaSubscription:
             bootstrap_servers=self._bootstrap,
             group_id=self._group,
             enable_auto_commit=False,  # commit only after the database transaction
-            auto_offset_reset="earliest",  # a new group starts from the beginning: nothing lost
+            # A new group starts from the beginning, so nothing is lost; a live view, now.
+            auto_offset_reset="latest" if self._from_now else "earliest",
             isolation_level="read_committed",
             max_poll_interval_ms=300_000,
             session_timeout_ms=10_000,  # a killed replica's partitions move on within seconds

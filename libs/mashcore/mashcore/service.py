@@ -214,10 +214,11 @@ def create_app(
             await subscription.start()
             subscriptions.append(subscription)
         for feed in definition.feeds:
-            # A fresh group per process start: a feed is a live view, not a work queue.
+            # A fresh group per process start, from now: a feed is a live view, not a work
+            # queue, and need not replay the topic's history.
             subscription = bus.subscribe(
                 topics(f"{definition.name}.{feed.name}.{uuid.uuid4().hex}"),
-                [topics(t) for t in feed.topics], feed.handler(context))
+                [topics(t) for t in feed.topics], feed.handler(context), from_now=True)
             await subscription.start()
             subscriptions.append(subscription)
         timers = [_timer_loop(definition.name, spec, context) for spec in definition.timers]
