@@ -578,13 +578,21 @@ async def test_re_rating_a_decided_case_across_routes_starts_and_stops_the_enqui
     [event] = await eventually_event(system, reference, "mash.triage.case.re-rated.v1")
     assert event["new_route"] == "mash_enquiries"
     assert event["enquiries_due_at"] == (NOW + timedelta(hours=5)).isoformat()
+    # The same route given again is no change of route: nothing downstream starts again.
+    same = await system["triage"].post(
+        f"/v1/cases/{reference}/re-rating", headers=s["tm"],
+        json={"brag": "amber", "reason": "Synthetic: less immediate.",
+              "route": "mash_enquiries"})
+    assert same.status_code == 200, same.text
+    events = await eventually_event(system, reference, "mash.triage.case.re-rated.v1", 2)
+    assert events[1].get("new_route") is None  # absent: the route did not change
     down = await system["triage"].post(
         f"/v1/cases/{reference}/re-rating", headers=s["tm"],
         json={"brag": "blue", "reason": "Synthetic: it was a misunderstanding.",
               "route": "information_and_advice"})
     assert down.status_code == 200, down.text
-    events = await eventually_event(system, reference, "mash.triage.case.re-rated.v1", 2)
-    assert events[1]["enquiries_due_at"] is None
+    events = await eventually_event(system, reference, "mash.triage.case.re-rated.v1", 3)
+    assert events[2]["enquiries_due_at"] is None
     assert down.json()["route"] == "information_and_advice"
 
 

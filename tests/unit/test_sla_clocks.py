@@ -457,3 +457,64 @@ def test_a_corrected_conference_time_recomputes_the_clocks_chained_from_it(
                                                                      tzinfo=UTC)
     corrections = {t.clock.clock for t in history if t.kind == "extended"}
     assert corrections == {"first_core_group", "first_review_conference"}
+
+
+def test_a_completion_that_overtakes_a_re_route_back_to_enquiries_still_meets_the_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    t0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def re_rated(at: datetime, route: str, **due: str) -> Occurrence:
+        return event("triage.case.re-rated.v1", at, previous_brag="amber", new_brag="red",
+                     new_route=route, re_rated_at=at.isoformat(), **due)
+
+    back, done = t0 + timedelta(hours=2), t0 + timedelta(hours=3)
+    clocks, history = run([
+        event("triage.threshold.decided.v1", t0, route="mash_enquiries", brag="amber",
+              decided_at=t0.isoformat(), enquiries_due_at=(t0 + timedelta(hours=24)).isoformat()),
+        re_rated(t0 + timedelta(hours=1), "early_help"),
+        event("enquiries.enquiries.completed.v1", done, completed_at=done.isoformat()),
+        re_rated(back, "mash_enquiries", enquiries_due_at=(back + timedelta(hours=4)).isoformat()),
+    ], rules, pack)
+    enquiries = sorted((c for c in clocks
+                        if c.clock == "mash_enquiries" and c.status != "early_stop"),
+                       key=lambda c: c.started_at)
+    assert [(c.status, c.ended_at) for c in enquiries] == [
+        ("cancelled", t0 + timedelta(hours=1)), ("met", done)]
+    assert not any(t.kind == "breached" for t in history)
+
+
+def test_an_on_time_stop_that_arrives_after_the_timer_breached_lifts_the_breach(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    clocks, _ = run([event("intake.contact.received.v1", received,
+                           received_at=received.isoformat())], rules, pack)
+    rule = rules["threshold_decision"]
+    breached, fired = due_transitions(one(clocks, "threshold_decision"), rule,
+                                      datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+    assert fired[-1].kind == "breached"
+    decided = received + timedelta(hours=3)  # decided in time; its event was held up
+    clocks, history = on_event(
+        [breached, *[c for c in clocks if c.clock != "threshold_decision"]],
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="nfa"), rules, pack)
+    met = one(clocks, "threshold_decision")
+    assert (met.status, met.breached) == ("met", False)
+    assert [(t.kind, t.extra) for t in history] == [("met", {"on_time": True})]
+
+
+def test_a_review_recorded_late_does_not_move_the_clock_of_a_later_review(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    r1 = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
+    r2, r3 = r1 + timedelta(days=170), r1 + timedelta(days=340)
+
+    def review(at: datetime) -> Occurrence:
+        return event("strategy.review-conference.held.v1", at, held_at=at.isoformat(),
+                     first=False, decision="continue")
+
+    clocks, history = run([review(r1), review(r3), review(r2)], rules, pack)
+    running = [c for c in clocks if c.clock == "later_review_conference" and c.open]
+    assert [c.started_at for c in running] == [r3]
+    assert not any(t.kind == "extended" for t in history)

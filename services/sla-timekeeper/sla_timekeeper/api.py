@@ -16,7 +16,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 
 from mashcore.audit import AuditAction, audit
-from mashcore.auth import AuthError, Principal, Role, TokenVerifier, require_roles
+from mashcore.auth import (
+    AuthError,
+    KeySetUnavailableError,
+    Principal,
+    Role,
+    TokenVerifier,
+    require_roles,
+)
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
 from sla_timekeeper import dashboard, live, timekeeper
@@ -51,6 +58,19 @@ def _stream_principal(request: Request, access_token: str) -> Principal:
     return principal
 
 
+def _still_valid(request: Request, access_token: str) -> bool:
+    """Checked again on every update: an expired or revoked token ends the stream. Keys
+    that cannot be fetched just now are the identity provider's outage, not the token's."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        verifier.verify(access_token)
+    except KeySetUnavailableError:
+        return True
+    except AuthError:
+        return False
+    return True
+
+
 def router(_ctx: ServiceContext) -> list[APIRouter]:
     api = APIRouter(responses=problem_responses())
 
@@ -73,23 +93,23 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     async def stream(request: Request, ctx: Context,
                      access_token: Annotated[str, Query(min_length=1)]) -> StreamingResponse:
         """Server-Sent Events: a `summary` at once, then after every SLA event."""
-        principal = _stream_principal(request, access_token)
+        principal = await asyncio.to_thread(_stream_principal, request, access_token)
         hub = live.broadcaster(ctx)
         scope = _scope(principal)
         key = None if scope is None else tuple(scope)
-        try:
-            waiter = hub.subscribe()
-        except live.TooManyStreams:
+        if hub.full:
             raise ProblemHTTPException(503, "Too many dashboards open",
-                                       "Try again later, or use /v1/dashboard/summary.") from None
+                                       "Try again later, or use /v1/dashboard/summary.")
 
         async def events() -> AsyncIterator[str]:
             try:
+                waiter = hub.subscribe()  # here, so the generator's finally releases it
+            except live.TooManyStreams:
+                return
+            try:
                 while not await request.is_disconnected():
                     waiter.clear()  # before reading, so nothing that follows is missed
-                    try:  # checked again every time: an expired token ends the stream
-                        _stream_principal(request, access_token)
-                    except ProblemHTTPException:
+                    if not await asyncio.to_thread(_still_valid, request, access_token):
                         yield "event: expired\ndata: {}\n\n"
                         return
                     data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
@@ -137,7 +157,8 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         scope = _scope(principal)
         with ctx.unit_of_work() as uow:
             row = uow.session.get(ClockRow, clock_id)
-            allowed = row is not None and (scope is None or row.partnership in scope)
+            allowed = row is not None and row.status != STOPPED_EARLY and (
+                scope is None or row.partnership in scope)
             if not allowed:
                 raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
             assert row is not None

@@ -165,6 +165,10 @@ def on_event(
             clock = replace(clock, breached=True)
             record("breached", clock, due,
                    overdue_by_seconds=int((at - due).total_seconds()))
+        elif at <= due and clock.breached:
+            # The timer fired while the stop was still in transit (a consumer backlog): the
+            # met event says on time, and the clock no longer counts as breached.
+            clock = replace(clock, breached=False)
         record("met", replace(clock, status=MET, ended_at=at), at, on_time=at <= due)
 
     for rule in rules.values():
@@ -178,7 +182,9 @@ def on_event(
                 stoppable = [c for c in open_clocks(rule, instance) if c.started_at <= at]
                 for clock in stoppable:
                     meet(clock, at)
-                if not of_rule(rule, instance) and not starts_here:
+                ended_since = any(c.ended_at is not None and c.ended_at >= at
+                                  for c in of_rule(rule, instance) if not c.open)
+                if not stoppable and not ended_since and not starts_here:
                     # Its start has not arrived yet (another topic, not ordered with this
                     # one): kept, so the start, when it comes, is met at once.
                     record_early = Clock(
@@ -232,6 +238,9 @@ def on_event(
             start = _at(trigger, event)
             instance = _instance(trigger, event) or ""
             due, duration = _due(rule, pack, start, event.data)
+            ended = [c for c in of_rule(rule, instance) if c.status in (MET, CANCELLED)]
+            if any(c.ended_at is not None and start < c.ended_at for c in ended):
+                continue  # about a clock that has already ended: the record stands
             running = next(iter(open_clocks(rule, instance)), None)
             if running is not None:
                 # The same clock again: a corrected (earlier or later) start recomputes it;
@@ -243,9 +252,6 @@ def on_event(
                            reason_code="calendar_correction",
                            approved_by_role="team_manager")
                 continue
-            ended = [c for c in of_rule(rule, instance) if c.status in (MET, CANCELLED)]
-            if any(c.ended_at is not None and start < c.ended_at for c in ended):
-                continue  # about a clock that has already ended: the record stands
             early = next((c for c in of_rule(rule, instance)
                           if c.status == STOPPED_EARLY and c.ended_at is not None
                           and c.ended_at >= start), None)

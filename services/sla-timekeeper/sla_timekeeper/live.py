@@ -5,6 +5,7 @@ feed, not a shared consumer group), so every browser sees every event."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
@@ -25,7 +26,7 @@ class Broadcaster:
         self._waiters: set[asyncio.Event] = set()
         self._max_streams = max_streams
         self.generation = 0  # how many wake-ups so far
-        self._cache: dict[Hashable, tuple[int, Any]] = {}
+        self._cache: dict[Hashable, tuple[int, float, Any]] = {}
         self._locks: dict[Hashable, asyncio.Lock] = {}
 
     def subscribe(self) -> asyncio.Event:
@@ -43,17 +44,24 @@ class Broadcaster:
         for event in list(self._waiters):
             event.set()
 
-    async def latest(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """``compute()`` (run in a thread) as of now or later: shared by every stream that
-        asks with the same key after the same wake-up."""
+    @property
+    def full(self) -> bool:
+        return len(self._waiters) >= self._max_streams
+
+    async def latest(self, key: Hashable, compute: Callable[[], Any],
+                     max_age: float = 1.0) -> Any:
+        """``compute()`` (run in a thread) as of now: shared by every stream that asks with
+        the same key after the same wake-up, and never older than ``max_age`` seconds
+        (time moves the countdowns and "today" even when no event arrives)."""
         wanted = self.generation
         async with self._locks.setdefault(key, asyncio.Lock()):
             cached = self._cache.get(key)
-            if cached is not None and cached[0] >= wanted:
-                return cached[1]
-            generation = self.generation
+            if (cached is not None and cached[0] >= wanted
+                    and time.monotonic() - cached[1] < max_age):
+                return cached[2]
+            generation, computed_at = self.generation, time.monotonic()
             value = await asyncio.to_thread(compute)
-            self._cache[key] = (generation, value)
+            self._cache[key] = (generation, computed_at, value)
             return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Integer, Text
+from sqlalchemy import Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from mashcore.db import utc_column
@@ -51,6 +51,7 @@ class TransitionRow(SQLModel, table=True):
     today's breaches, warnings and met deadlines here, in SQL, per partnership."""
 
     __tablename__ = "sla_transition"
+    __table_args__ = (Index("ix_sla_transition_recorded", "recorded_at", "partnership"),)
 
     id: int | None = Field(default=None, primary_key=True)
     clock_id: str = Field(max_length=36, index=True)

@@ -291,7 +291,7 @@ def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, b
             if principal.role != Role.TEAM_MANAGER:
                 raise ProblemHTTPException(403, detail="After the threshold decision only a "
                                            "team manager re-rates a case.")
-            previous = case.brag
+            previous, previous_route = case.brag, case.route
             new_route = route or case.route
             assert previous is not None and new_route is not None
             _check_re_rating(previous, brag)
@@ -304,6 +304,7 @@ def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, b
                               now=now)
             case.brag, case.route = brag, new_route
         elif case.status in (rules.AWAITING_THRESHOLD_DECISION, rules.AWAITING_CONSENT_GATE):
+            previous_route = None
             if route is not None:
                 raise invalid_fields("Re-rating refused", [
                     ("route", "the route is the threshold decision's: decide the case")])
@@ -325,7 +326,9 @@ def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, b
             case_reference=case.case_reference, previous_brag=previous, new_brag=brag,
             re_rated_at=now, re_rated_by=domain.by(user_id, str(principal.role)),
             reason=reason, enquiries_due_at=case.enquiries_due_at,
-            route=route if case.status == rules.DECIDED and route else None), now)
+            # Only a changed route is news: the same route again starts nothing downstream.
+            route=route if case.status == rules.DECIDED and route
+            and route != previous_route else None), now)
         return _done(ctx, uow, case)
 
 

@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("at", TZ, nullable=False),
         sa.Column("recorded_at", TZ, nullable=False),
     )
-    op.create_index("ix_sla_transition_at", "sla_transition", ["at", "partnership", "kind"])
     op.create_index("ix_sla_transition_recorded", "sla_transition",
                     ["recorded_at", "partnership"])
 
