@@ -44,16 +44,19 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from devinfra.kafka import create_topics, ensure_kafka_jars, start_kafka
 from devinfra.postgres import PostgresServer, free_port, start_postgres
 from devinfra.processes import ServiceProcess
 from mashcore.auth import DEFAULT_DEV_KEY
 from mashcore.envelope import Event, parse_time
+from mashcore.kafka_bus import KafkaBus
+from mashcore.messages import Message
 from mashcore.schemas import default_registry
 from mashcore.topics import SLA, TRIAGE_CASES, TopicNamer, dead_letter_topic
 from sla_timekeeper.service import SERVICE
+from sla_timekeeper.timekeeper import SLA_PREFIX
 
 RESULTS = Path(__file__).parent / "results"
 SERVICE_NAME = SERVICE.name  # "sla-timekeeper"; its database is <prefix>_sla_timekeeper
@@ -195,15 +198,14 @@ class SlaCollector:
         finally:
             await consumer.stop()
 
-    @staticmethod
-    def _parse(record: Any, arrived: float) -> Received:
-        headers = {k: v.decode() for k, v in record.headers or ()}
-        data = json.loads(record.value)
-        kind = headers["ce_type"].removeprefix("mash.sla.clock.").removesuffix(".v1")
-        return Received(kind=kind, clock_id=data["clock_id"],
-                        case_reference=data["case_reference"],
+    def _parse(self, record: Any, arrived: float) -> Received:
+        event = Event.from_message(Message(self._topic, record.key, record.value,
+                                           tuple(record.headers or ())))
+        data = event.data
+        return Received(kind=event.type.removeprefix(SLA_PREFIX).removesuffix(".v1"),
+                        clock_id=data["clock_id"], case_reference=data["case_reference"],
                         due_at=parse_time(data["due_at"]).timestamp(),
-                        recorded=parse_time(headers["ce_recordedtime"]).timestamp(),
+                        recorded=event.recordedtime.timestamp(),
                         produced=record.timestamp / 1000, arrived=arrived)
 
     def wait_for(self, kind: str, tag: str, count: int, timeout: float,
@@ -283,18 +285,13 @@ def threshold_decided(n: int, due: datetime, now: datetime) -> Event:
 
 
 async def publish(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                acks="all", linger_ms=5)
-    await producer.start()
+    """Publish as the services' relay does (the project's own Kafka bus)."""
+    bus = KafkaBus(bootstrap, client_id="bench-sla")
+    await bus.start()
     try:
-        futures = []
-        for event in events:
-            message = event.to_message(topic)
-            futures.append(await producer.send(topic, message.value, key=message.key,
-                                               headers=list(message.headers)))
-        await asyncio.gather(*futures)
+        await bus.publish([event.to_message(topic) for event in events])
     finally:
-        await producer.stop()
+        await bus.stop()
 
 
 async def topic_size(bootstrap: str, topic: str) -> int:

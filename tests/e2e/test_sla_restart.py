@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from devinfra.processes import ServiceProcess
 from mashcore.envelope import Event, parse_time
+from mashcore.kafka_bus import KafkaBus
 from mashcore.messages import Message
 from mashcore.schemas import default_registry
 from mashcore.topics import INTAKE_CONTACTS, SLA, TRIAGE_CASES
@@ -66,19 +67,16 @@ def timekeeper_env(system_env: dict[str, str], postgres_server: Any) -> dict[str
 
 
 def publish(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
-    """Publish events the way the services' relay does: binary-mode CloudEvents keyed by
-    case reference."""
+    """Publish the way the services' relay does (the project's own Kafka bus): binary-mode
+    CloudEvents keyed by case reference."""
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
+        bus = KafkaBus(bootstrap, client_id="test-sla-restart")
+        await bus.start()
         try:
-            for event in events:
-                message = event.to_message(topic)
-                await producer.send_and_wait(topic, message.value, key=message.key,
-                                             headers=list(message.headers))
+            await bus.publish([event.to_message(topic) for event in events])
         finally:
-            await producer.stop()
+            await bus.stop()
 
     asyncio.run(send())
 

@@ -7,20 +7,24 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
 from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
+from mashcore.service import ServiceContext
 from mashcore.topics import SLA
 from sla_timekeeper.models import ClockRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
@@ -118,24 +122,56 @@ async def test_a_threshold_decision_clock_warns_breaches_on_its_own_and_is_met_l
         assert secret not in text
 
 
-def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due(
-    postgres_server: Any, tmp_path: Path,
-) -> None:
-    name = f"t_{uuid.uuid4().hex[:8]}_sla"
-    postgres_server.create_database(name)
-    engine = make_engine(postgres_server.url(name))
+@dataclass
+class Timekeeper:
+    """The timekeeper's database on the real PostgreSQL server, without its app: the tests
+    drive its handlers and its timer themselves, as replicas would."""
+
+    engine: Engine
+    bus: EmbeddedBus
+    clock: FrozenClock
+
+    def replica(self) -> ServiceContext:
+        return service_context(self.engine, self.bus, self.clock, name="sla-timekeeper")
+
+    def consume(self, ctx: ServiceContext, *events: Event) -> None:
+        """Each event in its own transaction, through the handlers the consumer calls."""
+        handlers = event_handlers(ctx)
+        for event in events:
+            with unit_of_work(self.engine) as uow:
+                handlers[event.type](event, uow)
+                uow.commit()
+
+    def published(self, event_type: str) -> list[dict[str, Any]]:
+        """The data of every event of ``event_type`` in the outbox, in order."""
+        with unit_of_work(self.engine) as uow:
+            return [json.loads(r.payload) for r in uow.session.exec(
+                select(OutboxRecord).where(OutboxRecord.event_type == event_type)
+                .order_by(col(OutboxRecord.id)))]
+
+
+@pytest.fixture
+def timekeeper(pg_url: str, tmp_path: Path) -> Iterator[Timekeeper]:
+    engine = make_engine(pg_url)
     upgrade_to_head(engine, TIMEKEEPER.migrations)
-    bus = EmbeddedBus(tmp_path / "bus.sqlite")
-    clock = FrozenClock(NOW)
-    replicas = [service_context(engine, bus, clock, name="sla-timekeeper") for _ in range(2)]
-    references = [f"MASH-2026-TW0R{i:04d}" for i in range(150)]
-    for i, reference in enumerate(references):
-        with unit_of_work(engine) as uow:
-            apply_event(replicas[0], uow, contact_received_event(
-                reference, contact_id=str(uuid.UUID(int=i + 1))))
-            uow.commit()
+    yield Timekeeper(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW))
+    engine.dispose()
+
+
+def follow_up(cause: Event, event_type: str, at: datetime, **data: Any) -> Event:
+    return cause.follow_up(type=event_type, source="/mash/test", time=at, recordedtime=at,
+                           data=data)
+
+
+def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due(
+    timekeeper: Timekeeper,
+) -> None:
+    replicas = [timekeeper.replica() for _ in range(2)]
+    timekeeper.consume(replicas[0], *(
+        contact_received_event(f"MASH-2026-TW0R{i:04d}", contact_id=str(uuid.UUID(int=i + 1)))
+        for i in range(150)))
     # "Down" for three days: every clock fell due; both replicas come back at once.
-    clock.set(NOW + timedelta(days=3))
+    timekeeper.clock.set(NOW + timedelta(days=3))
     counts: list[int] = []
 
     def timer(ctx: Any) -> None:  # as the service's timer loop: again while it finds work
@@ -151,99 +187,61 @@ def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due
     # 09:00 the threshold decision and the acknowledgement (1 working day each) are
     # overdue, and the 5-working-day outcome (due the end of Monday 30th) is past 50 %.
     assert sum(counts) == 150 * 3
-    with unit_of_work(engine) as uow:
-        rows = uow.session.exec(select(OutboxRecord).where(
-            OutboxRecord.event_type == "mash.sla.clock.breached.v1")).all()
-    clocks = [json.loads(r.payload)["clock_id"] for r in rows]
+    breaches = timekeeper.published("mash.sla.clock.breached.v1")
+    clocks = [b["clock_id"] for b in breaches]
     assert len(clocks) == len(set(clocks)) == 300  # each breach published exactly once
-    with unit_of_work(engine) as uow:
-        warned = uow.session.exec(select(OutboxRecord).where(
-            OutboxRecord.event_type == "mash.sla.clock.warned.v1")).all()
-    assert len({json.loads(r.payload)["clock_id"] for r in warned}) == len(warned) == 150
-    assert {json.loads(r.payload)["clock"] for r in rows} == {"threshold_decision",
-                                                               "referrer_acknowledged"}
+    warned = timekeeper.published("mash.sla.clock.warned.v1")
+    assert len({w["clock_id"] for w in warned}) == len(warned) == 150
+    assert {b["clock"] for b in breaches} == {"threshold_decision", "referrer_acknowledged"}
     assert fire_due_clocks(replicas[0]) == 0 and fire_due_clocks(replicas[1]) == 0
-    engine.dispose()
 
 
 def test_the_national_return_start_is_stored_and_carried_by_the_clock_s_events(
-    postgres_server: Any, tmp_path: Path,
+    timekeeper: Timekeeper,
 ) -> None:
-    name = f"t_{uuid.uuid4().hex[:8]}_sla"
-    postgres_server.create_database(name)
-    engine = make_engine(postgres_server.url(name))
-    upgrade_to_head(engine, TIMEKEEPER.migrations)
-    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
-                          name="sla-timekeeper")
-    handlers = event_handlers(ctx)
     reference = "MASH-2026-NAT10NAL"
     received = contact_received_event(reference)
     accepted = received.time + timedelta(hours=5)  # the contact became a referral later
     decided = accepted + timedelta(hours=1)
-    for event in (received,
-                  received.follow_up(type="mash.intake.referral.accepted.v1",
-                                     source="/mash/test", time=accepted, recordedtime=accepted,
-                                     data={"accepted_at": accepted.isoformat()}),
-                  received.follow_up(type="mash.triage.threshold.decided.v1",
-                                     source="/mash/test", time=decided, recordedtime=decided,
-                                     data={"decided_at": decided.isoformat(),
-                                           "route": "early_help"})):
-        with unit_of_work(engine) as uow:
-            handlers[event.type](event, uow)  # as the consumer calls them
-            uow.commit()
-    with unit_of_work(engine) as uow:
+    timekeeper.consume(
+        timekeeper.replica(), received,
+        follow_up(received, "mash.intake.referral.accepted.v1", accepted,
+                  accepted_at=accepted.isoformat()),
+        follow_up(received, "mash.triage.threshold.decided.v1", decided,
+                  decided_at=decided.isoformat(), route="early_help"))
+    with unit_of_work(timekeeper.engine) as uow:
         [row] = uow.session.exec(select(ClockRow).where(
             ClockRow.case_reference == reference, ClockRow.clock == "threshold_decision"))
-        assert (row.started_at, row.national_return_started_at) == (received.time, accepted)
-        [met] = [json.loads(r.payload) for r in uow.session.exec(select(OutboxRecord).where(
-            OutboxRecord.event_type == "mash.sla.clock.met.v1"))]
+    assert (row.started_at, row.national_return_started_at) == (received.time, accepted)
+    [met] = timekeeper.published("mash.sla.clock.met.v1")
     assert met["started_at"] == received.time.isoformat()
     assert met["national_return_started_at"] == accepted.isoformat()
-    engine.dispose()
 
 
 def test_a_decision_that_overtakes_its_contact_meets_the_clock_when_the_contact_arrives(
-    postgres_server: Any, tmp_path: Path,
+    timekeeper: Timekeeper,
 ) -> None:
-    name = f"t_{uuid.uuid4().hex[:8]}_sla"
-    postgres_server.create_database(name)
-    engine = make_engine(postgres_server.url(name))
-    upgrade_to_head(engine, TIMEKEEPER.migrations)
-    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
-                          name="sla-timekeeper")
-    handlers = event_handlers(ctx)
     received = contact_received_event("MASH-2026-0VERTAKE")
     decided = received.time + timedelta(hours=2)
-    decision = received.follow_up(type="mash.triage.threshold.decided.v1", source="/mash/test",
-                                  time=decided, recordedtime=decided,
-                                  data={"decided_at": decided.isoformat(), "route": "nfa"})
-    for event in (decision, received):  # triage's topic first, intake's later
-        with unit_of_work(engine) as uow:
-            handlers[event.type](event, uow)
-            uow.commit()
-    with unit_of_work(engine) as uow:
-        kinds = [json.loads(r.payload)["clock"] + ":" + r.event_type.split(".")[3]
-                 for r in uow.session.exec(select(OutboxRecord).order_by(
-                     col(OutboxRecord.id)))]
+    decision = follow_up(received, "mash.triage.threshold.decided.v1", decided,
+                         decided_at=decided.isoformat(), route="nfa")
+    # Triage's topic first, intake's later.
+    timekeeper.consume(timekeeper.replica(), decision, received)
+    kinds = [f"{d['clock']}:{kind}" for kind in ("started", "met")
+             for d in timekeeper.published(f"mash.sla.clock.{kind}.v1")]
+    with unit_of_work(timekeeper.engine) as uow:
         [clock] = uow.session.exec(select(ClockRow).where(
             ClockRow.clock == "threshold_decision", ClockRow.status == "met")).all()
     assert "threshold_decision:started" in kinds and "threshold_decision:met" in kinds
     assert clock.ended_at == decided and not clock.breached and clock.next_wake_at is None
-    engine.dispose()
 
 
 def test_a_clock_that_cannot_be_fired_does_not_hold_up_the_others(
-    postgres_server: Any, tmp_path: Path,
+    timekeeper: Timekeeper,
 ) -> None:
-    name = f"t_{uuid.uuid4().hex[:8]}_sla"
-    postgres_server.create_database(name)
-    engine = make_engine(postgres_server.url(name))
-    upgrade_to_head(engine, TIMEKEEPER.migrations)
-    clock = FrozenClock(NOW)
-    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), clock,
-                          name="sla-timekeeper")
-    with unit_of_work(engine) as uow:
-        apply_event(ctx, uow, contact_received_event("MASH-2026-G00DCL0K"))
+    ctx = timekeeper.replica()
+    timekeeper.consume(ctx, contact_received_event("MASH-2026-G00DCL0K"))
+    with unit_of_work(timekeeper.engine) as uow:
         # A clock no rule knows any more (say, a pack edited wrongly), due first.
         uow.session.add(ClockRow(
             clock_id=str(uuid.uuid4()), clock="retired_clock", case_reference="MASH-2026-BADCL0CK",
@@ -251,12 +249,11 @@ def test_a_clock_that_cannot_be_fired_does_not_hold_up_the_others(
             due_at=NOW - timedelta(days=8), duration="{}", status="running",
             next_wake_at=NOW - timedelta(days=8)))
         uow.commit()
-    clock.set(NOW + timedelta(days=3))
+    timekeeper.clock.set(NOW + timedelta(days=3))
     assert fire_due_clocks(ctx) == 3  # the good case's two breaches and one warning
-    with unit_of_work(engine) as uow:
+    with unit_of_work(timekeeper.engine) as uow:
         [bad] = uow.session.exec(select(ClockRow).where(ClockRow.clock == "retired_clock"))
     assert bad.next_wake_at == NOW + timedelta(days=3, minutes=1)  # tried again later
-    engine.dispose()
 
 
 async def test_every_service_serves_prometheus_metrics_and_the_timekeeper_its_clocks(

@@ -49,21 +49,13 @@ def queue_entry(request: InformationRequest, now: datetime) -> dict[str, Any]:
 
 def navigator_view(request: InformationRequest, now: datetime,
                    address: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Everything a navigator sees of a request, and nothing more."""
-    return {
-        "request_id": request.id,
-        "case_reference": request.case_reference,
-        "agency": request.agency,
-        "brag": request.brag,
+    """Everything a navigator sees of a request (its queue line, and who to search for and
+    why), and nothing more."""
+    return queue_entry(request, now) | {
         "question": request.question,
         "subjects": json.loads(request.subjects),
         "address": address,
         "sharing_basis": request.sharing_basis,
-        "requested_at": _iso(request.requested_at),
-        "deadline": _iso(request.deadline),
-        "overdue": request.status == PENDING and now > request.deadline,
-        "status": request.status,
-        "chased": request.chase_count > 0,
         "answer": answer_view(request),
     }
 

@@ -35,6 +35,7 @@ from mashcore.policy import PolicyPack
 from mashcore.policy.model import ClockRule, Trigger
 
 RUNNING, PAUSED, MET, CANCELLED = "running", "paused", "met", "cancelled"
+OPEN = (RUNNING, PAUSED)
 # A stop whose start has not arrived yet (kept so the start is met at once; never shown).
 STOPPED_EARLY = "early_stop"  # (status fits 12 characters)
 Kind = Literal["started", "met", "cancelled", "paused", "resumed", "extended", "warned",
@@ -64,7 +65,7 @@ class Clock:
 
     @property
     def open(self) -> bool:
-        return self.status in (RUNNING, PAUSED)
+        return self.status in OPEN
 
 
 @dataclass(frozen=True)
@@ -171,72 +172,60 @@ def on_event(
             clock = replace(clock, breached=False)
         record("met", replace(clock, status=MET, ended_at=at), at, on_time=at <= due)
 
+    def fired(triggers: Iterable[Trigger]) -> list[tuple[Trigger, datetime, str | None]]:
+        """Each of ``triggers`` this event matches, with when it happened and which
+        instance (None: every instance of the case) it is about."""
+        return [(t, _at(t, event), _instance(t, event)) for t in triggers if matches(t, event)]
+
     for rule in rules.values():
         starts_here = any(matches(t, event) for t in rule.start)
-        for trigger in rule.stop:
-            if matches(trigger, event):
-                at = _at(trigger, event)
-                instance = _instance(trigger, event)
-                # A stop earlier than a clock's start is about something before it (e.g. a
-                # corrected time of the event that started it), not this clock.
-                stoppable = [c for c in open_clocks(rule, instance) if c.started_at <= at]
-                for clock in stoppable:
-                    meet(clock, at)
-                ended_since = any(c.ended_at is not None and c.ended_at >= at
-                                  for c in of_rule(rule, instance) if not c.open)
-                if not stoppable and not ended_since and not starts_here:
-                    # Its start has not arrived yet (another topic, not ordered with this
-                    # one): kept, so the start, when it comes, is met at once.
-                    record_early = Clock(
-                        clock_id=new_id(), clock=rule.clock,
-                        case_reference=event.case_reference, instance=instance or "",
-                        partnership=event.partnership, brag=None, agency=None,
-                        started_at=at, national_return_started_at=None, due_at=at,
-                        duration={}, status=STOPPED_EARLY, ended_at=at)
-                    state[record_early.clock_id] = record_early
-        for trigger in rule.cancel:
-            if matches(trigger, event):
-                at = _at(trigger, event)
-                for clock in open_clocks(rule, _instance(trigger, event)):
-                    record("cancelled", replace(clock, status=CANCELLED, ended_at=at), at,
+        recomputed = any(matches(t, event) for t in rule.recompute)
+        for _trigger, at, instance in fired(rule.stop):
+            # A stop earlier than a clock's start is about something before it (e.g. a
+            # corrected time of the event that started it), not this clock.
+            stoppable = [c for c in open_clocks(rule, instance) if c.started_at <= at]
+            for clock in stoppable:
+                meet(clock, at)
+            ended_since = any(c.ended_at is not None and c.ended_at >= at
+                              for c in of_rule(rule, instance) if not c.open)
+            if not stoppable and not ended_since and not starts_here:
+                # Its start has not arrived yet (another topic, not ordered with this one):
+                # kept, so the start, when it comes, is met at once.
+                placeholder = Clock(
+                    clock_id=new_id(), clock=rule.clock, case_reference=event.case_reference,
+                    instance=instance or "", partnership=event.partnership, brag=None,
+                    agency=None, started_at=at, national_return_started_at=None, due_at=at,
+                    duration={}, status=STOPPED_EARLY, ended_at=at)
+                state[placeholder.clock_id] = placeholder
+        for trigger, at, instance in fired(rule.cancel):
+            for clock in open_clocks(rule, instance):
+                record("cancelled", replace(clock, status=CANCELLED, ended_at=at), at,
+                       reason_code=trigger.reason_code or "other")
+        for trigger, at, instance in fired(rule.pause):
+            for clock in open_clocks(rule, instance):
+                if clock.status == RUNNING:
+                    record("paused", replace(clock, status=PAUSED, paused_at=at), at,
                            reason_code=trigger.reason_code or "other")
-        for trigger in rule.pause:
-            if matches(trigger, event):
-                at = _at(trigger, event)
-                for clock in open_clocks(rule, _instance(trigger, event)):
-                    if clock.status == RUNNING:
-                        record("paused", replace(clock, status=PAUSED, paused_at=at), at,
-                               reason_code=trigger.reason_code or "other")
-        for trigger in rule.resume:
-            if matches(trigger, event):
-                at = _at(trigger, event)
-                for clock in open_clocks(rule, _instance(trigger, event)):
-                    if clock.status == PAUSED and clock.paused_at is not None:
-                        due = clock.due_at + max(at - clock.paused_at, timedelta(0))
-                        record("resumed", replace(clock, status=RUNNING, paused_at=None,
-                                                  due_at=due), at, new_due_at=due)
-        recomputed = False
-        for trigger in rule.recompute:
-            if matches(trigger, event):
-                recomputed = True
-                at = _at(trigger, event)
-                for clock in open_clocks(rule, _instance(trigger, event)):
-                    brag = _brag(rule, event.data) or clock.brag
-                    new_due = (parse_time(str(event.data[rule.due_field]))
-                               if rule.due_field and event.data.get(rule.due_field) else None)
-                    if new_due is None or new_due == clock.due_at:
-                        state[clock.clock_id] = replace(clock, brag=brag)  # kept, not news
-                        continue
-                    due = new_due
-                    record("extended", replace(respan(clock, clock.started_at, due, at),
-                                               brag=brag), at,
-                           previous_due_at=clock.due_at, new_due_at=due,
-                           reason_code="other", approved_by_role="team_manager")
-        for trigger in rule.start:
-            if not matches(trigger, event):
-                continue
-            start = _at(trigger, event)
-            instance = _instance(trigger, event) or ""
+        for _trigger, at, instance in fired(rule.resume):
+            for clock in open_clocks(rule, instance):
+                if clock.status == PAUSED and clock.paused_at is not None:
+                    due = clock.due_at + max(at - clock.paused_at, timedelta(0))
+                    record("resumed", replace(clock, status=RUNNING, paused_at=None,
+                                              due_at=due), at, new_due_at=due)
+        for _trigger, at, instance in fired(rule.recompute):
+            for clock in open_clocks(rule, instance):
+                brag = _brag(rule, event.data) or clock.brag
+                new_due = (parse_time(str(event.data[rule.due_field]))
+                           if rule.due_field and event.data.get(rule.due_field) else None)
+                if new_due is None or new_due == clock.due_at:
+                    state[clock.clock_id] = replace(clock, brag=brag)  # kept, not news
+                    continue
+                record("extended", replace(respan(clock, clock.started_at, new_due, at),
+                                           brag=brag), at,
+                       previous_due_at=clock.due_at, new_due_at=new_due,
+                       reason_code="other", approved_by_role="team_manager")
+        for _trigger, start, matched in fired(rule.start):
+            instance = matched or ""
             due, duration = _due(rule, pack, start, event.data)
             ended = [c for c in of_rule(rule, instance) if c.status in (MET, CANCELLED)]
             if any(c.ended_at is not None and start < c.ended_at for c in ended):
@@ -266,12 +255,10 @@ def on_event(
             if early is not None and early.ended_at is not None:
                 meet(clock, early.ended_at)
         # Kept, not announced: the clock's later events carry both starts.
-        for trigger in rule.national_return:
-            if matches(trigger, event):
-                at = _at(trigger, event)
-                for clock in open_clocks(rule, _instance(trigger, event)):
-                    if clock.national_return_started_at is None and at != clock.started_at:
-                        state[clock.clock_id] = replace(clock, national_return_started_at=at)
+        for _trigger, at, instance in fired(rule.national_return):
+            for clock in open_clocks(rule, instance):
+                if clock.national_return_started_at is None and at != clock.started_at:
+                    state[clock.clock_id] = replace(clock, national_return_started_at=at)
     return list(state.values()), transitions
 
 

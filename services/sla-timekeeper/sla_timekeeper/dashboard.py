@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from mashcore.service import ServiceContext
+from sla_timekeeper.clocks import CANCELLED, MET, OPEN
 from sla_timekeeper.models import ClockRow, TransitionRow
 
 LONDON = ZoneInfo("Europe/London")
@@ -30,8 +31,6 @@ LABELS = {
 }
 BRAGS = ("red", "amber", "green", "blue")
 
-
-OPEN = ("running", "paused")
 
 
 def _rate(breached: int, total: int) -> float | None:
@@ -57,7 +56,7 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
 
     is_open = col(ClockRow.status).in_(OPEN)
     recent_clocks = is_open | ((col(ClockRow.started_at) >= window)
-                               & (col(ClockRow.status).in_(("met", "cancelled"))))
+                               & (col(ClockRow.status).in_((MET, CANCELLED))))
     with ctx.unit_of_work() as uow:
         run = uow.session.execute
         by_stage = run(mine(
@@ -78,7 +77,7 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
             .order_by(col(TransitionRow.id).desc()).limit(20), TransitionRow.partnership)).all()
         met_total, met_unbreached = run(mine(
             sa_select(func.count(), _count_if(col(ClockRow.breached).is_(False)))
-            .where(col(ClockRow.status) == "met", col(ClockRow.started_at) >= window),
+            .where(col(ClockRow.status) == MET, col(ClockRow.started_at) >= window),
             ClockRow.partnership)).one()
         by_partnership = run(mine(
             sa_select(col(ClockRow.partnership), func.count(), _count_if(col(ClockRow.breached)))
@@ -135,7 +134,7 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
             rows = uow.session.execute(
                 sa_select(col(ClockRow.clock), col(ClockRow.brag), col(ClockRow.partnership),
                           col(ClockRow.breached), func.count())
-                .where(col(ClockRow.status).in_(["running", "paused"]))
+                .where(col(ClockRow.status).in_(OPEN))
                 .group_by(col(ClockRow.clock), col(ClockRow.brag), col(ClockRow.partnership),
                           col(ClockRow.breached))).all()
             published = uow.session.execute(

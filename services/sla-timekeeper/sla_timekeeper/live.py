@@ -30,7 +30,7 @@ class Broadcaster:
         self._locks: dict[Hashable, asyncio.Lock] = {}
 
     def subscribe(self) -> asyncio.Event:
-        if len(self._waiters) >= self._max_streams:
+        if self.full:
             raise TooManyStreams
         event = asyncio.Event()
         self._waiters.add(event)

@@ -27,6 +27,8 @@ from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
 from mashcore.topics import SLA
 from sla_timekeeper.clocks import (
+    OPEN,
+    RUNNING,
     Clock,
     Occurrence,
     Transition,
@@ -179,7 +181,7 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     fired = 0
     with ctx.unit_of_work() as uow:
         query = (select(ClockRow).where(col(ClockRow.next_wake_at) <= now,
-                                        col(ClockRow.status) == "running")
+                                        col(ClockRow.status) == RUNNING)
                  .order_by(col(ClockRow.next_wake_at)).limit(BATCH))
         if uow.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -191,7 +193,6 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
                     rule = rules_for(ctx, row.partnership)[row.clock]
                     clock, transitions = due_transitions(to_clock(row), rule, now)
                     _store(row, clock, rule)
-                    uow.session.add(row)
                     for transition in transitions:
                         publish(ctx, uow, replace(transition, clock=clock), None)
                 fired += len(transitions)
@@ -216,7 +217,7 @@ def extend(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, *, new_due_at: d
     """An approved extension (who by role, why by code): the clock's new due time. A clock
     that had breached and is now due later can breach again at its new due time, and the
     warnings are owed again at their points in the longer span."""
-    if row.status not in ("running", "paused"):
+    if row.status not in OPEN:
         raise ClockNotOpen(row.clock_id)
     rule = rules_for(ctx, row.partnership)[row.clock]
     clock = to_clock(row)

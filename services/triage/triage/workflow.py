@@ -291,8 +291,10 @@ def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, b
             if principal.role != Role.TEAM_MANAGER:
                 raise ProblemHTTPException(403, detail="After the threshold decision only a "
                                            "team manager re-rates a case.")
-            previous, previous_route = case.brag, case.route
+            previous = case.brag
             new_route = route or case.route
+            # Only a changed route is news: the same route again starts nothing downstream.
+            changed_route = route if route != case.route else None
             assert previous is not None and new_route is not None
             _check_re_rating(previous, brag)
             errors = rules.re_rating_errors(
@@ -304,7 +306,7 @@ def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, b
                               now=now)
             case.brag, case.route = brag, new_route
         elif case.status in (rules.AWAITING_THRESHOLD_DECISION, rules.AWAITING_CONSENT_GATE):
-            previous_route = None
+            changed_route = None
             if route is not None:
                 raise invalid_fields("Re-rating refused", [
                     ("route", "the route is the threshold decision's: decide the case")])
@@ -326,9 +328,7 @@ def re_rate(ctx: ServiceContext, principal: Principal, case_reference: str, *, b
             case_reference=case.case_reference, previous_brag=previous, new_brag=brag,
             re_rated_at=now, re_rated_by=domain.by(user_id, str(principal.role)),
             reason=reason, enquiries_due_at=case.enquiries_due_at,
-            # Only a changed route is news: the same route again starts nothing downstream.
-            route=route if case.status == rules.DECIDED and route
-            and route != previous_route else None), now)
+            route=changed_route), now)
         return _done(ctx, uow, case)
 
 
