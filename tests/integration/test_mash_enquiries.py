@@ -469,7 +469,8 @@ def test_a_decision_before_its_contact_waits_for_it_instead_of_being_dead_letter
                            "enquiries_due_at": (NOW + timedelta(hours=4)).isoformat()})
     with pytest.raises(Exception) as waiting, unit_of_work(engine) as uow:
         triage_handlers(ctx)[decision.type](decision, uow)
-    assert is_transient(waiting.value)  # retried until the contact arrives, never dropped
+    assert is_transient(waiting.value)  # parked until the contact arrives, never dropped
+    assert getattr(waiting.value, "waiting_for", None) == f"contact:{reference}"
     for event, handlers in ((contact_received_event(reference), intake_handlers),
                             (decision, triage_handlers)):
         with unit_of_work(engine) as uow:

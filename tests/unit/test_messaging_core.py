@@ -21,6 +21,7 @@ from mashcore.envelope import Event
 from mashcore.inbox import InboxRecord
 from mashcore.messages import Message
 from mashcore.outbox import Outbox, OutboxRecord
+from mashcore.parking import ParkedEvent
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry, SchemaViolation
 from mashcore.topics import TopicNamer
@@ -48,7 +49,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'service.sqlite'}")
     SQLModel.metadata.create_all(
         engine, tables=[OutboxRecord.__table__, InboxRecord.__table__,  # type: ignore[list-item]
-                        Effect.__table__]  # type: ignore[list-item]
+                        ParkedEvent.__table__, Effect.__table__]  # type: ignore[list-item]
     )
     yield engine
     engine.dispose()

@@ -25,6 +25,7 @@ from mashcore.envelope import Event, InvalidEnvelope
 from mashcore.inbox import already_processed, record_processed
 from mashcore.logging import bind_event_context, clear_event_context
 from mashcore.messages import Message
+from mashcore.parking import NotYetKnown, ParkingLot
 from mashcore.schemas import SchemaRegistry, SchemaViolation
 from mashcore.topics import dead_letter_topic
 
@@ -47,8 +48,13 @@ class RetryPolicy:
     max_delay: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        """Seconds to wait after the given failed attempt (1-based)."""
-        return float(min(self.max_delay, self.first_delay * 2 ** (attempt - 1)))
+        """Seconds to wait after the given failed attempt (1-based).
+
+        The exponent is capped: ``2 ** 1024`` does not fit in a float, and an outage of an
+        hour and a half reaches attempt 1,025.
+        """
+        exponent = min(max(attempt - 1, 0), 64)
+        return float(min(self.max_delay, self.first_delay * 2.0 ** exponent))
 
 
 def safe_reason(exc: BaseException) -> str:
@@ -65,11 +71,8 @@ def safe_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-class NotYetKnown(Exception):
-    """The event depends on another stream's event that has not been processed yet (e.g. a
-    decision about a case whose contact is still on its way on another topic). Retried with
-    backoff until it is, never dead-lettered: dropping it would lose the work it asks for."""
-
+__all__ = ["EventConsumer", "EventHandler", "NotYetKnown", "RetryPolicy", "is_transient",
+           "safe_reason"]
 
 _TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, TimeoutError,
               ConnectionError, NotYetKnown,
@@ -98,6 +101,7 @@ class EventConsumer:
         handlers: Mapping[str, EventHandler],
         retry: RetryPolicy | None = None,
         on_commit: Callable[[], None] | None = None,
+        parking: ParkingLot | None = None,
     ) -> None:
         self.name = name
         self._engine = engine
@@ -107,6 +111,9 @@ class EventConsumer:
         self._handlers = dict(handlers)
         self._retry = retry or RetryPolicy()
         self._on_commit = on_commit
+        # Events waiting for a prerequisite; shared by the service's consumers (service.py).
+        self.parking = parking or ParkingLot(engine, clock)
+        self.parking.register(self)
 
     async def __call__(self, message: Message) -> None:
         """Handle one message; return only when it is processed or dead-lettered.
@@ -135,8 +142,11 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                await asyncio.to_thread(self._apply, event, handler)
-                log.info("event processed", consumer=self.name, event_type=event.type)
+                applied = await asyncio.to_thread(self._apply_or_park, message, event, handler)
+                if applied:
+                    log.info("event processed", consumer=self.name, event_type=event.type)
+                    # The prerequisite of the case's parked events may just have arrived.
+                    await self.parking.after_commit(event.subject)
                 return
             except Exception as exc:
                 transient = is_transient(exc)
@@ -147,6 +157,30 @@ class EventConsumer:
                     await self._dead_letter(message, reason)
                     return
                 await asyncio.sleep(self._retry.delay(attempt))
+
+    def _apply_or_park(self, message: Message, event: Event, handler: EventHandler) -> bool:
+        """Apply the event, or park it (True only when applied). It is parked when its
+        handler says a prerequisite has not arrived, or behind the case's events already
+        parked for this consumer (order per case)."""
+        waiting_for = self.parking.waiting_ahead(self.name, event.subject)
+        if waiting_for is None:
+            try:
+                self._apply(event, handler)
+                return True
+            except NotYetKnown as exc:
+                waiting_for = exc.waiting_for
+        self.parking.park(self.name, message, event, waiting_for)
+        return False
+
+    def apply(self, event: Event) -> None:
+        """Apply one (parked) event in the inbox transaction; NotYetKnown if it must wait."""
+        handler = self._handlers.get(event.type)
+        if handler is not None:
+            self._apply(event, handler)
+
+    async def dead_letter(self, message: Message, reason: str) -> None:
+        """Dead-letter a message this consumer gave up on (e.g. parked for too long)."""
+        await self._dead_letter(message, reason)
 
     def _apply(self, event: Event, handler: EventHandler) -> None:
         with unit_of_work(self._engine, self._on_commit) as uow:

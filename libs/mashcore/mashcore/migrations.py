@@ -86,3 +86,30 @@ def create_messaging_tables() -> None:
         sa.Column("location", sa.String(500), nullable=True),
         sa.Column("created_at", _tz(), nullable=False),
     )
+
+
+def create_parking_table() -> None:
+    """The shared runtime's parked events (mashcore/parking.py), for services that consume."""
+    from alembic import op
+
+    op.create_table(
+        "parked_event",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("case_reference", sa.String(64), nullable=False),
+        sa.Column("waiting_for", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("source_partition", sa.Integer, nullable=True),
+        sa.Column("source_offset", sa.BigInteger, nullable=True),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("headers", sa.Text, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("parked_at", _tz(), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_attempt_at", _tz(), nullable=True),
+        sa.Column("last_error", sa.String(300), nullable=True),
+        sa.UniqueConstraint("consumer", "event_id", name="uq_parked_event_consumer_event"),
+    )
+    op.create_index("ix_parked_event_case", "parked_event", ["consumer", "case_reference", "id"])

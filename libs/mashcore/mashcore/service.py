@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ from mashcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mashcore.metrics import MetricsSource, messaging_metrics, render
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import Outbox
+from mashcore.parking import ParkingLot
 from mashcore.policy import PolicyBook
 from mashcore.problems import install_problem_handlers
 from mashcore.relay import OutboxRelay
@@ -201,12 +203,13 @@ def create_app(
         )
         await relay.start()
         subscriptions: list[Subscription] = []
+        parking = ParkingLot(engine, clock, max_age=timedelta(hours=settings.park_max_hours))
         for spec in definition.consumers:
             consumer_name = f"{definition.name}.{spec.name}"
             handler = EventConsumer(
                 name=consumer_name, engine=engine, bus=bus, registry=context.registry,
                 clock=clock, handlers=spec.handlers(context), retry=retry,
-                on_commit=relay.notify,
+                on_commit=relay.notify, parking=parking,
             )
             subscription = bus.subscribe(
                 topics(consumer_name), [topics(t) for t in spec.topics], handler
@@ -222,6 +225,8 @@ def create_app(
             await subscription.start()
             subscriptions.append(subscription)
         timers = [_timer_loop(definition.name, spec, context) for spec in definition.timers]
+        if definition.consumers:
+            timers.append(parking.loop(definition.name, settings.park_retry_seconds))
         for loop in timers:
             loop.start()
         readiness["ready"] = True

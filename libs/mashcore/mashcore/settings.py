@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     repeat_window_days: int = 30
     # The partnerships' policy packs (policy/partnerships/*.yaml by default; policy/README.md).
     policy_dir: Path | None = None
+    # Consumers: an event waiting for its prerequisite is parked (mashcore/parking.py), tried
+    # again every park_retry_seconds and dead-lettered after park_max_hours.
+    park_max_hours: float = 24.0
+    park_retry_seconds: float = 30.0
 
     def database_url_for(self, service: str) -> str:
         """The database URL for one service."""

@@ -68,7 +68,7 @@ def _case(uow: UnitOfWork, event: Event) -> CaseRecord:
     case = uow.session.get(CaseRecord, event.subject)
     if case is None:
         # The contact is on another topic and may not have been read yet: wait for it.
-        raise NotYetKnown(event.type)
+        raise NotYetKnown(f"contact:{event.subject}")
     return case
 
 

@@ -38,7 +38,7 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     def lock_down(event: Event, uow: UnitOfWork) -> None:
         case = uow.session.get(CaseRecord, event.subject)
         if case is None:
-            raise NotYetKnown(event.type)
+            raise NotYetKnown(f"contact:{event.subject}")
         case.restricted = True
         uow.session.add(case)
         replace_named_users(uow.session, CaseAccess, "case_reference", event.subject,
