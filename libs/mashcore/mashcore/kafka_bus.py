@@ -114,6 +114,8 @@ class KafkaSubscription:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Offsets handled but not yet committed (a commit failed): committed with the next.
+        self._uncommitted: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         """Join the group and consume in the background."""
@@ -152,44 +154,66 @@ class KafkaSubscription:
         while not self._stopping:
             try:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                for tp, records in batches.items():
-                    await self._handle_partition(consumer, tp, records)
             except Exception:
-                # A rebalance can fail a commit or a seek; what was not committed is simply
-                # delivered again (the inbox makes that harmless). Never let the loop die.
-                log.exception("consumer loop error; continuing", group=self._group)
+                log.exception("consumer fetch failed; continuing", group=self._group)
                 await asyncio.sleep(1.0)
+                continue
+            # Each partition's batch on its own: a failure in one (a commit refused during a
+            # rebalance) never skips the records already fetched for the others.
+            for tp, records in batches.items():
+                try:
+                    await self._handle_partition(consumer, tp, records)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("partition batch failed; continuing", group=self._group,
+                                  topic=tp.topic, partition=tp.partition)
+            await self._commit_pending(consumer)
+
+    async def _commit_pending(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit the handled offsets; one that fails is kept and tried with the next."""
+        if not self._uncommitted:
+            return
+        assigned = consumer.assignment()
+        # A partition moved to another member: its new owner starts from the last commit
+        # and the inbox makes the records handled here harmless to handle again.
+        offsets = {tp: o for tp, o in self._uncommitted.items() if tp in assigned}
+        self._uncommitted.clear()
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except Exception as exc:
+            log.warning("offset commit failed; retried with the next commit",
+                        group=self._group, error=type(exc).__name__)
+            for tp, offset in offsets.items():
+                self._uncommitted[tp] = max(offset, self._uncommitted.get(tp, offset))
 
     async def _handle_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
     ) -> None:
-        handled_up_to: int | None = None
-        try:
-            for record in records:
-                if self._stopping:
-                    return
-                message = Message(
-                    topic=record.topic,
-                    key=record.key,
-                    value=record.value or b"",
-                    headers=tuple(record.headers or ()),
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-                try:
-                    await self._handler(message)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Not handled: rewind so the message is delivered again after a pause.
-                    log.exception("handler raised; message will be redelivered",
-                                  topic=message.topic, partition=message.partition,
-                                  offset=message.offset)
-                    consumer.seek(tp, record.offset)
-                    await asyncio.sleep(1.0)
-                    return
-                handled_up_to = record.offset
-        finally:
-            if handled_up_to is not None:
-                # Commit once per partition batch, after every message in it was handled.
-                await consumer.commit({tp: handled_up_to + 1})
+        for record in records:
+            if self._stopping:
+                break
+            message = Message(
+                topic=record.topic,
+                key=record.key,
+                value=record.value or b"",
+                headers=tuple(record.headers or ()),
+                partition=record.partition,
+                offset=record.offset,
+            )
+            try:
+                await self._handler(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Not handled: rewind so the message is delivered again after a pause.
+                log.exception("handler raised; message will be redelivered",
+                              topic=message.topic, partition=message.partition,
+                              offset=message.offset)
+                consumer.seek(tp, record.offset)
+                await asyncio.sleep(1.0)
+                break
+            # Committed once per fetched batch, after every message in it was handled.
+            self._uncommitted[tp] = record.offset + 1
