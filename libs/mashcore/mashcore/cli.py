@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from mashcore import dlq
 from mashcore.bus import Bus
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.kafka_bus import KafkaBus
@@ -108,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     watcher = sub.add_parser("watch", help="print events on topics as they happen (no "
                              "personal data), e.g. mash watch mash.triage.cases.v1")
     watcher.add_argument("topics", nargs="+", help="topic names, e.g. mash.triage.cases.v1")
+    dlq.add_commands(sub)
     args = parser.parse_args(argv)
     unknown = sorted(set(getattr(args, "services", [])) - set(SERVICE_MODULES))
     if unknown:
@@ -118,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(watch(settings, args.topics))
         return 0
+    if args.command in ("dlq", "parked"):
+        return dlq.run(args, settings)
     services = [args.service] if args.command == "serve" else (args.services or
                                                                  list(SERVICE_MODULES))
     configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)

@@ -96,6 +96,10 @@ class EmbeddedBus:
         self._subscriptions.append(subscription)
         return subscription
 
+    async def read_topic(self, topic: str) -> list[Message]:
+        """Everything on one topic, oldest first, without moving any group's offsets."""
+        return await asyncio.to_thread(self._read, "", [topic], 1_000_000)
+
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             raise RuntimeError("EmbeddedBus used before start()")
