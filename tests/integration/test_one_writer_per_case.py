@@ -1,0 +1,115 @@
+"""One writer per case (issue 13): every unit of work that changes a case takes the case's
+lock first, so two replicas applying events and commands about one case at the same moment
+act one after the other. Forced on the real PostgreSQL server: the two transactions meet at
+a rendezvous inside them (tests.concurrency), so the race is on unless the lock prevents it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+import sla_timekeeper.timekeeper as timekeeper_module
+from mashcore.clock import FrozenClock
+from mashcore.consumer import EventConsumer
+from mashcore.db import make_engine, unit_of_work
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.migrations import upgrade_to_head
+from mashcore.outbox import OutboxRecord
+from mashcore.service import ServiceContext
+from sla_timekeeper.models import ClockRow
+from sla_timekeeper.service import SERVICE as TIMEKEEPER
+from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
+from tests.concurrency import Rendezvous, in_threads
+from tests.support import contact_received_event, service_context
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
+
+
+@pytest.fixture
+def timekeeper_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    yield engine
+    engine.dispose()
+
+
+def timekeeper_replica(engine: Engine, tmp_path: Path, clock: FrozenClock) -> ServiceContext:
+    return service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), clock,
+                           name="sla-timekeeper")
+
+
+def pipeline_consumer(ctx: ServiceContext) -> EventConsumer:
+    """The timekeeper's consumer, as a replica runs it."""
+    return EventConsumer(name="sla-timekeeper.pipeline", engine=ctx.engine, bus=ctx.bus,
+                         registry=ctx.registry, clock=ctx.clock, handlers=event_handlers(ctx))
+
+
+def published(engine: Engine, event_type: str) -> list[dict[str, Any]]:
+    with unit_of_work(engine) as uow:
+        return [json.loads(r.payload) for r in uow.session.exec(
+            select(OutboxRecord).where(OutboxRecord.event_type == event_type)
+            .order_by(col(OutboxRecord.id)))]
+
+
+def test_a_contact_and_its_decision_applied_at_once_by_two_replicas_never_breach(
+    timekeeper_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FrozenClock(NOW)
+    replicas = [pipeline_consumer(timekeeper_replica(timekeeper_engine, tmp_path, clock))
+                for _ in range(2)]
+    reference = "MASH-2026-RACE0001"
+    received = contact_received_event(reference)
+    decided = received.time + timedelta(minutes=30)  # well within the hour
+    decision = received.follow_up(
+        type="mash.triage.threshold.decided.v1", source="/mash/test", time=decided,
+        recordedtime=decided, data={"decided_at": decided.isoformat(), "route": "nfa"})
+    # Both replicas have read the case's clocks (none yet) before either writes.
+    meeting = Rendezvous(timekeeper_engine)
+    monkeypatch.setattr(timekeeper_module, "engine_on_event",
+                        meeting.wrap(timekeeper_module.engine_on_event))
+    handlers = event_handlers(timekeeper_replica(timekeeper_engine, tmp_path, clock))
+    in_threads(lambda: replicas[0]._apply(received, handlers[received.type]),
+               lambda: replicas[1]._apply(decision, handlers[decision.type]))
+
+    with unit_of_work(timekeeper_engine) as uow:
+        rows = uow.session.exec(select(ClockRow).where(
+            ClockRow.case_reference == reference,
+            ClockRow.clock == "threshold_decision")).all()
+    assert [(row.status, row.ended_at) for row in rows] == [("met", decided)]
+    # Days later the timer owes this case nothing for the decision: no false breach.
+    clock.set(NOW + timedelta(days=3))
+    fire_due_clocks(timekeeper_replica(timekeeper_engine, tmp_path, clock))
+    assert not [b for b in published(timekeeper_engine, "mash.sla.clock.breached.v1")
+                if b["clock"] == "threshold_decision"]
+    [met] = [m for m in published(timekeeper_engine, "mash.sla.clock.met.v1")
+             if m["clock"] == "threshold_decision"]
+    assert met["on_time"] is True
+    assert not meeting.met  # the second waited for the case, not at the rendezvous
+
+
+def test_two_open_instances_of_one_clock_cannot_be_stored(timekeeper_engine: Engine) -> None:
+    def clock_row(status: str) -> ClockRow:
+        return ClockRow(clock_id=str(uuid.uuid4()), clock="threshold_decision",
+                        case_reference="MASH-2026-TW0CL0CK", partnership="default",
+                        started_at=NOW, due_at=NOW + timedelta(days=1), duration="{}",
+                        status=status)
+
+    with unit_of_work(timekeeper_engine) as uow:
+        uow.session.add(clock_row("met"))
+        uow.session.add(clock_row("met"))  # ended instances: as many as there were
+        uow.session.add(clock_row("running"))
+        uow.commit()
+    for status in ("running", "paused"):
+        with unit_of_work(timekeeper_engine) as uow, pytest.raises(IntegrityError):
+            uow.session.add(clock_row(status))
+            uow.commit()
