@@ -17,9 +17,10 @@ class Rendezvous:
     """A point inside two concurrent transactions where each waits for the other.
 
     The first to arrive waits until the second has arrived too (so both have read what they
-    read before it: the race is on), or until the second is waiting for a case lock on
-    PostgreSQL (so it cannot arrive before this one commits: the race is prevented). Either
-    way the outcome is decided by the code under test, not by the scheduler.
+    read before it: the race is on), or until the second is waiting for a lock this one holds
+    on PostgreSQL, the case's or a row's (so it cannot arrive before this one commits: the
+    race is prevented). Either way the outcome is decided by the code under test, not by the
+    scheduler.
     """
 
     def __init__(self, engine: Engine, *, timeout: float = 60.0) -> None:
@@ -44,7 +45,7 @@ class Rendezvous:
                     self.met = True
                     return
                 self._condition.wait(0.02)
-            if self.lock_waiters() > 0:
+            if self.lock_waiters() > 0:  # it waits for this one (or for a third party)
                 with self._condition:
                     self._passed = True
                 return
@@ -52,18 +53,23 @@ class Rendezvous:
                 raise AssertionError("the other transaction neither arrived nor waited")
 
     def lock_waiters(self) -> int:
-        """Transactions of this database waiting for an advisory (case) lock."""
+        """Sessions of this database waiting for a lock (the case's, or a row's)."""
         with self._engine.connect() as connection:
             return int(connection.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND database = (SELECT oid FROM pg_database"
-                "                 WHERE datname = current_database())")).scalar_one())
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar_one())
 
-    def wrap(self, function: Callable[..., T]) -> Callable[..., T]:
-        """``function``, with this rendezvous first (to patch into the code under test)."""
+    def wrap(self, function: Callable[..., T], *, after: bool = False) -> Callable[..., T]:
+        """``function`` with this rendezvous before it (or ``after`` it), to patch into the
+        code under test."""
         def wrapped(*args: Any, **kwargs: Any) -> T:
-            self.arrive()
-            return function(*args, **kwargs)
+            if not after:
+                self.arrive()
+            result = function(*args, **kwargs)
+            if after:
+                self.arrive()
+            return result
         return wrapped
 
 

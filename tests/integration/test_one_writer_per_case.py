@@ -6,9 +6,10 @@ a rendezvous inside them (tests.concurrency), so the race is on unless the lock 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+import intake.routing as intake_routing
 import sla_timekeeper.timekeeper as timekeeper_module
+from intake import lifecycle
+from intake.models import ContactAccess
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine, unit_of_work
@@ -26,11 +30,18 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.service import ServiceContext
+from mashcore.settings import Settings
 from sla_timekeeper.models import ClockRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
 from tests.concurrency import Rendezvous, in_threads
-from tests.support import contact_received_event, service_context
+from tests.support import (
+    auth,
+    contact_received_event,
+    running_services,
+    service_context,
+    synthetic_referral,
+)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
 
@@ -113,3 +124,84 @@ def test_two_open_instances_of_one_clock_cannot_be_stored(timekeeper_engine: Eng
         with unit_of_work(timekeeper_engine) as uow, pytest.raises(IntegrityError):
             uow.session.add(clock_row(status))
             uow.commit()
+
+
+OFFICER = auth("information_officer", "local-authority", subject="io-7")
+SCHOOL = auth("referrer", "education", subject="school-mis")
+
+
+@pytest.fixture
+async def intake(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    name = f"t_{uuid.uuid4().hex[:8]}_intake"
+    postgres_server.create_database(name)
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    settings = Settings(database_url=postgres_server.url(name), data_dir=tmp_path)
+    engine = make_engine(postgres_server.url(name))
+    try:
+        async with running_services(settings, ["intake"], bus) as clients:
+            yield {"client": clients["intake"], "engine": engine}
+    finally:
+        engine.dispose()
+        await bus.stop()
+
+
+async def submitted(intake: dict[str, Any], body: dict[str, Any]) -> str:
+    response = await intake["client"].post("/v1/contacts", json=body, headers=SCHOOL)
+    assert response.status_code == 202, response.text
+    return str(response.json()["contact_id"])
+
+
+async def test_two_simultaneous_forwards_of_a_contact_emit_one_forwarded_event(
+    intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case_system = auth("service", "local-authority", subject="case-management-system")
+    loaded = await intake["client"].put(
+        "/v1/open-cases/MASH-2025-OPENCASE", headers=case_system,
+        json={"child": {"first_name": "Casey", "last_name": "Openfile",
+                        "date_of_birth": "2014-02-02"},
+              "status": "open", "allocated_worker_id": "sw-12", "allocated_manager_id": "tm-3",
+              "opened_on": "2025-06-01"})
+    assert loaded.status_code in (200, 201), loaded.text
+    contact_id = await submitted(intake, synthetic_referral(children=[
+        {"first_name": "Casey", "last_name": "Openfile", "date_of_birth": "2014-02-02"}]))
+    # Both requests have seen the contact not yet forwarded before either forwards it.
+    meeting = Rendezvous(intake["engine"])
+    monkeypatch.setattr(intake_routing, "find_open_case",
+                        meeting.wrap(intake_routing.find_open_case))
+    path = f"/v1/contacts/{contact_id}/forward"
+    other_officer = auth("information_officer", "local-authority", subject="io-8")
+    first, second = await asyncio.gather(intake["client"].post(path, headers=OFFICER),
+                                         intake["client"].post(path, headers=other_officer))
+    assert (first.status_code, second.status_code) == (200, 200)  # the second: already done
+    assert {first.json()["status"], second.json()["status"]} == {lifecycle.FORWARDED}
+    assert len(published(intake["engine"], intake_routing.FORWARDED)) == 1
+
+
+async def test_two_simultaneous_lock_downs_leave_one_whole_list_never_a_merge(
+    intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    contact_id = await submitted(intake, synthetic_referral(staff_linked=True))
+    # Both managers have replaced the list in their own transaction before either commits.
+    meeting = Rendezvous(intake["engine"])
+    monkeypatch.setattr(intake_routing, "replace_named_users",
+                        meeting.wrap(intake_routing.replace_named_users, after=True))
+    path = f"/v1/contacts/{contact_id}/lock-down"
+    consulted = {"user_id": "hos-1", "consulted_at": "2026-11-23T09:00:00Z"}
+    lists = {"tm-3": ["tm-3", "io-9"], "tm-4": ["tm-4", "sw-2"]}
+    responses = await asyncio.gather(*(
+        intake["client"].post(path, headers=auth("team_manager", "local-authority",
+                                                 subject=manager),
+                              json={"allowed_user_ids": named,
+                                    "reason_code": "staff_member_family",
+                                    "head_of_service_consulted": consulted})
+        for manager, named in lists.items()))
+    # The first list in force names one manager only: the other is then refused the record.
+    assert sorted(r.status_code for r in responses) == [200, 404]
+    with unit_of_work(intake["engine"]) as uow:
+        in_force = sorted(a.user_id for a in uow.session.exec(
+            select(ContactAccess).where(ContactAccess.contact_id == contact_id)))
+    [event] = published(intake["engine"], intake_routing.RECORD_LOCKED_DOWN)
+    assert in_force == sorted(event["allowed_user_ids"])
+    assert in_force in [sorted(named) for named in lists.values()]
+

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import domain, quality, routing
+from intake import domain, lifecycle, quality, routing
 from intake.api_models import (
     ContactAccepted,
     ContactView,
@@ -82,7 +82,7 @@ def submit_contact(
             partnership=partnership_for(ctx, principal, body.partnership),
             referrer_agency=principal.agency,
             referrer_subject=principal.subject,
-            status="received",
+            status=lifecycle.RECEIVED,
             received_at=now,
             submission=body.model_dump_json(),
             restricted=bool(body.staff_linked),
@@ -224,7 +224,7 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
     """A team manager restricts a staff-linked record to named users."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
+        contact = lifecycle.contact_for_change(uow, contact_id)
         if contact is None or not routing.may_read(principal, contact,
                                                    routing.allowed_users(uow, contact_id)):
             raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
@@ -246,18 +246,20 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
     """Hub staff confirm: this is case information for the open case's allocated worker."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
+        contact = lifecycle.contact_for_change(uow, contact_id)
         if contact is None or not routing.may_read(principal, contact,
                                                    routing.allowed_users(uow, contact_id)):
             raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
         try:
             data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
         except routing.AlreadyForwarded:
-            return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker"}
+            return {"contact_id": contact_id, "status": lifecycle.FORWARDED}
+        except lifecycle.IllegalTransition as exc:
+            raise ProblemHTTPException(409, "Contact cannot be forwarded", str(exc)) from exc
         except ValueError as exc:
             raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
               resource_id=contact_id, case_reference=contact.case_reference, at=now)
         uow.commit()
-    return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker",
+    return {"contact_id": contact_id, "status": lifecycle.FORWARDED,
             "allocated_worker_id": data["allocated_worker_id"]}
