@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,14 @@ from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
 from mashcore.migrations import upgrade_to_head
-from mashcore.outbox import OutboxRecord
+from mashcore.outbox import Outbox, OutboxRecord
+from mashcore.relay import OutboxRelay
+from mashcore.schemas import SchemaRegistry
 from mashcore.service import ServiceContext
 from mashcore.settings import Settings
+from mashcore.topics import SLA, TopicNamer
 from sla_timekeeper.models import ClockRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
@@ -205,3 +210,92 @@ async def test_two_simultaneous_lock_downs_leave_one_whole_list_never_a_merge(
     assert in_force == sorted(event["allowed_user_ids"])
     assert in_force in [sorted(named) for named in lists.values()]
 
+
+
+@pytest.fixture
+def outbox_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TIMEKEEPER.migrations)  # any service: the shared outbox table
+    yield engine
+    engine.dispose()
+
+
+def write_event(engine: Engine, event: Event, committed: list[str],
+                then: Callable[[], None]) -> None:
+    """A unit of work about the event's case: lock, stage the event (its id is taken at
+    insert), ``then``, commit."""
+    with unit_of_work(engine) as uow:
+        uow.lock_case(event.subject)
+        Outbox(SchemaRegistry(), TopicNamer()).add(uow, event, SLA)
+        uow.session.flush()
+        then()
+        uow.commit()
+        committed.append(event.id)
+
+
+async def relayed(relay: OutboxRelay, bus: EmbeddedBus) -> list[str]:
+    while await relay.publish_pending():
+        pass
+    return [str(m.header("ce_id"))
+            for m in await asyncio.to_thread(bus._read, f"i-{uuid.uuid4()}", [SLA], 1000)]
+
+
+async def test_a_case_s_events_are_published_in_commit_order_when_its_transactions_overlap(
+    outbox_engine: Engine, tmp_path: Path,
+) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    relay = OutboxRelay(outbox_engine, bus, FrozenClock(NOW))
+    first, second = (contact_received_event("MASH-2026-0RDER001", contact_id=str(uuid.UUID(
+        int=n))) for n in (1, 2))
+    committed: list[str] = []
+    # The first inserts (the lower id), then waits for the second to commit or be held at
+    # the case's lock; without that lock the second would commit first.
+    meeting, inserted = Rendezvous(outbox_engine), threading.Event()
+
+    def first_inserted() -> None:
+        inserted.set()
+        meeting.arrive()
+
+    def second_after_the_first_s_insert() -> None:
+        assert inserted.wait(60)
+        write_event(outbox_engine, second, committed, lambda: None)
+        meeting.arrive()
+
+    await asyncio.to_thread(
+        in_threads, lambda: write_event(outbox_engine, first, committed, first_inserted),
+        second_after_the_first_s_insert)
+    assert await relayed(relay, bus) == committed
+    assert committed == [first.id, second.id]  # the second waited for the case
+    await bus.stop()
+
+
+async def test_another_case_s_event_committed_meanwhile_is_published_without_waiting(
+    outbox_engine: Engine, tmp_path: Path,
+) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    relay = OutboxRelay(outbox_engine, bus, FrozenClock(NOW))
+    slow = contact_received_event("MASH-2026-SL0WCASE")
+    quick = contact_received_event("MASH-2026-QU1CKCAS", contact_id=str(uuid.UUID(int=3)))
+    committed: list[str] = []
+    early: list[str] = []
+    meeting, inserted = Rendezvous(outbox_engine), threading.Event()
+
+    def slow_inserted() -> None:
+        inserted.set()
+        meeting.arrive()
+
+    def quick_then_relay() -> None:
+        assert inserted.wait(60)  # the slow case's event has the lower id
+        write_event(outbox_engine, quick, committed, lambda: None)
+        early.extend(asyncio.run(relayed(relay, bus)))  # while the slow case is still open
+        meeting.arrive()
+
+    await asyncio.to_thread(
+        in_threads, lambda: write_event(outbox_engine, slow, committed, slow_inserted),
+        quick_then_relay)
+    assert meeting.met  # different cases never wait for each other
+    assert early == [quick.id]  # the lower id, uncommitted, of another case did not hold it
+    assert await relayed(relay, bus) == committed == [quick.id, slow.id]
+    await bus.stop()
