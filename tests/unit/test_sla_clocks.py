@@ -518,3 +518,36 @@ def test_a_review_recorded_late_does_not_move_the_clock_of_a_later_review(
     running = [c for c in clocks if c.clock == "later_review_conference" and c.open]
     assert [c.started_at for c in running] == [r3]
     assert not any(t.kind == "extended" for t in history)
+
+
+def test_a_request_s_announced_new_deadline_moves_only_that_request_s_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    asked = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    amber, red = asked + timedelta(hours=24), asked + timedelta(hours=5)
+    re_rated = asked + timedelta(hours=1)
+    clocks, history = run([
+        *[event("enquiries.information.requested.v1", asked, request_id=f"r{i}", agency=agency,
+                brag="amber", requested_at=asked.isoformat(), deadline=amber.isoformat())
+          for i, agency in enumerate(("police", "health"))],
+        event("enquiries.request.deadline-changed.v1", re_rated, request_id="r0",
+              agency="police", brag="red", previous_deadline=amber.isoformat(),
+              deadline=red.isoformat(), changed_at=re_rated.isoformat(),
+              reason_code="re_rated"),
+    ], rules, pack)
+    by_agency = {c.agency: c for c in clocks}
+    assert (by_agency["police"].due_at, by_agency["police"].brag) == (red, "red")
+    assert (by_agency["health"].due_at, by_agency["health"].brag) == (amber, "amber")
+    [moved] = [t for t in history if t.kind == "extended"]
+    assert moved.extra["reason_code"] == "re_rated"
+    assert (moved.extra["previous_due_at"], moved.extra["new_due_at"]) == (amber, red)
+    # The warnings are owed at their points in the new span, not Amber's.
+    rule = rules["partner_information_request"]
+    assert next_wake(by_agency["police"], rule) == asked + timedelta(hours=2, minutes=30)
+    # An answer after the new deadline is late.
+    answered = asked + timedelta(hours=6)
+    _, after = on_event(clocks, event("enquiries.information.provided.v1", answered,
+                                      request_id="r0", provided_at=answered.isoformat()),
+                        rules, pack)
+    assert [(t.kind, t.extra) for t in after] == [
+        ("breached", {"overdue_by_seconds": 3600}), ("met", {"on_time": False})]

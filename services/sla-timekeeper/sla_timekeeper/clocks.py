@@ -212,7 +212,7 @@ def on_event(
                     due = clock.due_at + max(at - clock.paused_at, timedelta(0))
                     record("resumed", replace(clock, status=RUNNING, paused_at=None,
                                               due_at=due), at, new_due_at=due)
-        for _trigger, at, instance in fired(rule.recompute):
+        for trigger, at, instance in fired(rule.recompute):
             for clock in open_clocks(rule, instance):
                 brag = _brag(rule, event.data) or clock.brag
                 new_due = (parse_time(str(event.data[rule.due_field]))
@@ -223,7 +223,8 @@ def on_event(
                 record("extended", replace(respan(clock, clock.started_at, new_due, at),
                                            brag=brag), at,
                        previous_due_at=clock.due_at, new_due_at=new_due,
-                       reason_code="other", approved_by_role="team_manager")
+                       reason_code=trigger.reason_code or "other",
+                       approved_by_role="team_manager")
         for _trigger, start, matched in fired(rule.start):
             instance = matched or ""
             due, duration = _due(rule, pack, start, event.data)

@@ -74,7 +74,8 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                   cancel=[_t(f"{TRIAGE}case.re-rated.v1", "re_rated_at",
                              reason_code="route_changed",
                              new_route=[r for r in ROUTES if r != "mash_enquiries"])],
-                  recompute=[_t(f"{TRIAGE}case.re-rated.v1", "re_rated_at")],
+                  recompute=[_t(f"{TRIAGE}case.re-rated.v1", "re_rated_at",
+                                reason_code="re_rated")],
                   due_field="enquiries_due_at", brag_field=["brag", "new_brag"]),
         ClockRule(clock="partner_information_request",
                   start=[_t(f"{ENQUIRIES}information.requested.v1", "requested_at",
@@ -84,6 +85,10 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                         _t(f"{ENQUIRIES}request.declined.v1", "declined_at",
                            instance="request_id")],
                   cancel=[_t(f"{ENQUIRIES}enquiries.completed.v1", reason_code="withdrawn")],
+                  # A re-rating moves each outstanding request's deadline; enquiries
+                  # announces every move, and the request's clock follows it.
+                  recompute=[_t(f"{ENQUIRIES}request.deadline-changed.v1", "changed_at",
+                                instance="request_id", reason_code="re_rated")],
                   due_field="deadline", brag_field="brag", agency_field="agency"),
         ClockRule(clock="strategy_minutes",
                   start=[_t(f"{STRATEGY}discussion.held.v1", "held_at", instance="meeting_id")],
