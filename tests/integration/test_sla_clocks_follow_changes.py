@@ -6,15 +6,33 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
+from mashcore.clock import FrozenClock
+from mashcore.db import make_engine, unit_of_work
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
+from mashcore.migrations import upgrade_to_head
+from mashcore.outbox import OutboxRecord
+from mashcore.schemas import default_registry
 from mashcore.topics import ENQUIRIES_EPISODES, SLA
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from sla_timekeeper.models import ClockRow
+from sla_timekeeper.service import SERVICE as TIMEKEEPER
+from sla_timekeeper.timekeeper import event_handlers
+from tests.support import (
+    auth,
+    eventually,
+    service_context,
+    services_on_postgres,
+    synthetic_referral,
+)
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -107,3 +125,110 @@ async def test_re_rating_amber_to_red_moves_every_agency_s_request_clock_and_a_l
     assert answered.json()["answer"]["late"] is True
     [met] = await sla(pipeline, reference, "met", REQUEST, 1)
     assert (met["agency"], met["on_time"], met["due_at"]) == ("police", False, red_due)
+
+
+@pytest.fixture
+def timekeeper_db(pg_url: str) -> Iterator[Engine]:
+    """The timekeeper's database on the real PostgreSQL server, without its app."""
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    yield engine
+    engine.dispose()
+
+
+def consume(engine: Engine, tmp_path: Path, *events: Event) -> None:
+    """Each event validated against its contract, then applied in its own transaction
+    through the handlers the timekeeper's consumer calls."""
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
+                          name="sla-timekeeper")
+    handlers = event_handlers(ctx)
+    for event in events:
+        default_registry().validate(event.type, event.data)
+        with unit_of_work(engine) as uow:
+            handlers[event.type](event, uow)
+            uow.commit()
+
+
+def strategy_event(name: str, reference: str, at: datetime, **data: Any) -> Event:
+    """A valid strategy event: its contract's example, with this case, time and data."""
+    event_type = f"mash.strategy.{name}.v1"
+    schema = json.loads((Path(__file__).parents[2] / "contracts" / "events"
+                         / f"{event_type}.schema.json").read_text())
+    body = {**schema["examples"][0], "case_reference": reference, **data}
+    return Event(type=event_type, source="/mash/strategy", subject=reference, time=at,
+                 recordedtime=at, partnership=P, data=body)
+
+
+def clocks_of(engine: Engine, reference: str) -> list[ClockRow]:
+    with unit_of_work(engine) as uow:
+        return list(uow.session.exec(select(ClockRow).where(
+            ClockRow.case_reference == reference, col(ClockRow.status) != "early_stop")
+            .order_by(col(ClockRow.started_at))))
+
+
+def published(engine: Engine, event_type: str) -> list[dict[str, Any]]:
+    with unit_of_work(engine) as uow:
+        return [json.loads(r.payload) for r in uow.session.exec(
+            select(OutboxRecord).where(OutboxRecord.event_type == event_type)
+            .order_by(col(OutboxRecord.id)))]
+
+
+def test_a_second_s47_starts_its_own_icpc_clock_and_only_an_explicit_correction_moves_one(
+    timekeeper_db: Engine, tmp_path: Path,
+) -> None:
+    reference = "MASH-2026-SEC0NDS4"
+    m1, m2 = str(uuid.uuid4()), str(uuid.uuid4())
+    first, second = NOW, NOW + timedelta(days=7)
+
+    def held(meeting: str, at: datetime, **more: Any) -> Event:
+        return strategy_event("discussion.held", reference, at, meeting_id=meeting,
+                              held_at=at.isoformat(), starts_s47=True, s47_decision=True,
+                              **more)
+
+    original = held(m1, first)
+    consume(timekeeper_db, tmp_path, original, held(m2, second))
+    icpc = [c for c in clocks_of(timekeeper_db, reference) if c.clock == "icpc"]
+    assert [(c.instance, c.started_at, c.status) for c in icpc] == [
+        (m1, first, "running"), (m2, second, "running")]
+    assert published(timekeeper_db, "mash.sla.clock.extended.v1") == []
+    # The first discussion was in fact held the day before: corrected explicitly.
+    consume(timekeeper_db, tmp_path, held(m1, first - timedelta(days=1), corrects=original.id))
+    moved = published(timekeeper_db, "mash.sla.clock.extended.v1")
+    assert sorted(e["clock"] for e in moved) == ["icpc", "strategy_minutes"]
+    assert {e["reason_code"] for e in moved} == {"calendar_correction"}
+    icpc = [c for c in clocks_of(timekeeper_db, reference) if c.clock == "icpc"]
+    assert [(c.instance, c.started_at) for c in icpc] == [(m1, first - timedelta(days=1)),
+                                                          (m2, second)]
+
+
+def test_a_stage_2_escalation_runs_beside_stage_1_and_plan_ended_cancels_its_clocks(
+    timekeeper_db: Engine, tmp_path: Path,
+) -> None:
+    reference = "MASH-2026-PLANENDS"
+    escalation, plan = str(uuid.uuid4()), str(uuid.uuid4())
+    raised = [strategy_event("escalation.raised", reference, NOW + timedelta(days=d),
+                             escalation_id=escalation, stage=stage,
+                             raised_at=(NOW + timedelta(days=d)).isoformat())
+              for stage, d in ((1, 0), (2, 2))]
+    icpc_at = NOW + timedelta(days=3)
+    ended_at = NOW + timedelta(days=4)
+    consume(timekeeper_db, tmp_path, *raised,
+            strategy_event("icpc.held", reference, icpc_at, held_at=icpc_at.isoformat(),
+                           plan_made=True, plan_id=plan),
+            strategy_event("plan.ended", reference, ended_at, plan_id=plan,
+                           reason="transferred_out", review_meeting_id=None,
+                           ended_at=ended_at.isoformat()))
+    statuses = {(c.clock, c.instance): c.status for c in clocks_of(timekeeper_db, reference)}
+    assert statuses == {
+        ("escalation_stage", f"{escalation}:1"): "running",
+        ("escalation_stage", f"{escalation}:2"): "running",
+        ("first_core_group", plan): "cancelled",
+        ("first_review_conference", plan): "cancelled"}
+    cancelled = published(timekeeper_db, "mash.sla.clock.cancelled.v1")
+    assert {(c["clock"], c["reason_code"], c["cancelled_at"]) for c in cancelled} == {
+        ("first_core_group", "plan_ended", ended_at.isoformat()),
+        ("first_review_conference", "plan_ended", ended_at.isoformat())}
+    with unit_of_work(timekeeper_db) as uow:
+        ended = uow.session.exec(select(ClockRow).where(
+            ClockRow.case_reference == reference, ClockRow.status == "cancelled")).all()
+    assert all(c.next_wake_at is None for c in ended)  # the timer owes them nothing

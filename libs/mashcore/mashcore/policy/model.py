@@ -177,7 +177,13 @@ class Trigger(_Strict):
     at: str | None = None
     when: dict[str, FieldValue | list[FieldValue]] = Field(
         default_factory=dict, description="Conditions on the data: equal, or one of a list.")
-    instance: str | None = None
+    instance: str | list[str] | None = Field(
+        default=None, description="The data field naming the clock's instance (e.g. one per "
+        "information request); several fields make one instance together (an escalation's id "
+        "and stage). Absent from the event: every instance of the case.")
+    present: list[str] = Field(
+        default_factory=list, description="Data fields that must be set (not null), e.g. "
+        "`corrects` for a correction.")
     reason_code: str | None = None
 
 
@@ -193,6 +199,11 @@ class ClockRule(_Strict):
     recompute: list[Trigger] = Field(
         default_factory=list,
         description="Events that set a new due time from their `due_field` (e.g. re-rating).")
+    correct: list[Trigger] = Field(
+        default_factory=list,
+        description="Events correcting when a running clock of their instance started (`at`); "
+        "they start, stop and end nothing. With any, only these correct: a start repeated "
+        "for a running instance is ignored.")
     duration: Duration | None = Field(
         default=None, description="The timescale; or take the due time from the start "
         "event's `due_field`.")
