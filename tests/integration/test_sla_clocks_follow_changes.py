@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from intake.contact_time import ContactTimeCorrection
+from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
 from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
-from mashcore.envelope import Event
+from mashcore.envelope import Event, parse_time
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.schemas import default_registry
@@ -232,3 +234,83 @@ def test_a_stage_2_escalation_runs_beside_stage_1_and_plan_ended_cancels_its_clo
         ended = uow.session.exec(select(ClockRow).where(
             ClockRow.case_reference == reference, ClockRow.status == "cancelled")).all()
     assert all(c.next_wake_at is None for c in ended)  # the timer owes them nothing
+
+
+@pytest.fixture
+async def front_door(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    async with services_on_postgres(postgres_server, tmp_path,
+                                    ["intake", "sla-timekeeper"], NOW) as running:
+        yield running
+
+
+async def test_hub_staff_record_a_phone_call_made_earlier_and_correct_its_time_and_the_clocks_move(
+    front_door: dict[str, Any],
+) -> None:
+    intake = front_door["intake"]
+    officer = auth("information_officer", "local_authority", subject="io-1", partnership=P)
+    called = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday: recorded on Tuesday 10:00
+    body = synthetic_referral(partnership=P, received_at=called.isoformat())
+    # A partner system cannot say when its contact came in; hub staff within bounds only.
+    refused = await intake.post("/v1/contacts", json=body, headers=SCHOOL)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["received_at"]
+    for bad in ((NOW + timedelta(minutes=5)).isoformat(), (NOW - timedelta(days=8)).isoformat(),
+                "2026-11-23T16:00:00"):
+        wrong = await intake.post("/v1/contacts", headers=officer,
+                                  json={**body, "received_at": bad})
+        assert wrong.status_code == 422, bad
+        assert "received_at" in json.dumps(wrong.json()["errors"])
+    recorded = await intake.post("/v1/contacts", json=body, headers=officer)
+    assert recorded.status_code == 202, recorded.text
+    contact_id, reference = recorded.json()["contact_id"], recorded.json()["case_reference"]
+    assert parse_time(recorded.json()["received_at"]) == called
+    [started] = await sla(front_door, reference, "started", "threshold_decision", 1)
+    # Coventry: one working day from Monday afternoon, the end of Tuesday.
+    assert (started["started_at"], started["due_at"]) == (called.isoformat(),
+                                                          "2026-11-25T00:00:00+00:00")
+
+    # The call was in fact taken on Friday afternoon: the manager corrects it.
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    path = f"/v1/contacts/{contact_id}/time-correction"
+    correction = {"received_at": friday.isoformat(), "reason_code": "wrong_time_entered",
+                  "note": "Synthetic: the call log shows Friday 15:00."}
+    assert (await intake.post(path, json=correction, headers=SCHOOL)).status_code == 403
+    medway = auth("team_manager", "local_authority", subject="tm-m", partnership="medway")
+    assert (await intake.post(path, json=correction, headers=medway)).status_code == 404
+    future = await intake.post(path, headers=TM, json={
+        **correction, "received_at": (NOW + timedelta(hours=1)).isoformat()})
+    assert [e["field"] for e in future.json()["errors"]] == ["received_at"]
+    corrected = await intake.post(path, json=correction, headers=TM)
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["previous_received_at"] == called.isoformat()
+    seen = (await intake.get(f"/v1/contacts/{contact_id}", headers=TM)).json()
+    assert parse_time(seen["received_at"]) == friday
+
+    # Every clock counted from the contact moves; the decision is now overdue at once.
+    extended = await sla(front_door, reference, "extended", "threshold_decision", 1)
+    assert [(e["started_at"], e["previous_due_at"], e["new_due_at"], e["reason_code"])
+            for e in extended] == [(friday.isoformat(), "2026-11-25T00:00:00+00:00",
+                                    "2026-11-24T00:00:00+00:00", "calendar_correction")]
+    for clock in ("referrer_acknowledged", "referrer_outcome"):
+        [moved] = await sla(front_door, reference, "extended", clock, 1)
+        assert moved["started_at"] == friday.isoformat()
+    [breached] = await sla(front_door, reference, "breached", "threshold_decision", 1)
+    assert breached["breached_at"] == "2026-11-24T00:00:00+00:00"
+
+    # Who, in what role and why are recorded; the note never leaves intake.
+    announced = [d for t, d in await events_on(front_door, "mash.intake.contacts.v1", reference)
+                 if t == "mash.intake.contact.time-corrected.v1"]
+    assert announced == [{
+        "contact_id": contact_id, "case_reference": reference,
+        "previous_received_at": called.isoformat(), "received_at": friday.isoformat(),
+        "corrected_at": NOW.isoformat(), "corrected_by": {"user_id": "tm-1",
+                                                          "role": "team_manager"},
+        "reason_code": "wrong_time_entered"}]
+    with front_door["ctx"]["intake"].unit_of_work() as uow:
+        [row] = uow.session.exec(select(ContactTimeCorrection)).all()
+        writes = uow.session.exec(select(AuditEntry).where(
+            AuditEntry.resource == "contact_time")).all()
+    assert (row.corrected_by, row.corrected_by_role, row.reason_code, row.note) == (
+        "tm-1", "team_manager", "wrong_time_entered", correction["note"])
+    assert [(a.actor, a.role, a.action, a.case_reference) for a in writes] == [
+        ("tm-1", "team_manager", "write", reference)]

@@ -659,3 +659,25 @@ def test_plan_ended_cancels_that_plan_s_core_group_and_review_clocks_only(
     assert {(c.clock, c.instance): c.status for c in clocks
             if c.clock == "first_core_group"} == {("first_core_group", "p1"): "cancelled",
                                                   ("first_core_group", "p2"): "met"}
+
+
+def test_a_corrected_contact_time_moves_the_running_contact_clocks_not_the_ended_ones(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    recorded = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    decided = recorded + timedelta(hours=2)
+    clocks, history = run([
+        event("intake.contact.received.v1", recorded, received_at=recorded.isoformat()),
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="nfa"),
+        event("intake.contact.time-corrected.v1", decided, received_at=friday.isoformat(),
+              previous_received_at=recorded.isoformat()),
+    ], rules, pack)
+    moved = {t.clock.clock: t for t in history if t.kind == "extended"}
+    assert set(moved) == {"referrer_acknowledged", "referrer_outcome"}
+    # One working day from Friday: the end of Monday, already past; the timer breaches it.
+    assert one(clocks, "referrer_acknowledged").due_at == datetime(2026, 11, 24, tzinfo=UTC)
+    assert moved["referrer_acknowledged"].extra["reason_code"] == "calendar_correction"
+    decision = one(clocks, "threshold_decision")
+    assert (decision.status, decision.started_at) == ("met", recorded)  # its record stands

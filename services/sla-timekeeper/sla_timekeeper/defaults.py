@@ -62,6 +62,8 @@ def default_rules(pack: PolicyPack) -> dict[str, ClockRule]:
 def _build(pack: PolicyPack) -> dict[str, ClockRule]:
     forwarded = _t(f"{INTAKE}contact.forwarded-to-allocated-worker.v1",
                    reason_code="linked_to_open_case")
+    # Hub staff corrected when the contact came in: its clocks count from the new time.
+    time_corrected = [_t(f"{INTAKE}contact.time-corrected.v1", "received_at")]
     plan_ended = _t(f"{STRATEGY}plan.ended.v1", "ended_at", instance="plan_id",
                     reason_code="plan_ended")
     rules = [
@@ -72,11 +74,13 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                   stop=[_t(f"{TRIAGE}threshold.decided.v1", "decided_at"),
                         _t(f"{TRIAGE}consent-gate.applied.v1", "applied_at")],
                   cancel=[forwarded],
+                  correct=time_corrected,
                   national_return=[_t(f"{INTAKE}referral.accepted.v1", "accepted_at")],
                   duration=pack.threshold_decision_within),
         ClockRule(clock="referrer_acknowledged",
                   start=[_t(RECEIVED, "received_at")],
                   stop=[_t(NOTIFY, "sent_at", kind="referrer_acknowledgement")],
+                  correct=time_corrected,
                   duration=_d(1, DAYS)),
         # The due time is the one triage set from the BRAG timescale; re-ratings move it.
         ClockRule(clock="mash_enquiries",
@@ -155,6 +159,7 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                   start=[_t(RECEIVED, "received_at")],
                   stop=[_t(NOTIFY, "sent_at", kind="referrer_outcome")],
                   cancel=[forwarded],
+                  correct=time_corrected,
                   duration=_d(5, DAYS)),
         # One per stage of a disagreement: stage 2 raised while stage 1 runs is another clock.
         ClockRule(clock="escalation_stage",

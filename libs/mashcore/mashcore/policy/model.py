@@ -261,6 +261,10 @@ class PolicyPack(_Strict):
         default=DayCountRule.END_OF_NTH_WORKING_DAY,
         description="How 'within N working days' becomes an instant (docs/working-days.md).",
     )
+    contact_time_limit_days: int = Field(
+        default=7, gt=0, le=90,
+        description="How far back hub staff may record or correct when a contact came in "
+        "(a phone call recorded later); the SLA clocks count from that time.")
     recent_involvement_weeks: int | None = Field(
         default=None, gt=0, le=104,
         description="Medway's 12-week rule [003]: re-engage a social worker involved this "
