@@ -239,7 +239,7 @@ def test_a_stage_2_escalation_runs_beside_stage_1_and_plan_ended_cancels_its_clo
 @pytest.fixture
 async def front_door(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     async with services_on_postgres(postgres_server, tmp_path,
-                                    ["intake", "sla-timekeeper"], NOW) as running:
+                                    ["intake", "triage", "sla-timekeeper"], NOW) as running:
         yield running
 
 
@@ -296,6 +296,13 @@ async def test_hub_staff_record_a_phone_call_made_earlier_and_correct_its_time_a
         assert moved["started_at"] == friday.isoformat()
     [breached] = await sla(front_door, reference, "breached", "threshold_decision", 1)
     assert breached["breached_at"] == "2026-11-24T00:00:00+00:00"
+    # Triage's queues count the decision deadline from the corrected time too.
+    async def triage_due() -> str | None:
+        case = (await front_door["triage"].get(f"/v1/cases/{reference}", headers=TM)).json()
+        due = case.get("threshold_decision_due_at")
+        return str(due) if due and parse_time(str(due)) == datetime(2026, 11, 24,
+                                                                    tzinfo=UTC) else None
+    await eventually(triage_due, what="the decision deadline in triage")
 
     # Who, in what role and why are recorded; the note never leaves intake.
     announced = [d for t, d in await events_on(front_door, "mash.intake.contacts.v1", reference)
