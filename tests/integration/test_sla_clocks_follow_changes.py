@@ -283,6 +283,8 @@ async def test_hub_staff_record_a_phone_call_made_earlier_and_correct_its_time_a
     corrected = await intake.post(path, json=correction, headers=TM)
     assert corrected.status_code == 200, corrected.text
     assert corrected.json()["previous_received_at"] == called.isoformat()
+    retried = await intake.post(path, json=correction, headers=TM)  # answered, not repeated
+    assert retried.json() == corrected.json()
     seen = (await intake.get(f"/v1/contacts/{contact_id}", headers=TM)).json()
     assert parse_time(seen["received_at"]) == friday
 

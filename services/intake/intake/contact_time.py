@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, Text
 from sqlmodel import Field as SqlField
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
 from intake import routing
 from intake.api_models import IsoDateTime
@@ -116,7 +116,14 @@ def correct_time(ctx: ServiceContext, principal: Principal, contact_id: str,
         corrected = checked_time(ctx, contact.partnership, body.received_at, now)
         previous = contact.received_at
         if corrected == previous:
-            raise _invalid("received_at", "is the time already recorded")
+            last = uow.session.exec(
+                select(ContactTimeCorrection)
+                .where(ContactTimeCorrection.contact_id == contact.id)
+                .order_by(col(ContactTimeCorrection.id).desc())).first()
+            if last is None or last.reason_code != body.reason_code:
+                raise _invalid("received_at", "is the time already recorded")
+            # The same correction again (a retry): answered as it was, announced once.
+            return _answer(contact, last.previous_received_at, corrected, last.reason_code)
         contact.received_at = corrected
         uow.session.add(contact)
         uow.session.add(ContactTimeCorrection(
@@ -135,8 +142,14 @@ def correct_time(ctx: ServiceContext, principal: Principal, contact_id: str,
               resource="contact_time", resource_id=contact.id,
               case_reference=contact.case_reference, at=now)
         uow.commit()
-    return {key: data[key] for key in ("contact_id", "case_reference", "previous_received_at",
-                                       "received_at", "reason_code")}
+    return _answer(contact, previous, corrected, body.reason_code)
+
+
+def _answer(contact: Contact, previous: datetime, corrected: datetime,
+            reason_code: str) -> dict[str, Any]:
+    return {"contact_id": contact.id, "case_reference": contact.case_reference,
+            "previous_received_at": previous.isoformat(),
+            "received_at": corrected.isoformat(), "reason_code": reason_code}
 
 
 def routers(_ctx: ServiceContext) -> list[APIRouter]:
