@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import domain, lifecycle, quality, routing
+from intake import contact_time, domain, lifecycle, quality, routing
 from intake.api_models import (
     ContactAccepted,
     ContactView,
@@ -64,6 +64,9 @@ def submit_contact(
             "Faulty fields: " + ", ".join(e.field for e in errors),
             extra={"errors": [{"field": e.field, "message": e.message} for e in errors]},
         )
+    partnership = partnership_for(ctx, principal, body.partnership)
+    # Hub staff may record a contact that came in earlier: the clocks count from then.
+    received = contact_time.received_at(ctx, principal, partnership, body.received_at, now)
     assessment = quality.assess(body, principal.agency)
     via_hub = principal.role == Role.INFORMATION_OFFICER
     agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,
@@ -79,11 +82,11 @@ def submit_contact(
             id=domain.new_contact_id(),
             case_reference=domain.new_case_reference(now),
             kind=body.kind,
-            partnership=partnership_for(ctx, principal, body.partnership),
+            partnership=partnership,
             referrer_agency=principal.agency,
             referrer_subject=principal.subject,
             status=lifecycle.RECEIVED,
-            received_at=now,
+            received_at=received,
             submission=body.model_dump_json(),
             restricted=bool(body.staff_linked),
         )
@@ -93,7 +96,7 @@ def submit_contact(
             type=domain.CONTACT_RECEIVED,
             source=ctx.source,
             subject=contact.case_reference,
-            time=now,
+            time=received,
             recordedtime=now,
             partnership=contact.partnership,
             data=domain.contact_received_data(
@@ -106,7 +109,7 @@ def submit_contact(
                 else body.referrer.role,
                 children=submission["children"],
                 concern_summary=body.concern.summary,
-                received_at=now,
+                received_at=received,
                 staff_linked=body.staff_linked,
                 family=domain.family_for_event(submission),
                 postcode=body.address.postcode if body.address else None,
@@ -116,10 +119,10 @@ def submit_contact(
         if body.kind == "referral":
             ctx.emit(uow, Event(
                 type=domain.REFERRAL_ACCEPTED, source=ctx.source, subject=contact.case_reference,
-                time=now, recordedtime=now, partnership=contact.partnership,
+                time=received, recordedtime=now, partnership=contact.partnership,
                 data=domain.referral_accepted_data(
                     contact_id=contact.id, case_reference=contact.case_reference,
-                    accepted_at=now, submission=submission, agency=agency,
+                    accepted_at=received, submission=submission, agency=agency,
                     quality=assessment.event_data()),
             ), INTAKE_CONTACTS)
         if domain.dash_missing(principal.agency, submission.get("domestic_abuse")):
@@ -136,7 +139,7 @@ def submit_contact(
         routing.note_open_case(ctx, uow, contact, submission, now)
         accepted = ContactAccepted(
             contact_id=contact.id, case_reference=contact.case_reference,
-            status="received", received_at=now,
+            status=lifecycle.RECEIVED, received_at=received,
             quality=QualityFeedback.of(assessment),
         )
         location = f"/v1/contacts/{contact.id}"
