@@ -135,3 +135,12 @@ async def test_an_exception_never_retrieved_from_a_task_is_logged_without_its_te
                                  "exception": validation_error()})
     assert "ValidationError" in output.getvalue()
     assert MARKER not in output.getvalue()
+
+
+def test_libraries_never_log_below_info_but_our_own_code_may(output: io.StringIO) -> None:
+    logging.getLogger("aiokafka.producer.producer").debug(
+        "Sending (key=%r value=%r)", b"MASH-1", f'{{"first_name": "{MARKER}"}}'.encode())
+    logging.getLogger("mashcore.relay").debug("relay idle")
+    logging.getLogger("aiokafka").info("connected")
+    assert MARKER not in output.getvalue()
+    assert "relay idle" in output.getvalue() and "connected" in output.getvalue()

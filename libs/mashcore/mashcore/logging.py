@@ -9,7 +9,9 @@ uvicorn's and SQLAlchemy's included) is rendered as its class names and code loc
 (``file:line:function``) only, never its message or any value: pydantic's ``input_value``,
 SQL parameters and reprs of models live in exception messages. Exceptions passed as log
 arguments or values are reduced to their class names, an exception's text is cut out of a
-library's message, and access-log paths lose their query strings.
+library's message, and access-log paths lose their query strings. Libraries never log below
+INFO here (their DEBUG lines can carry payloads: aiokafka logs every message value it sends);
+``MASH_LOG_LEVEL=DEBUG`` shows this project's own debug lines.
 
 `redact_personal_data` is the second line: it replaces the value of any key that names
 personal data (names, dates of birth, addresses, contact details, NHS numbers and free
@@ -280,6 +282,19 @@ def _texts(exc: BaseException) -> list[str]:
     return texts
 
 
+# Loggers of this project: they may log below INFO. A library's DEBUG lines can carry the
+# data it handles (aiokafka logs every message value it sends), so other loggers are never
+# shown below INFO, whatever the configured level.
+_OWN_LOGGERS = ("mashcore", "intake", "triage", "mash_enquiries", "strategy", "notifications",
+                "sla_timekeeper", "devinfra", "tests")
+
+
+def _no_library_debug(record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.INFO:
+        return True
+    return record.name.split(".", 1)[0] in _OWN_LOGGERS
+
+
 def install_excepthooks() -> None:
     """Send uncaught exceptions (main thread, other threads, unraisable ones) through the
     safe pipeline instead of Python's default printing of their messages to stderr."""
@@ -385,6 +400,7 @@ def configure_logging(
     )
     handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(_no_library_debug)
 
     root = logging.getLogger()
     for existing in list(root.handlers):
