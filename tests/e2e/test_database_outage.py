@@ -99,3 +99,9 @@ def test_referrals_posted_through_a_database_restart_are_503_then_accepted_once(
         lambda: (ids if set(accepted.values()) <= set(ids := triage_contact_ids()) else None),
         timeout=90, what="every accepted referral in triage")
     assert Counter(in_triage) == Counter(accepted.values())  # each exactly once, no others
+    intake.stop()
+    triage.stop()
+    logged = intake.log_path.read_text() + triage.log_path.read_text()
+    assert "unavailable" in logged  # the outage was logged, by class names only
+    for personal in ("Testreferrer", "school.example", "Synthetic"):
+        assert personal not in logged

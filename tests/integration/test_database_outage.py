@@ -109,7 +109,9 @@ async def test_an_outage_is_a_503_with_retry_after_and_the_retry_is_accepted_onc
             events = [Event.from_message(m) for m in messages]
             ids = [e.data["contact_id"] for e in events
                    if e.type == "mash.intake.contact.received.v1"]
-            return ids if len(ids) >= 2 else []
+            return ids if len(set(ids)) >= 2 else []
 
+        # The relay publishes at least once (a batch whose marking the outage cut short is
+        # sent again; consumers' inboxes make that exactly once in effect, see tests/e2e).
         ids = await eventually(received, what="both contacts published")
-        assert sorted(ids) == sorted([before.json()["contact_id"], retried.json()["contact_id"]])
+        assert set(ids) == {before.json()["contact_id"], retried.json()["contact_id"]}
