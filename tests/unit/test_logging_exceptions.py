@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import StatementError
 
-from mashcore.logging import configure_logging
+from mashcore.logging import configure_logging, install_excepthooks
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +146,16 @@ def test_libraries_never_log_below_info_but_our_own_code_may(output: io.StringIO
     logging.getLogger("aiokafka").info("connected")
     assert MARKER not in output.getvalue()
     assert "relay idle" in output.getvalue() and "connected" in output.getvalue()
+
+
+def test_uncaught_exceptions_go_through_the_same_pipeline(output: io.StringIO) -> None:
+    saved = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    exc = validation_error()
+    try:
+        install_excepthooks()
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        threading.excepthook(threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, None)))
+    finally:
+        sys.excepthook, threading.excepthook, sys.unraisablehook = saved
+    assert output.getvalue().count("ValidationError") == 2
+    assert MARKER not in output.getvalue()
