@@ -92,6 +92,7 @@ def test_no_exception_text_reaches_a_line_from_any_logger(output: io.StringIO) -
         structlog.get_logger("intake.handlers").exception("failed", exc_info=exc)
         structlog.get_logger().warning("failed", error=exc, nested={"errors": [exc]})
         logging.getLogger("aiokafka").error("Unable to connect: %s (%r)", exc, exc)
+        logging.getLogger("aiokafka").error(exc)
         # asyncio writes the exception's repr into the message itself
         logging.getLogger("asyncio").error(f"Task exception was never retrieved\n"
                                            f"future: <Task exception={exc!r}>", exc_info=exc)

@@ -253,6 +253,10 @@ def _safe_foreign_message(
         return event_dict
     record = event_dict.get("_record")
     access_log = getattr(record, "name", "") == "uvicorn.access"
+    raw = getattr(record, "msg", None)
+    if isinstance(raw, BaseException):  # logger.error(exc): its text is its message
+        event_dict["event"] = f"<{_exception_name(raw)}>"
+        return event_dict
     message = str(event_dict.get("event", ""))
     if args:
         safe: Any
