@@ -176,7 +176,7 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
                           resource_id=contact_id, allowed=allowed, at=ctx.clock.now(),
                           case_reference=contact.case_reference if contact else None)
     assert contact is not None
-    submitted = ReferralIn.model_validate_json(contact.submission)
+    submitted = ReferralIn.model_validate_json(routing.stored_referral(contact.submission))
     hub = principal.role != Role.REFERRER
     # A referrer is not told that the child has an open case (that is for the hub to check).
     status = contact.status if hub or contact.status != "open_case_found" else "received"
