@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from mashcore.audit import AuditEntry
 from mashcore.policy import PolicyBook, default_policy_dir
-from tests.support import SAMPLE_TIME, auth, services_on_postgres, synthetic_referral
+from tests.support import SAMPLE_TIME, auth, eventually, services_on_postgres, synthetic_referral
 
 
 @pytest.fixture
@@ -126,3 +126,29 @@ async def test_a_pack_may_share_only_that_a_link_exists_and_whom_to_ask(
         {"other_partnership_link": True, "contact": "Medway MASH, 01634 000000 (synthetic)"}]
     assert medway["case_reference"] not in str(view)
     assert medway["contact_id"] not in str(view)
+
+
+async def test_a_token_without_a_partnership_sees_the_deployments_default_partnership_clocks(
+    postgres_server: Any, tmp_path: Path,
+) -> None:
+    async with services_on_postgres(postgres_server, tmp_path, ["intake", "sla-timekeeper"],
+                                    SAMPLE_TIME) as running:
+        timekeeper = running["ctx"]["sla-timekeeper"]
+        timekeeper.settings = timekeeper.settings.model_copy(
+            update={"partnership_default": "coventry"})
+        contact = await record(running["intake"], authority_system("coventry"), 1207)
+        params = {"case_reference": contact["case_reference"]}
+
+        async def clocks(headers: dict[str, str]) -> list[Any]:
+            response = await running["sla-timekeeper"].get("/v1/clocks", params=params,
+                                                           headers=headers)
+            assert response.status_code == 200
+            result: list[Any] = response.json()
+            return result
+
+        async def started() -> list[Any]:
+            return await clocks(manager("coventry"))
+        await eventually(started, what="the contact's clock")
+        unclaimed = auth("team_manager", "local_authority", subject="tm-unclaimed")
+        assert await clocks(unclaimed)  # MASH_PARTNERSHIP_DEFAULT, not a literal "default"
+        assert not await clocks(manager("medway"))
