@@ -50,6 +50,10 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     **{("*", "GET", path): PUBLIC for path in (
         "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/metrics",
         "/readyz", "/static-offline-docs")},
+    # Every service's audit log: a team manager of the case's partnership, or ops.
+    ("*", "GET", "/v1/audit"): ("local_authority", {TM: LIST, OPS: (SHOWN,) * 4}),
+    ("strategy", "GET", "/v1/audit"): ("local_authority", {TM: ANY, OPS: ANY}),  # no cases yet
+    ("notifications", "GET", "/v1/audit"): ("local_authority", {TM: ANY, OPS: ANY}),
     # intake: the contact was sent by a school (education) of coventry.
     ("intake", "POST", "/v1/contacts"): ("education", {REF: ANY, IO: ANY}),
     ("intake", "GET", "/v1/contacts/{contact_id}"): ("education", {REF: AGENCY, **HUB_READ}),
@@ -154,7 +158,8 @@ BODIES: dict[str, Any] = {
     "/v1/clocks/{clock_id}/extension": {"new_due_at": "2027-06-01T10:00:00+00:00",
                                         "reason_code": "other"},
 }
-QUERIES = {"/v1/clocks": "case_reference={case_reference}"}
+QUERIES = {"/v1/clocks": "case_reference={case_reference}",
+           "/v1/audit": "case_reference={case_reference}"}
 # Writes that change what the others may do: after them, in this order (lock-down restricts
 # the record; after the threshold decision only a team manager re-rates).
 LAST = ("/v1/cases/{case_reference}/threshold-decision",
@@ -279,7 +284,8 @@ async def test_every_route_every_role_own_and_other_agency_and_partnership(
             continue
         record_agency, by_role = rule
         url = path.format(**seeded)
-        query = QUERIES.get(path, "").format(**seeded)
+        reference = seeded[REFERENCE.get(service, "case_reference")]
+        query = QUERIES.get(path, "").format(**{**seeded, "case_reference": reference})
         body = BODIES.get(path)
         for role in Role:
             cells = by_role.get(role, (FORBIDDEN,) * 4)
@@ -306,8 +312,7 @@ async def test_every_route_every_role_own_and_other_agency_and_partnership(
                     method, url + (f"?{query}" if query else ""), headers=sent,
                     content=None if body is None else json.dumps(body))
                 text = response.text
-                if not cell_result(outcome, response.status_code, text,
-                                   seeded[REFERENCE.get(service, "case_reference")],
+                if not cell_result(outcome, response.status_code, text, reference,
                                    method != "GET"):
                     failures.append((service, method, path, str(role), agency, partnership,
                                      outcome, response.status_code, text[:200]))

@@ -152,3 +152,34 @@ async def test_a_token_without_a_partnership_sees_the_deployments_default_partne
         unclaimed = auth("team_manager", "local_authority", subject="tm-unclaimed")
         assert await clocks(unclaimed)  # MASH_PARTNERSHIP_DEFAULT, not a literal "default"
         assert not await clocks(manager("medway"))
+
+
+async def test_the_audit_log_of_a_case_is_for_its_partnerships_manager_and_ops_only(
+    system: dict[str, Any],
+) -> None:
+    intake = system["intake"]
+    contact = await record(intake, authority_system("coventry"), 1208)
+    await intake.get(f"/v1/contacts/{contact['contact_id']}", headers=manager("coventry"))
+    await intake.get(f"/v1/contacts/{contact['contact_id']}", headers=manager("medway"))
+    params = {"case_reference": contact["case_reference"]}
+
+    response = await intake.get("/v1/audit", params=params, headers=manager("coventry"))
+    assert response.status_code == 200
+    entries = response.json()
+    assert [(e["who"], e["role"], e["action"], e["resource"], e["outcome"])
+            for e in entries] == [
+        ("la-coventry", "referrer", "write", "contact", "allowed"),
+        ("tm-coventry", "team_manager", "read", "contact", "allowed")]
+    assert all(e["at"] and e["agency"] for e in entries)
+    assert "Child1208" not in response.text and "Synthetic" not in response.text
+
+    ops = auth("ops", "local_authority", subject="ops-1")
+    assert len((await intake.get("/v1/audit", params=params, headers=ops)).json()) == 3
+    assert (await intake.get("/v1/audit", params=params, headers=manager("medway"))).json() == []
+    for refused in (authority_system("coventry"), hub_officer("coventry")):
+        assert (await intake.get("/v1/audit", params=params, headers=refused)).status_code == 403
+
+    # Reading the audit log is itself audited (and shown to the next reader).
+    again = (await intake.get("/v1/audit", params=params, headers=manager("coventry"))).json()
+    assert [(e["who"], e["resource"]) for e in again[2:]] == [
+        ("tm-coventry", "audit_log"), ("ops-1", "audit_log")]

@@ -611,7 +611,8 @@ def submit_transfer_in(
                                  request_hash=request_hash, status_code=201,
                                  body=response_body, location=location, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now)
+              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
+              partnership=transfer.partnership)
         raced = _commit(uow, principal, idempotency_key, request_hash)
         if raced is not None:
             return raced
@@ -667,7 +668,8 @@ def decide_transfer_in(
                                  request_hash=request_hash, status_code=200,
                                  body=response_body, location=None, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now)
+              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
+              partnership=transfer.partnership)
         raced = _commit(uow, principal, idempotency_key, request_hash)
         if raced is not None:
             return raced
@@ -683,6 +685,7 @@ def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str)
         allowed = transfer is not None
         audit_read_or_404(uow, principal=principal, what="transfer-in", resource="transfer_in",
                           resource_id=transfer_id, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=transfer.case_reference if transfer else None)
+                          case_reference=transfer.case_reference if transfer else None,
+                          partnership=transfer.partnership if transfer else None)
     assert transfer is not None
     return transfer_view(transfer)

@@ -146,7 +146,8 @@ def submit_contact(
                                  request_hash=request_hash, status_code=202,
                                  body=response_body, location=location, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
-              resource_id=contact.id, case_reference=contact.case_reference, at=now)
+              resource_id=contact.id, case_reference=contact.case_reference, at=now,
+              partnership=contact.partnership)
         try:
             uow.commit()
         except IntegrityError:
@@ -171,7 +172,8 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
         audit_read_or_404(uow, principal=principal, what="contact", resource="contact",
                           resource_id=contact_id, allowed=contact is not None,
                           at=ctx.clock.now(),
-                          case_reference=contact.case_reference if contact else None)
+                          case_reference=contact.case_reference if contact else None,
+                          partnership=contact.partnership if contact else None)
     assert contact is not None
     submitted = ReferralIn.model_validate_json(contact.submission)
     hub = principal.role != Role.REFERRER
@@ -198,7 +200,7 @@ def list_contacts(ctx: ServiceContext, principal: Principal, limit: int) -> list
         for c in rows:
             audit(uow.session, principal=principal, action=AuditAction.READ,
                   resource="contact_list", resource_id=c.id, case_reference=c.case_reference,
-                  at=now)
+                  at=now, partnership=c.partnership)
         if not rows:
             audit(uow.session, principal=principal, action=AuditAction.READ,
                   resource="contact_list", resource_id="-", at=now, outcome="empty")
@@ -230,7 +232,7 @@ def repeat_links(ctx: ServiceContext, principal: Principal,
             link = links[other.id]
             audit(uow.session, principal=principal, action=AuditAction.READ,
                   resource="contact_link", resource_id=other.id,
-                  case_reference=other.case_reference, at=now)
+                  case_reference=other.case_reference, at=now, partnership=other.partnership)
             result.append({"contact_id": other.id, "case_reference": other.case_reference,
                            "reason": link.reason, "score": link.score})
         result += cross_border.other_partnership_links(ctx, uow, contact)
@@ -254,7 +256,8 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
                               .isoformat()} if request.head_of_service_consulted else None),
             now=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
-              resource_id=contact_id, case_reference=contact.case_reference, at=now)
+              resource_id=contact_id, case_reference=contact.case_reference, at=now,
+              partnership=contact.partnership)
         uow.commit()
     return {"contact_id": contact_id, "restricted": True,
             "allowed_user_ids": list(dict.fromkeys(request.allowed_user_ids))}
@@ -274,7 +277,8 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
         except ValueError as exc:
             raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
-              resource_id=contact_id, case_reference=contact.case_reference, at=now)
+              resource_id=contact_id, case_reference=contact.case_reference, at=now,
+              partnership=contact.partnership)
         uow.commit()
     return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker",
             "allocated_worker_id": data["allocated_worker_id"]}

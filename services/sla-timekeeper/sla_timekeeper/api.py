@@ -150,7 +150,10 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             # A case's timeline is a read of the child's record, even with codes only.
             audit(uow.session, principal=principal, action=AuditAction.READ,
                   resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
-                  case_reference=case_reference, outcome="allowed" if rows else "not_found")
+                  # A refusal is not filed under the case (as mashcore.audit_read_or_404).
+                  case_reference=case_reference if rows else None,
+                  outcome="allowed" if rows else "not_found",
+                  partnership=rows[0].partnership if rows else None)
             uow.commit()
             return [_clock_view(r) for r in rows]
 
@@ -185,7 +188,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                                            f"Clock {clock_id} is {row.status}.") from None
             audit(uow.session, principal=principal, action=AuditAction.WRITE,
                   resource="sla_clock", resource_id=clock_id, at=ctx.clock.now(),
-                  case_reference=row.case_reference)
+                  case_reference=row.case_reference, partnership=row.partnership)
             try:
                 uow.commit()
             except StaleDataError:

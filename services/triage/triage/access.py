@@ -72,7 +72,8 @@ def load_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                           action=AuditAction.WRITE)
     assert case is not None
     audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=RESOURCE,
-          resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference)
+          resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference,
+          partnership=case.partnership)
     return case
 
 
@@ -84,7 +85,8 @@ def read(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                       named_users(uow, case_reference))
     audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
                       resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
-                      case_reference=case_reference)
+                      case_reference=case_reference,
+                      partnership=case.partnership if case else None)
     assert case is not None
     return case
 
