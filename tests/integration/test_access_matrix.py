@@ -324,3 +324,15 @@ async def test_every_route_every_role_own_and_other_agency_and_partnership(
                         failures.append((service, method, path, str(role), agency,
                                          partnership, "leaked", leaked))
     assert not failures, "\n".join(map(str, failures))
+
+    # Every list read above is in the audit log, under each record listed.
+    ops = headers(OPS, "local_authority", OTHER_P)
+    for service, resource, reference in (
+            ("intake", "contact_list", seeded["case_reference"]),
+            ("triage", "triage_case_list", seeded["case_reference"]),
+            ("mash-enquiries", "episode_list", seeded["decided_reference"]),
+            ("mash-enquiries", "information_request_list", seeded["decided_reference"])):
+        entries = (await system[service].get("/v1/audit", params={"case_reference": reference},
+                                             headers=ops)).json()
+        assert any(e["resource"] == resource and e["action"] == "read" for e in entries), (
+            service, resource)

@@ -140,3 +140,16 @@ def _refused(ctx: _Transactional, principal: Principal, resource: str,
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=resource,
               resource_id=resource_id, at=ctx.clock.now(), outcome="refused")
         uow.commit()
+
+
+def audit_listed(session: Session, *, principal: Principal, resource: str,
+                 listed: list[tuple[str, str | None, str | None]], at: datetime) -> None:
+    """Stage the audit of a list: one entry per record listed, ``(id, case reference,
+    partnership)``, or one ``empty`` entry. A list is a read too (issue 12)."""
+    for resource_id, case_reference, partnership in listed:
+        audit(session, principal=principal, action=AuditAction.READ, resource=resource,
+              resource_id=resource_id, case_reference=case_reference, at=at,
+              partnership=partnership)
+    if not listed:
+        audit(session, principal=principal, action=AuditAction.READ, resource=resource,
+              resource_id="-", at=at, outcome="empty")

@@ -21,7 +21,7 @@ from intake.api_models import (
 )
 from intake.models import Contact, ContactLink
 from mashcore import idempotency
-from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException
@@ -197,13 +197,8 @@ def list_contacts(ctx: ServiceContext, principal: Principal, limit: int) -> list
         rows = uow.session.exec(
             select(Contact).where(access.contact_visible(access.scope(ctx, principal)))
             .order_by(col(Contact.received_at).desc()).limit(limit)).all()
-        for c in rows:
-            audit(uow.session, principal=principal, action=AuditAction.READ,
-                  resource="contact_list", resource_id=c.id, case_reference=c.case_reference,
-                  at=now, partnership=c.partnership)
-        if not rows:
-            audit(uow.session, principal=principal, action=AuditAction.READ,
-                  resource="contact_list", resource_id="-", at=now, outcome="empty")
+        audit_listed(uow.session, principal=principal, resource="contact_list", at=now,
+                     listed=[(c.id, c.case_reference, c.partnership) for c in rows])
         uow.commit()
     return [
         {"contact_id": c.id, "case_reference": c.case_reference, "status": c.status,
