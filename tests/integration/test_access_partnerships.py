@@ -126,6 +126,11 @@ async def test_a_pack_may_share_only_that_a_link_exists_and_whom_to_ask(
         {"other_partnership_link": True, "contact": "Medway MASH, 01634 000000 (synthetic)"}]
     assert medway["case_reference"] not in str(view)
     assert medway["contact_id"] not in str(view)
+    # Medway's manager sees in its audit log that coventry learned of the link.
+    medway_audit = (await intake.get("/v1/audit", headers=manager("medway"), params={
+        "case_reference": medway["case_reference"]})).json()
+    assert [(e["who"], e["outcome"]) for e in medway_audit
+            if e["resource"] == "contact_link"] == [("tm-coventry", "existence_only")]
 
 
 async def test_a_token_without_a_partnership_sees_the_deployments_default_partnership_clocks(

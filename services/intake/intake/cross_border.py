@@ -17,6 +17,8 @@ from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
 from intake.models import Contact, ContactLink
+from mashcore.audit import AuditAction, audit
+from mashcore.auth import Principal
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
 
@@ -29,18 +31,26 @@ def linked_ids(contact_id: str) -> Select[Any]:
     ).subquery().c[0])
 
 
-def other_partnership_links(ctx: ServiceContext, uow: UnitOfWork,
+def other_partnership_links(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                             contact: Contact) -> list[dict[str, Any]]:
     """One entry per other partnership holding a linked contact whose pack shares that a link
-    exists: ``{"other_partnership_link": true, "contact": <its MASH>}``."""
-    partnerships = uow.session.exec(
-        select(Contact.partnership).distinct()
+    exists: ``{"other_partnership_link": true, "contact": <its MASH>}``. Each linked contact
+    so disclosed is audited under its own reference and partnership (``existence_only``), so
+    that partnership's managers see who learned of it."""
+    others = uow.session.exec(
+        select(Contact)
         .where(col(Contact.id).in_(linked_ids(contact.id)),
                col(Contact.partnership) != contact.partnership)
-        .order_by(col(Contact.partnership))).all()
-    shown = []
-    for partnership in partnerships:
-        policy = ctx.policy.for_partnership(partnership).cross_border_links
-        if policy is not None:
-            shown.append({"other_partnership_link": True, "contact": policy.mash_contact})
-    return shown
+        .order_by(col(Contact.partnership), col(Contact.received_at))).all()
+    shown: dict[str, dict[str, Any]] = {}
+    for other in others:
+        policy = ctx.policy.for_partnership(other.partnership).cross_border_links
+        if policy is None:
+            continue
+        shown.setdefault(other.partnership, {"other_partnership_link": True,
+                                             "contact": policy.mash_contact})
+        audit(uow.session, principal=principal, action=AuditAction.READ,
+              resource="contact_link", resource_id=other.id,
+              case_reference=other.case_reference, at=ctx.clock.now(),
+              outcome="existence_only", partnership=other.partnership)
+    return list(shown.values())

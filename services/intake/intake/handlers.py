@@ -230,7 +230,7 @@ def repeat_links(ctx: ServiceContext, principal: Principal,
                   case_reference=other.case_reference, at=now, partnership=other.partnership)
             result.append({"contact_id": other.id, "case_reference": other.case_reference,
                            "reason": link.reason, "score": link.score})
-        result += cross_border.other_partnership_links(ctx, uow, contact)
+        result += cross_border.other_partnership_links(ctx, uow, principal, contact)
         uow.commit()
     return result
 
