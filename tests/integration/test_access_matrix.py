@@ -61,6 +61,7 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     ("intake", "POST", "/v1/contacts/{contact_id}/forward"): ("education", HUB_READ),
     ("intake", "POST", "/v1/contacts/{contact_id}/lock-down"): ("education",
                                                                 {TM: PARTNERSHIP}),
+    ("intake", "POST", "/v1/contacts/{contact_id}/time-correction"): ("education", HUB_READ),
     ("intake", "POST", "/v1/consultations"): ("education", {REF: ANY, IO: ANY, TM: ANY}),
     ("intake", "GET", "/v1/consultations/{consultation_id}"): ("education",
                                                                {REF: AGENCY, **HUB_READ}),
@@ -121,6 +122,10 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
 BODIES: dict[str, Any] = {
     "/v1/contacts": synthetic_referral(1300),
     "/v1/contacts/{contact_id}/lock-down": {"reason_code": "other_sensitive"},
+    # The seeds are received at NOW (a Tuesday 10:00): an hour earlier, the same morning.
+    "/v1/contacts/{contact_id}/time-correction": {"received_at": "2026-11-24T09:00:00+00:00",
+                                                  "reason_code": "recorded_late",
+                                                  "note": "Synthetic."},
     "/v1/consultations": {"professional": {"agency": "education", "role": "Teacher"},
                           "question": "Synthetic: should I refer?"},
     "/v1/consultations/{consultation_id}/advice": {"advice_given": "Synthetic advice.",

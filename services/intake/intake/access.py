@@ -66,13 +66,26 @@ def transfer_visible(who: Scope) -> ColumnElement[bool]:
 
 
 def find_contact(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, contact_id: str,
-                 *, for_update: bool = False) -> Contact | None:
-    """The contact if it exists and the caller may see it; otherwise None (a 404)."""
+                 *, fresh: bool = False) -> Contact | None:
+    """The contact if it exists and the caller may see it; otherwise None (a 404).
+    ``fresh``: overwrite what the session already holds with the row as committed."""
     query = select(Contact).where(col(Contact.id) == contact_id,
                                   contact_visible(scope(ctx, principal)))
-    if for_update:
-        query = query.with_for_update(of=Contact)
+    if fresh:
+        query = query.execution_options(populate_existing=True)
     return uow.session.exec(query).first()
+
+
+def contact_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                       contact_id: str) -> Contact | None:
+    """The contact to change if the caller may see it, with its case locked for this unit of
+    work (one writer per case, as intake.lifecycle.contact_for_change) and read again as
+    committed once the lock is held, visibility included; otherwise None (a 404)."""
+    visible = find_contact(ctx, uow, principal, contact_id)
+    if visible is None:
+        return None
+    uow.lock_case(visible.case_reference)  # the reference never changes
+    return find_contact(ctx, uow, principal, contact_id, fresh=True)
 
 
 def find_consultation(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,

@@ -81,11 +81,16 @@ def load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, table: type
          key: str, *, what: str, resource: str, action: AuditAction,
          also: Callable[[Row], bool] = lambda _row: True) -> Row:
     """A request or episode the caller may see (its partnership, the case's restrictions,
-    and ``also``), audited; otherwise an audited 404."""
+    and ``also``), audited; otherwise an audited 404. The partnership is in the query. To
+    change it, the case is locked first (one writer per case) and the row read again as
+    committed."""
     key_column = sa_inspect(table).primary_key[0]
     row = uow.session.exec(select(table).where(
         key_column == key, own_partnership(scope_of(principal, ctx.settings.partnership_default),
                                            col(table.partnership)))).first()
+    if row is not None and action is not AuditAction.READ:
+        uow.lock_case(row.case_reference)
+        uow.session.refresh(row)
     allowed = (row is not None and also(row) and case_visible(uow, principal, row.case_reference))
     check(ctx, uow, principal, what=what, resource=resource, resource_id=key,
           case_reference=row.case_reference if row is not None else None, allowed=allowed,

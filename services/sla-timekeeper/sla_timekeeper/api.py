@@ -168,9 +168,11 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                 ("new_due_at", "give the time with a UTC offset")])
         with ctx.unit_of_work() as uow:
             row = uow.session.exec(select(ClockRow).where(
-                ClockRow.clock_id == clock_id, ClockRow.status != STOPPED_EARLY,
-                _visible(ctx, principal))).first()
-            if row is None:
+                ClockRow.clock_id == clock_id, _visible(ctx, principal))).first()
+            if row is not None:  # one writer per case: then the clock as it is now
+                uow.lock_case(row.case_reference)
+                uow.session.refresh(row)
+            if row is None or row.status == STOPPED_EARLY:
                 raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
             if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
                 raise ProblemHTTPException(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Index, Integer, Text
+from sqlalchemy import Column, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from mashcore.db import utc_column
 
 _VERSION = Column("version", Integer, nullable=False, server_default="1")
+_OPEN = text("status IN ('running', 'paused')")
 
 
 class ClockRow(SQLModel, table=True):
@@ -22,6 +23,9 @@ class ClockRow(SQLModel, table=True):
     """
 
     __tablename__ = "sla_clock"
+    # One open instance of a clock per case and instance (migration 0003).
+    __table_args__ = (Index("ux_sla_clock_one_open", "case_reference", "clock", "instance",
+                            unique=True, postgresql_where=_OPEN, sqlite_where=_OPEN),)
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
 
     version: int | None = Field(default=None, sa_column=_VERSION)
