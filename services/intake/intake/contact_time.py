@@ -20,7 +20,7 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, select
 
-from intake import lifecycle, routing
+from intake import access, routing
 from intake.api_models import IsoDateTime
 from intake.models import Contact
 from mashcore.audit import AuditAction, audit
@@ -107,11 +107,9 @@ def correct_time(ctx: ServiceContext, principal: Principal, contact_id: str,
     """Record the corrected time with who and why, and announce it in the same transaction."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = lifecycle.contact_for_change(uow, contact_id)  # one writer per case
-        own = principal.partnership or ctx.settings.partnership_default
-        if (contact is None or contact.partnership != own
-                or not routing.may_read(principal, contact,
-                                        routing.allowed_users(uow, contact_id))):
+        # One writer per case; the caller's partnership and need-to-know in the query.
+        contact = access.contact_for_change(ctx, uow, principal, contact_id)
+        if contact is None:
             raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
         corrected = checked_time(ctx, contact.partnership, body.received_at, now)
         previous = contact.received_at

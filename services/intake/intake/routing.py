@@ -141,26 +141,6 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
     return created
 
 
-def allowed_users(uow: UnitOfWork, contact_id: str) -> set[str]:
-    """The users named on a locked-down contact."""
-    rows = uow.session.exec(select(ContactAccess).where(ContactAccess.contact_id == contact_id))
-    return {row.user_id for row in rows}
-
-
-def may_read(principal: Principal, contact: Contact, named: set[str]) -> bool:
-    """Need-to-know: the submitting agency, hub staff, and for restricted contacts only
-    team managers until lock-down, then only the named users."""
-    if principal.role == Role.REFERRER:
-        return contact.referrer_agency == principal.agency
-    if principal.role not in HUB_ROLES:
-        return False
-    if not contact.restricted:
-        return True
-    if named:
-        return principal.subject in named
-    return principal.role == Role.TEAM_MANAGER
-
-
 def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal: Principal,
               *, allowed_user_ids: list[str], reason_code: str,
               head_of_service: dict[str, Any] | None, now: datetime) -> None:

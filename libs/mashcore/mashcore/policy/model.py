@@ -234,6 +234,16 @@ class ConsentPolicy(_Strict):
     revisit_within: Duration
 
 
+class CrossBorderLinks(_Strict):
+    """What this partnership lets other partnerships see of its contacts that repeat detection
+    linked to theirs (children move): only that a link exists, and who to ask."""
+
+    mash_contact: Annotated[str, StringConstraints(min_length=1, max_length=300,
+                                                   strip_whitespace=True)] = Field(
+        description="Who to ask about the linked contact: this partnership's MASH, e.g. "
+        "'Coventry MASH, 024 7678 8555, mash@coventry.gov.example'. Never a case reference.")
+
+
 class PolicyPack(_Strict):
     """One partnership's policy (schema version 1)."""
 
@@ -269,6 +279,12 @@ class PolicyPack(_Strict):
         default=None, gt=0, le=104,
         description="Medway's 12-week rule [003]: re-engage a social worker involved this "
         "recently. Null: off.",
+    )
+    cross_border_links: CrossBorderLinks | None = Field(
+        default=None,
+        description="Null (the default): another partnership's staff see nothing of this "
+        "partnership's contacts linked to theirs. Set: they see that a link exists and whom "
+        "to ask, never the reference or content.",
     )
 
     def working_calendar(self) -> WorkingCalendar:
