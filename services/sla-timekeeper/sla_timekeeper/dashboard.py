@@ -16,9 +16,10 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from mashcore import counters
 from mashcore.service import ServiceContext
 from sla_timekeeper.clocks import CANCELLED, MET, OPEN
-from sla_timekeeper.models import ClockRow, TransitionRow
+from sla_timekeeper.models import SLA_EVENTS, ClockRow, TransitionRow
 
 LONDON = ZoneInfo("Europe/London")
 LABELS = {
@@ -137,9 +138,7 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
                 .where(col(ClockRow.status).in_(OPEN))
                 .group_by(col(ClockRow.clock), col(ClockRow.brag), col(ClockRow.partnership),
                           col(ClockRow.breached))).all()
-            published = uow.session.execute(
-                sa_select(col(TransitionRow.kind), func.count())
-                .group_by(col(TransitionRow.kind))).all()
+            published = counters.read(uow.session, SLA_EVENTS)  # kept as they are recorded
         open_clocks = GaugeMetricFamily("mash_sla_open_clocks", "Open statutory clocks",
                                         labels=["clock", "brag", "partnership", "breached"])
         for clock, brag, partnership, breached, count in rows:
@@ -147,7 +146,7 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
                                     "true" if breached else "false"], float(count))
         events = GaugeMetricFamily("mash_sla_events", "SLA events published, by kind",
                                    labels=["kind"])
-        for kind, count in published:
+        for (kind,), count in published:
             events.add_metric([kind], float(count))
         return [open_clocks, events]
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Index, Integer, Text
+from sqlalchemy import Column, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
+from mashcore.counters import count_inserts
 from mashcore.db import utc_column
 
+# The open clocks, however many have ended (the dashboard's and /metrics' live counts).
+OPEN_ONLY = text("status IN ('running', 'paused')")
 _VERSION = Column("version", Integer, nullable=False, server_default="1")
 
 
@@ -22,6 +25,11 @@ class ClockRow(SQLModel, table=True):
     """
 
     __tablename__ = "sla_clock"
+    __table_args__ = (
+        Index("ix_sla_clock_status_started", "status", "started_at"),
+        Index("ix_sla_clock_open", "clock", "partnership", postgresql_where=OPEN_ONLY,
+              sqlite_where=OPEN_ONLY),
+    )
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
 
     version: int | None = Field(default=None, sa_column=_VERSION)
@@ -62,3 +70,8 @@ class TransitionRow(SQLModel, table=True):
     on_time: bool | None = None
     at: datetime = Field(sa_column=utc_column())
     recorded_at: datetime = Field(sa_column=utc_column())
+
+
+SLA_EVENTS = "sla_events"
+# /metrics' SLA events by kind: counted as each transition is recorded, not by grouping them all.
+count_inserts(TransitionRow, SLA_EVENTS, lambda row: (row.kind,))
