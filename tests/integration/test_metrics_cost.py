@@ -275,3 +275,27 @@ def test_counts_commit_with_their_rows_and_not_with_a_rolled_back_savepoint_or_d
                 (("pipeline", "t.v1"), 1), (("pipeline", "u.v1"), 2)]
     finally:
         engine.dispose()
+
+
+def test_two_transactions_counting_the_same_counters_in_opposite_orders_both_commit(
+    pg_url: str,
+) -> None:
+    """Counter rows are locked only at commit, in one order: replicas never deadlock on
+    them (were they locked as each row is written, the third step would wait for ever)."""
+    engine = make_engine(pg_url)
+    migrate(engine, "head")
+    try:
+        with unit_of_work(engine) as first, unit_of_work(engine) as second:
+            for uow in (first, second):  # a lock wait fails the test instead of hanging it
+                uow.session.execute(sa.text("SET lock_timeout = '5s'"))
+            steps = [(first, "a.v1"), (second, "b.v1"), (first, "b.v1"), (second, "a.v1")]
+            for n, (uow, event_type) in enumerate(steps):
+                record_processed(uow, "pipeline", f"e-{n}", event_type, NOW)
+                uow.session.flush()
+            first.commit()
+            second.commit()
+        with unit_of_work(engine) as uow:
+            assert counters.read(uow.session, counters.EVENTS_HANDLED) == [
+                (("pipeline", "a.v1"), 2), (("pipeline", "b.v1"), 2)]
+    finally:
+        engine.dispose()
