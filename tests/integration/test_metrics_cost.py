@@ -27,6 +27,7 @@ from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.inbox import InboxRecord, record_processed
 from mashcore.metrics import messaging_metrics, render
+from mashcore.outbox import OutboxRecord
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 from sla_timekeeper import dashboard
@@ -80,7 +81,12 @@ def seed_history(engine: Engine) -> None:
               "event_type": ("mash.intake.contact.received.v1",
                              "mash.triage.threshold.decided.v1")[n % 2],
               "processed_at": NOW - timedelta(days=60)} for n in range(500)]
+    published = [{"event_id": f"seed-{n}", "event_type": "mash.sla.clock.started.v1",
+                  "topic": "mash.sla.v1", "key": "k", "headers": "[]", "payload": b"{}",
+                  "created_at": NOW - timedelta(days=60, seconds=n),
+                  "published_at": NOW - timedelta(days=60, seconds=n)} for n in range(2 * OLD)]
     with engine.begin() as connection:
+        connection.execute(OutboxRecord.__table__.insert(), published)  # type: ignore[attr-defined]
         connection.execute(ClockRow.__table__.insert(), clocks)  # type: ignore[attr-defined]
         connection.execute(TransitionRow.__table__.insert(), transitions)  # type: ignore[attr-defined]
         connection.execute(InboxRecord.__table__.insert(), inbox)  # type: ignore[attr-defined]
@@ -299,3 +305,40 @@ def test_two_transactions_counting_the_same_counters_in_opposite_orders_both_com
                 (("pipeline", "a.v1"), 2), (("pipeline", "b.v1"), 2)]
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def sqlite_history(tmp_path: Path) -> Iterator[ServiceContext]:
+    """The same history in the embedded default, SQLite (a file, as ``mash run`` keeps)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'sla_timekeeper.sqlite'}")
+    migrate(engine, "0002")
+    seed_history(engine)
+    migrate(engine, "head")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    yield service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), FrozenClock(NOW),
+                          name="sla-timekeeper")
+    engine.dispose()
+
+
+async def test_on_sqlite_the_scrape_and_dashboard_search_indexes_and_never_scan_a_table(
+    sqlite_history: ServiceContext,
+) -> None:
+    ctx = sqlite_history
+    await live_events(ctx)
+    with ctx.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    statements = statements_of(ctx.engine, lambda: (
+        scrape(ctx), dashboard.summary(ctx), dashboard.summary(ctx, ["coventry"])))
+    assert scrape(ctx)["mash_sla_events"] == counted(
+        ctx, "SELECT kind, count(*) FROM sla_transition GROUP BY 1")
+    with ctx.engine.connect() as connection:
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            for *_, detail in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                         parameters):
+                # A search of an index range, or a walk of the open clocks' own index.
+                assert detail.startswith(("SEARCH", "USE TEMP B-TREE")) or re.fullmatch(
+                    r"SCAN sla_clock USING (COVERING )?INDEX ix_sla_clock_open", detail), (
+                    detail, statement)

@@ -87,9 +87,12 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
                       _count_if(col(TransitionRow.on_time).is_(True)))
             .where(col(TransitionRow.recorded_at) >= today)
             .group_by(col(TransitionRow.kind)), TransitionRow.partnership)).all()
+        # id + 0: sort today's transitions, found by their index, rather than walk every
+        # transition back by id (all of history on a quiet day or for a small partnership).
         recent = uow.session.exec(mine(
             select(TransitionRow).where(col(TransitionRow.recorded_at) >= today)
-            .order_by(col(TransitionRow.id).desc()).limit(20), TransitionRow.partnership)).all()
+            .order_by((col(TransitionRow.id) + 0).desc()).limit(20),
+            TransitionRow.partnership)).all()
         met_total, met_unbreached = run(mine(
             sa_select(func.count(), _count_if(col(ClockRow.breached).is_(False)))
             .where(col(ClockRow.status) == MET, col(ClockRow.started_at) >= window),
