@@ -5,7 +5,8 @@ inbox, clocks, transitions, counters) is migrated, then loaded in bulk (COPY on 
 executemany on SQLite) with a history of two years: ``--rows`` inbox rows, ``--rows``
 transitions, as many published outbox rows, a quarter as many ended clocks, plus a few
 thousand open clocks and unpublished events. The counters are then started from the rows, as
-the migration does for an existing database. Then, in this process against that database:
+the migration does for an existing database, and the tables analysed (on PostgreSQL also
+vacuumed, as autovacuum does after bulk inserts). Then, in this process against that database:
 
 * scrape: what ``GET /metrics`` renders (messaging metrics and the timekeeper's);
 * summary: ``dashboard.summary`` (everything the ops dashboard shows), for all partnerships
@@ -89,7 +90,9 @@ def history(now: datetime, rows: int, ended: int, open_clocks: int, unpublished:
     def clocks() -> Iterator[tuple[Any, ...]]:
         for n in range(ended + open_clocks):
             is_open = n >= ended
-            started = now - timedelta(hours=rnd.uniform(0, 48)) if is_open else when()
+            # Ended clocks in the order they started (as the service inserts them).
+            started = (now - timedelta(hours=rnd.uniform(0, 48)) if is_open else
+                       now - timedelta(seconds=HISTORY_DAYS * 86400 * (ended - n) / ended))
             clock = CLOCKS[n % len(CLOCKS)]
             yield (str(uuid.UUID(int=n + 1)), 1, clock, f"MASH-2026-B{n:07d}", "",
                    PARTNERSHIPS[n % len(PARTNERSHIPS)], ("red", "amber", "green", None)[n % 4],
@@ -178,7 +181,8 @@ def load_sqlite(engine: Engine, tables: dict[str, Iterator[tuple[Any, ...]]]) ->
 
 
 def start_counters(engine: Engine) -> None:
-    """As the migration does for rows written before the counters existed."""
+    """As the migration does for rows written before the counters existed; then the
+    statistics (and on PostgreSQL the visibility map) autovacuum would keep."""
     with engine.begin() as connection:
         for name, query in ((counters.EVENTS_HANDLED, "SELECT consumer, event_type, count(*) "
                              "FROM inbox GROUP BY consumer, event_type"),
@@ -187,7 +191,9 @@ def start_counters(engine: Engine) -> None:
             counts = [((name, counters.encode_labels([str(v) for v in row[:-1]])), int(row[-1]))
                       for row in connection.execute(sa.text(query))]
             counters.increment(connection, sorted(counts))
-        connection.execute(sa.text("ANALYZE"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE" if connection.dialect.name == "postgresql"
+                                   else "ANALYZE"))
 
 
 def context(engine: Engine, now: datetime, work: Path) -> ServiceContext:
