@@ -96,7 +96,7 @@ def seed_history(engine: Engine) -> None:
 def history(pg_url: str, tmp_path: Path) -> Iterator[ServiceContext]:
     """The timekeeper's database with a seeded history, then migrated to the counters."""
     engine = make_engine(pg_url)
-    migrate(engine, "0002")
+    migrate(engine, "0003")  # the revision before the counters
     seed_history(engine)
     migrate(engine, "head")
     with engine.begin() as connection:
@@ -311,7 +311,7 @@ def test_two_transactions_counting_the_same_counters_in_opposite_orders_both_com
 def sqlite_history(tmp_path: Path) -> Iterator[ServiceContext]:
     """The same history in the embedded default, SQLite (a file, as ``mash run`` keeps)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'sla_timekeeper.sqlite'}")
-    migrate(engine, "0002")
+    migrate(engine, "0003")  # the revision before the counters
     seed_history(engine)
     migrate(engine, "head")
     with engine.begin() as connection:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import domain, quality, routing
+from intake import contact_time, domain, lifecycle, quality, routing
 from intake.api_models import (
     ContactAccepted,
     ContactView,
@@ -64,6 +64,9 @@ def submit_contact(
             "Faulty fields: " + ", ".join(e.field for e in errors),
             extra={"errors": [{"field": e.field, "message": e.message} for e in errors]},
         )
+    partnership = partnership_for(ctx, principal, body.partnership)
+    # Hub staff may record a contact that came in earlier: the clocks count from then.
+    received = contact_time.received_at(ctx, principal, partnership, body.received_at, now)
     assessment = quality.assess(body, principal.agency)
     via_hub = principal.role == Role.INFORMATION_OFFICER
     agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,
@@ -79,11 +82,11 @@ def submit_contact(
             id=domain.new_contact_id(),
             case_reference=domain.new_case_reference(now),
             kind=body.kind,
-            partnership=partnership_for(ctx, principal, body.partnership),
+            partnership=partnership,
             referrer_agency=principal.agency,
             referrer_subject=principal.subject,
-            status="received",
-            received_at=now,
+            status=lifecycle.RECEIVED,
+            received_at=received,
             submission=body.model_dump_json(),
             restricted=bool(body.staff_linked),
         )
@@ -93,7 +96,7 @@ def submit_contact(
             type=domain.CONTACT_RECEIVED,
             source=ctx.source,
             subject=contact.case_reference,
-            time=now,
+            time=received,
             recordedtime=now,
             partnership=contact.partnership,
             data=domain.contact_received_data(
@@ -106,7 +109,7 @@ def submit_contact(
                 else body.referrer.role,
                 children=submission["children"],
                 concern_summary=body.concern.summary,
-                received_at=now,
+                received_at=received,
                 staff_linked=body.staff_linked,
                 family=domain.family_for_event(submission),
                 postcode=body.address.postcode if body.address else None,
@@ -116,10 +119,10 @@ def submit_contact(
         if body.kind == "referral":
             ctx.emit(uow, Event(
                 type=domain.REFERRAL_ACCEPTED, source=ctx.source, subject=contact.case_reference,
-                time=now, recordedtime=now, partnership=contact.partnership,
+                time=received, recordedtime=now, partnership=contact.partnership,
                 data=domain.referral_accepted_data(
                     contact_id=contact.id, case_reference=contact.case_reference,
-                    accepted_at=now, submission=submission, agency=agency,
+                    accepted_at=received, submission=submission, agency=agency,
                     quality=assessment.event_data()),
             ), INTAKE_CONTACTS)
         if domain.dash_missing(principal.agency, submission.get("domestic_abuse")):
@@ -136,7 +139,7 @@ def submit_contact(
         routing.note_open_case(ctx, uow, contact, submission, now)
         accepted = ContactAccepted(
             contact_id=contact.id, case_reference=contact.case_reference,
-            status="received", received_at=now,
+            status=lifecycle.RECEIVED, received_at=received,
             quality=QualityFeedback.of(assessment),
         )
         location = f"/v1/contacts/{contact.id}"
@@ -224,7 +227,7 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
     """A team manager restricts a staff-linked record to named users."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
+        contact = lifecycle.contact_for_change(uow, contact_id)
         if contact is None or not routing.may_read(principal, contact,
                                                    routing.allowed_users(uow, contact_id)):
             raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
@@ -246,18 +249,20 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
     """Hub staff confirm: this is case information for the open case's allocated worker."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
+        contact = lifecycle.contact_for_change(uow, contact_id)
         if contact is None or not routing.may_read(principal, contact,
                                                    routing.allowed_users(uow, contact_id)):
             raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
         try:
             data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
         except routing.AlreadyForwarded:
-            return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker"}
+            return {"contact_id": contact_id, "status": lifecycle.FORWARDED}
+        except lifecycle.IllegalTransition as exc:
+            raise ProblemHTTPException(409, "Contact cannot be forwarded", str(exc)) from exc
         except ValueError as exc:
             raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
               resource_id=contact_id, case_reference=contact.case_reference, at=now)
         uow.commit()
-    return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker",
+    return {"contact_id": contact_id, "status": lifecycle.FORWARDED,
             "allocated_worker_id": data["allocated_worker_id"]}

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from intake import domain, quality
+from intake import domain, lifecycle, quality
 from intake.matching import ChildKey, find_repeats
 from intake.models import Contact, ContactAccess, ContactLink
 from intake.open_cases import find_open_case
@@ -85,7 +85,7 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
             id=domain.new_contact_id(), case_reference=domain.new_case_reference(now),
             kind="referral", partnership=contact.partnership,
             referrer_agency=contact.referrer_agency, referrer_subject=contact.referrer_subject,
-            status="received", received_at=now, restricted=contact.restricted,
+            status=lifecycle.RECEIVED, received_at=now, restricted=contact.restricted,
             submission=json.dumps({
                 "kind": "referral", "referrer": submission["referrer"],
                 "children": [{k: v for k, v in subject.items() if v is not None}],
@@ -179,16 +179,17 @@ def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
         if match is not None and match.allocated_worker_id:
             contact.open_case_reference = match.case_reference
             contact.open_case_reason = match.reason
-            contact.status = "open_case_found"
-            uow.session.add(contact)
+            lifecycle.move(uow, contact, lifecycle.OPEN_CASE_FOUND)
             return
 
 
 def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                                 principal: Principal, now: datetime) -> dict[str, Any]:
     """Send the contact to the open case's worker as a case note (DOMAIN.md §3)."""
-    if contact.status == "forwarded_to_allocated_worker":
+    if contact.status == lifecycle.FORWARDED:
         raise AlreadyForwarded(contact.id)
+    if not lifecycle.may_move(contact, lifecycle.FORWARDED):
+        raise lifecycle.IllegalTransition(contact.status, lifecycle.FORWARDED)
     key = child_keys(json.loads(contact.submission))
     weeks = ctx.policy.for_partnership(contact.partnership).recent_involvement_weeks
     match = next((m for k in key if k.is_identified
@@ -199,8 +200,7 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
                   if m is not None and m.allocated_worker_id), None)
     if match is None:
         raise ValueError("no open case with an allocated worker matches this contact")
-    contact.status = "forwarded_to_allocated_worker"
-    uow.session.add(contact)
+    lifecycle.move(uow, contact, lifecycle.FORWARDED)
     data: dict[str, Any] = {
         "contact_id": contact.id, "case_reference": contact.case_reference,
         "forwarded_at": now.isoformat(),

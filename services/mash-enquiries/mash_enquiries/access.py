@@ -78,8 +78,12 @@ def load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, table: type
          key: str, *, what: str, resource: str, action: AuditAction,
          also: Callable[[Row], bool] = lambda _row: True) -> Row:
     """A request or episode the caller may see (its partnership, the case's restrictions,
-    and ``also``), audited; otherwise an audited 404."""
+    and ``also``), audited; otherwise an audited 404. To change it, the case is locked
+    first (one writer per case) and the row read again as committed."""
     row = uow.session.get(table, key)
+    if row is not None and action is not AuditAction.READ:
+        uow.lock_case(row.case_reference)
+        uow.session.refresh(row)
     allowed = (row is not None and row.partnership == partnership_of(ctx, principal)
                and also(row) and case_visible(uow, principal, row.case_reference))
     check(ctx, uow, principal, what=what, resource=resource, resource_id=key,

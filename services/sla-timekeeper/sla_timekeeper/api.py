@@ -157,6 +157,9 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         scope = _scope(principal)
         with ctx.unit_of_work() as uow:
             row = uow.session.get(ClockRow, clock_id)
+            if row is not None:  # one writer per case: then the clock as it is now
+                uow.lock_case(row.case_reference)
+                uow.session.refresh(row)
             allowed = row is not None and row.status != STOPPED_EARLY and (
                 scope is None or row.partnership in scope)
             if not allowed:

@@ -12,8 +12,9 @@ from mashcore.counters import count_inserts
 from mashcore.db import utc_column
 from sla_timekeeper.clocks import OPEN
 
-# The open clocks, however many have ended: the dashboard's and /metrics' live counts read
-# them through a partial index. Literal values (not parameters), so SQLite can use it too.
+# The open clocks, however many have ended (one open instance each; the dashboard's and
+# /metrics' live counts read them through a partial index). Literal values, not parameters,
+# so SQLite can use the index too.
 OPEN_ONLY = text("status IN ({})".format(", ".join(f"'{status}'" for status in OPEN)))
 OPEN_INDEX = ("ix_sla_clock_open", "clock", "partnership", "brag", "breached", "agency")
 ENDED_INDEX = ("ix_sla_clock_status_started", "status", "started_at", "clock", "partnership",
@@ -31,6 +32,9 @@ class ClockRow(SQLModel, table=True):
 
     __tablename__ = "sla_clock"
     __table_args__ = (
+        # One open instance of a clock per case and instance (migration 0003).
+        Index("ux_sla_clock_one_open", "case_reference", "clock", "instance",
+              unique=True, postgresql_where=OPEN_ONLY, sqlite_where=OPEN_ONLY),
         # Both cover what the dashboard and /metrics count (index-only reads).
         Index(*ENDED_INDEX), Index(*OPEN_INDEX, postgresql_where=OPEN_ONLY,
                                    sqlite_where=OPEN_ONLY),

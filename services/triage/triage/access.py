@@ -51,6 +51,7 @@ def load_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                     case_reference: str) -> TriageCase:
     """The case to change, with the write audited in the same transaction; a 404 (audited
     and committed) if the caller may not see it."""
+    uow.lock_case(case_reference)  # one writer per case: commands and consumed events
     case = uow.session.get(TriageCase, case_reference, with_for_update=True)
     if not may_see(principal, partnership_of(ctx, principal), case,
                    named_users(uow, case_reference)):

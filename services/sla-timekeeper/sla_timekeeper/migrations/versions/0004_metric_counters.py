@@ -3,8 +3,8 @@ events handled, SLA events published by kind), started from the rows already the
 ended clocks indexed by when they started, so the dashboard's 30-day rates read 30 days,
 and the open clocks in an index of their own.
 
-Revision ID: 0003_metric_counters
-Revises: 0002
+Revision ID: 0004_metric_counters
+Revises: 0003
 """
 
 import sqlalchemy as sa
@@ -18,8 +18,8 @@ OPEN_INDEX = ("ix_sla_clock_open", "clock", "partnership", "brag", "breached", "
 ENDED_INDEX = ("ix_sla_clock_status_started", "status", "started_at", "clock", "partnership",
                "agency", "breached")
 
-revision = "0003_metric_counters"
-down_revision = "0002"
+revision = "0004_metric_counters"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,16 +1,16 @@
 """Counters kept as rows are written (mashcore.counters): /metrics reads them instead of
 grouping the whole inbox. Started from the inbox rows already there.
 
-Revision ID: 0005_metric_counters
-Revises: 0004
+Revision ID: 0006_metric_counters
+Revises: 0005_contact_time
 """
 
 from alembic import op
 
 from mashcore.counters import backfill_events_handled, create_counter_table
 
-revision = "0005_metric_counters"
-down_revision = "0004"
+revision = "0006_metric_counters"
+down_revision = "0005_contact_time"
 branch_labels = None
 depends_on = None
 
