@@ -4,7 +4,7 @@ ended clocks indexed by when they started, so the dashboard's 30-day rates read 
 and the open clocks in an index of their own.
 
 Revision ID: 0004_metric_counters
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ ENDED_INDEX = ("ix_sla_clock_status_started", "status", "started_at", "clock", "
                "agency", "breached")
 
 revision = "0004_metric_counters"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 grouping the whole inbox. Started from the inbox rows already there.
 
 Revision ID: 0002_metric_counters
-Revises: 0001
+Revises: 0002
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ from alembic import op
 from mashcore.counters import backfill_events_handled, create_counter_table
 
 revision = "0002_metric_counters"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
