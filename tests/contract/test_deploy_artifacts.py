@@ -30,8 +30,8 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from sqlalchemy.engine import make_url
 
-from mashcore import topics
-from mashcore.service import SERVICE_MODULES
+from mashcore import topics, topology
+from mashcore.service import SERVICE_MODULES, ConsumerSpec, ServiceDefinition, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
 
 pytestmark = pytest.mark.contract
@@ -57,16 +57,11 @@ DATABASES = {
     )
     for service in SERVICES
 }
-TOPICS = {
-    topics.INTAKE_CONTACTS,
-    topics.dead_letter_topic(topics.INTAKE_CONTACTS),
-    topics.TRIAGE_CASES,
-    topics.dead_letter_topic(topics.TRIAGE_CASES),
-    topics.ENQUIRIES_EPISODES,
-    topics.dead_letter_topic(topics.ENQUIRIES_EPISODES),
-    topics.SLA,
-}
-PARTITIONS = 6
+# Every topic a service reads or writes at run time (consumed, produced, dead-letter, live
+# feeds), from the services' definitions: the same list each service checks before /readyz.
+DEFINITIONS = list(iter_definitions(SERVICES))
+TOPICS = set(topology.all_topics(DEFINITIONS))
+PARTITIONS = topics.PARTITIONS
 RUNTIME_UID = 10001
 SERVICE_ENV = {
     "MASH_BUS",
@@ -1144,6 +1139,27 @@ def test_every_topic_the_code_names_is_deployed() -> None:
     }
     assert named_in_code <= set(deployed_topics(manifests()))
     assert named_in_code <= set(compose_topic_creations(compose()))
+
+
+def test_the_deployed_topics_follow_what_the_services_read_and_write() -> None:
+    assert {topics.STRATEGY_CASES, topics.NOTIFICATIONS,
+            topics.dead_letter_topic(topics.STRATEGY_CASES)} <= TOPICS
+    newcomer = ServiceDefinition(
+        name="newcomer", title="A new service", migrations=ROOT,
+        consumers=[ConsumerSpec(name="c", topics=["mash.other.v1"], handlers=lambda _: {})],
+        produces=["mash.newcomer.v1"])
+    assert set(topology.all_topics([*DEFINITIONS, newcomer])) - TOPICS == {
+        "mash.other.v1", "mash.other.v1.dlq", "mash.newcomer.v1"}
+
+
+def test_compose_and_kubernetes_keep_each_topic_equally_long() -> None:
+    declared = deployed_topics(manifests())
+    created = compose_topic_creations(compose())
+    for name in TOPICS:
+        retention = int(declared[name]["spec"]["config"]["retention.ms"])
+        assert created[name]["--config"] == f"retention.ms={retention}"
+        # Dead letters outlive the replay window, so there is time to fix and replay them.
+        assert retention == (30 if name.endswith(topics.DEAD_LETTER_SUFFIX) else 7) * 86_400_000
 
 
 def test_compose_and_kubernetes_run_the_same_kafka_version() -> None:

@@ -36,9 +36,7 @@ class _Server(uvicorn.Server):
 def make_bus(settings: Settings, client_id: str) -> Bus:
     """The bus selected by MASH_BUS."""
     if settings.bus == "kafka":
-        return KafkaBus(settings.kafka_bootstrap, client_id=client_id,
-                        partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication_factor)
+        return KafkaBus(settings.kafka_bootstrap, client_id=client_id)
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 

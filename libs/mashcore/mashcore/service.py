@@ -21,6 +21,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from mashcore import topology
 from mashcore.auth import DEFAULT_DEV_KEY, AuthConfig, TokenVerifier
 from mashcore.bus import Bus, Subscription
 from mashcore.clock import Clock, SystemClock
@@ -38,7 +39,7 @@ from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry, default_registry
 from mashcore.settings import Settings
 from mashcore.tasks import WakeableLoop
-from mashcore.topics import TopicNamer, dead_letter_topic
+from mashcore.topics import TopicNamer
 
 log = structlog.get_logger(__name__)
 
@@ -187,18 +188,15 @@ def create_app(
         # An invalid pack stops the service here, naming the file, line and field.
         policy=PolicyBook.load(settings.policy_dir),
     )
-    readiness = {"ready": False}
+    readiness: dict[str, Any] = {"ready": False, "subscriptions": []}
+    used_topics = [topics(t) for t in topology.topics_of(definition)]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade_to_head, engine, definition.migrations)
         if manage_bus:
             await bus.start()
-        consumed = [t for spec in definition.consumers for t in spec.topics]
-        await bus.ensure_topics(
-            [topics(t) for t in [*definition.produces, *consumed,
-                                 *map(dead_letter_topic, consumed)]]
-        )
+        await bus.ensure_topics(used_topics)
         await relay.start()
         subscriptions: list[Subscription] = []
         for spec in definition.consumers:
@@ -213,6 +211,7 @@ def create_app(
             )
             await subscription.start()
             subscriptions.append(subscription)
+        readiness["subscriptions"] = subscriptions
         for feed in definition.feeds:
             # A fresh group per process start, from now: a feed is a live view, not a work
             # queue, and need not replay the topic's history.
@@ -263,7 +262,9 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
-        """Readiness: migrated, consuming, and the database answers."""
+        """Readiness: migrated, the database answers, the bus can publish to and read every
+        topic the service uses (Kafka: a broker answered lately, each topic exists and has
+        leaders), and every consumer is in its group."""
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
@@ -271,6 +272,10 @@ def create_app(
             return JSONResponse({"status": "database unavailable"}, status_code=503)
         if not readiness["ready"]:
             return JSONResponse({"status": "starting"}, status_code=503)
+        problems = [*bus.problems(used_topics),
+                    *(p for sub in readiness["subscriptions"] for p in sub.problems())]
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return {"status": "ready", "service": definition.name}
 
     if definition.configure is not None:

@@ -26,8 +26,6 @@ class Settings(BaseSettings):
     bus: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_namespace: str = ""
-    topic_partitions: int = 3
-    topic_replication_factor: int = 1  # 3 in production (see deploy/k8s/configmap.yaml)
     data_dir: Path = Path("data")
     # One service per process: its own database URL. Several services: a template with
     # "{service}" (e.g. postgresql+psycopg://mash@127.0.0.1:5432/{service}). Neither: SQLite
