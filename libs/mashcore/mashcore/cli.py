@@ -36,7 +36,8 @@ class _Server(uvicorn.Server):
 def make_bus(settings: Settings, client_id: str) -> Bus:
     """The bus selected by MASH_BUS."""
     if settings.bus == "kafka":
-        return KafkaBus(settings.kafka_bootstrap, client_id=client_id)
+        return KafkaBus(settings.kafka_bootstrap, client_id=client_id,
+                        health_interval=settings.kafka_health_interval)
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.cluster import ClusterMetadata
 
 from mashcore.bus import MessageHandler
+from mashcore.lograte import Outage, limit_kafka_client_logs
 from mashcore.messages import Message
 from mashcore.tap import record_published
 
@@ -47,6 +48,7 @@ class KafkaBus:
         self._metadata: ClusterMetadata | None = None
         self._metadata_at: float | None = None  # monotonic time of the last good fetch
         self._health_task: asyncio.Task[None] | None = None
+        limit_kafka_client_logs()  # aiokafka logs every reconnect attempt while Kafka is down
 
     async def start(self) -> None:
         """Connect the producer and start watching the cluster's metadata."""
@@ -164,6 +166,7 @@ class KafkaSubscription:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._outage = Outage(log, "consumer loop error; continuing", group=group)
 
     async def start(self) -> None:
         """Join the group and consume in the background."""
@@ -227,10 +230,12 @@ class KafkaSubscription:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, records in batches.items():
                     await self._handle_partition(consumer, tp, records)
-            except Exception:
+                self._outage.recovered()
+            except Exception as error:
                 # A rebalance can fail a commit or a seek; what was not committed is simply
                 # delivered again (the inbox makes that harmless). Never let the loop die.
-                log.exception("consumer loop error; continuing", group=self._group)
+                # While the broker is down this repeats every second: logged rate-limited.
+                self._outage.failed(error)
                 await asyncio.sleep(1.0)
 
     async def _handle_partition(

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     bus: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_namespace: str = ""
+    # How often each process asks Kafka for its metadata (for /readyz): no answer for three
+    # intervals means "broker unreachable".
+    kafka_health_interval: float = 5.0
     data_dir: Path = Path("data")
     # One service per process: its own database URL. Several services: a template with
     # "{service}" (e.g. postgresql+psycopg://mash@127.0.0.1:5432/{service}). Neither: SQLite
