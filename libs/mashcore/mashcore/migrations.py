@@ -32,7 +32,9 @@ def upgrade_to_head(engine: Engine, script_location: Path) -> None:
     with (_MIGRATION_LOCK, engine.connect() as connection, _across_processes(connection),
           connection.begin()):
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": the runtime's own revisions (retention indexes) form a branch of their
+        # own off 0001 in every service, so they never collide with the service's line.
+        command.upgrade(config, "heads")
 
 
 @contextmanager
@@ -122,3 +124,24 @@ def create_messaging_tables() -> None:
         sa.Column("location", sa.String(500), nullable=True),
         sa.Column("created_at", _tz(), nullable=False),
     )
+
+
+RETENTION_REVISION = "retention1"
+"""The runtime's branch in every service's migrations: indexes for the retention purge."""
+
+
+def create_retention_indexes() -> None:
+    """Indexes the retention purge (mashcore.retention) deletes by: age of each row."""
+    from alembic import op
+
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+    op.create_index("ix_idempotency_key_created_at", "idempotency_key", ["created_at"])
+    # Sent outbox rows are found by ix_outbox_unpublished (published_at, id).
+
+
+def drop_retention_indexes() -> None:
+    """Undo create_retention_indexes."""
+    from alembic import op
+
+    op.drop_index("ix_idempotency_key_created_at", "idempotency_key")
+    op.drop_index("ix_inbox_processed_at", "inbox")

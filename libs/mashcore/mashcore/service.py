@@ -36,6 +36,7 @@ from mashcore.outbox import Outbox
 from mashcore.policy import PolicyBook
 from mashcore.problems import install_problem_handlers
 from mashcore.relay import OutboxRelay
+from mashcore.retention import retention_metrics, retention_timer
 from mashcore.schemas import SchemaRegistry, default_registry
 from mashcore.settings import Settings
 from mashcore.tasks import WakeableLoop
@@ -220,7 +221,8 @@ def create_app(
                 [topics(t) for t in feed.topics], feed.handler(context), from_now=True)
             await subscription.start()
             subscriptions.append(subscription)
-        timers = [_timer_loop(definition.name, spec, context) for spec in definition.timers]
+        timers = [_timer_loop(definition.name, spec, context)
+                  for spec in [*definition.timers, retention_timer()]]
         for loop in timers:
             loop.start()
         readiness["ready"] = True
@@ -253,6 +255,7 @@ def create_app(
         return {"status": "ok", "service": definition.name}
 
     metric_sources = [messaging_metrics(definition.name, context.unit_of_work, clock.now),
+                      retention_metrics(definition.name),
                       *(definition.metrics(context) if definition.metrics else ())]
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Per partner system account, per replica (see mashcore/ratelimit.py).
     rate_limit_burst: int = 60
     rate_limit_per_second: float = 5.0
+    # Sent outbox rows, inbox rows and idempotency keys are deleted after this many days
+    # (mashcore/retention.py): longer than any topic is kept to replay from (7 days).
+    retention_days: int = 30
     # Intake: contacts about the same child within this many days are linked as repeats.
     repeat_window_days: int = 30
     # The partnerships' policy packs (policy/partnerships/*.yaml by default; policy/README.md).
