@@ -265,9 +265,10 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     def readyz() -> Any:
-        """Readiness: migrated, the database answers, the bus can publish to and read every
-        topic the service uses (Kafka: a broker answered lately, each topic exists and has
-        leaders), and every consumer is in its group."""
+        """Readiness: migrated, consuming, and the database answers."""
+        # And the bus can publish to and read every topic the service uses (Kafka: a broker
+        # answered lately, each topic exists and has leaders) and every consumer is in its
+        # group; deploy/README.md lists the checks. (The docstring is the OpenAPI text.)
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
