@@ -180,8 +180,25 @@ def test_a_compose_service_runs_its_own_command_on_its_stable_port(service: str)
     port = PORTS[service]
     assert spec["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
     assert spec["command"] == ["serve", service]
-    assert spec["ports"] == [f"{port}:{port}"]
+    assert spec["ports"] == [f"127.0.0.1:{port}:{port}"]
     assert spec["environment"]["MASH_PORT"] == str(port)
+
+
+def published_ports(document: Doc) -> dict[str, list[str]]:
+    """Each compose service's published ports, in short syntax."""
+    return {name: [str(p) for p in spec.get("ports", [])]
+            for name, spec in document["services"].items()}
+
+
+def test_compose_publishes_every_port_on_loopback_only() -> None:
+    # The stack signs tokens with a documented development key: reachable from the network,
+    # anyone could act as any role.
+    problems = [f"{name}: {port}" for name, ports in published_ports(compose()).items()
+                for port in ports if not port.startswith("127.0.0.1:")]
+    assert problems == []
+    broken = compose()
+    broken["services"]["triage"]["ports"] = ["8002:8002"]
+    assert [p for p in published_ports(broken)["triage"] if not p.startswith("127.0.0.1:")]
 
 
 def test_every_compose_service_is_built_from_one_image() -> None:

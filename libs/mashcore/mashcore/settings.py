@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Stable, documented default ports: the same in every mode.
@@ -25,6 +26,16 @@ class Settings(BaseSettings):
 
     bus: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Connection security (mashcore/kafka_security.py): PLAINTEXT in development; in
+    # Kubernetes SSL (mutual TLS with the service's Strimzi KafkaUser certificate).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = (
+        "PLAINTEXT")
+    kafka_ssl_cafile: Path | None = None  # the brokers' CA (Strimzi: the cluster CA)
+    kafka_ssl_certfile: Path | None = None  # this service's client certificate (mTLS)
+    kafka_ssl_keyfile: Path | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     topic_namespace: str = ""
     # How often each process asks Kafka for its metadata (for /readyz): no answer for three
     # intervals means "broker unreachable".
