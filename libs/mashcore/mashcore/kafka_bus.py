@@ -121,9 +121,11 @@ class KafkaBus:
         assert self._metadata is not None
         for topic in topics:
             partitions = self._metadata.partitions_for_topic(topic) or set()
-            leaderless = sorted(p for p in partitions
-                                if (self._metadata.leader_for_partition(
-                                    TopicPartition(topic, p)) or -1) < 0)
+            leaders = {p: self._metadata.leader_for_partition(TopicPartition(topic, p))
+                       for p in partitions}
+            # Broker ids start at 0 (Strimzi's do): only None or -1 means no leader.
+            leaderless = sorted(p for p, leader in leaders.items()
+                                if leader is None or leader < 0)
             if leaderless:
                 problems.append(f"kafka topic {topic}: partitions {leaderless} have no leader")
         return problems
