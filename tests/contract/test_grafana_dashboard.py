@@ -198,7 +198,9 @@ def exposed_labels(texts: Mapping[str, str]) -> dict[str, frozenset[str] | None]
     sampled: set[str] = set()
     for text in texts.values():
         for match in TYPE_LINE.finditer(text):
-            labels.setdefault(match.group(1), set())
+            # A counter's family is named without the "_total" its TYPE line carries.
+            name, kind = match.groups()
+            labels.setdefault(name.removesuffix("_total") if kind == "counter" else name, set())
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 sampled.add(family.name)

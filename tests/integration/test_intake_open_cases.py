@@ -19,7 +19,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from intake.api_models_index import IdentityValidatedBy, RequesterBody
-from intake.index_handlers import STRATEGY_CASES
 from intake.matching import ChildKey
 from intake.models import Contact
 from intake.models_index import AnsweredCheck, OpenCase
@@ -31,7 +30,7 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.inbox import InboxRecord
 from mashcore.settings import Settings
-from mashcore.topics import INTAKE_CONTACTS
+from mashcore.topics import INTAKE_CONTACTS, STRATEGY_CASES
 from tests.support import auth, eventually, running_services
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -14,6 +14,7 @@ import uvicorn
 from mashcore.bus import Bus
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.kafka_bus import KafkaBus
+from mashcore.kafka_security import client_options
 from mashcore.logging import configure_logging, install_excepthooks
 from mashcore.policy import PolicyBook, PolicyError
 from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
@@ -37,8 +38,8 @@ def make_bus(settings: Settings, client_id: str) -> Bus:
     """The bus selected by MASH_BUS."""
     if settings.bus == "kafka":
         return KafkaBus(settings.kafka_bootstrap, client_id=client_id,
-                        partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication_factor)
+                        client_options=client_options(settings),
+                        health_interval=settings.kafka_health_interval)
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 

@@ -18,7 +18,7 @@ class InboxRecord(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: str = Field(primary_key=True, max_length=64)
     event_type: str = Field(max_length=200)
-    processed_at: datetime = Field(sa_column=utc_column())
+    processed_at: datetime = Field(sa_column=utc_column(index=True))  # retention purge
 
 
 # /metrics' events handled: counted as each row is written, not by grouping the whole inbox.

@@ -35,10 +35,6 @@ from mashcore.service import ServiceContext
 
 log = structlog.get_logger(__name__)
 
-STRATEGY_CASES = "mash.strategy.cases.v1"
-"""Strategy's topic. Kept here, not in ``mashcore.topics``, until the deployment artefacts
-(Strimzi KafkaTopics, the compose topic job) declare it: every constant there must be deployed.
-In Kafka mode the consumer creates the topic (and its dead-letter topic) on start."""
 PLAN_ENDED = "mash.strategy.plan.ended.v1"
 STEPPED_DOWN_TO_CHILD_IN_NEED = "stepped_down_to_child_in_need"
 RESOURCE = "open_case"
