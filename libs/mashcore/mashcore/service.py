@@ -27,6 +27,7 @@ from mashcore.clock import Clock, SystemClock
 from mashcore.consumer import EventConsumer, EventHandler, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.envelope import Event
+from mashcore.http_guards import HttpGuards
 from mashcore.messages import Message
 from mashcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mashcore.metrics import MetricsSource, messaging_metrics, render
@@ -247,6 +248,7 @@ def create_app(
     app.state.context = context
     app.state.token_verifier = context.verifier
     install_problem_handlers(app)
+    app.add_middleware(HttpGuards, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
