@@ -32,6 +32,7 @@ from mashcore.messages import Message
 from mashcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mashcore.metrics import MetricsSource, messaging_metrics, render
 from mashcore.migrations import upgrade_to_head
+from mashcore.openapi_responses import document_common_responses
 from mashcore.outbox import Outbox
 from mashcore.policy import PolicyBook
 from mashcore.problems import install_problem_handlers
@@ -263,7 +264,11 @@ def create_app(
         """Prometheus metrics: outbox backlog, events handled, and the service's own."""
         return PlainTextResponse(render(metric_sources), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/readyz", tags=["operations"], response_model=None)
+    @app.get("/readyz", tags=["operations"], response_model=None, responses={503: {
+        "description": "Not ready: starting, or the database does not answer",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"],
+            "properties": {"status": {"type": "string"}}}}}}})
     def readyz() -> Any:
         """Readiness: migrated, consuming, and the database answers."""
         try:
@@ -279,6 +284,7 @@ def create_app(
         definition.configure(app, context)
     for router in definition.routers(context):
         app.include_router(router)
+    document_common_responses(app)
     return app
 
 
