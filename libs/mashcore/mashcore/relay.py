@@ -91,9 +91,13 @@ class OutboxRelay:
             .limit(self._batch_size)
         )
         if is_postgres(self._engine):
-            # Decision: one replica relays at a time (transaction-scoped advisory lock), so a
-            # case's events are published in commit order; SKIP LOCKED additionally keeps a
-            # row from ever being claimed by two relays.
+            # Decision: one replica relays at a time (transaction-scoped advisory lock) and
+            # publishes in id order; SKIP LOCKED additionally keeps a row from ever being
+            # claimed by two relays. Ids are taken at insert, not at commit: a case's events
+            # are in commit order because every unit of work that changes a case holds the
+            # case's lock (UnitOfWork.lock_case) from before its inserts until its commit, so
+            # no committed row of a case can have a lower-id sibling still uncommitted.
+            # Other cases' rows never wait for an open transaction.
             locked = session.execute(
                 text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}
             ).scalar_one()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from sqlmodel import select
 
+from intake import lifecycle
 from intake.models import Contact
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
@@ -25,7 +26,7 @@ CONSUMER = "triage-decisions"
 TOPICS = [TRIAGE_CASES]
 CONSENT_GATE_APPLIED = "mash.triage.consent-gate.applied.v1"
 RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
-RETURNED = "returned_for_consent"
+RETURNED = lifecycle.RETURNED
 AGENCIES = {"police", "health", "education", "probation", "housing", "camhs",
             "youth_offending", "early_years", "local_authority"}
 
@@ -49,8 +50,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             return
         if contact.referrer_agency == "public":
             raise ValueError("a contact from a member of the public is never returned")
-        contact.status = RETURNED
-        uow.session.add(contact)
+        lifecycle.move(uow, contact, RETURNED)  # the consumer holds the case's lock
         now = ctx.clock.now()
         ctx.emit(uow, event.follow_up(
             type=RETURNED_FOR_CONSENT, source=ctx.source, recordedtime=now,
