@@ -28,10 +28,12 @@ from mashcore.clock import Clock, SystemClock
 from mashcore.consumer import EventConsumer, EventHandler, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.envelope import Event
+from mashcore.http_guards import HttpGuards
 from mashcore.messages import Message
 from mashcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mashcore.metrics import MetricsSource, messaging_metrics, render
 from mashcore.migrations import upgrade_to_head
+from mashcore.openapi_responses import document_common_responses
 from mashcore.outbox import Outbox
 from mashcore.policy import PolicyBook
 from mashcore.problems import install_problem_handlers
@@ -248,6 +250,7 @@ def create_app(
     app.state.context = context
     app.state.token_verifier = context.verifier
     install_problem_handlers(app)
+    app.add_middleware(HttpGuards, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -263,7 +266,11 @@ def create_app(
         """Prometheus metrics: outbox backlog, events handled, and the service's own."""
         return PlainTextResponse(render(metric_sources), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/readyz", tags=["operations"], response_model=None)
+    @app.get("/readyz", tags=["operations"], response_model=None, responses={503: {
+        "description": "Not ready: starting, or the database does not answer",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"],
+            "properties": {"status": {"type": "string"}}}}}}})
     def readyz() -> Any:
         """Readiness: migrated, consuming, and the database answers."""
         # And the bus can publish to and read every topic the service uses (Kafka: a broker
@@ -288,6 +295,7 @@ def create_app(
 
     for router in [*definition.routers(context), audit_router()]:
         app.include_router(router)
+    document_common_responses(app)
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Stable, documented default ports: the same in every mode.
@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     repeat_window_days: int = 30
     # The partnerships' policy packs (policy/partnerships/*.yaml by default; policy/README.md).
     policy_dir: Path | None = None
+    # Every request body is refused with 413 past this many bytes (mashcore/http_guards.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
     def database_url_for(self, service: str) -> str:
         """The database URL for one service."""

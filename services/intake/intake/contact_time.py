@@ -21,7 +21,7 @@ from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, select
 
 from intake import access, routing
-from intake.api_models import IsoDateTime
+from intake.api_models import IsoDateTimeText
 from intake.models import Contact
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal, Role, require_roles
@@ -59,7 +59,7 @@ class TimeCorrectionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    received_at: IsoDateTime = Field(
+    received_at: IsoDateTimeText = Field(
         description="When the contact really came in, with its UTC offset: not in the "
         "future, not older than the partnership's limit (7 days by default).")
     reason_code: ReasonCode = Field(

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Self, get_args
 
 import structlog
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
 from intake import access, domain
@@ -34,6 +34,7 @@ from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
+from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
 from mashcore.topics import INTAKE_CONTACTS
 
 log = structlog.get_logger(__name__)
@@ -87,7 +88,7 @@ class ConsultationChild(StrictModel):
 
     first_name: Name | None = None
     last_name: Name | None = None
-    date_of_birth: date | None = Field(default=None, description="YYYY-MM-DD, if known.")
+    date_of_birth: IsoDate | None = Field(default=None, description="YYYY-MM-DD, if known.")
 
 
 class ConsultationIn(StrictModel):
@@ -106,7 +107,7 @@ class ConsultationIn(StrictModel):
         description="Optional. Stays on the confidential consultation log; a consultation is "
         "not recorded on the child's record. If a referral is needed, send it as a contact.",
     )
-    consulted_at: AwareDatetime | None = Field(
+    consulted_at: IsoDateTime | None = Field(
         default=None,
         description="When the professional asked (e.g. the time of a phone call), with a "
         "UTC offset. Defaults to now.",
@@ -158,11 +159,11 @@ class TransferChild(StrictModel):
 
     first_name: Name | None = Field(default=None, description="Leave empty for an unborn baby.")
     last_name: Name
-    date_of_birth: date | None = Field(
+    date_of_birth: IsoDate | None = Field(
         default=None, description="YYYY-MM-DD. Leave empty for an unborn baby."
     )
-    unborn: bool = False
-    expected_delivery_date: date | None = Field(
+    unborn: StrictBool = False
+    expected_delivery_date: IsoDate | None = Field(
         default=None, description="Only for an unborn baby, and then required."
     )
 
@@ -188,8 +189,8 @@ class ChildProtectionPlan(StrictModel):
     """The child protection plan as the transferring authority held it (DOMAIN.md §7)."""
 
     categories_of_abuse: Annotated[list[AbuseCategory], Field(min_length=1, max_length=4)]
-    plan_started_on: date
-    next_review_due_on: date | None = None
+    plan_started_on: IsoDate
+    next_review_due_on: IsoDate | None = None
 
     @field_validator("categories_of_abuse")
     @classmethod

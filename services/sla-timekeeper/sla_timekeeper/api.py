@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +28,7 @@ from mashcore.auth import (
 )
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
+from mashcore.strict_types import IsoDateTime
 from sla_timekeeper import dashboard, live, timekeeper
 from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
@@ -216,7 +216,7 @@ class ExtensionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    new_due_at: datetime
+    new_due_at: IsoDateTime
     reason_code: Literal["agreed_with_partners", "awaiting_partner_information",
                          "family_availability", "practitioner_availability",
                          "interpreter_required", "court_proceedings", "calendar_correction",
