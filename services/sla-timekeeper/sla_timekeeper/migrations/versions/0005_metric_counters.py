@@ -3,7 +3,7 @@ events handled, SLA events published by kind), started from the rows already the
 ended clocks indexed by when they started, so the dashboard's 30-day rates read 30 days,
 and the open clocks in an index of their own.
 
-Revision ID: 0004_metric_counters
+Revision ID: 0005_metric_counters
 Revises: 0004
 """
 
@@ -18,7 +18,7 @@ OPEN_INDEX = ("ix_sla_clock_open", "clock", "partnership", "brag", "breached", "
 ENDED_INDEX = ("ix_sla_clock_status_started", "status", "started_at", "clock", "partnership",
                "agency", "breached")
 
-revision = "0004_metric_counters"
+revision = "0005_metric_counters"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
