@@ -1,0 +1,133 @@
+"""Need-to-know in strategy (DOMAIN.md §1, §10).
+
+Children's social care staff of a partnership (social workers, team managers, business
+support) see its discussions and s47 enquiries; police, health and other practitioners see
+a discussion, and its minutes, only when they are invited to it or attended it, and never
+the rest of the case. The partnership is part of every query; a staff-linked case is for
+team managers only until it is locked down, then only for its named users. Every read and
+change is audited, and so is every refusal (a refused read is a 404, like a missing record).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from sqlalchemy import and_, exists, false, or_, true
+from sqlmodel import col, select
+
+from mashcore.audit import AuditAction, audit, audit_read_or_404, refusals_audited
+from mashcore.auth import Principal, Role
+from mashcore.db import UnitOfWork
+from mashcore.service import ServiceContext
+from strategy.models import CaseAccess, Discussion, S47Enquiry, StrategyCase
+
+STAFF = (Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.BUSINESS_SUPPORT)
+DISCUSSION, S47, CASE = "strategy_discussion", "s47_enquiry", "strategy_case"
+
+
+def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
+    """The one partnership whose records the caller may see."""
+    return principal.partnership or ctx.settings.partnership_default
+
+
+def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> bool:
+    """Lock-down and staff-linked restrictions (the partnership is in the caller's query)."""
+    named = set(uow.session.exec(select(CaseAccess.user_id)
+                                 .where(CaseAccess.case_reference == case_reference)))
+    if named:
+        return principal.subject in named
+    case = uow.session.get(StrategyCase, case_reference)
+    if case is not None and case.restricted:
+        return principal.role == Role.TEAM_MANAGER
+    return True
+
+
+def visible_sql(principal: Principal, case_reference: Any) -> Any:
+    """case_visible as SQL, for lists: ``case_reference`` is the listed row's column."""
+    named_any = exists().where(col(CaseAccess.case_reference) == case_reference)
+    named_me = exists().where(col(CaseAccess.case_reference) == case_reference,
+                              col(CaseAccess.user_id) == principal.subject)
+    restricted = exists().where(col(StrategyCase.case_reference) == case_reference,
+                                col(StrategyCase.restricted).is_(True))
+    manager = true() if principal.role == Role.TEAM_MANAGER else false()
+    return or_(named_me, and_(~named_any, or_(~restricted, manager)))
+
+
+def participant(principal: Principal, discussion: Discussion) -> bool:
+    """Invited to or attended the discussion (by user id)."""
+    people = [*json.loads(discussion.invitees), *json.loads(discussion.attendees)]
+    return any(p.get("user_id") == principal.subject for p in people)
+
+
+def _check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
+           resource: str, resource_id: str, case_reference: str | None, allowed: bool,
+           action: AuditAction) -> None:
+    if not allowed or action is AuditAction.READ:
+        audit_read_or_404(uow, principal=principal, what=what, resource=resource,
+                          resource_id=resource_id, allowed=allowed, at=ctx.clock.now(),
+                          case_reference=case_reference, action=action)
+        return
+    audit(uow.session, principal=principal, action=action, resource=resource,
+          resource_id=resource_id, at=ctx.clock.now(), case_reference=case_reference)
+
+
+def _lock_and_reread(uow: UnitOfWork, row: Any, action: AuditAction) -> None:
+    """For a change: one writer per case, then the row as last committed."""
+    if row is not None and action is not AuditAction.READ:
+        uow.lock_case(row.case_reference)
+        uow.session.refresh(row)
+
+
+def case_for_request(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                     case_reference: str) -> StrategyCase:
+    """The case a practitioner asks a discussion for (locked, audited; 404 otherwise)."""
+    uow.lock_case(case_reference)
+    case = uow.session.exec(select(StrategyCase).where(
+        StrategyCase.case_reference == case_reference,
+        StrategyCase.partnership == partnership_of(ctx, principal))).first()
+    allowed = case is not None and case_visible(uow, principal, case_reference)
+    _check(ctx, uow, principal, what="case", resource=CASE, resource_id=case_reference,
+           case_reference=case_reference, allowed=allowed, action=AuditAction.WRITE)
+    assert case is not None
+    return case
+
+
+def discussion(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeting_id: str,
+               action: AuditAction) -> Discussion:
+    """A discussion the caller may see: staff of its partnership, or a participant; for a
+    change the case is locked first. Audited; otherwise an audited 404."""
+    row = uow.session.exec(select(Discussion).where(
+        Discussion.id == meeting_id,
+        Discussion.partnership == partnership_of(ctx, principal))).first()
+    _lock_and_reread(uow, row, action)
+    allowed = (row is not None and (principal.role in STAFF or participant(principal, row))
+               and case_visible(uow, principal, row.case_reference))
+    _check(ctx, uow, principal, what="strategy discussion", resource=DISCUSSION,
+           resource_id=meeting_id, case_reference=row.case_reference if row else None,
+           allowed=allowed, action=action)
+    assert row is not None
+    return row
+
+
+def s47_enquiry(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, enquiry_id: str,
+                action: AuditAction) -> S47Enquiry:
+    """An s47 enquiry of the caller's partnership (staff only), audited; else a 404."""
+    row = uow.session.exec(select(S47Enquiry).where(
+        S47Enquiry.id == enquiry_id,
+        S47Enquiry.partnership == partnership_of(ctx, principal))).first()
+    _lock_and_reread(uow, row, action)
+    allowed = (row is not None and principal.role in STAFF
+               and case_visible(uow, principal, row.case_reference))
+    _check(ctx, uow, principal, what="s47 enquiry", resource=S47, resource_id=enquiry_id,
+           case_reference=row.case_reference if row else None, allowed=allowed,
+           action=action)
+    assert row is not None
+    return row
+
+
+def audited_refusals(ctx: ServiceContext, principal: Principal, resource: str,
+                     resource_id: str) -> contextlib.AbstractContextManager[None]:
+    """A refused change is audited too; a lost race is a 409 (mashcore.audit)."""
+    return refusals_audited(ctx, principal, resource=resource, resource_id=resource_id)
