@@ -326,3 +326,49 @@ async def _waiting_on_lock(engine: Any, count: int) -> bool:
                                "WHERE datname = current_database())")).scalar_one()
             return int(n) >= count
     return await asyncio.to_thread(waiting)
+
+
+async def test_a_partner_practitioners_disagreement_goes_up_the_ladder_stage_by_stage(
+    system: dict[str, Any],
+) -> None:
+    reference = await referral(system)
+    await eventually(lambda: _known(system, reference), what="strategy knows the case")
+    strategy: httpx.AsyncClient = system["strategy"]
+    raise_it = {"case_reference": reference, "about": "threshold_decision",
+                "summary": "Synthetic: the school disagrees with the decision.",
+                "escalated_to": {"role": "service_manager", "agency": "local_authority",
+                                 "user_id": "sm-1"}}
+    wrong = await strategy.post("/v1/escalations", headers=POLICE, json=raise_it)
+    assert wrong.status_code == 422
+    assert [e["field"] for e in wrong.json()["errors"]] == ["escalated_to.role"]
+    raised = await strategy.post("/v1/escalations", headers=POLICE, json={
+        **raise_it, "escalated_to": {"role": "team_manager", "agency": "local_authority",
+                                     "user_id": "tm-1"}})
+    assert raised.status_code == 201, raised.text
+    escalation = raised.json()
+    assert escalation["stage"] == 1
+    # By the end of the fifth working day (Tuesday 1 December, midnight in London).
+    assert escalation["due_at"] == "2026-12-02T00:00:00+00:00"
+    url = f"/v1/escalations/{escalation['escalation_id']}"
+    assert (await strategy.get(url, headers=UNINVITED_POLICE)).status_code == 404
+    assert (await strategy.post(f"{url}/escalate", headers=POLICE, json={
+        "summary": "Synthetic.", "escalated_to": {
+            "role": "service_manager", "agency": "local_authority", "user_id": "sm-1"}}
+                                )).status_code == 409  # not answered yet
+    assert (await strategy.post(f"{url}/answer", headers=OTHER_TM, json={
+        "resolved": False, "resolution": "Synthetic."})).status_code == 403
+    system["clock"].advance(days=2)
+    answered = await strategy.post(f"{url}/answer", headers=TM, json={
+        "resolved": False, "resolution": "Synthetic: the decision stands."})
+    assert answered.status_code == 200 and answered.json()["status"] == "unresolved"
+    second = await strategy.post(f"{url}/escalate", headers=POLICE, json={
+        "summary": "Synthetic: still disagree.", "escalated_to": {
+            "role": "service_manager", "agency": "local_authority", "user_id": "sm-1"}})
+    assert second.status_code == 200, second.text
+    assert second.json()["stage"] == 2 and len(second.json()["stages"]) == 1
+    raised_events = await typed(system, reference, "escalation.raised", 2)
+    assert [(e["stage"], e["escalated_to"]["user_id"]) for e in raised_events] == [
+        (1, "tm-1"), (2, "sm-1")]
+    assert {e["escalation_id"] for e in raised_events} == {escalation["escalation_id"]}
+    (answer_event,) = await typed(system, reference, "escalation.answered")
+    assert answer_event["stage"] == 1 and answer_event["resolved"] is False

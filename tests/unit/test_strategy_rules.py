@@ -47,3 +47,12 @@ def test_children_are_named_by_place_each_once_within_the_case() -> None:
 def test_a_held_discussion_decides_s47_for_exactly_its_children() -> None:
     assert rules.s47_decision_errors({1: True, 2: False}, [1, 2], "s47_decisions") == []
     assert len(rules.s47_decision_errors({1: True, 3: False}, [1, 2], "s47_decisions")) == 2
+
+
+def test_each_stage_of_the_ladder_is_answered_by_its_own_roles() -> None:
+    assert rules.escalated_to_errors(1, "team_manager") == []
+    assert rules.escalated_to_errors(2, "designated_safeguarding_lead") == []
+    assert rules.escalated_to_errors(3, "deputy_director") == []
+    assert rules.escalated_to_errors(4, "partnership_representative") == []
+    assert rules.escalated_to_errors(1, "service_manager")[0][0] == "escalated_to.role"
+    assert rules.LAST_STAGE == 4

@@ -61,7 +61,7 @@ def participant(principal: Principal, discussion: Discussion) -> bool:
     return any(p.get("user_id") == principal.subject for p in people)
 
 
-def _check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
+def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
            resource: str, resource_id: str, case_reference: str | None, allowed: bool,
            action: AuditAction) -> None:
     if not allowed or action is AuditAction.READ:
@@ -88,7 +88,7 @@ def case_for_request(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
         StrategyCase.case_reference == case_reference,
         StrategyCase.partnership == partnership_of(ctx, principal))).first()
     allowed = case is not None and case_visible(uow, principal, case_reference)
-    _check(ctx, uow, principal, what="case", resource=CASE, resource_id=case_reference,
+    check(ctx, uow, principal, what="case", resource=CASE, resource_id=case_reference,
            case_reference=case_reference, allowed=allowed, action=AuditAction.WRITE)
     assert case is not None
     return case
@@ -104,7 +104,7 @@ def discussion(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeti
     _lock_and_reread(uow, row, action)
     allowed = (row is not None and (principal.role in STAFF or participant(principal, row))
                and case_visible(uow, principal, row.case_reference))
-    _check(ctx, uow, principal, what="strategy discussion", resource=DISCUSSION,
+    check(ctx, uow, principal, what="strategy discussion", resource=DISCUSSION,
            resource_id=meeting_id, case_reference=row.case_reference if row else None,
            allowed=allowed, action=action)
     assert row is not None
@@ -120,7 +120,7 @@ def s47_enquiry(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, enqu
     _lock_and_reread(uow, row, action)
     allowed = (row is not None and principal.role in STAFF
                and case_visible(uow, principal, row.case_reference))
-    _check(ctx, uow, principal, what="s47 enquiry", resource=S47, resource_id=enquiry_id,
+    check(ctx, uow, principal, what="s47 enquiry", resource=S47, resource_id=enquiry_id,
            case_reference=row.case_reference if row else None, allowed=allowed,
            action=action)
     assert row is not None

@@ -10,10 +10,13 @@ from fastapi import APIRouter, Depends, Query
 from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
 from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
-from strategy import discussions, s47
+from strategy import discussions, escalations, s47
 from strategy.api_models import (
     CancelIn,
     DiscussionRequestIn,
+    EscalateIn,
+    EscalationAnswerIn,
+    EscalationIn,
     HeldIn,
     MinutesIn,
     S47AgreementIn,
@@ -28,6 +31,8 @@ Chair = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER, Role.BUSIN
 TeamManager = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER))]
 SocialWorker = Annotated[Principal, Depends(require_roles(Role.SOCIAL_WORKER))]
 Staff = Organiser
+Professional = Annotated[Principal, Depends(require_roles(
+    Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.NAVIGATOR, Role.INFORMATION_OFFICER, Role.IRO))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Status = Literal["requested", "scheduled", "cancelled", "held", "minutes_signed_off",
                  "minutes_circulated"]
@@ -144,6 +149,39 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         announced), or send it back."""
         return s47.agree_outcome(ctx, principal, enquiry_id, agree=body.agree,
                                  rationale=body.rationale)
+
+    @api.post("/escalations", tags=["escalations"], status_code=201,
+              responses=problem_responses(404, 422))
+    def raise_disagreement(body: EscalationIn, ctx: Context,
+                           principal: Professional) -> dict[str, Any]:
+        """Raise a professional disagreement about a decision on a case, at stage 1 of the
+        ladder; the stage answers within 5 working days (its clock runs on the dashboard)."""
+        return escalations.raise_disagreement(
+            ctx, principal, body.case_reference, about=body.about, summary=body.summary,
+            escalated_to=body.escalated_to.model_dump())
+
+    @api.get("/escalations/{escalation_id}", tags=["escalations"])
+    def read_escalation(escalation_id: str, ctx: Context,
+                        principal: CurrentPrincipal) -> dict[str, Any]:
+        """A disagreement and its stages, for whoever raised or answers it and hub staff.
+        Audited."""
+        return escalations.read(ctx, principal, escalation_id)
+
+    @api.post("/escalations/{escalation_id}/answer", tags=["escalations"],
+              responses=problem_responses(403, 409, 422))
+    def answer_escalation(escalation_id: str, body: EscalationAnswerIn, ctx: Context,
+                          principal: CurrentPrincipal) -> dict[str, Any]:
+        """Answer the stage escalated to you: resolved, or not (with your answer)."""
+        return escalations.answer(ctx, principal, escalation_id, resolved=body.resolved,
+                                  resolution=body.resolution)
+
+    @api.post("/escalations/{escalation_id}/escalate", tags=["escalations"],
+              responses=problem_responses(403, 409, 422))
+    def escalate(escalation_id: str, body: EscalateIn, ctx: Context,
+                 principal: CurrentPrincipal) -> dict[str, Any]:
+        """Take an unresolved answer to the next stage (you raised the disagreement)."""
+        return escalations.escalate(ctx, principal, escalation_id, summary=body.summary,
+                                    escalated_to=body.escalated_to.model_dump())
 
     return [api]
 

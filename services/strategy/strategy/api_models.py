@@ -138,3 +138,34 @@ class S47AgreementIn(Body):
                         "send it back to the social worker.")
     rationale: Text
 
+
+
+class EscalatedToIn(Body):
+    """Who answers the stage: a role of the stage on the ladder (1: line_manager or
+    team_manager; 2: designated_safeguarding_lead or service_manager; 3: assistant_director
+    or deputy_director; 4: partnership_representative), their agency and MASH user id."""
+
+    role: PractitionerRole
+    agency: Agency
+    user_id: UserId
+
+
+class EscalationIn(Body):
+    """A professional disagreement about a decision on a case (DOMAIN.md §7)."""
+
+    case_reference: CaseReference
+    about: Literal["threshold_decision", "mash_outcome", "information_sharing",
+                   "strategy_decision", "s47_outcome", "other"]
+    summary: Text = Field(description="The disagreement and what you ask to be reconsidered.")
+    escalated_to: EscalatedToIn
+
+
+class EscalationAnswerIn(Body):
+    resolved: bool = Field(description="False when the disagreement remains (whoever raised "
+                           "it may escalate it to the next stage).")
+    resolution: Text
+
+
+class EscalateIn(Body):
+    summary: Text = Field(description="Why the answer does not resolve it.")
+    escalated_to: EscalatedToIn

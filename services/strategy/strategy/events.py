@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from strategy.models import Discussion, S47Enquiry
+from strategy.models import Discussion, Escalation, S47Enquiry
 
 STRATEGY_CASES = "mash.strategy.cases.v1"
 """Strategy's topic (declared here, as intake and the timekeeper name it, until the runtime's
@@ -125,4 +125,28 @@ def s47_outcome_recorded(s47: S47Enquiry) -> dict[str, Any]:
         "agreed_by": practitioner("team_manager", s47.agreed_by_agency, s47.agreed_by),
         "agreement_rationale": s47.agreement_rationale,
         "agreed_at": s47.agreed_at.isoformat(), "concluded_at": s47.agreed_at.isoformat(),
+    }
+
+
+ESCALATION_RAISED = "mash.strategy.escalation.raised.v1"
+ESCALATION_ANSWERED = "mash.strategy.escalation.answered.v1"
+
+
+def escalation_raised(e: Escalation) -> dict[str, Any]:
+    """``escalation.raised.v1``: starts the stage's clock."""
+    return {
+        "escalation_id": e.id, "case_reference": e.case_reference, "stage": e.stage,
+        "raised_by": practitioner(e.raised_by_role, e.raised_by_agency, e.raised_by),
+        "escalated_to": json.loads(e.escalated_to), "about": e.about, "summary": e.summary,
+        "raised_at": e.stage_raised_at.isoformat(), "due_at": e.due_at.isoformat(),
+    }
+
+
+def escalation_answered(e: Escalation, *, answered_by: dict[str, str], resolved: bool,
+                        resolution: str, at: datetime) -> dict[str, Any]:
+    """``escalation.answered.v1``: stops the stage's clock."""
+    return {
+        "escalation_id": e.id, "case_reference": e.case_reference, "stage": e.stage,
+        "answered_by": answered_by, "resolved": resolved, "resolution": resolution,
+        "answered_at": at.isoformat(),
     }

@@ -126,3 +126,31 @@ class S47Enquiry(SQLModel, table=True):
     agreement_rationale: str | None = Field(default=None, sa_column=Column(Text,
                                                                           nullable=True))
     agreed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+_ESCALATION_VERSION = Column("version", Integer, nullable=False, server_default="1")
+
+
+class Escalation(SQLModel, table=True):
+    """A professional disagreement about a decision on a case, up the partnership's ladder:
+    each stage is answered by the practitioner it was escalated to; an unresolved answer may
+    be escalated by whoever raised it to the next stage (DOMAIN.md §7, §8)."""
+
+    __tablename__ = "strategy_escalation"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _ESCALATION_VERSION}
+
+    version: int | None = Field(default=None, sa_column=_ESCALATION_VERSION)
+    id: str = Field(primary_key=True, max_length=36)
+    case_reference: str = Field(max_length=32, index=True)
+    partnership: str = Field(max_length=100, index=True)
+    about: str = Field(max_length=40)
+    raised_by: str = Field(max_length=128)
+    raised_by_role: str = Field(max_length=40)
+    raised_by_agency: str = Field(max_length=40)
+    stage: int
+    status: str = Field(max_length=30, index=True)
+    summary: str = Field(sa_column=Column(Text, nullable=False))  # the current stage's
+    escalated_to: str = Field(sa_column=Column(Text, nullable=False))  # JSON practitioner
+    stage_raised_at: datetime = Field(sa_column=utc_column())
+    due_at: datetime = Field(sa_column=utc_column())
+    history: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON stages

@@ -85,3 +85,25 @@ def next_step_errors(outcome: str, next_step: str) -> FieldErrors:
     if next_step in allowed:
         return []
     return [("next_step", f"{outcome} leads to {' or '.join(allowed)}, not {next_step}")]
+
+
+# --- Escalation of professional disagreement (DOMAIN.md §7, §8; [003]) -------------------
+
+ESCALATION_LADDER: Mapping[int, tuple[str, ...]] = {
+    1: ("line_manager", "team_manager"),
+    2: ("designated_safeguarding_lead", "service_manager"),
+    3: ("assistant_director", "deputy_director"),
+    4: ("partnership_representative",),
+}
+"""The default ladder: who answers each stage, by role. Each stage answers within 5 working
+days (the timekeeper's ``escalation_stage`` clock; a pack's own clock of that name applies)."""
+LAST_STAGE = max(ESCALATION_LADDER)
+AWAITING_ANSWER, RESOLVED, UNRESOLVED = "awaiting_answer", "resolved", "unresolved"
+
+
+def escalated_to_errors(stage: int, role: str) -> FieldErrors:
+    """A stage is answered by one of its ladder's roles."""
+    allowed = ESCALATION_LADDER[stage]
+    if role in allowed:
+        return []
+    return [("escalated_to.role", f"stage {stage} is answered by {' or '.join(allowed)}")]
