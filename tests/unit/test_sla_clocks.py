@@ -19,6 +19,7 @@ from sla_timekeeper.clocks import Clock, Occurrence, due_transitions, next_wake,
 from sla_timekeeper.defaults import default_rules
 
 REF = "MASH-2026-CL0CK000"
+FIRST = "5b0e1d2c-0000-4000-8000-000000000001"  # the id of the event a correction corrects
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_a_corrected_earlier_timestamp_recomputes_the_clock(
         event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
               starts_s47=True),
         event("strategy.discussion.held.v1", held, meeting_id="m1",
-              held_at=corrected.isoformat(), starts_s47=True),
+              held_at=corrected.isoformat(), starts_s47=True, corrects=FIRST),
     ], rules, pack)
     icpc = one(clocks, "icpc")
     assert icpc.started_at == corrected
@@ -277,7 +278,8 @@ def test_a_correction_of_an_ended_clock_s_start_does_not_start_another(
         event("strategy.minutes.circulated.v1", circulated, meeting_id="m1",
               meeting_kind="strategy_discussion", circulated_at=circulated.isoformat()),
         event("strategy.discussion.held.v1", circulated, meeting_id="m1",
-              held_at=(held - timedelta(days=1)).isoformat(), starts_s47=True),
+              held_at=(held - timedelta(days=1)).isoformat(), starts_s47=True,
+              corrects=FIRST),
     ], rules, pack)
     minutes = [c for c in clocks if c.clock == "strategy_minutes"]
     assert [(c.status, c.started_at) for c in minutes] == [("met", held)]
@@ -294,7 +296,7 @@ def test_a_corrected_review_time_recomputes_the_next_review_and_meets_nothing(
         event("strategy.review-conference.held.v1", review, held_at=review.isoformat(),
               first=True, decision="continue"),
         event("strategy.review-conference.held.v1", review, first=True, decision="continue",
-              held_at=(review - timedelta(days=1)).isoformat()),
+              held_at=(review - timedelta(days=1)).isoformat(), corrects=FIRST),
     ], rules, pack)
     later = one(clocks, "later_review_conference")
     assert (later.status, later.started_at) == ("running", review - timedelta(days=1))
@@ -316,7 +318,7 @@ def test_a_correction_to_a_later_start_lifts_the_breach_and_owes_the_warnings_ag
     corrected = held + timedelta(hours=25)
     clocks, history = on_event([minutes], event(
         "strategy.discussion.held.v1", corrected, meeting_id="m1",
-        held_at=corrected.isoformat()), {"strategy_minutes": rule}, pack)
+        held_at=corrected.isoformat(), corrects=FIRST), {"strategy_minutes": rule}, pack)
     fixed = one(clocks, "strategy_minutes")
     assert (fixed.breached, fixed.warned) == (False, ())
     assert next_wake(fixed, rule) == corrected + timedelta(hours=12)
@@ -448,7 +450,8 @@ def test_a_corrected_conference_time_recomputes_the_clocks_chained_from_it(
     corrected = datetime(2027, 1, 18, 10, 0, tzinfo=UTC)  # it was held on Monday
     clocks, history = run([
         event("strategy.icpc.held.v1", held, held_at=held.isoformat(), plan_made=True),
-        event("strategy.icpc.held.v1", held, held_at=corrected.isoformat(), plan_made=True),
+        event("strategy.icpc.held.v1", held, held_at=corrected.isoformat(), plan_made=True,
+              corrects=FIRST),
     ], rules, pack)
     # 10 working days from Monday 18 January: the end of Monday 1 February.
     assert one(clocks, "first_core_group").due_at == datetime(2027, 2, 2, 0, 0, tzinfo=UTC)
@@ -518,3 +521,163 @@ def test_a_review_recorded_late_does_not_move_the_clock_of_a_later_review(
     running = [c for c in clocks if c.clock == "later_review_conference" and c.open]
     assert [c.started_at for c in running] == [r3]
     assert not any(t.kind == "extended" for t in history)
+
+
+def test_a_request_s_announced_new_deadline_moves_only_that_request_s_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    asked = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    amber, red = asked + timedelta(hours=24), asked + timedelta(hours=5)
+    re_rated = asked + timedelta(hours=1)
+    clocks, history = run([
+        *[event("enquiries.information.requested.v1", asked, request_id=f"r{i}", agency=agency,
+                brag="amber", requested_at=asked.isoformat(), deadline=amber.isoformat())
+          for i, agency in enumerate(("police", "health"))],
+        event("enquiries.request.deadline-changed.v1", re_rated, request_id="r0",
+              agency="police", brag="red", previous_deadline=amber.isoformat(),
+              deadline=red.isoformat(), changed_at=re_rated.isoformat(),
+              reason_code="re_rated"),
+    ], rules, pack)
+    by_agency = {c.agency: c for c in clocks}
+    assert (by_agency["police"].due_at, by_agency["police"].brag) == (red, "red")
+    assert (by_agency["health"].due_at, by_agency["health"].brag) == (amber, "amber")
+    [moved] = [t for t in history if t.kind == "extended"]
+    assert moved.extra["reason_code"] == "re_rated"
+    assert (moved.extra["previous_due_at"], moved.extra["new_due_at"]) == (amber, red)
+    # The warnings are owed at their points in the new span, not Amber's.
+    rule = rules["partner_information_request"]
+    assert next_wake(by_agency["police"], rule) == asked + timedelta(hours=2, minutes=30)
+    # An answer after the new deadline is late.
+    answered = asked + timedelta(hours=6)
+    _, after = on_event(clocks, event("enquiries.information.provided.v1", answered,
+                                      request_id="r0", provided_at=answered.isoformat()),
+                        rules, pack)
+    assert [(t.kind, t.extra) for t in after] == [
+        ("breached", {"overdue_by_seconds": 3600}), ("met", {"on_time": False})]
+
+
+def test_a_second_s47_is_a_second_icpc_clock_and_only_corrects_is_a_correction(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    first, second = (datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+                     datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
+
+    def held(meeting: str, at: datetime, **more: Any) -> Occurrence:
+        return event("strategy.discussion.held.v1", at, meeting_id=meeting,
+                     held_at=at.isoformat(), starts_s47=True, **more)
+
+    clocks, history = run([
+        held("m1", first), held("m2", second),
+        # The same discussion sent again with another time, not marked as a correction.
+        held("m1", first + timedelta(hours=3)),
+    ], rules, pack)
+    icpc = sorted((c for c in clocks if c.clock == "icpc"), key=lambda c: c.started_at)
+    assert [(c.instance, c.started_at, c.status) for c in icpc] == [
+        ("m1", first, "running"), ("m2", second, "running")]
+    assert not any(t.kind == "extended" for t in history)
+    # The ICPC of the second s47 meets its clock only; the first s47 ends without one.
+    icpc_held = second + timedelta(days=10)
+    nfa = second + timedelta(days=11)
+    clocks, history = run([
+        held("m1", first), held("m2", second),
+        event("strategy.icpc.held.v1", icpc_held, held_at=icpc_held.isoformat(),
+              strategy_meeting_id="m2", plan_made=False, plan_id=None),
+        event("strategy.s47-outcome.recorded.v1", nfa, strategy_meeting_id="m1",
+              next_step="no_further_action", concluded_at=nfa.isoformat()),
+    ], rules, pack)
+    by_meeting = {c.instance: c for c in clocks if c.clock == "icpc"}
+    assert (by_meeting["m2"].status, by_meeting["m1"].status) == ("met", "cancelled")
+    # An explicit correction of the first discussion moves only its clocks.
+    corrected = first - timedelta(days=1)
+    clocks, history = run([held("m1", first), held("m2", second),
+                           held("m1", corrected, corrects=FIRST)], rules, pack)
+    moved = {(t.clock.clock, t.clock.instance) for t in history if t.kind == "extended"}
+    assert moved == {("icpc", "m1"), ("strategy_minutes", "m1")}
+    assert {c.instance: c.started_at for c in clocks if c.clock == "icpc"} == {
+        "m1": corrected, "m2": second}
+
+
+def test_a_correction_starts_stops_and_ends_nothing(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    review = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
+    _, history = run([
+        event("strategy.review-conference.held.v1", review, held_at=review.isoformat(),
+              meeting_id="r1", plan_id="p1", first=False, decision="continue"),
+        # Corrected to an hour later: the clock it started is not met by its own correction.
+        event("strategy.review-conference.held.v1", review, meeting_id="r1", plan_id="p1",
+              held_at=(review + timedelta(hours=1)).isoformat(), first=False,
+              decision="continue", corrects=FIRST),
+    ], rules, pack)
+    assert [t.kind for t in history] == ["started", "extended"]
+
+
+def test_a_stage_2_escalation_while_stage_1_runs_is_another_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    raised = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    second = raised + timedelta(days=2)
+    answered = raised + timedelta(days=3)
+    clocks, history = run([
+        event("strategy.escalation.raised.v1", raised, escalation_id="e1", stage=1,
+              raised_at=raised.isoformat()),
+        event("strategy.escalation.raised.v1", second, escalation_id="e1", stage=2,
+              raised_at=second.isoformat()),
+        event("strategy.escalation.answered.v1", answered, escalation_id="e1", stage=1,
+              answered_at=answered.isoformat()),
+    ], rules, pack)
+    stages = {c.instance: c for c in clocks if c.clock == "escalation_stage"}
+    assert {k: (c.started_at, c.status) for k, c in stages.items()} == {
+        "e1:1": (raised, "met"), "e1:2": (second, "running")}
+    assert not any(t.kind == "extended" for t in history)
+
+
+def test_plan_ended_cancels_that_plan_s_core_group_and_review_clocks_only(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    icpc = datetime(2027, 1, 18, 10, 0, tzinfo=UTC)
+    ended = icpc + timedelta(days=5)
+    clocks, history = run([
+        *[event("strategy.icpc.held.v1", icpc, held_at=icpc.isoformat(), plan_made=True,
+                plan_id=plan, meeting_id=f"c-{plan}") for plan in ("p1", "p2")],
+        event("strategy.plan.ended.v1", ended, plan_id="p1", reason="transferred_out",
+              review_meeting_id=None, ended_at=ended.isoformat()),
+    ], rules, pack)
+    plan_clocks = {(c.clock, c.instance): c.status for c in clocks if c.clock != "icpc"}
+    assert plan_clocks == {
+        ("first_core_group", "p1"): "cancelled", ("first_review_conference", "p1"): "cancelled",
+        ("first_core_group", "p2"): "running", ("first_review_conference", "p2"): "running"}
+    cancelled = [(t.clock.clock, t.at, t.extra["reason_code"]) for t in history
+                 if t.kind == "cancelled"]
+    assert sorted(cancelled) == [("first_core_group", ended, "plan_ended"),
+                                 ("first_review_conference", ended, "plan_ended")]
+    # The other plan's first core group still meets its own clock.
+    core = ended + timedelta(days=1)
+    clocks, _ = on_event(clocks, event("strategy.core-group.held.v1", core, plan_id="p2",
+                                       meeting_id="g1", first=True, held_at=core.isoformat()),
+                         rules, pack)
+    assert {(c.clock, c.instance): c.status for c in clocks
+            if c.clock == "first_core_group"} == {("first_core_group", "p1"): "cancelled",
+                                                  ("first_core_group", "p2"): "met"}
+
+
+def test_a_corrected_contact_time_moves_the_running_contact_clocks_not_the_ended_ones(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    recorded = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    decided = recorded + timedelta(hours=2)
+    clocks, history = run([
+        event("intake.contact.received.v1", recorded, received_at=recorded.isoformat()),
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="nfa"),
+        event("intake.contact.time-corrected.v1", decided, received_at=friday.isoformat(),
+              previous_received_at=recorded.isoformat()),
+    ], rules, pack)
+    moved = {t.clock.clock: t for t in history if t.kind == "extended"}
+    assert set(moved) == {"referrer_acknowledged", "referrer_outcome"}
+    # One working day from Friday: the end of Monday, already past; the timer breaches it.
+    assert one(clocks, "referrer_acknowledged").due_at == datetime(2026, 11, 24, tzinfo=UTC)
+    assert moved["referrer_acknowledged"].extra["reason_code"] == "calendar_correction"
+    decision = one(clocks, "threshold_decision")
+    assert (decision.status, decision.started_at) == ("met", recorded)  # its record stands

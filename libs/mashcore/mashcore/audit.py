@@ -40,6 +40,9 @@ class AuditEntry(SQLModel, table=True):
     resource_id: str = Field(max_length=200)
     case_reference: str | None = Field(default=None, max_length=64)
     outcome: str = Field(max_length=20)
+    partnership: str | None = Field(default=None, max_length=100)
+    """The partnership of the record read (else the caller's): whose team managers may read
+    this entry (``GET /v1/audit``). None: the caller had no partnership claim (the default)."""
 
 
 def audit(
@@ -52,8 +55,10 @@ def audit(
     at: datetime,
     case_reference: str | None = None,
     outcome: str = "allowed",
+    partnership: str | None = None,
 ) -> None:
-    """Stage an audit entry in the caller's transaction."""
+    """Stage an audit entry in the caller's transaction. ``partnership`` is the record's;
+    without it, the caller's (the two are the same wherever the query enforced it)."""
     session.add(
         AuditEntry(
             at=at,
@@ -65,6 +70,7 @@ def audit(
             resource_id=resource_id,
             case_reference=case_reference,
             outcome=outcome,
+            partnership=partnership or principal.partnership,
         )
     )
 
@@ -80,6 +86,7 @@ def audit_read_or_404(
     at: datetime,
     case_reference: str | None = None,
     action: AuditAction = AuditAction.READ,
+    partnership: str | None = None,
 ) -> None:
     """Record an access to a child's record, or its refusal, and commit it.
 
@@ -88,7 +95,8 @@ def audit_read_or_404(
     """
     audit(uow.session, principal=principal, action=action, resource=resource,
           resource_id=resource_id, at=at, case_reference=case_reference if allowed else None,
-          outcome="allowed" if allowed else "not_found")
+          outcome="allowed" if allowed else "not_found",
+          partnership=partnership if allowed else None)
     uow.commit()
     if not allowed:
         raise ProblemHTTPException(404, f"{what[:1].upper()}{what[1:]} not found",
@@ -132,3 +140,16 @@ def _refused(ctx: _Transactional, principal: Principal, resource: str,
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=resource,
               resource_id=resource_id, at=ctx.clock.now(), outcome="refused")
         uow.commit()
+
+
+def audit_listed(session: Session, *, principal: Principal, resource: str,
+                 listed: list[tuple[str, str | None, str | None]], at: datetime) -> None:
+    """Stage the audit of a list: one entry per record listed, ``(id, case reference,
+    partnership)``, or one ``empty`` entry. A list is a read too (issue 12)."""
+    for resource_id, case_reference, partnership in listed:
+        audit(session, principal=principal, action=AuditAction.READ, resource=resource,
+              resource_id=resource_id, case_reference=case_reference, at=at,
+              partnership=partnership)
+    if not listed:
+        audit(session, principal=principal, action=AuditAction.READ, resource=resource,
+              resource_id="-", at=at, outcome="empty")

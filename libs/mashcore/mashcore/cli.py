@@ -14,7 +14,7 @@ import uvicorn
 from mashcore.bus import Bus
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.kafka_bus import KafkaBus
-from mashcore.logging import configure_logging
+from mashcore.logging import configure_logging, install_excepthooks
 from mashcore.policy import PolicyBook, PolicyError
 from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [args.service] if args.command == "serve" else (args.services or
                                                                  list(SERVICE_MODULES))
     configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)
+    install_excepthooks()  # uncaught exceptions too: class names and locations, no messages
     try:
         # Every pack is checked before anything starts: a hub never runs on half a policy.
         PolicyBook.load(settings.policy_dir)

@@ -39,6 +39,9 @@ def make_engine(url: str) -> Engine:
         hide_parameters=True,  # SQL parameters are referrals: never in errors or logs
         pool_size=10,
         max_overflow=10,
+        # An unreachable server fails fast (a 503 the client can retry), never hangs a request.
+        connect_args={"connect_timeout": 10},
+        pool_timeout=10,
     )
 
 

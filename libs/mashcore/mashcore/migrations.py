@@ -86,3 +86,22 @@ def create_messaging_tables() -> None:
         sa.Column("location", sa.String(500), nullable=True),
         sa.Column("created_at", _tz(), nullable=False),
     )
+
+
+def add_audit_partnership() -> None:
+    """The partnership of the record each audit entry is about, so that a team manager reads
+    their partnership's entries only (``GET /v1/audit``). Older entries have none."""
+    from alembic import op
+
+    with op.batch_alter_table("audit_log") as batch:
+        batch.add_column(sa.Column("partnership", sa.String(100), nullable=True))
+    op.create_index("ix_audit_log_partnership_case", "audit_log",
+                    ["partnership", "case_reference", "at"])
+
+
+def drop_audit_partnership() -> None:
+    from alembic import op
+
+    op.drop_index("ix_audit_log_partnership_case", table_name="audit_log")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("partnership")

@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mashcore.outage import install_error_answers
+
 __all__ = [
     "PROBLEM_JSON",
     "ProblemHTTPException",
@@ -215,3 +217,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected_error)
+    install_error_answers(app)  # outages are 503s; answers inside the app keep the connection

@@ -275,7 +275,9 @@ def create_app(
 
     if definition.configure is not None:
         definition.configure(app, context)
-    for router in definition.routers(context):
+    from mashcore.audit_api import router as audit_router  # it needs this module's types
+
+    for router in [*definition.routers(context), audit_router()]:
         app.include_router(router)
     return app
 

@@ -31,6 +31,10 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 LongText = Annotated[str, Field(min_length=1, max_length=20000)]
 Email = Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
 Phone = Annotated[str, Field(min_length=5, max_length=40)]
+# An instant as an ISO 8601 string with its UTC offset (parsed where it is used).
+IsoDateTime = Annotated[str, Field(
+    pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$",
+    json_schema_extra={"format": "date-time"}, examples=["2026-11-24T09:40:00+00:00"])]
 
 _POSTCODE = (
     r"^(?:[A-Za-z]{1,2}[0-9][A-Za-z0-9]?\s*[0-9][A-Za-z]{2}|[Gg][Ii][Rr]\s*0[Aa][Aa])$"
@@ -906,6 +910,13 @@ class ReferralIn(StrictModel):
         default=None,
         description="Safeguarding partnership the referral is sent to, as its code (e.g. "
         "`coventry`). Leave it out to use your account's partnership.",
+    )
+    received_at: IsoDateTime | None = Field(
+        default=None,
+        description="Hub staff only: when the contact really came in (a phone call recorded "
+        "later), with its UTC offset; not in the future, not older than the partnership's "
+        "limit (7 days by default). Partner systems leave it out: a contact is received when "
+        "it is sent.",
     )
     referrer: ReferrerIn = Field(
         description="You: who you are and how the hub can reach you (or your deputy)."

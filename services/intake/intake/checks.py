@@ -117,7 +117,8 @@ def answer_check(ctx: ServiceContext, principal: Principal, body: CheckRequestIn
         read += [s.case_reference for s in siblings if s is not None]
         for reference in read:
             audit(uow.session, principal=principal, action=AuditAction.READ, resource=RESOURCE,
-                  resource_id=check_id, case_reference=reference, at=now)
+                  resource_id=check_id, case_reference=reference, at=now,
+                  partnership=partnership)
         if case is None:
             audit(uow.session, principal=principal, action=AuditAction.READ, resource=RESOURCE,
                   resource_id=check_id, at=now, outcome="not_found")

@@ -23,9 +23,8 @@ import structlog
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
-from intake import domain
+from intake import access, domain
 from intake.api_models import StrictModel
 from intake.models_other import Consultation, TransferIn
 from intake.quality import age_on
@@ -329,18 +328,6 @@ def _consultation_date_errors(body: ConsultationIn, now: datetime) -> list[tuple
     return errors
 
 
-def _consultation_visible_to(ctx: ServiceContext, principal: Principal,
-                             consultation: Consultation) -> bool:
-    if consultation.partnership != _partnership_of(ctx, principal):
-        return False
-    if principal.role == Role.REFERRER:
-        # Only the agency whose system asked; a phone consultation the hub recorded is the
-        # hub's, on the confidential log.
-        return (consultation.submitted_by_role == Role.REFERRER
-                and consultation.submitted_by_agency == principal.agency)
-    return principal.role in HUB_ROLES
-
-
 def consultation_view(consultation: Consultation) -> ConsultationView:
     """A consultation row as the API shows it."""
     advice = None
@@ -430,12 +417,6 @@ def submit_consultation(
     return JSONResponse(response_body, status_code=201, headers={"Location": location})
 
 
-def _load_consultation_for_update(uow: Any, consultation_id: str) -> Consultation | None:
-    query = select(Consultation).where(Consultation.id == consultation_id).with_for_update()
-    result: Consultation | None = uow.session.exec(query).first()
-    return result
-
-
 def record_advice(
     ctx: ServiceContext, principal: Principal, consultation_id: str,
     body: ConsultationAdviceIn, idempotency_key: str | None,
@@ -450,8 +431,9 @@ def record_advice(
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
-        consultation = _load_consultation_for_update(uow, consultation_id)
-        if consultation is None or not _consultation_visible_to(ctx, principal, consultation):
+        consultation = access.find_consultation(ctx, uow, principal, consultation_id,
+                                                for_update=True)
+        if consultation is None:
             audit(uow.session, principal=principal, action=AuditAction.WRITE,
                   resource="consultation", resource_id=consultation_id, at=now,
                   outcome="not_found")
@@ -493,9 +475,8 @@ def get_consultation(
 ) -> ConsultationView:
     """A consultation, to the agency that asked or the hub; every read (and refusal) audited."""
     with ctx.unit_of_work() as uow:
-        consultation = uow.session.get(Consultation, consultation_id)
-        allowed = (consultation is not None
-                   and _consultation_visible_to(ctx, principal, consultation))
+        consultation = access.find_consultation(ctx, uow, principal, consultation_id)
+        allowed = consultation is not None
         # Not a child's case: the audit entry carries no case reference.
         audit_read_or_404(uow, principal=principal, what="consultation",
                           resource="consultation", resource_id=consultation_id,
@@ -530,18 +511,6 @@ def _transfer_date_errors(body: TransferInIn, today: date) -> list[tuple[str, st
     if body.child_protection_plan.plan_started_on > today:
         errors.append(("child_protection_plan.plan_started_on", "must not be in the future"))
     return errors
-
-
-def _transfer_visible_to(ctx: ServiceContext, principal: Principal,
-                         transfer: TransferIn) -> bool:
-    if transfer.partnership != _partnership_of(ctx, principal):
-        return False
-    if principal.role == Role.REFERRER:
-        # Every other authority's system is agency local_authority: only the one that sent it.
-        return (transfer.submitted_by_role == Role.REFERRER
-                and transfer.submitted_by_agency == principal.agency
-                and transfer.submitted_by_subject == principal.subject)
-    return principal.role in HUB_ROLES
 
 
 def _conference_required(arrangement: str) -> bool:
@@ -642,7 +611,8 @@ def submit_transfer_in(
                                  request_hash=request_hash, status_code=201,
                                  body=response_body, location=location, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now)
+              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
+              partnership=transfer.partnership)
         raced = _commit(uow, principal, idempotency_key, request_hash)
         if raced is not None:
             return raced
@@ -669,9 +639,8 @@ def decide_transfer_in(
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
-        query = select(TransferIn).where(TransferIn.id == transfer_id).with_for_update()
-        transfer = uow.session.exec(query).first()
-        if transfer is None or not _transfer_visible_to(ctx, principal, transfer):
+        transfer = access.find_transfer(ctx, uow, principal, transfer_id, for_update=True)
+        if transfer is None:
             audit(uow.session, principal=principal, action=AuditAction.WRITE,
                   resource="transfer_in", resource_id=transfer_id, at=now, outcome="not_found")
             uow.commit()
@@ -699,7 +668,8 @@ def decide_transfer_in(
                                  request_hash=request_hash, status_code=200,
                                  body=response_body, location=None, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now)
+              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
+              partnership=transfer.partnership)
         raced = _commit(uow, principal, idempotency_key, request_hash)
         if raced is not None:
             return raced
@@ -711,10 +681,11 @@ def decide_transfer_in(
 def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str) -> TransferInView:
     """A transfer-in, to the hub or the system that sent it; every read (and refusal) audited."""
     with ctx.unit_of_work() as uow:
-        transfer = uow.session.get(TransferIn, transfer_id)
-        allowed = transfer is not None and _transfer_visible_to(ctx, principal, transfer)
+        transfer = access.find_transfer(ctx, uow, principal, transfer_id)
+        allowed = transfer is not None
         audit_read_or_404(uow, principal=principal, what="transfer-in", resource="transfer_in",
                           resource_id=transfer_id, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=transfer.case_reference if transfer else None)
+                          case_reference=transfer.case_reference if transfer else None,
+                          partnership=transfer.partnership if transfer else None)
     assert transfer is not None
     return transfer_view(transfer)

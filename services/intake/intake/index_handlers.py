@@ -128,7 +128,8 @@ def _store(ctx: ServiceContext, principal: Principal,
                       for ref, body in items]
             for ref, _ in items:
                 audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                      resource=RESOURCE, resource_id=ref, case_reference=ref, at=now)
+                      resource=RESOURCE, resource_id=ref, case_reference=ref, at=now,
+                      partnership=partnership)
             try:
                 uow.commit()
             except IntegrityError:
@@ -216,7 +217,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         uow.session.add(case)
         audit(uow.session, principal=_EVENT_WRITER, action=AuditAction.WRITE,
               resource=RESOURCE, resource_id=case_reference, case_reference=case_reference,
-              at=now)
+              at=now, partnership=case.partnership)
         log.info("case closed: plan ended", case_reference=case_reference, reason=reason)
 
     return {PLAN_ENDED: plan_ended}

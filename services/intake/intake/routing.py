@@ -74,13 +74,34 @@ def young_parents(submission: dict[str, Any], today: date) -> list[dict[str, Any
     ]
 
 
+def linked_subject(parent: dict[str, Any]) -> dict[str, Any]:
+    """The young parent as the subject of their own referral. A parent known only by
+    relationship and date of birth is a subject whose identity is unknown: said, not left
+    blank, so the referral is as valid as one a partner could have sent."""
+    subject = domain.child_for_event(parent)
+    if not (subject["first_name"] and subject["last_name"]):
+        subject["identity_unknown"] = True
+    return subject
+
+
+def stored_referral(submission_json: str) -> str:
+    """A stored submission, readable again: linked referrals recorded before
+    `linked_subject` left an unnamed young parent's missing names unexplained."""
+    submission: dict[str, Any] = json.loads(submission_json)
+    for subject in submission.get("children") or []:
+        if not subject.get("unborn") and not (subject.get("first_name")
+                                              and subject.get("last_name")):
+            subject["identity_unknown"] = True
+    return json.dumps(submission)
+
+
 def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                             submission: dict[str, Any], principal: Principal,
                             now: datetime) -> list[Contact]:
     """A referral of its own for each parent under 18, linked to the original."""
     created = []
     for parent in young_parents(submission, domain.local_today(now)):
-        subject = domain.child_for_event(parent)
+        subject = linked_subject(parent)
         linked = Contact(
             id=domain.new_contact_id(), case_reference=domain.new_case_reference(now),
             kind="referral", partnership=contact.partnership,
@@ -118,26 +139,6 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
                                 partnership=linked.partnership, data=data), INTAKE_CONTACTS)
         created.append(linked)
     return created
-
-
-def allowed_users(uow: UnitOfWork, contact_id: str) -> set[str]:
-    """The users named on a locked-down contact."""
-    rows = uow.session.exec(select(ContactAccess).where(ContactAccess.contact_id == contact_id))
-    return {row.user_id for row in rows}
-
-
-def may_read(principal: Principal, contact: Contact, named: set[str]) -> bool:
-    """Need-to-know: the submitting agency, hub staff, and for restricted contacts only
-    team managers until lock-down, then only the named users."""
-    if principal.role == Role.REFERRER:
-        return contact.referrer_agency == principal.agency
-    if principal.role not in HUB_ROLES:
-        return False
-    if not contact.restricted:
-        return True
-    if named:
-        return principal.subject in named
-    return principal.role == Role.TEAM_MANAGER
 
 
 def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal: Principal,

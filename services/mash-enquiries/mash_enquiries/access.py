@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, exists, false, or_, true
+from sqlalchemy import exists
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col, select
 
 from mash_enquiries.models import CaseAccess, CaseRecord
+from mashcore.access import lock_down_visible, own_partnership, scope_of
 from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
@@ -23,7 +25,8 @@ from mashcore.service import ServiceContext
 
 
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
-    return principal.partnership or ctx.settings.partnership_default
+    """The one partnership whose records the caller may see (mashcore.access)."""
+    return scope_of(principal, ctx.settings.partnership_default).partnership
 
 
 def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> bool:
@@ -40,13 +43,13 @@ def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> 
 
 def visible_sql(principal: Principal, case_reference: Any) -> Any:
     """case_visible as SQL, for lists: ``case_reference`` is the listed row's column."""
-    named_any = exists().where(col(CaseAccess.case_reference) == case_reference)
-    named_me = exists().where(col(CaseAccess.case_reference) == case_reference,
-                              col(CaseAccess.user_id) == principal.subject)
     restricted = exists().where(col(CaseRecord.case_reference) == case_reference,
                                 col(CaseRecord.restricted).is_(True))
-    manager = true() if principal.role == Role.TEAM_MANAGER else false()
-    return or_(named_me, and_(~named_any, or_(~restricted, manager)))
+    return lock_down_visible(
+        scope_of(principal, ""),  # only the lock-down part: callers filter the partnership
+        record_key=case_reference, restricted=restricted,
+        named_table=CaseAccess, named_key=col(CaseAccess.case_reference),
+        named_user=col(CaseAccess.user_id))
 
 
 def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
@@ -78,14 +81,17 @@ def load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, table: type
          key: str, *, what: str, resource: str, action: AuditAction,
          also: Callable[[Row], bool] = lambda _row: True) -> Row:
     """A request or episode the caller may see (its partnership, the case's restrictions,
-    and ``also``), audited; otherwise an audited 404. To change it, the case is locked
-    first (one writer per case) and the row read again as committed."""
-    row = uow.session.get(table, key)
+    and ``also``), audited; otherwise an audited 404. The partnership is in the query. To
+    change it, the case is locked first (one writer per case) and the row read again as
+    committed."""
+    key_column = sa_inspect(table).primary_key[0]
+    row = uow.session.exec(select(table).where(
+        key_column == key, own_partnership(scope_of(principal, ctx.settings.partnership_default),
+                                           col(table.partnership)))).first()
     if row is not None and action is not AuditAction.READ:
         uow.lock_case(row.case_reference)
         uow.session.refresh(row)
-    allowed = (row is not None and row.partnership == partnership_of(ctx, principal)
-               and also(row) and case_visible(uow, principal, row.case_reference))
+    allowed = (row is not None and also(row) and case_visible(uow, principal, row.case_reference))
     check(ctx, uow, principal, what=what, resource=resource, resource_id=key,
           case_reference=row.case_reference if row is not None else None, allowed=allowed,
           action=action)

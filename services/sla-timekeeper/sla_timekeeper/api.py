@@ -12,9 +12,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import true
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 
+from mashcore.access import own_partnership, scope_of
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import (
     AuthError,
@@ -39,11 +42,19 @@ HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.2
 
 
-def _scope(principal: Principal) -> list[str] | None:
-    """Ops see every partnership; a team manager their own."""
+def _scope(ctx: ServiceContext, principal: Principal) -> list[str] | None:
+    """Ops see every partnership; a team manager their own (mashcore.access)."""
     if principal.role == Role.OPS:
         return None
-    return [principal.partnership or "default"]
+    return [scope_of(principal, ctx.settings.partnership_default).partnership]
+
+
+def _visible(ctx: ServiceContext, principal: Principal) -> ColumnElement[bool]:
+    """The clocks the caller may see, as SQL."""
+    if principal.role == Role.OPS:
+        return true()
+    return own_partnership(scope_of(principal, ctx.settings.partnership_default),
+                           ClockRow.partnership)
 
 
 def _stream_principal(request: Request, access_token: str) -> Principal:
@@ -87,7 +98,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     def summary(ctx: Context, principal: Ops) -> dict[str, Any]:
         """Timescale health now: open clocks by stage and BRAG, the most urgent, today's
         breaches, warnings and met deadlines, breach rates. Case references only."""
-        return dashboard.summary(ctx, _scope(principal))
+        return dashboard.summary(ctx, _scope(ctx, principal))
 
     @api.get("/v1/dashboard/stream", tags=["dashboard"], responses=problem_responses(503))
     async def stream(request: Request, ctx: Context,
@@ -95,7 +106,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """Server-Sent Events: a `summary` at once, then after every SLA event."""
         principal = await asyncio.to_thread(_stream_principal, request, access_token)
         hub = live.broadcaster(ctx)
-        scope = _scope(principal)
+        scope = _scope(ctx, principal)
         key = None if scope is None else tuple(scope)
         if hub.full:
             raise ProblemHTTPException(503, "Too many dashboards open",
@@ -132,16 +143,17 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                case_reference: Annotated[str, Query(pattern=r"^MASH-[0-9]{4}-[A-Z0-9]{8}$")],
                ) -> list[dict[str, Any]]:
         """A case's clocks, open and ended (no personal data)."""
-        scope = _scope(principal)
         with ctx.unit_of_work() as uow:
-            rows = [r for r in uow.session.exec(select(ClockRow).where(
+            rows = uow.session.exec(select(ClockRow).where(
                 ClockRow.case_reference == case_reference,
-                ClockRow.status != STOPPED_EARLY)).all()
-                if scope is None or r.partnership in scope]
+                ClockRow.status != STOPPED_EARLY, _visible(ctx, principal))).all()
             # A case's timeline is a read of the child's record, even with codes only.
             audit(uow.session, principal=principal, action=AuditAction.READ,
                   resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
-                  case_reference=case_reference, outcome="allowed" if rows else "not_found")
+                  # A refusal is not filed under the case (as mashcore.audit_read_or_404).
+                  case_reference=case_reference if rows else None,
+                  outcome="allowed" if rows else "not_found",
+                  partnership=rows[0].partnership if rows else None)
             uow.commit()
             return [_clock_view(r) for r in rows]
 
@@ -154,17 +166,14 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         if body.new_due_at.tzinfo is None:
             raise invalid_fields("Extension refused", [
                 ("new_due_at", "give the time with a UTC offset")])
-        scope = _scope(principal)
         with ctx.unit_of_work() as uow:
-            row = uow.session.get(ClockRow, clock_id)
+            row = uow.session.exec(select(ClockRow).where(
+                ClockRow.clock_id == clock_id, _visible(ctx, principal))).first()
             if row is not None:  # one writer per case: then the clock as it is now
                 uow.lock_case(row.case_reference)
                 uow.session.refresh(row)
-            allowed = row is not None and row.status != STOPPED_EARLY and (
-                scope is None or row.partnership in scope)
-            if not allowed:
+            if row is None or row.status == STOPPED_EARLY:
                 raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
-            assert row is not None
             if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
                 raise ProblemHTTPException(
                     403, "Not the IRO's timescale",
@@ -181,7 +190,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                                            f"Clock {clock_id} is {row.status}.") from None
             audit(uow.session, principal=principal, action=AuditAction.WRITE,
                   resource="sla_clock", resource_id=clock_id, at=ctx.clock.now(),
-                  case_reference=row.case_reference)
+                  case_reference=row.case_reference, partnership=row.partnership)
             try:
                 uow.commit()
             except StaleDataError:

@@ -8,9 +8,13 @@ national-return starts. So the review
 conference that meets one review's clock starts the next one's.
 
 * Start: at the occurrence time the event names (``at``), not when it was recorded: an
-  event recorded late computes from when it happened and may be overdue at once. A start
-  for a clock already running with a different occurrence time is a correction: the
-  clock is recomputed from the corrected time (``extended``, reason ``calendar_correction``).
+  event recorded late computes from when it happened and may be overdue at once. Clocks
+  that can run several times on a case are kept per instance (a request, a strategy
+  discussion, a plan, an escalation stage), named by the event.
+* Correction: the rule's ``correct`` events (a contact's time corrected, a strategy event
+  carrying ``corrects``) recompute a running clock of their instance from the corrected
+  start (``extended``, reason ``calendar_correction``), and do nothing else. A rule without
+  them takes a start for a running clock with a different time as its correction.
 * Due: from the rule's duration on the pack's calendar, or from the start event's
   ``due_field`` when another service already applied the policy (triage's enquiries due
   time, an information request's deadline).
@@ -92,6 +96,8 @@ class Occurrence:
 def matches(trigger: Trigger, event: Occurrence) -> bool:
     if trigger.event != event.type:
         return False
+    if any(event.data.get(name) is None for name in trigger.present):
+        return False
     for name, expected in trigger.when.items():
         value = event.data.get(name)
         if isinstance(expected, list):
@@ -108,8 +114,15 @@ def _at(trigger: Trigger, event: Occurrence) -> datetime:
 
 
 def _instance(trigger: Trigger, event: Occurrence) -> str | None:
-    """The instance the trigger is about; None means every instance of the case."""
-    return str(event.data[trigger.instance]) if trigger.instance else None
+    """The instance the trigger is about; None means every instance of the case (no
+    instance field, or the event does not name it)."""
+    if not trigger.instance:
+        return None
+    names = [trigger.instance] if isinstance(trigger.instance, str) else trigger.instance
+    values = [event.data.get(name) for name in names]
+    if any(value is None for value in values):
+        return None
+    return ":".join(str(value) for value in values)
 
 
 def _due(rule: ClockRule, pack: PolicyPack, start: datetime,
@@ -177,7 +190,34 @@ def on_event(
         instance (None: every instance of the case) it is about."""
         return [(t, _at(t, event), _instance(t, event)) for t in triggers if matches(t, event)]
 
+    def correct(rule: ClockRule, clock: Clock, start: datetime) -> None:
+        """A corrected start recomputes a running clock (``extended``, calendar_correction):
+        from the rule's duration, or, when another service set the due time, keeping it."""
+        if clock.started_at == start:
+            return
+        if rule.duration is None and not event.data.get(rule.due_field or ""):
+            due, duration = clock.due_at, clock.duration
+        else:
+            due, duration = _due(rule, pack, start, event.data)
+        record("extended", replace(respan(clock, start, due, event.time), duration=duration),
+               event.time, previous_due_at=clock.due_at, new_due_at=due,
+               reason_code="calendar_correction", approved_by_role="team_manager")
+
+    def ended_after(rule: ClockRule, instance: str | None, at: datetime) -> bool:
+        """A clock of the instance ended after ``at``: an event saying something started
+        then is about that clock, whose record stands."""
+        return any(c.ended_at is not None and at < c.ended_at for c in of_rule(rule, instance)
+                   if c.status in (MET, CANCELLED))
+
     for rule in rules.values():
+        corrections = fired(rule.correct)
+        if corrections:
+            # An explicit correction corrects, and does nothing else to this rule's clocks.
+            for _trigger, start, instance in corrections:
+                if not ended_after(rule, instance, start):
+                    for clock in open_clocks(rule, instance):
+                        correct(rule, clock, start)
+            continue
         starts_here = any(matches(t, event) for t in rule.start)
         recomputed = any(matches(t, event) for t in rule.recompute)
         for _trigger, at, instance in fired(rule.stop):
@@ -212,7 +252,7 @@ def on_event(
                     due = clock.due_at + max(at - clock.paused_at, timedelta(0))
                     record("resumed", replace(clock, status=RUNNING, paused_at=None,
                                               due_at=due), at, new_due_at=due)
-        for _trigger, at, instance in fired(rule.recompute):
+        for trigger, at, instance in fired(rule.recompute):
             for clock in open_clocks(rule, instance):
                 brag = _brag(rule, event.data) or clock.brag
                 new_due = (parse_time(str(event.data[rule.due_field]))
@@ -223,24 +263,21 @@ def on_event(
                 record("extended", replace(respan(clock, clock.started_at, new_due, at),
                                            brag=brag), at,
                        previous_due_at=clock.due_at, new_due_at=new_due,
-                       reason_code="other", approved_by_role="team_manager")
+                       reason_code=trigger.reason_code or "other",
+                       approved_by_role="team_manager")
         for _trigger, start, matched in fired(rule.start):
             instance = matched or ""
-            due, duration = _due(rule, pack, start, event.data)
-            ended = [c for c in of_rule(rule, instance) if c.status in (MET, CANCELLED)]
-            if any(c.ended_at is not None and start < c.ended_at for c in ended):
+            if ended_after(rule, instance, start):
                 continue  # about a clock that has already ended: the record stands
             running = next(iter(open_clocks(rule, instance)), None)
             if running is not None:
-                # The same clock again: a corrected (earlier or later) start recomputes it;
-                # an event that also re-computed it (a re-rating) has said all it had to.
-                if running.started_at != start and not recomputed:
-                    record("extended", replace(respan(running, start, due, event.time),
-                                               duration=duration), start,
-                           previous_due_at=running.due_at, new_due_at=due,
-                           reason_code="calendar_correction",
-                           approved_by_role="team_manager")
+                # The same clock again. Where the rule names its corrections, a repeat;
+                # otherwise a corrected (earlier or later) start recomputes it; an event
+                # that also re-computed it (a re-rating) has said all it had to.
+                if not rule.correct and not recomputed:
+                    correct(rule, running, start)
                 continue
+            due, duration = _due(rule, pack, start, event.data)
             early = next((c for c in of_rule(rule, instance)
                           if c.status == STOPPED_EARLY and c.ended_at is not None
                           and c.ended_at >= start), None)

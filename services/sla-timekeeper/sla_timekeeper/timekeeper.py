@@ -159,7 +159,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
              for partnership in ctx.policy.partnerships()
              for rule in rules_for(ctx, partnership).values()
              for trigger in (*rule.start, *rule.stop, *rule.cancel, *rule.pause, *rule.resume,
-                             *rule.recompute, *rule.national_return)}
+                             *rule.recompute, *rule.correct, *rule.national_return)}
 
     def handle(event: Event, uow: UnitOfWork) -> None:
         apply_event(ctx, uow, event)

@@ -14,9 +14,10 @@ import contextlib
 import json
 from typing import Any
 
-from sqlalchemy import and_, exists, false, or_, true
+from sqlalchemy import exists
 from sqlmodel import col, select
 
+from mashcore.access import lock_down_visible, own_partnership, scope_of
 from mashcore.audit import AuditAction, audit, audit_read_or_404, refusals_audited
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
@@ -28,8 +29,13 @@ DISCUSSION, S47, CASE = "strategy_discussion", "s47_enquiry", "strategy_case"
 
 
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
-    """The one partnership whose records the caller may see."""
-    return principal.partnership or ctx.settings.partnership_default
+    """The one partnership whose records the caller may see (mashcore.access)."""
+    return scope_of(principal, ctx.settings.partnership_default).partnership
+
+
+def in_partnership(ctx: ServiceContext, principal: Principal, column: Any) -> Any:
+    """The caller's partnership as a WHERE clause."""
+    return own_partnership(scope_of(principal, ctx.settings.partnership_default), column)
 
 
 def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> bool:
@@ -46,13 +52,13 @@ def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> 
 
 def visible_sql(principal: Principal, case_reference: Any) -> Any:
     """case_visible as SQL, for lists: ``case_reference`` is the listed row's column."""
-    named_any = exists().where(col(CaseAccess.case_reference) == case_reference)
-    named_me = exists().where(col(CaseAccess.case_reference) == case_reference,
-                              col(CaseAccess.user_id) == principal.subject)
     restricted = exists().where(col(StrategyCase.case_reference) == case_reference,
                                 col(StrategyCase.restricted).is_(True))
-    manager = true() if principal.role == Role.TEAM_MANAGER else false()
-    return or_(named_me, and_(~named_any, or_(~restricted, manager)))
+    return lock_down_visible(
+        scope_of(principal, ""),  # only the lock-down part: callers filter the partnership
+        record_key=case_reference, restricted=restricted,
+        named_table=CaseAccess, named_key=col(CaseAccess.case_reference),
+        named_user=col(CaseAccess.user_id))
 
 
 def participant(principal: Principal, discussion: Discussion) -> bool:
@@ -62,15 +68,20 @@ def participant(principal: Principal, discussion: Discussion) -> bool:
 
 
 def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
-           resource: str, resource_id: str, case_reference: str | None, allowed: bool,
-           action: AuditAction) -> None:
+          resource: str, resource_id: str, case_reference: str | None, allowed: bool,
+          action: AuditAction) -> None:
+    """Audit the access (the record is of the caller's partnership: the query said so); a
+    refusal is committed and answered 404."""
+    partnership = partnership_of(ctx, principal)
     if not allowed or action is AuditAction.READ:
         audit_read_or_404(uow, principal=principal, what=what, resource=resource,
                           resource_id=resource_id, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=case_reference, action=action)
+                          case_reference=case_reference, action=action,
+                          partnership=partnership)
         return
     audit(uow.session, principal=principal, action=action, resource=resource,
-          resource_id=resource_id, at=ctx.clock.now(), case_reference=case_reference)
+          resource_id=resource_id, at=ctx.clock.now(), case_reference=case_reference,
+          partnership=partnership)
 
 
 def _lock_and_reread(uow: UnitOfWork, row: Any, action: AuditAction) -> None:
@@ -86,7 +97,7 @@ def case_for_request(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
     uow.lock_case(case_reference)
     case = uow.session.exec(select(StrategyCase).where(
         StrategyCase.case_reference == case_reference,
-        StrategyCase.partnership == partnership_of(ctx, principal))).first()
+        in_partnership(ctx, principal, StrategyCase.partnership))).first()
     allowed = case is not None and case_visible(uow, principal, case_reference)
     check(ctx, uow, principal, what="case", resource=CASE, resource_id=case_reference,
            case_reference=case_reference, allowed=allowed, action=AuditAction.WRITE)
@@ -100,7 +111,7 @@ def discussion(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeti
     change the case is locked first. Audited; otherwise an audited 404."""
     row = uow.session.exec(select(Discussion).where(
         Discussion.id == meeting_id,
-        Discussion.partnership == partnership_of(ctx, principal))).first()
+        in_partnership(ctx, principal, Discussion.partnership))).first()
     _lock_and_reread(uow, row, action)
     allowed = (row is not None and (principal.role in STAFF or participant(principal, row))
                and case_visible(uow, principal, row.case_reference))
@@ -116,7 +127,7 @@ def s47_enquiry(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, enqu
     """An s47 enquiry of the caller's partnership (staff only), audited; else a 404."""
     row = uow.session.exec(select(S47Enquiry).where(
         S47Enquiry.id == enquiry_id,
-        S47Enquiry.partnership == partnership_of(ctx, principal))).first()
+        in_partnership(ctx, principal, S47Enquiry.partnership))).first()
     _lock_and_reread(uow, row, action)
     allowed = (row is not None and principal.role in STAFF
                and case_visible(uow, principal, row.case_reference))

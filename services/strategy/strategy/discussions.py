@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from mashcore.audit import AuditAction, audit_read_or_404
+from mashcore.audit import AuditAction, audit_listed
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
@@ -387,9 +387,9 @@ def list_for_case(ctx: ServiceContext, principal: Principal,
             StrategyCase.case_reference == case_reference,
             StrategyCase.partnership == access.partnership_of(ctx, principal))).first()
         allowed = case is not None and access.case_visible(uow, principal, case_reference)
-        audit_read_or_404(uow, principal=principal, what="case", resource=access.CASE,
-                                 resource_id=case_reference, allowed=allowed,
-                                 at=ctx.clock.now(), case_reference=case_reference)
+        access.check(ctx, uow, principal, what="case", resource=access.CASE,
+                     resource_id=case_reference, case_reference=case_reference,
+                     allowed=allowed, action=AuditAction.READ)
         rows = uow.session.exec(select(Discussion).where(
             Discussion.case_reference == case_reference,
             Discussion.partnership == access.partnership_of(ctx, principal))
@@ -407,4 +407,9 @@ def list_open(ctx: ServiceContext, principal: Principal, status: str | None,
                  .order_by(col(Discussion.requested_at)).limit(limit))
         if status is not None:
             query = query.where(Discussion.status == status)
-        return [summary(d) for d in uow.session.exec(query)]
+        rows = list(uow.session.exec(query))
+        audit_listed(uow.session, principal=principal, resource=access.DISCUSSION,
+                     listed=[(d.id, d.case_reference, d.partnership) for d in rows],
+                     at=ctx.clock.now())
+        uow.commit()
+        return [summary(d) for d in rows]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from mashcore.audit import AuditAction, audit_read_or_404
+from mashcore.audit import AuditAction
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException, invalid_fields
@@ -54,9 +54,9 @@ def list_for_case(ctx: ServiceContext, principal: Principal,
             StrategyCase.case_reference == case_reference,
             StrategyCase.partnership == partnership)).first()
         allowed = case is not None and access.case_visible(uow, principal, case_reference)
-        audit_read_or_404(uow, principal=principal, what="case", resource=access.CASE,
-                          resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=case_reference)
+        access.check(ctx, uow, principal, what="case", resource=access.CASE,
+                     resource_id=case_reference, case_reference=case_reference,
+                     allowed=allowed, action=AuditAction.READ)
         rows = uow.session.exec(select(S47Enquiry).where(
             S47Enquiry.case_reference == case_reference, S47Enquiry.partnership == partnership)
             .order_by(col(S47Enquiry.started_at), col(S47Enquiry.child_number)))

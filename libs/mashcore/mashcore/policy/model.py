@@ -177,7 +177,13 @@ class Trigger(_Strict):
     at: str | None = None
     when: dict[str, FieldValue | list[FieldValue]] = Field(
         default_factory=dict, description="Conditions on the data: equal, or one of a list.")
-    instance: str | None = None
+    instance: str | list[str] | None = Field(
+        default=None, description="The data field naming the clock's instance (e.g. one per "
+        "information request); several fields make one instance together (an escalation's id "
+        "and stage). Absent from the event: every instance of the case.")
+    present: list[str] = Field(
+        default_factory=list, description="Data fields that must be set (not null), e.g. "
+        "`corrects` for a correction.")
     reason_code: str | None = None
 
 
@@ -193,6 +199,11 @@ class ClockRule(_Strict):
     recompute: list[Trigger] = Field(
         default_factory=list,
         description="Events that set a new due time from their `due_field` (e.g. re-rating).")
+    correct: list[Trigger] = Field(
+        default_factory=list,
+        description="Events correcting when a running clock of their instance started (`at`); "
+        "they start, stop and end nothing. With any, only these correct: a start repeated "
+        "for a running instance is ignored.")
     duration: Duration | None = Field(
         default=None, description="The timescale; or take the due time from the start "
         "event's `due_field`.")
@@ -223,6 +234,16 @@ class ConsentPolicy(_Strict):
     revisit_within: Duration
 
 
+class CrossBorderLinks(_Strict):
+    """What this partnership lets other partnerships see of its contacts that repeat detection
+    linked to theirs (children move): only that a link exists, and who to ask."""
+
+    mash_contact: Annotated[str, StringConstraints(min_length=1, max_length=300,
+                                                   strip_whitespace=True)] = Field(
+        description="Who to ask about the linked contact: this partnership's MASH, e.g. "
+        "'Coventry MASH, 024 7678 8555, mash@coventry.gov.example'. Never a case reference.")
+
+
 class PolicyPack(_Strict):
     """One partnership's policy (schema version 1)."""
 
@@ -250,10 +271,20 @@ class PolicyPack(_Strict):
         default=DayCountRule.END_OF_NTH_WORKING_DAY,
         description="How 'within N working days' becomes an instant (docs/working-days.md).",
     )
+    contact_time_limit_days: int = Field(
+        default=7, gt=0, le=90,
+        description="How far back hub staff may record or correct when a contact came in "
+        "(a phone call recorded later); the SLA clocks count from that time.")
     recent_involvement_weeks: int | None = Field(
         default=None, gt=0, le=104,
         description="Medway's 12-week rule [003]: re-engage a social worker involved this "
         "recently. Null: off.",
+    )
+    cross_border_links: CrossBorderLinks | None = Field(
+        default=None,
+        description="Null (the default): another partnership's staff see nothing of this "
+        "partnership's contacts linked to theirs. Set: they see that a link exists and whom "
+        "to ask, never the reference or content.",
     )
 
     def working_calendar(self) -> WorkingCalendar:

@@ -1,14 +1,14 @@
 """Cases, lock-down lists, strategy discussions and s47 enquiries.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0002_metric_counters
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0002_metric_counters"
 branch_labels = None
 depends_on = None
 

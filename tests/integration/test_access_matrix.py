@@ -1,0 +1,343 @@
+"""The access matrix (issue 12; OWASP API1, BOLA), generated from the running apps' routes.
+
+Every route of every service is looked up in ONE table, ``MATRIX``: for each role, the
+expected outcome in each of four cells, own/other agency by own/other partnership, relative to
+a record owned by partnership ``coventry`` and the record's agency. A route that is not in
+the table fails the test, so a new endpoint cannot skip the check. A role not listed for a
+route must get 403 in every cell. Requests carry real signed tokens; the records are real
+(one referral through intake, triage, MASH enquiries and the SLA timekeeper on PostgreSQL).
+No response to another partnership ever contains the record's case reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from mashcore.auth import Role
+from tests.support import auth, eventually, services_on_postgres, synthetic_referral, token
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
+OWN_P, OTHER_P = "coventry", "medway"
+OTHER_AGENCY = "housing"
+SERVICES = ["intake", "triage", "mash-enquiries", "sla-timekeeper", "strategy", "notifications"]
+
+# Outcomes per cell: (own agency, own partnership), (other agency, own partnership),
+# (own agency, other partnership), (other agency, other partnership).
+OK, NOT_FOUND, FORBIDDEN = "ok", "404", "403"
+SHOWN, HIDDEN = "shown", "hidden"  # a list answered 200 with / without the record
+ANY = (OK, OK, OK, OK)
+PARTNERSHIP = (OK, OK, NOT_FOUND, NOT_FOUND)
+AGENCY = (OK, NOT_FOUND, NOT_FOUND, NOT_FOUND)
+LIST = (SHOWN, SHOWN, HIDDEN, HIDDEN)
+LIST_AGENCY = (SHOWN, HIDDEN, HIDDEN, HIDDEN)
+OWN_AGENCY_ONLY = (OK, FORBIDDEN, OK, FORBIDDEN)
+PUBLIC = "public"  # no token needed (health, metrics, API pages)
+
+R = Role
+IO, TM, REF, NAV, OPS = (R.INFORMATION_OFFICER, R.TEAM_MANAGER, R.REFERRER, R.NAVIGATOR,
+                         R.OPS)
+HUB_READ = {IO: PARTNERSHIP, TM: PARTNERSHIP}
+
+# (service or "*", method, path) -> (the record's agency, {role: cells}) or PUBLIC.
+MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str] = {
+    **{("*", "GET", path): PUBLIC for path in (
+        "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/metrics",
+        "/readyz", "/static-offline-docs")},
+    # Every service's audit log: a team manager of the case's partnership, or ops.
+    ("*", "GET", "/v1/audit"): ("local_authority", {TM: LIST, OPS: (SHOWN,) * 4}),
+    ("strategy", "GET", "/v1/audit"): ("local_authority", {TM: ANY, OPS: ANY}),  # no cases yet
+    ("notifications", "GET", "/v1/audit"): ("local_authority", {TM: ANY, OPS: ANY}),
+    # intake: the contact was sent by a school (education) of coventry.
+    ("intake", "POST", "/v1/contacts"): ("education", {REF: ANY, IO: ANY}),
+    ("intake", "GET", "/v1/contacts/{contact_id}"): ("education", {REF: AGENCY, **HUB_READ}),
+    ("intake", "GET", "/v1/contacts"): ("education", {REF: LIST_AGENCY, IO: LIST, TM: LIST}),
+    ("intake", "POST", "/v1/contacts/{contact_id}/forward"): ("education", HUB_READ),
+    ("intake", "POST", "/v1/contacts/{contact_id}/lock-down"): ("education",
+                                                                {TM: PARTNERSHIP}),
+    ("intake", "POST", "/v1/contacts/{contact_id}/time-correction"): ("education", HUB_READ),
+    ("intake", "POST", "/v1/consultations"): ("education", {REF: ANY, IO: ANY, TM: ANY}),
+    ("intake", "GET", "/v1/consultations/{consultation_id}"): ("education",
+                                                               {REF: AGENCY, **HUB_READ}),
+    ("intake", "POST", "/v1/consultations/{consultation_id}/advice"): ("education", HUB_READ),
+    ("intake", "POST", "/v1/transfers-in"): ("local_authority",
+                                             {REF: OWN_AGENCY_ONLY, IO: ANY, TM: ANY}),
+    ("intake", "GET", "/v1/transfers-in/{transfer_id}"): ("local_authority",
+                                                          {REF: AGENCY, **HUB_READ}),
+    ("intake", "POST", "/v1/transfers-in/{transfer_id}/decision"): ("local_authority",
+                                                                    {TM: PARTNERSHIP}),
+    ("intake", "PUT", "/v1/open-cases/{case_reference}"): ("local_authority",
+                                                           {R.SERVICE: ANY, TM: ANY}),
+    ("intake", "POST", "/v1/open-cases:bulk"): ("local_authority", {R.SERVICE: ANY, TM: ANY}),
+    ("intake", "POST", "/v1/checks"): ("local_authority", {IO: ANY, TM: ANY}),
+    # triage: hub staff of the case's partnership, whatever their agency.
+    ("triage", "GET", "/v1/policy"): ("local_authority", {role: ANY for role in Role}),
+    ("triage", "GET", "/v1/policy/{partnership}"): ("local_authority",
+                                                    {role: ANY for role in Role}),
+    ("triage", "GET", "/v1/calibration"): ("local_authority", {TM: ANY, OPS: ANY}),
+    ("triage", "GET", "/v1/queues/{queue}"): ("local_authority", {IO: LIST, TM: LIST}),
+    ("triage", "GET", "/v1/cases"): ("local_authority", {IO: LIST, TM: LIST}),
+    ("triage", "GET", "/v1/cases/{case_reference}"): ("local_authority", HUB_READ),
+    ("triage", "POST", "/v1/cases/{case_reference}/rating"): ("local_authority", HUB_READ),
+    ("triage", "POST", "/v1/cases/{case_reference}/consent-gate"): ("local_authority",
+                                                                    {IO: PARTNERSHIP}),
+    ("triage", "POST", "/v1/cases/{case_reference}/consent-gate/agreement"): (
+        "local_authority", {TM: PARTNERSHIP}),
+    ("triage", "POST", "/v1/cases/{case_reference}/re-rating"): ("local_authority", HUB_READ),
+    ("triage", "POST", "/v1/cases/{case_reference}/threshold-decision"): (
+        "local_authority", {TM: PARTNERSHIP}),
+    ("triage", "POST", "/v1/cases/{case_reference}/consent-review"): ("local_authority",
+                                                                      {TM: PARTNERSHIP}),
+    # MASH enquiries: the police request goes to police navigators of coventry only.
+    ("mash-enquiries", "GET", "/v1/requests"): ("police", {NAV: LIST_AGENCY}),
+    ("mash-enquiries", "GET", "/v1/requests/{request_id}"): ("police", {NAV: AGENCY}),
+    ("mash-enquiries", "POST", "/v1/requests/{request_id}/answer"): ("police", {NAV: AGENCY}),
+    ("mash-enquiries", "POST", "/v1/requests/{request_id}/decline"): ("police", {NAV: AGENCY}),
+    ("mash-enquiries", "GET", "/v1/episodes"): ("local_authority", {TM: LIST}),
+    ("mash-enquiries", "GET", "/v1/episodes/{episode_id}"): ("local_authority",
+                                                             {TM: PARTNERSHIP}),
+    ("mash-enquiries", "POST", "/v1/episodes/{episode_id}/close-early"): (
+        "local_authority", {TM: PARTNERSHIP}),
+    ("mash-enquiries", "POST", "/v1/episodes/{episode_id}/outcome"): ("local_authority",
+                                                                      {TM: PARTNERSHIP}),
+    ("mash-enquiries", "GET", "/v1/performance"): ("local_authority", {TM: ANY, OPS: ANY}),
+    # SLA timekeeper: ops see every partnership, a team manager their own.
+    ("sla-timekeeper", "GET", "/dashboard"): PUBLIC,  # the page; its data needs a token
+    ("sla-timekeeper", "GET", "/v1/dashboard/summary"): ("local_authority",
+                                                         {TM: ANY, OPS: ANY}),
+    ("sla-timekeeper", "GET", "/v1/dashboard/stream"): ("local_authority",
+                                                        {TM: ANY, OPS: ANY}),
+    ("sla-timekeeper", "GET", "/v1/clocks"): ("local_authority", {TM: LIST, OPS: (SHOWN,) * 4}),
+    ("sla-timekeeper", "POST", "/v1/clocks/{clock_id}/extension"): (
+        "local_authority", {TM: PARTNERSHIP, R.IRO: PARTNERSHIP}),
+}
+
+# A valid body per write, so that an allowed caller gets past validation to the access check.
+BODIES: dict[str, Any] = {
+    "/v1/contacts": synthetic_referral(1300),
+    "/v1/contacts/{contact_id}/lock-down": {"reason_code": "other_sensitive"},
+    # The seeds are received at NOW (a Tuesday 10:00): an hour earlier, the same morning.
+    "/v1/contacts/{contact_id}/time-correction": {"received_at": "2026-11-24T09:00:00+00:00",
+                                                  "reason_code": "recorded_late",
+                                                  "note": "Synthetic."},
+    "/v1/consultations": {"professional": {"agency": "education", "role": "Teacher"},
+                          "question": "Synthetic: should I refer?"},
+    "/v1/consultations/{consultation_id}/advice": {"advice_given": "Synthetic advice.",
+                                                   "outcome": "advice_only"},
+    "/v1/transfers-in": {"from_authority": "Synthetic County Council",
+                         "children": [{"first_name": "Synthetic", "last_name": "Mover",
+                                       "date_of_birth": "2018-06-30"}],
+                         "child_protection_plan": {"categories_of_abuse": ["neglect"],
+                                                   "plan_started_on": "2026-08-14",
+                                                   "next_review_due_on": "2027-02-12"}},
+    "/v1/transfers-in/{transfer_id}/decision": {"arrangement": "temporary",
+                                                "rationale": "Synthetic."},
+    "/v1/open-cases/{case_reference}": {"child": {"first_name": "Synthetic",
+                                                  "last_name": "Indexed"}, "status": "open"},
+    "/v1/open-cases:bulk": {"cases": []},
+    "/v1/checks": {"requester": {"body": "police",
+                                 "identity_validated_by": "call_back_via_switchboard",
+                                 "active_involvement_confirmed": True},
+                   "child": {"first_name": "Synthetic", "last_name": "Nobody"}},
+    "/v1/cases/{case_reference}/rating": {"brag": "red", "safeguarding_concerns": True},
+    "/v1/cases/{case_reference}/consent-gate": {"outcome": "returned_to_referrer",
+                                                "rationale": "Synthetic."},
+    "/v1/cases/{case_reference}/consent-gate/agreement": {"agree": True},
+    "/v1/cases/{case_reference}/re-rating": {"brag": "red", "reason": "Synthetic."},
+    "/v1/cases/{case_reference}/threshold-decision": {
+        "level_code": "L4", "brag": "red", "route": "mash_enquiries",
+        "rationale": "Synthetic: urgent enquiries needed."},
+    "/v1/cases/{case_reference}/consent-review": {"consent_to_referral": "given",
+                                                  "reason": "Synthetic."},
+    "/v1/requests/{request_id}/answer": {"known": False, "summary": "Synthetic: not known."},
+    "/v1/requests/{request_id}/decline": {"reason_code": "other",
+                                          "explanation": "Synthetic."},
+    "/v1/episodes/{episode_id}/close-early": {"reason": "Synthetic."},
+    "/v1/episodes/{episode_id}/outcome": {"outcome": "nfa", "rationale": "Synthetic."},
+    "/v1/clocks/{clock_id}/extension": {"new_due_at": "2027-06-01T10:00:00+00:00",
+                                        "reason_code": "other"},
+}
+QUERIES = {"/v1/clocks": "case_reference={case_reference}",
+           "/v1/audit": "case_reference={case_reference}"}
+# Writes that change what the others may do: after them, in this order (lock-down restricts
+# the record; after the threshold decision only a team manager re-rates).
+LAST = ("/v1/cases/{case_reference}/threshold-decision",
+        "/v1/cases/{case_reference}/consent-review", "/v1/contacts/{contact_id}/lock-down")
+REFERENCE = {"mash-enquiries": "decided_reference"}  # the record a list must show or hide
+
+
+def subject(role: Role, agency: str, partnership: str) -> str:
+    return f"{role}.{agency}.{partnership}"
+
+
+def headers(role: Role, agency: str, partnership: str) -> dict[str, str]:
+    return auth(role, agency, subject=subject(role, agency, partnership),
+                partnership=partnership)
+
+
+@pytest.fixture
+async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    async with services_on_postgres(postgres_server, tmp_path, SERVICES, NOW) as running:
+        yield running
+
+
+async def seed(system: dict[str, Any]) -> dict[str, str]:
+    """One record of each kind owned by coventry and its agency."""
+    intake, triage = system["intake"], system["triage"]
+    school = headers(REF, "education", OWN_P)
+    tm = headers(TM, "local_authority", OWN_P)
+    consent = {"consent": {"consent_to_referral": "yes", "consent_to_information_sharing": "yes"}}
+    contact = (await intake.post("/v1/contacts", headers=school, json=synthetic_referral(
+        1301, partnership=OWN_P, **consent))).json()
+    decided = (await intake.post("/v1/contacts", headers=school, json=synthetic_referral(
+        1302, partnership=OWN_P, **consent))).json()
+    consultation = (await intake.post("/v1/consultations", headers=school,
+                                      json=BODIES["/v1/consultations"])).json()
+    transfer = (await intake.post("/v1/transfers-in", json=BODIES["/v1/transfers-in"],
+                                  headers=headers(REF, "local_authority", OWN_P))).json()
+
+    async def decide() -> bool:
+        response = await triage.post(
+            f"/v1/cases/{decided['case_reference']}/threshold-decision", headers=tm,
+            json=BODIES["/v1/cases/{case_reference}/threshold-decision"])
+        return response.status_code == 200
+    await eventually(decide, what="the threshold decision")
+
+    async def episode() -> dict[str, Any] | None:
+        listed = (await system["mash-enquiries"].get("/v1/episodes", headers=tm)).json()
+        return next((e for e in listed if e["case_reference"] == decided["case_reference"]),
+                    None)
+    episode_id = (await eventually(episode, what="the MASH episode"))["episode_id"]
+    detail = (await system["mash-enquiries"].get(f"/v1/episodes/{episode_id}",
+                                                 headers=tm)).json()
+    request_id = next(str(a["request_id"]) for a in detail["answers"]
+                      if a["agency"] == "police")
+
+    async def clock() -> str | None:
+        listed = (await system["sla-timekeeper"].get(
+            "/v1/clocks", params={"case_reference": contact["case_reference"]},
+            headers=tm)).json()
+        return next((c["clock_id"] for c in listed), None)
+    clock_id = await eventually(clock, what="the SLA clock")
+
+    async def in_triage() -> bool:
+        return (await triage.get(f"/v1/cases/{contact['case_reference']}",
+                                 headers=tm)).status_code == 200
+    await eventually(in_triage, what="the case in triage")
+    return {"contact_id": contact["contact_id"], "case_reference": contact["case_reference"],
+            "decided_reference": decided["case_reference"],
+            "consultation_id": consultation["consultation_id"],
+            "transfer_id": transfer["transfer_id"], "transfer_reference":
+            transfer["case_reference"], "request_id": request_id, "episode_id": episode_id,
+            "clock_id": clock_id, "queue": "rating", "partnership": OWN_P}
+
+
+def routes(system: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(service, method, path) of every route of every running app."""
+    found = []
+    for service in SERVICES:
+        app = system[service]._transport.app
+        for route in iter_route_contexts(app.routes):
+            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                found.append((service, method, str(route.path)))
+    return found
+
+
+def expected(service: str, method: str, path: str) -> Any:
+    return MATRIX.get((service, method, path), MATRIX.get(("*", method, path)))
+
+
+def role_refused(status: int, body: str) -> bool:
+    """A 403 for the role (mashcore.auth.require_roles), not a business rule's 403."""
+    return status == 403 and "requires the role" in body
+
+
+def cell_result(outcome: str, status: int, body: str, reference: str, write: bool) -> bool:
+    """Whether a response is the expected outcome. An allowed write has passed the access
+    checks: it may still be refused by the workflow (409, 422, a business rule's 403)."""
+    if outcome == OK:
+        if write:
+            return status not in (401, 404) and status < 500 and not role_refused(status, body)
+        return status == 200
+    if outcome in (SHOWN, HIDDEN):
+        return status == 200 and ((reference in body) == (outcome == SHOWN))
+    return status == int(outcome)
+
+
+async def test_every_route_every_role_own_and_other_agency_and_partnership(
+    system: dict[str, Any],
+) -> None:
+    found = routes(system)
+    missing = [route for route in found if expected(*route) is None]
+    assert not missing, f"routes missing from the access matrix: {missing}"
+    seeded = await seed(system)
+    references = {seeded["case_reference"], seeded["decided_reference"],
+                  seeded["transfer_reference"]}
+    reads = [r for r in found if r[1] == "GET"]
+    writes = sorted((r for r in found if r[1] != "GET"),
+                    key=lambda r: LAST.index(r[2]) + 1 if r[2] in LAST else 0)
+    failures = []
+    for service, method, path in reads + writes:
+        rule = expected(service, method, path)
+        if rule == PUBLIC:
+            continue
+        record_agency, by_role = rule
+        url = path.format(**seeded)
+        reference = seeded[REFERENCE.get(service, "case_reference")]
+        query = QUERIES.get(path, "").format(**{**seeded, "case_reference": reference})
+        body = BODIES.get(path)
+        for role in Role:
+            cells = by_role.get(role, (FORBIDDEN,) * 4)
+            for (agency, partnership), outcome in zip(
+                    [(record_agency, OWN_P), (OTHER_AGENCY, OWN_P), (record_agency, OTHER_P),
+                     (OTHER_AGENCY, OTHER_P)], cells, strict=True):
+                if path == "/v1/dashboard/stream":
+                    if outcome == FORBIDDEN:  # an allowed stream never ends: refusals only
+                        tok = token(role, agency, subject=subject(role, agency, partnership),
+                                    partnership=partnership)
+                        response = await system[service].get(url, params={"access_token": tok})
+                        if response.status_code != 403:
+                            failures.append((service, method, path, role, agency, partnership,
+                                             outcome, response.status_code))
+                    continue
+                if path == "/v1/contacts/{contact_id}/lock-down" and body is not None:
+                    body = {**body, "allowed_user_ids": [
+                        subject(r, a, OWN_P) for r in (IO, TM)
+                        for a in (record_agency, OTHER_AGENCY)]}
+                sent = headers(role, agency, partnership)
+                if body is not None:
+                    sent["Content-Type"] = "application/json"
+                response = await system[service].request(
+                    method, url + (f"?{query}" if query else ""), headers=sent,
+                    content=None if body is None else json.dumps(body))
+                text = response.text
+                if not cell_result(outcome, response.status_code, text, reference,
+                                   method != "GET"):
+                    failures.append((service, method, path, str(role), agency, partnership,
+                                     outcome, response.status_code, text[:200]))
+                if partnership == OTHER_P and not (role == OPS and outcome != NOT_FOUND):
+                    # Never a reference the caller did not send itself.
+                    leaked = [ref for ref in references
+                              if ref in text and ref not in url and ref not in query]
+                    if leaked:
+                        failures.append((service, method, path, str(role), agency,
+                                         partnership, "leaked", leaked))
+    assert not failures, "\n".join(map(str, failures))
+
+    # Every list read above is in the audit log, under each record listed.
+    ops = headers(OPS, "local_authority", OTHER_P)
+    for service, resource, reference in (
+            ("intake", "contact_list", seeded["case_reference"]),
+            ("triage", "triage_case_list", seeded["case_reference"]),
+            ("mash-enquiries", "episode_list", seeded["decided_reference"]),
+            ("mash-enquiries", "information_request_list", seeded["decided_reference"])):
+        entries = (await system[service].get("/v1/audit", params={"case_reference": reference},
+                                             headers=ops)).json()
+        assert any(e["resource"] == resource and e["action"] == "read" for e in entries), (
+            service, resource)
