@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mashcore.envelope import Event
-from mashcore.topics import ENQUIRIES_EPISODES
+from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS
 from strategy.events import STRATEGY_CASES
 from tests.support import auth, eventually, services_on_postgres, synthetic_referral
 
@@ -372,3 +372,27 @@ async def test_a_partner_practitioners_disagreement_goes_up_the_ladder_stage_by_
     assert {e["escalation_id"] for e in raised_events} == {escalation["escalation_id"]}
     (answer_event,) = await typed(system, reference, "escalation.answered")
     assert answer_event["stage"] == 1 and answer_event["resolved"] is False
+
+
+async def test_a_locked_down_case_s_discussion_is_seen_only_by_its_named_users(
+    system: dict[str, Any],
+) -> None:
+    reference, meeting = await red_strategy_discussion(system)
+    locked = Event(
+        type="mash.intake.record.locked-down.v1", source="/mash/intake", subject=reference,
+        time=NOW, recordedtime=NOW, partnership=P,
+        data={"case_reference": reference, "locked_at": NOW.isoformat(),
+              "locked_by": {"user_id": "tm-1", "role": "team_manager"},
+              "reason_code": "staff_member_family", "allowed_user_ids": ["tm-1"],
+              "head_of_service_consulted": {"user_id": "hos-1",
+                                            "consulted_at": NOW.isoformat()}})
+    await system["bus"].publish([locked.to_message(INTAKE_CONTACTS)])
+
+    async def hidden() -> bool:
+        r = await system["strategy"].get(f"/v1/strategy-discussions/{meeting}", headers=SW)
+        return r.status_code == 404
+    await eventually(hidden, what="the lock-down applied")
+    assert (await system["strategy"].get(f"/v1/strategy-discussions/{meeting}",
+                                         headers=TM)).status_code == 200
+    listed = (await system["strategy"].get("/v1/strategy-discussions", headers=SW)).json()
+    assert reference not in json.dumps(listed)
