@@ -44,6 +44,9 @@ R = Role
 IO, TM, REF, NAV, OPS = (R.INFORMATION_OFFICER, R.TEAM_MANAGER, R.REFERRER, R.NAVIGATOR,
                          R.OPS)
 HUB_READ = {IO: PARTNERSHIP, TM: PARTNERSHIP}
+SW, BS = R.SOCIAL_WORKER, R.BUSINESS_SUPPORT
+SOCIAL_CARE = {SW: PARTNERSHIP, TM: PARTNERSHIP, BS: PARTNERSHIP}
+NOT_INVOLVED = {**{role: (NOT_FOUND,) * 4 for role in Role}, **SOCIAL_CARE}
 
 # (service or "*", method, path) -> (the record's agency, {role: cells}) or PUBLIC.
 MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str] = {
@@ -116,7 +119,53 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     ("sla-timekeeper", "GET", "/v1/clocks"): ("local_authority", {TM: LIST, OPS: (SHOWN,) * 4}),
     ("sla-timekeeper", "POST", "/v1/clocks/{clock_id}/extension"): (
         "local_authority", {TM: PARTNERSHIP, R.IRO: PARTNERSHIP}),
+    # strategy: children's social care staff of the case's partnership; anyone else finds a
+    # discussion or escalation only when invited to it or part of it (the seeds are not).
+    ("strategy", "POST", "/v1/strategy-discussions"): ("local_authority",
+                                                       {SW: PARTNERSHIP, TM: PARTNERSHIP}),
+    ("strategy", "GET", "/v1/strategy-discussions"): ("local_authority",
+                                                      {SW: LIST, TM: LIST, BS: LIST}),
+    ("strategy", "GET", "/v1/strategy-discussions/{meeting_id}"): ("local_authority",
+                                                                   NOT_INVOLVED),
+    ("strategy", "POST", "/v1/strategy-discussions/{meeting_id}/schedule"): (
+        "local_authority", SOCIAL_CARE),
+    ("strategy", "POST", "/v1/strategy-discussions/{meeting_id}/cancel"): (
+        "local_authority", SOCIAL_CARE),
+    ("strategy", "POST", "/v1/strategy-discussions/{meeting_id}/held"): (
+        "local_authority", {TM: PARTNERSHIP, BS: PARTNERSHIP}),
+    ("strategy", "POST", "/v1/strategy-discussions/{meeting_id}/minutes/sign-off"): (
+        "local_authority", {TM: PARTNERSHIP}),
+    ("strategy", "POST", "/v1/strategy-discussions/{meeting_id}/minutes/circulate"): (
+        "local_authority", {TM: PARTNERSHIP, BS: PARTNERSHIP}),
+    ("strategy", "GET", "/v1/cases/{case_reference}/strategy-discussions"): (
+        "local_authority", SOCIAL_CARE),
+    ("strategy", "GET", "/v1/cases/{case_reference}/s47-enquiries"): ("local_authority",
+                                                                      SOCIAL_CARE),
+    ("strategy", "GET", "/v1/s47-enquiries/{enquiry_id}"): ("local_authority", SOCIAL_CARE),
+    ("strategy", "POST", "/v1/s47-enquiries/{enquiry_id}/outcome"): ("local_authority",
+                                                                     {SW: PARTNERSHIP}),
+    ("strategy", "POST", "/v1/s47-enquiries/{enquiry_id}/agreement"): ("local_authority",
+                                                                       {TM: PARTNERSHIP}),
+    ("strategy", "POST", "/v1/escalations"): ("local_authority", {
+        role: PARTNERSHIP for role in (SW, TM, NAV, IO, R.IRO)}),
+    ("strategy", "GET", "/v1/escalations/{escalation_id}"): ("local_authority", NOT_INVOLVED),
+    ("strategy", "POST", "/v1/escalations/{escalation_id}/answer"): ("local_authority",
+                                                                     NOT_INVOLVED),
+    ("strategy", "POST", "/v1/escalations/{escalation_id}/escalate"): ("local_authority",
+                                                                       NOT_INVOLVED),
 }
+
+STRATEGY_PEOPLE = [{"role": "social_worker", "agency": "local_authority"},
+                   {"role": "practitioner", "agency": "health"},
+                   {"role": "practitioner", "agency": "police"}]
+STRATEGY_SCHEDULE = {"format": "phone_calls", "starts_at": "2026-11-24T09:00:00+00:00",
+                     "ends_at": "2026-11-24T09:30:00+00:00", "dial_in": "0300 000 0000",
+                     "chair_id": "team_manager.local_authority.coventry",
+                     "invitees": STRATEGY_PEOPLE}
+STRATEGY_HELD = {"held_at": "2026-11-24T09:30:00+00:00", "attendees": STRATEGY_PEOPLE,
+                 "criminal_investigation": "not_required",
+                 "s47_decisions": [{"child_number": 1, "s47": True}],
+                 "s47_decision_rationale": "Synthetic."}
 
 # A valid body per write, so that an allowed caller gets past validation to the access check.
 BODIES: dict[str, Any] = {
@@ -162,6 +211,23 @@ BODIES: dict[str, Any] = {
     "/v1/episodes/{episode_id}/outcome": {"outcome": "nfa", "rationale": "Synthetic."},
     "/v1/clocks/{clock_id}/extension": {"new_due_at": "2027-06-01T10:00:00+00:00",
                                         "reason_code": "other"},
+    "/v1/strategy-discussions": {"case_reference": "{case_reference}", "reason": "Synthetic.",
+                                 "urgency": "within_3_working_days"},
+    "/v1/strategy-discussions/{meeting_id}/schedule": STRATEGY_SCHEDULE,
+    "/v1/strategy-discussions/{meeting_id}/cancel": {"reason": "Synthetic."},
+    "/v1/strategy-discussions/{meeting_id}/held": STRATEGY_HELD,
+    "/v1/strategy-discussions/{meeting_id}/minutes/sign-off": {"minutes": "Synthetic."},
+    "/v1/s47-enquiries/{enquiry_id}/outcome": {"outcome": "not_substantiated",
+                                               "next_step": "no_further_action",
+                                               "rationale": "Synthetic."},
+    "/v1/s47-enquiries/{enquiry_id}/agreement": {"agree": True, "rationale": "Synthetic."},
+    "/v1/escalations": {"case_reference": "{case_reference}", "about": "threshold_decision",
+                        "summary": "Synthetic.", "escalated_to": {
+                            "role": "team_manager", "agency": "local_authority",
+                            "user_id": "team_manager.local_authority.coventry"}},
+    "/v1/escalations/{escalation_id}/answer": {"resolved": False, "resolution": "Synthetic."},
+    "/v1/escalations/{escalation_id}/escalate": {"summary": "Synthetic.", "escalated_to": {
+        "role": "service_manager", "agency": "local_authority", "user_id": "sm-1"}},
 }
 QUERIES = {"/v1/clocks": "case_reference={case_reference}",
            "/v1/audit": "case_reference={case_reference}"}
@@ -226,6 +292,8 @@ async def seed(system: dict[str, Any]) -> dict[str, str]:
         return next((c["clock_id"] for c in listed), None)
     clock_id = await eventually(clock, what="the SLA clock")
 
+    strategy_ids = await seed_strategy(system, contact["case_reference"])
+
     async def in_triage() -> bool:
         return (await triage.get(f"/v1/cases/{contact['case_reference']}",
                                  headers=tm)).status_code == 200
@@ -235,7 +303,33 @@ async def seed(system: dict[str, Any]) -> dict[str, str]:
             "consultation_id": consultation["consultation_id"],
             "transfer_id": transfer["transfer_id"], "transfer_reference":
             transfer["case_reference"], "request_id": request_id, "episode_id": episode_id,
-            "clock_id": clock_id, "queue": "rating", "partnership": OWN_P}
+            "clock_id": clock_id, "queue": "rating", "partnership": OWN_P, **strategy_ids}
+
+
+async def seed_strategy(system: dict[str, Any], reference: str) -> dict[str, str]:
+    """A strategy discussion about the case, held with s47 (an s47 enquiry), and an
+    escalation, all by coventry's social care staff."""
+    strategy = system["strategy"]
+    sw, tm = headers(SW, "local_authority", OWN_P), headers(TM, "local_authority", OWN_P)
+
+    async def known() -> bool:
+        return (await strategy.get(f"/v1/cases/{reference}/strategy-discussions",
+                                   headers=sw)).status_code == 200
+    await eventually(known, what="the case in strategy")
+    asked = await strategy.post("/v1/strategy-discussions", headers=sw, json={
+        **BODIES["/v1/strategy-discussions"], "case_reference": reference})
+    meeting_id = asked.json()["meeting_id"]
+    url = f"/v1/strategy-discussions/{meeting_id}"
+    assert (await strategy.post(f"{url}/schedule", headers=tm,
+                                json=STRATEGY_SCHEDULE)).status_code == 200
+    assert (await strategy.post(f"{url}/held", headers=tm,
+                                json=STRATEGY_HELD)).status_code == 200
+    [enquiry] = (await strategy.get(f"/v1/cases/{reference}/s47-enquiries",
+                                    headers=sw)).json()
+    escalation = await strategy.post("/v1/escalations", headers=sw, json={
+        **BODIES["/v1/escalations"], "case_reference": reference})
+    return {"meeting_id": meeting_id, "enquiry_id": enquiry["s47_enquiry_id"],
+            "escalation_id": escalation.json()["escalation_id"]}
 
 
 def routes(system: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -292,6 +386,8 @@ async def test_every_route_every_role_own_and_other_agency_and_partnership(
         reference = seeded[REFERENCE.get(service, "case_reference")]
         query = QUERIES.get(path, "").format(**{**seeded, "case_reference": reference})
         body = BODIES.get(path)
+        if body is not None and body.get("case_reference") == "{case_reference}":
+            body = {**body, "case_reference": reference}
         for role in Role:
             cells = by_role.get(role, (FORBIDDEN,) * 4)
             for (agency, partnership), outcome in zip(
@@ -323,8 +419,9 @@ async def test_every_route_every_role_own_and_other_agency_and_partnership(
                                      outcome, response.status_code, text[:200]))
                 if partnership == OTHER_P and not (role == OPS and outcome != NOT_FOUND):
                     # Never a reference the caller did not send itself.
-                    leaked = [ref for ref in references
-                              if ref in text and ref not in url and ref not in query]
+                    sent_body = json.dumps(body) if body is not None else ""
+                    leaked = [ref for ref in references if ref in text and ref not in url
+                              and ref not in query and ref not in sent_body]
                     if leaked:
                         failures.append((service, method, path, str(role), agency,
                                          partnership, "leaked", leaked))
