@@ -1,14 +1,14 @@
 """Cases, lock-down lists, strategy discussions and s47 enquiries.
 
-Revision ID: 0004
-Revises: 0002_metric_counters
+Revision ID: 0005
+Revises: 0004_retention
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0002_metric_counters"
+revision = "0005"
+down_revision = "0004_retention"
 branch_labels = None
 depends_on = None
 
