@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mashcore.envelope import Event
-from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS
-from strategy.events import STRATEGY_CASES
+from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, STRATEGY_CASES
 from tests.support import auth, eventually, services_on_postgres, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday

@@ -13,10 +13,6 @@ from typing import Any
 
 from strategy.models import Discussion, Escalation, S47Enquiry
 
-STRATEGY_CASES = "mash.strategy.cases.v1"
-"""Strategy's topic (declared here, as intake and the timekeeper name it, until the runtime's
-topic module lists it)."""
-
 DISCUSSION_REQUESTED = "mash.strategy.discussion.requested.v1"
 DISCUSSION_SCHEDULED = "mash.strategy.discussion.scheduled.v1"
 DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"

@@ -3,10 +3,9 @@
 from pathlib import Path
 
 from mashcore.service import ConsumerSpec, ServiceDefinition
-from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, TRIAGE_CASES
+from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, STRATEGY_CASES, TRIAGE_CASES
 from strategy import handlers
 from strategy.api import router
-from strategy.events import STRATEGY_CASES
 
 SERVICE = ServiceDefinition(
     name="strategy",
