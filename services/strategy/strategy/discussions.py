@@ -22,6 +22,7 @@ from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
+from mashcore.topics import STRATEGY_CASES
 from strategy import access, events, rules
 from strategy.models import Discussion, S47Enquiry, StrategyCase
 
@@ -53,7 +54,7 @@ def emit(ctx: ServiceContext, uow: UnitOfWork, d: Discussion, event_type: str,
         event = Event(type=event_type, source=ctx.source, subject=d.case_reference, time=at,
                       recordedtime=at, partnership=d.partnership, data=data,
                       correlationid=d.correlation_id or d.case_reference)
-    ctx.emit(uow, event, events.STRATEGY_CASES)
+    ctx.emit(uow, event, STRATEGY_CASES)
 
 
 def _conflict(d: Discussion, doing: str, expected: tuple[str, ...]) -> ProblemHTTPException:

@@ -24,6 +24,7 @@ from mashcore.envelope import Event
 from mashcore.policy import Duration, PolicyPack
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
+from mashcore.topics import STRATEGY_CASES
 from strategy import access, events, rules
 from strategy.discussions import agency_code
 from strategy.models import Escalation
@@ -43,7 +44,7 @@ def _emit(ctx: ServiceContext, uow: UnitOfWork, e: Escalation, event_type: str,
           data: dict[str, Any], at: datetime) -> None:
     ctx.emit(uow, Event(type=event_type, source=ctx.source, subject=e.case_reference, time=at,
                         recordedtime=at, partnership=e.partnership, data=data),
-             events.STRATEGY_CASES)
+             STRATEGY_CASES)
 
 
 def _escalate_to(ctx: ServiceContext, uow: UnitOfWork, e: Escalation, *, stage: int,

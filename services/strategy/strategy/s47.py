@@ -17,6 +17,7 @@ from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
+from mashcore.topics import STRATEGY_CASES
 from strategy import access, events, rules
 from strategy.discussions import agency_code
 from strategy.models import S47Enquiry, StrategyCase
@@ -117,6 +118,6 @@ def agree_outcome(ctx: ServiceContext, principal: Principal, enquiry_id: str, *,
                             subject=s47.case_reference, time=now, recordedtime=now,
                             partnership=s47.partnership,
                             data=events.s47_outcome_recorded(s47)),
-                 events.STRATEGY_CASES)
+                 STRATEGY_CASES)
         uow.commit()
         return view(s47)
