@@ -681,3 +681,52 @@ def test_a_corrected_contact_time_moves_the_running_contact_clocks_not_the_ended
     assert moved["referrer_acknowledged"].extra["reason_code"] == "calendar_correction"
     decision = one(clocks, "threshold_decision")
     assert (decision.status, decision.started_at) == ("met", recorded)  # its record stands
+
+
+FEEDBACK = ("referrer_acknowledged", "referrer_outcome")
+
+
+def test_a_professional_referrer_gets_both_feedback_clocks(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, _ = run([event("intake.contact.received.v1", received,
+                           received_at=received.isoformat(),
+                           referrer={"agency": "education", "role": "DSL"})], rules, pack)
+    assert {c.clock for c in clocks if c.status == "running"} >= set(FEEDBACK)
+
+
+def test_a_public_or_anonymous_referrer_starts_no_feedback_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    """Feedback is never sent to the public or an anonymous referrer (intake gives both the
+    agency `public`), so no clock waits for it and the dashboard shows no false breach."""
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, history = run([event("intake.contact.received.v1", received,
+                                 received_at=received.isoformat(),
+                                 referrer={"agency": "public",
+                                           "role": "member of the public"})], rules, pack)
+    assert not [c for c in clocks if c.clock in FEEDBACK]
+    assert one(clocks, "threshold_decision").status == "running"  # the hub's clock runs
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    assert not [t for c in clocks for t in due_transitions(c, rules[c.clock], later)[1]
+                if c.clock in FEEDBACK]
+    assert all(t.clock.clock not in FEEDBACK for t in history)
+
+
+def test_a_linked_referral_the_hub_created_cancels_its_feedback_clocks(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, history = run([
+        event("intake.contact.received.v1", received, received_at=received.isoformat(),
+              referrer={"agency": "health", "role": "Health visitor"}),
+        event("intake.linked-referral.created.v1", received,
+              link_reason="parent_carer_under_18", created_at=received.isoformat()),
+    ], rules, pack)
+    for name in FEEDBACK:
+        assert one(clocks, name).status == "cancelled"
+    cancelled = {t.clock.clock: t.extra["reason_code"] for t in history
+                 if t.kind == "cancelled"}
+    assert cancelled == {name: "hub_created_linked_referral" for name in FEEDBACK}
+    assert one(clocks, "threshold_decision").status == "running"

@@ -93,19 +93,30 @@ class Occurrence:
     data: Mapping[str, Any]
 
 
+def field_value(data: Mapping[str, Any], name: str) -> Any:
+    """The data's field ``name``; a dotted name reads a nested one (``referrer.agency``)."""
+    value: Any = data
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _holds(expected: Any, value: Any) -> bool:
+    return value in expected if isinstance(expected, list) else value == expected
+
+
 def matches(trigger: Trigger, event: Occurrence) -> bool:
     if trigger.event != event.type:
         return False
     if any(event.data.get(name) is None for name in trigger.present):
         return False
-    for name, expected in trigger.when.items():
-        value = event.data.get(name)
-        if isinstance(expected, list):
-            if value not in expected:
-                return False
-        elif value != expected:
-            return False
-    return True
+    if not all(_holds(expected, field_value(event.data, name))
+               for name, expected in trigger.when.items()):
+        return False
+    return not any(_holds(expected, field_value(event.data, name))
+                   for name, expected in trigger.unless.items())
 
 
 def _at(trigger: Trigger, event: Occurrence) -> datetime:
