@@ -1,0 +1,88 @@
+"""Delivery channels behind one interface: a message in, accepted or a failure code out.
+
+A channel never logs a message's body or address. ``SmtpChannel`` speaks SMTP (stdlib
+smtplib) to the configured relay; the ``Message-ID`` is the notification's id, so a
+message resent after a crash between the relay accepting it and the row being marked sent
+is recognisable as the same message.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+from notifications.settings import NotifySettings
+
+
+@dataclass(frozen=True)
+class Message:
+    notification_id: str
+    to: str
+    subject: str
+    body: str
+
+
+class DeliveryFailed(Exception):
+    """The channel did not accept the message; ``code`` is notification.failed's reason
+    code, ``permanent`` when retrying cannot help."""
+
+    def __init__(self, code: str, *, permanent: bool = False) -> None:
+        super().__init__(code)
+        self.code = code
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Message) -> None: ...
+
+
+class SmtpChannel:
+    name = "email"
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+
+    def send(self, message: Message) -> None:
+        s = self.settings
+        email = EmailMessage()
+        email["From"] = s.sender
+        email["To"] = message.to
+        email["Subject"] = message.subject
+        email["Message-ID"] = make_msgid(idstring=message.notification_id,
+                                         domain=s.sender.rpartition("@")[2] or "localhost")
+        email.set_content(message.body)
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls()
+                if s.smtp_username and s.smtp_password:
+                    smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+                smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed("address_rejected", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            permanent = 500 <= exc.smtp_code < 600
+            raise DeliveryFailed("provider_rejected" if permanent else "provider_unavailable",
+                                 permanent=permanent) from exc
+        except TimeoutError as exc:
+            raise DeliveryFailed("timeout") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailed("provider_unavailable") from exc
+
+
+class LogOnlyChannel:
+    """Development: nothing leaves the process."""
+
+    name = "email"
+
+    def send(self, message: Message) -> None:
+        return None
+
+
+def channel_for(settings: NotifySettings) -> Channel:
+    return SmtpChannel(settings) if settings.channel == "smtp" else LogOnlyChannel()

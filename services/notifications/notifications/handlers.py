@@ -1,0 +1,101 @@
+"""What notifications does with other services' events: each event's notification row
+commits with its inbox row (one message per triggering event, exactly once in effect).
+
+Referrer feedback (DOMAIN.md §7, §10) goes to professional referrers only: never to a
+member of the public or an anonymous referrer (intake's agency ``public``), and not for a
+linked referral the hub created itself (its acknowledgement, held for a short while, is
+marked ``not_required`` when intake's linked-referral announcement arrives right after).
+The timekeeper's feedback clocks follow the same rules (sla_timekeeper/defaults.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from mashcore.consumer import EventHandler, NotYetKnown
+from mashcore.db import UnitOfWork
+from mashcore.envelope import Event, parse_time
+from mashcore.service import ServiceContext
+from notifications.models import NOT_REQUIRED, PENDING, Notification, ReferrerRecord
+from notifications.settings import NotifySettings
+
+CONTACT_RECEIVED = "mash.intake.contact.received.v1"
+LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
+THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
+OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
+ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
+PUBLIC = "public"
+# Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
+ENDS_AT_TRIAGE = ("nfa", "information_and_advice", "early_help", "strategy_discussion",
+                  "allocated_worker")
+
+
+def _queue(ctx: ServiceContext, uow: UnitOfWork, event: Event, referrer: ReferrerRecord,
+           kind: str, *, detail: str | None = None, hold: float = 0.0) -> None:
+    now = ctx.clock.now()
+    uow.session.add(Notification(
+        id=str(uuid.uuid4()), case_reference=referrer.case_reference,
+        partnership=referrer.partnership, kind=kind, channel="email",
+        recipient_role="referrer", recipient_agency=referrer.agency,
+        caused_by_event_id=event.id, caused_by_event_type=event.type, detail=detail,
+        status=PENDING, attempts=0, next_attempt_at=now + timedelta(seconds=hold),
+        created_at=now))
+
+
+def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    def received(event: Event, uow: UnitOfWork) -> None:
+        if uow.session.get(ReferrerRecord, event.subject) is not None:
+            return
+        data = event.data
+        agency = str(data["referrer"]["agency"])
+        referrer = ReferrerRecord(
+            case_reference=event.subject, contact_id=str(data["contact_id"]),
+            partnership=event.partnership, agency=agency, professional=agency != PUBLIC,
+            received_at=parse_time(str(data["received_at"])))
+        uow.session.add(referrer)
+        if referrer.professional:
+            _queue(ctx, uow, event, referrer, ACK, hold=NotifySettings().hold_seconds)
+
+    def linked(event: Event, uow: UnitOfWork) -> None:
+        referrer = uow.session.get(ReferrerRecord, event.subject)
+        if referrer is None:
+            raise NotYetKnown(event.type)
+        referrer.hub_created = True
+        uow.session.add(referrer)
+        uow.session.execute(
+            update(Notification)
+            .where(col(Notification.case_reference) == event.subject,
+                   col(Notification.status) == PENDING,
+                   col(Notification.kind).in_((ACK, OUTCOME)))
+            .values(status=NOT_REQUIRED, next_attempt_at=None))
+
+    return {CONTACT_RECEIVED: received, LINKED_REFERRAL_CREATED: linked}
+
+
+def _outcome(ctx: ServiceContext, uow: UnitOfWork, event: Event, outcome: str) -> None:
+    referrer = uow.session.get(ReferrerRecord, event.subject)
+    if referrer is None:
+        raise NotYetKnown(event.type)
+    if referrer.professional and not referrer.hub_created:
+        _queue(ctx, uow, event, referrer, OUTCOME, detail=outcome)
+
+
+def triage_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    def decided(event: Event, uow: UnitOfWork) -> None:
+        route = str(event.data["route"])
+        if route in ENDS_AT_TRIAGE:
+            _outcome(ctx, uow, event, route)
+
+    return {THRESHOLD_DECIDED: decided}
+
+
+def enquiries_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    def outcome(event: Event, uow: UnitOfWork) -> None:
+        _outcome(ctx, uow, event, str(event.data["outcome"]))
+
+    return {OUTCOME_DECIDED: outcome}

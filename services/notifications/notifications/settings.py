@@ -1,0 +1,50 @@
+"""How notifications are delivered: environment variables ``MASH_NOTIFY_*``, read at each
+sending run (so an operator's change applies without a restart of the consumers).
+
+* ``MASH_NOTIFY_CHANNEL``: ``smtp`` (default) or ``log_only`` (development: nothing leaves
+  the process; each message is recorded as sent without its body).
+* ``MASH_NOTIFY_SMTP_HOST`` / ``_PORT`` / ``_STARTTLS`` / ``_USERNAME`` / ``_PASSWORD``: the
+  relay (e.g. the council's relay, or smtp.notifications.service.gov.uk is *not* SMTP: use a
+  relay).
+* ``MASH_NOTIFY_FROM``: the hub's sending address.
+* ``MASH_NOTIFY_MAILBOXES``: JSON ``{"<partnership>": {"<agency>": "<shared mailbox>"}}``,
+  where each agency's referrer feedback goes (the agency's safeguarding mailbox); a
+  partnership ``"*"`` applies to every partnership without its own.
+* ``MASH_NOTIFY_MAX_ATTEMPTS`` (5), ``MASH_NOTIFY_BACKOFF_SECONDS`` (60, doubled per attempt),
+  ``MASH_NOTIFY_HOLD_SECONDS`` (60: how long an acknowledgement waits for intake's
+  linked-referral announcement that follows its contact.received).
+* ``MASH_NOTIFY_LINK_BASE``: the hub's web address, for the link in a message.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MASH_NOTIFY_", extra="ignore")
+
+    channel: Literal["smtp", "log_only"] = "smtp"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = 10.0
+    sender: str = "mash-front-door@localhost"
+    mailboxes: dict[str, dict[str, str]] = {}
+    max_attempts: int = 5
+    backoff_seconds: float = 60.0
+    hold_seconds: float = 60.0
+    link_base: str = "http://127.0.0.1:8000"
+
+    def mailbox(self, partnership: str, agency: str) -> str | None:
+        """The agency's shared mailbox in this partnership, if configured."""
+        for key in (partnership, "*"):
+            address = self.mailboxes.get(key, {}).get(agency)
+            if address:
+                return address
+        return None
