@@ -69,7 +69,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     controller.start()
     monkeypatch.setenv("MASH_NOTIFY_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_MAILBOXES", json.dumps({P: {"education": MAILBOX}}))
+    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES", json.dumps({P: {"education": MAILBOX}}))
     monkeypatch.setenv("MASH_NOTIFY_MAX_ATTEMPTS", "3")
     try:
         yield inbox

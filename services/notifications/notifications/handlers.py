@@ -28,6 +28,8 @@ CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
+INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
+REQUEST_CHASED = "mash.enquiries.request.chased.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
 PUBLIC = "public"
 # Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
@@ -37,11 +39,17 @@ ENDS_AT_TRIAGE = ("nfa", "information_and_advice", "early_help", "strategy_discu
 
 def _queue(ctx: ServiceContext, uow: UnitOfWork, event: Event, referrer: ReferrerRecord,
            kind: str, *, detail: str | None = None, hold: float = 0.0) -> None:
+    _add(ctx, uow, event, kind, partnership=referrer.partnership, role="referrer",
+         agency=referrer.agency, detail=detail, hold=hold)
+
+
+def _add(ctx: ServiceContext, uow: UnitOfWork, event: Event, kind: str, *, partnership: str,
+         role: str, agency: str, detail: str | None = None, hold: float = 0.0) -> None:
     now = ctx.clock.now()
     uow.session.add(Notification(
-        id=str(uuid.uuid4()), case_reference=referrer.case_reference,
-        partnership=referrer.partnership, kind=kind, channel="email",
-        recipient_role="referrer", recipient_agency=referrer.agency,
+        id=str(uuid.uuid4()), case_reference=event.subject,
+        partnership=partnership, kind=kind, channel="email",
+        recipient_role=role, recipient_agency=agency,
         caused_by_event_id=event.id, caused_by_event_type=event.type, detail=detail,
         status=PENDING, attempts=0, next_attempt_at=now + timedelta(seconds=hold),
         created_at=now))
@@ -95,7 +103,21 @@ def triage_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
 
 
 def enquiries_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """The outcome ends the episode (referrer feedback); each information request and each
+    chaser goes to the agency's navigators' shared mailbox: the reference, the deadline and
+    a link to the request, never who it is about (DOMAIN.md §10)."""
+
     def outcome(event: Event, uow: UnitOfWork) -> None:
         _outcome(ctx, uow, event, str(event.data["outcome"]))
 
-    return {OUTCOME_DECIDED: outcome}
+    def to_navigators(kind: str) -> EventHandler:
+        def handle(event: Event, uow: UnitOfWork) -> None:
+            data = event.data
+            _add(ctx, uow, event, kind, partnership=event.partnership, role="navigator",
+                 agency=str(data["agency"]),
+                 detail=f"{data['request_id']} {data['deadline']}")
+        return handle
+
+    return {OUTCOME_DECIDED: outcome,
+            INFORMATION_REQUESTED: to_navigators("navigator_request"),
+            REQUEST_CHASED: to_navigators("navigator_chaser")}

@@ -51,7 +51,7 @@ class Notification(SQLModel, table=True):
     caused_by_event_id: str = Field(max_length=36)
     caused_by_event_type: str = Field(max_length=120)
     # What the template may say besides the reference: a code, never free text or a name.
-    detail: str | None = Field(default=None, max_length=60)
+    detail: str | None = Field(default=None, max_length=120)
     status: str = Field(default=PENDING, max_length=20)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True,

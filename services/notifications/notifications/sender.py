@@ -71,7 +71,8 @@ def send_due(ctx: ServiceContext) -> int:
 def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
              notification: Notification, now: datetime) -> None:
     failure: DeliveryFailed | None = None
-    address = settings.mailbox(notification.partnership, notification.recipient_agency)
+    address = settings.mailbox(notification.recipient_role, notification.partnership,
+                               notification.recipient_agency)
     if address is None:
         failure = DeliveryFailed("no_contact_route")
     else:

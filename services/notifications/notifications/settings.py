@@ -7,9 +7,12 @@ sending run (so an operator's change applies without a restart of the consumers)
   relay (e.g. the council's relay, or smtp.notifications.service.gov.uk is *not* SMTP: use a
   relay).
 * ``MASH_NOTIFY_FROM``: the hub's sending address.
-* ``MASH_NOTIFY_MAILBOXES``: JSON ``{"<partnership>": {"<agency>": "<shared mailbox>"}}``,
-  where each agency's referrer feedback goes (the agency's safeguarding mailbox); a
-  partnership ``"*"`` applies to every partnership without its own.
+* ``MASH_NOTIFY_REFERRER_MAILBOXES``: JSON ``{"<partnership>": {"<agency>": "<mailbox>"}}``,
+  where each agency's referrer feedback goes (the agency's safeguarding mailbox; the
+  referrer's own address, held by intake, is not fetched yet); a partnership ``"*"`` applies
+  to every partnership without its own.
+* ``MASH_NOTIFY_NAVIGATOR_MAILBOXES``: the same shape: each agency's navigators' shared
+  mailbox, for new information requests and chasers.
 * ``MASH_NOTIFY_MAX_ATTEMPTS`` (5), ``MASH_NOTIFY_BACKOFF_SECONDS`` (60, doubled per attempt),
   ``MASH_NOTIFY_HOLD_SECONDS`` (60: how long an acknowledgement waits for intake's
   linked-referral announcement that follows its contact.received).
@@ -35,16 +38,19 @@ class NotifySettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout: float = 10.0
     sender: str = "mash-front-door@localhost"
-    mailboxes: dict[str, dict[str, str]] = {}
+    referrer_mailboxes: dict[str, dict[str, str]] = {}
+    navigator_mailboxes: dict[str, dict[str, str]] = {}
     max_attempts: int = 5
     backoff_seconds: float = 60.0
     hold_seconds: float = 60.0
     link_base: str = "http://127.0.0.1:8000"
 
-    def mailbox(self, partnership: str, agency: str) -> str | None:
-        """The agency's shared mailbox in this partnership, if configured."""
+    def mailbox(self, role: str, partnership: str, agency: str) -> str | None:
+        """The shared mailbox of ``role`` (referrer or navigator) at the agency in this
+        partnership, if configured."""
+        mailboxes = self.navigator_mailboxes if role == "navigator" else self.referrer_mailboxes
         for key in (partnership, "*"):
-            address = self.mailboxes.get(key, {}).get(agency)
+            address = mailboxes.get(key, {}).get(agency)
             if address:
                 return address
         return None

@@ -3,7 +3,12 @@ a child's or family member's name, never the concern (DOMAIN.md §10)."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from mashcore.envelope import parse_time
 from notifications.models import Notification
+
+LONDON = ZoneInfo("Europe/London")
 
 OUTCOMES = {
     "nfa": "no further action by children's social care",
@@ -37,4 +42,29 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
                 f"Reference: {ref}\n"
                 f"Outcome: {outcome}\n\n"
                 f"You can see more at {link}\n")
+    if notification.kind in ("navigator_request", "navigator_chaser"):
+        request_id, _, deadline = (notification.detail or "").partition(" ")
+        request = f"{link_base.rstrip('/')}/v1/requests/{request_id}"
+        due = _when(deadline)
+        if notification.kind == "navigator_request":
+            return (f"New MASH information request: {ref}",
+                    "The MASH has asked your agency what it knows about the people in a "
+                    f"case.\n\nReference: {ref}\nAnswer by: {due}\n\n"
+                    f"Open the request to see who it is about and answer it: {request}\n")
+        return (f"Reminder: MASH information request {ref} is due by {due}",
+                "Your agency has not answered a MASH information request yet.\n\n"
+                f"Reference: {ref}\nAnswer by: {due}\n\n"
+                f"Open the request to answer it, or decline it with a reason: {request}\n")
     raise ValueError(f"no template for {notification.kind}")
+
+
+def _when(value: str) -> str:
+    """A deadline as people in England read it, e.g. '4:30pm on Tuesday 24 November 2026'."""
+    try:
+        at = parse_time(value).astimezone(LONDON)
+    except ValueError:
+        return value
+    hour = at.strftime("%I").lstrip("0")
+    minute = "" if at.minute == 0 else at.strftime(":%M")
+    return f"{hour}{minute}{at.strftime('%p').lower()} on {at.strftime('%A')} {at.day} " \
+           f"{at.strftime('%B %Y')}"

@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("recipient_agency", sa.String(60), nullable=False),
         sa.Column("caused_by_event_id", sa.String(36), nullable=False),
         sa.Column("caused_by_event_type", sa.String(120), nullable=False),
-        sa.Column("detail", sa.String(60), nullable=True),
+        sa.Column("detail", sa.String(120), nullable=True),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True, index=True),
