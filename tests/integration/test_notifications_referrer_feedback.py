@@ -208,6 +208,10 @@ async def test_a_refusing_relay_is_retried_then_the_notification_is_dead(
     assert _notifications(system, reference)[0].attempts == 3  # never again
     assert smtp.messages == []
     assert _clocks(system, reference)["referrer_acknowledged"].status == "running"
+    metrics = (await system["notifications"].get("/metrics")).text
+    assert 'mash_notifications{channel="email",kind="referrer_acknowledgement",' \
+           'status="dead"} 1.0' in metrics
+    assert "safeguarding@" not in metrics and reference not in metrics
 
 
 async def test_two_replicas_sending_at_once_send_one_message(

@@ -13,6 +13,7 @@ from pathlib import Path
 from mashcore.service import ConsumerSpec, ServiceDefinition, TimerSpec
 from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, NOTIFICATIONS, TRIAGE_CASES
 from notifications import handlers, sender
+from notifications.metrics import notification_metrics
 
 SERVICE = ServiceDefinition(
     name="notifications",
@@ -29,4 +30,5 @@ SERVICE = ServiceDefinition(
     ],
     produces=[NOTIFICATIONS],
     timers=[TimerSpec(name="sender", run=sender.send_due, interval=15.0)],
+    metrics=notification_metrics,
 )
