@@ -23,6 +23,9 @@ class Message:
     to: str
     subject: str
     body: str
+    # An iCalendar invitation (RFC 5545), attached as text/calendar.
+    calendar: bytes | None = None
+    calendar_method: str = "REQUEST"
 
 
 class DeliveryFailed(Exception):
@@ -56,6 +59,10 @@ class SmtpChannel:
         email["Message-ID"] = make_msgid(idstring=message.notification_id,
                                          domain=s.sender.rpartition("@")[2] or "localhost")
         email.set_content(message.body)
+        if message.calendar is not None:
+            email.add_attachment(message.calendar, maintype="text", subtype="calendar",
+                                 filename="invite.ics",
+                                 params={"method": message.calendar_method})
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout) as smtp:
                 if s.smtp_starttls:

@@ -21,6 +21,7 @@ from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
 from mashcore.service import ServiceContext
+from notifications.invitations import meeting_payload
 from notifications.models import NOT_REQUIRED, PENDING, Notification, ReferrerRecord
 from notifications.settings import NotifySettings
 
@@ -30,6 +31,8 @@ THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
 INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
 REQUEST_CHASED = "mash.enquiries.request.chased.v1"
+DISCUSSION_SCHEDULED = "mash.strategy.discussion.scheduled.v1"
+DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
 PUBLIC = "public"
 # Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
@@ -44,13 +47,15 @@ def _queue(ctx: ServiceContext, uow: UnitOfWork, event: Event, referrer: Referre
 
 
 def _add(ctx: ServiceContext, uow: UnitOfWork, event: Event, kind: str, *, partnership: str,
-         role: str, agency: str, detail: str | None = None, hold: float = 0.0) -> None:
+         role: str, agency: str, detail: str | None = None, hold: float = 0.0,
+         payload: str | None = None) -> None:
     now = ctx.clock.now()
     uow.session.add(Notification(
         id=str(uuid.uuid4()), case_reference=event.subject,
         partnership=partnership, kind=kind, channel="email",
         recipient_role=role, recipient_agency=agency,
         caused_by_event_id=event.id, caused_by_event_type=event.type, detail=detail,
+        payload=payload,
         status=PENDING, attempts=0, next_attempt_at=now + timedelta(seconds=hold),
         created_at=now))
 
@@ -121,3 +126,24 @@ def enquiries_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     return {OUTCOME_DECIDED: outcome,
             INFORMATION_REQUESTED: to_navigators("navigator_request"),
             REQUEST_CHASED: to_navigators("navigator_chaser")}
+
+
+def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """A strategy discussion scheduled, rescheduled or cancelled: an iCalendar invitation,
+    update or cancellation to each invited agency's attendee mailbox (one per agency; the
+    same UID every time, strategy's SEQUENCE), no names (DOMAIN.md §7, §10)."""
+
+    def invite(cancelled: bool) -> EventHandler:
+        def handle(event: Event, uow: UnitOfWork) -> None:
+            payload = meeting_payload(event, cancelled=cancelled)
+            first_role: dict[str, str] = {}
+            for invitee in event.data["invitees"]:
+                first_role.setdefault(str(invitee["agency"]), str(invitee["role"]))
+            for agency, role in first_role.items():
+                if agency == PUBLIC:
+                    continue  # never the public (the contract forbids it too)
+                _add(ctx, uow, event, "meeting_invitation", partnership=event.partnership,
+                     role=role, agency=agency, payload=payload)
+        return handle
+
+    return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True)}

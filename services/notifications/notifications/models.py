@@ -4,15 +4,15 @@ role only, never an address), and one row per message to send.
 A notification is ``pending`` until its channel accepted it (``sent``); a failed attempt
 moves ``next_attempt_at`` on by the back-off; after the last attempt it is ``dead`` (a
 permanent failure, announced). One no longer due (a linked referral the hub created) is
-``not_required``. ``(caused_by_event_id, kind)`` is unique: one message per triggering
-event, however often the event is delivered.
+``not_required``. ``(caused_by_event_id, kind, recipient role, recipient agency)`` is unique:
+one message per triggering event and recipient, however often the event is delivered.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from mashcore.db import utc_column
@@ -38,8 +38,8 @@ class Notification(SQLModel, table=True):
     """One message to one recipient (by role and agency), durable until sent or dead."""
 
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("caused_by_event_id", "kind",
-                                       name="uq_notification_cause_kind"),)
+    __table_args__ = (UniqueConstraint("caused_by_event_id", "kind", "recipient_role",
+                                       "recipient_agency", name="uq_notification_cause"),)
 
     id: str = Field(primary_key=True, max_length=36)
     case_reference: str = Field(max_length=32, index=True)
@@ -52,6 +52,8 @@ class Notification(SQLModel, table=True):
     caused_by_event_type: str = Field(max_length=120)
     # What the template may say besides the reference: a code, never free text or a name.
     detail: str | None = Field(default=None, max_length=120)
+    # A meeting invitation's calendar data (times, place, UID, SEQUENCE): JSON, no names.
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default=PENDING, max_length=20)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True,

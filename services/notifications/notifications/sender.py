@@ -11,6 +11,8 @@ event says it will not be retried, so the dashboard shows who was never told.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from mashcore.envelope import Event
 from mashcore.service import ServiceContext
 from mashcore.topics import NOTIFICATIONS
 from notifications.channels import DeliveryFailed, Message, channel_for
+from notifications.invitations import ics
 from notifications.models import DEAD, PENDING, SENT, Notification
 from notifications.settings import NotifySettings
 from notifications.templates import render
@@ -71,14 +74,20 @@ def send_due(ctx: ServiceContext) -> int:
 def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
              notification: Notification, now: datetime) -> None:
     failure: DeliveryFailed | None = None
-    address = settings.mailbox(notification.recipient_role, notification.partnership,
-                               notification.recipient_agency)
+    invitation = notification.kind == "meeting_invitation"
+    address = settings.mailbox("attendee" if invitation else notification.recipient_role,
+                               notification.partnership, notification.recipient_agency)
     if address is None:
         failure = DeliveryFailed("no_contact_route")
     else:
         subject, body = render(notification, settings.link_base)
+        message = Message(notification.id, address, subject, body)
+        if invitation and notification.payload:
+            method = "CANCEL" if json.loads(notification.payload)["cancelled"] else "REQUEST"
+            message = replace(message, calendar_method=method, calendar=ics(
+                notification.payload, notification.case_reference, settings.sender, address))
         try:
-            channel.send(Message(notification.id, address, subject, body))
+            channel.send(message)
         except DeliveryFailed as exc:
             failure = exc
     at = ctx.clock.now()

@@ -11,7 +11,13 @@ or ``notification.failed.v1``. Nothing is ever sent to the public or an anonymou
 from pathlib import Path
 
 from mashcore.service import ConsumerSpec, ServiceDefinition, TimerSpec
-from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, NOTIFICATIONS, TRIAGE_CASES
+from mashcore.topics import (
+    ENQUIRIES_EPISODES,
+    INTAKE_CONTACTS,
+    NOTIFICATIONS,
+    STRATEGY_CASES,
+    TRIAGE_CASES,
+)
 from notifications import handlers, sender
 from notifications.metrics import notification_metrics
 
@@ -27,6 +33,8 @@ SERVICE = ServiceDefinition(
                      handlers=handlers.triage_handlers),
         ConsumerSpec(name="episodes", topics=[ENQUIRIES_EPISODES],
                      handlers=handlers.enquiries_handlers),
+        ConsumerSpec(name="meetings", topics=[STRATEGY_CASES],
+                     handlers=handlers.strategy_handlers),
     ],
     produces=[NOTIFICATIONS],
     timers=[TimerSpec(name="sender", run=sender.send_due, interval=15.0)],

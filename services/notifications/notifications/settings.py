@@ -13,6 +13,8 @@ sending run (so an operator's change applies without a restart of the consumers)
   to every partnership without its own.
 * ``MASH_NOTIFY_NAVIGATOR_MAILBOXES``: the same shape: each agency's navigators' shared
   mailbox, for new information requests and chasers.
+* ``MASH_NOTIFY_ATTENDEE_MAILBOXES``: the same shape: where each agency's strategy
+  discussion invitations go (its safeguarding team's shared calendar mailbox).
 * ``MASH_NOTIFY_MAX_ATTEMPTS`` (5), ``MASH_NOTIFY_BACKOFF_SECONDS`` (60, doubled per attempt),
   ``MASH_NOTIFY_HOLD_SECONDS`` (60: how long an acknowledgement waits for intake's
   linked-referral announcement that follows its contact.received).
@@ -40,6 +42,7 @@ class NotifySettings(BaseSettings):
     sender: str = "mash-front-door@localhost"
     referrer_mailboxes: dict[str, dict[str, str]] = {}
     navigator_mailboxes: dict[str, dict[str, str]] = {}
+    attendee_mailboxes: dict[str, dict[str, str]] = {}
     max_attempts: int = 5
     backoff_seconds: float = 60.0
     hold_seconds: float = 60.0
@@ -48,7 +51,8 @@ class NotifySettings(BaseSettings):
     def mailbox(self, role: str, partnership: str, agency: str) -> str | None:
         """The shared mailbox of ``role`` (referrer or navigator) at the agency in this
         partnership, if configured."""
-        mailboxes = self.navigator_mailboxes if role == "navigator" else self.referrer_mailboxes
+        mailboxes = {"navigator": self.navigator_mailboxes,
+                     "attendee": self.attendee_mailboxes}.get(role, self.referrer_mailboxes)
         for key in (partnership, "*"):
             address = mailboxes.get(key, {}).get(agency)
             if address:

@@ -3,6 +3,7 @@ a child's or family member's name, never the concern (DOMAIN.md §10)."""
 
 from __future__ import annotations
 
+import json
 from zoneinfo import ZoneInfo
 
 from mashcore.envelope import parse_time
@@ -55,6 +56,20 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
                 "Your agency has not answered a MASH information request yet.\n\n"
                 f"Reference: {ref}\nAnswer by: {due}\n\n"
                 f"Open the request to answer it, or decline it with a reason: {request}\n")
+    if notification.kind == "meeting_invitation":
+        meeting = json.loads(notification.payload or "{}")
+        start = _when(str(meeting.get("start", "")))
+        if meeting.get("cancelled"):
+            return (f"Cancelled: strategy discussion {ref}, {start}",
+                    f"The strategy discussion for MASH case {ref} on {start} is cancelled.\n"
+                    "Your calendar will remove it when you open the attachment.\n")
+        place = meeting.get("location") or meeting.get("dial_in") or "see the MASH system"
+        updated = "Updated: " if meeting.get("sequence") else ""
+        return (f"{updated}Strategy discussion {ref}, {start}",
+                f"You are invited to a strategy discussion for MASH case {ref}.\n\n"
+                f"When: {start}\nWhere: {place}\n\n"
+                f"Case details are in the MASH system: {link}\n"
+                "Do not add names to the calendar entry.\n")
     raise ValueError(f"no template for {notification.kind}")
 
 

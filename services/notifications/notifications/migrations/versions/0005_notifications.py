@@ -36,13 +36,15 @@ def upgrade() -> None:
         sa.Column("caused_by_event_id", sa.String(36), nullable=False),
         sa.Column("caused_by_event_type", sa.String(120), nullable=False),
         sa.Column("detail", sa.String(120), nullable=True),
+        sa.Column("payload", sa.Text, nullable=True),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True, index=True),
         sa.Column("last_failure_code", sa.String(40), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.UniqueConstraint("caused_by_event_id", "kind", name="uq_notification_cause_kind"),
+        sa.UniqueConstraint("caused_by_event_id", "kind", "recipient_role", "recipient_agency",
+                            name="uq_notification_cause"),
     )
 
 
