@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
@@ -33,6 +33,8 @@ INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
 REQUEST_CHASED = "mash.enquiries.request.chased.v1"
 DISCUSSION_SCHEDULED = "mash.strategy.discussion.scheduled.v1"
 DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
+CLOCK_BREACHED = "mash.sla.clock.breached.v1"
+CLOCK_WARNED = "mash.sla.clock.warned.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
 PUBLIC = "public"
 # Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
@@ -147,3 +149,31 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         return handle
 
     return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True)}
+
+
+def sla_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
+    """Breaches (and late warnings) to the team managers the partnership routes each clock
+    to (``MASH_NOTIFY_MANAGER_ROUTES``), once per clock and kind: a replayed or repeated
+    event sends nothing more. The SLA topic carries no personal data, nor does the alert."""
+
+    def alert(kind: str) -> EventHandler:
+        def handle(event: Event, uow: UnitOfWork) -> None:
+            data = event.data
+            settings = NotifySettings()
+            if kind == "manager_alert" and float(data["percent_elapsed"]) < \
+                    settings.warn_at_percent:
+                return
+            if settings.manager_route(event.partnership, str(data["clock"])) is None:
+                return  # routed nowhere: this partnership wants no alert for this clock
+            clock_id = str(data["clock_id"])
+            seen = uow.session.exec(select(Notification.id).where(
+                col(Notification.kind) == kind,
+                col(Notification.detail).startswith(f"{clock_id} "))).first()
+            if seen is not None:
+                return
+            _add(ctx, uow, event, kind, partnership=event.partnership, role="team_manager",
+                 agency="local_authority",
+                 detail=f"{clock_id} {data['clock']} {data['due_at']}")
+        return handle
+
+    return {CLOCK_BREACHED: alert("sla_breach_alert"), CLOCK_WARNED: alert("manager_alert")}

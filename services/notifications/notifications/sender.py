@@ -33,6 +33,7 @@ BATCH = 100
 LEASE = timedelta(minutes=5)
 SENT_EVENT = "mash.notifications.notification.sent.v1"
 FAILED_EVENT = "mash.notifications.notification.failed.v1"
+ALERTS = ("sla_breach_alert", "manager_alert")
 AGENCIES = ("police", "health", "education", "probation", "housing", "camhs",
             "youth_offending", "early_years", "local_authority", "other")
 
@@ -75,8 +76,12 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
              notification: Notification, now: datetime) -> None:
     failure: DeliveryFailed | None = None
     invitation = notification.kind == "meeting_invitation"
-    address = settings.mailbox("attendee" if invitation else notification.recipient_role,
-                               notification.partnership, notification.recipient_agency)
+    if notification.kind in ALERTS:
+        clock = (notification.detail or "").split(" ")[1:2] or [""]
+        address = settings.manager_route(notification.partnership, clock[0])
+    else:
+        address = settings.mailbox("attendee" if invitation else notification.recipient_role,
+                                   notification.partnership, notification.recipient_agency)
     if address is None:
         failure = DeliveryFailed("no_contact_route")
     else:

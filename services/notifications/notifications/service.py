@@ -15,6 +15,7 @@ from mashcore.topics import (
     ENQUIRIES_EPISODES,
     INTAKE_CONTACTS,
     NOTIFICATIONS,
+    SLA,
     STRATEGY_CASES,
     TRIAGE_CASES,
 )
@@ -35,6 +36,7 @@ SERVICE = ServiceDefinition(
                      handlers=handlers.enquiries_handlers),
         ConsumerSpec(name="meetings", topics=[STRATEGY_CASES],
                      handlers=handlers.strategy_handlers),
+        ConsumerSpec(name="alerts", topics=[SLA], handlers=handlers.sla_handlers),
     ],
     produces=[NOTIFICATIONS],
     timers=[TimerSpec(name="sender", run=sender.send_due, interval=15.0)],

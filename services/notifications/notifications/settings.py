@@ -15,6 +15,11 @@ sending run (so an operator's change applies without a restart of the consumers)
   mailbox, for new information requests and chasers.
 * ``MASH_NOTIFY_ATTENDEE_MAILBOXES``: the same shape: where each agency's strategy
   discussion invitations go (its safeguarding team's shared calendar mailbox).
+* ``MASH_NOTIFY_MANAGER_ROUTES``: JSON ``{"<partnership>": {"<clock>": "<mailbox>"}}``: who
+  gets which clock's breach alerts (a clock ``"*"``: every other clock; a partnership
+  ``"*"``: every other partnership). A clock routed nowhere sends no alert.
+* ``MASH_NOTIFY_WARN_AT_PERCENT`` (75): warnings at or past this share of the time are
+  alerted too (100: breaches only).
 * ``MASH_NOTIFY_MAX_ATTEMPTS`` (5), ``MASH_NOTIFY_BACKOFF_SECONDS`` (60, doubled per attempt),
   ``MASH_NOTIFY_HOLD_SECONDS`` (60: how long an acknowledgement waits for intake's
   linked-referral announcement that follows its contact.received).
@@ -43,6 +48,8 @@ class NotifySettings(BaseSettings):
     referrer_mailboxes: dict[str, dict[str, str]] = {}
     navigator_mailboxes: dict[str, dict[str, str]] = {}
     attendee_mailboxes: dict[str, dict[str, str]] = {}
+    manager_routes: dict[str, dict[str, str]] = {}
+    warn_at_percent: float = 75.0
     max_attempts: int = 5
     backoff_seconds: float = 60.0
     hold_seconds: float = 60.0
@@ -55,6 +62,15 @@ class NotifySettings(BaseSettings):
                      "attendee": self.attendee_mailboxes}.get(role, self.referrer_mailboxes)
         for key in (partnership, "*"):
             address = mailboxes.get(key, {}).get(agency)
+            if address:
+                return address
+        return None
+
+    def manager_route(self, partnership: str, clock: str) -> str | None:
+        """Where this partnership's alerts about ``clock`` go, if anywhere."""
+        for key in (partnership, "*"):
+            routes = self.manager_routes.get(key, {})
+            address = routes.get(clock) or routes.get("*")
             if address:
                 return address
         return None

@@ -70,7 +70,25 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
                 f"When: {start}\nWhere: {place}\n\n"
                 f"Case details are in the MASH system: {link}\n"
                 "Do not add names to the calendar entry.\n")
+    if notification.kind in ("sla_breach_alert", "manager_alert"):
+        _clock_id, clock, due = [*(notification.detail or "").split(" "), "", "", ""][:3]
+        name = CLOCKS.get(clock, clock.replace("_", " "))
+        dashboard = f"{link_base.rstrip('/')}/dashboard"
+        if notification.kind == "sla_breach_alert":
+            return (f"Breached: {name} for {ref}",
+                    f"The {name} timescale for MASH case {ref} was due by {_when(due)} and "
+                    f"has not been met.\n\nSee the dashboard: {dashboard}\n")
+        return (f"Due soon: {name} for {ref}",
+                f"The {name} timescale for MASH case {ref} is due by {_when(due)}.\n\n"
+                f"See the dashboard: {dashboard}\n")
     raise ValueError(f"no template for {notification.kind}")
+
+
+CLOCKS = {"threshold_decision": "threshold decision",
+          "referrer_acknowledged": "referrer acknowledgement",
+          "mash_enquiries": "MASH enquiries", "partner_information_request":
+          "partner information request", "strategy_minutes": "strategy minutes",
+          "icpc": "initial child protection conference", "referrer_outcome": "referrer outcome"}
 
 
 def _when(value: str) -> str:
