@@ -90,3 +90,28 @@ async def test_a_routed_breach_alerts_the_managers_once_and_an_unrouted_one_does
 
 async def _ready(value: Any) -> Any:
     return value or None
+
+
+async def test_the_same_breach_delivered_twice_alerts_once(
+    system: dict[str, Any], smtp: Inbox,
+) -> None:
+    """A breach announced again (a replay under another event id) adds no second alert."""
+    from mashcore.envelope import Event
+    from notifications.handlers import CLOCK_BREACHED, sla_handlers
+
+    ctx = system["ctx"]["notifications"]
+    reference = "MASH-2026-ALERT001"
+    data = {"clock_id": "7d0c2f3e-1a2b-4c5d-8e9f-0a1b2c3d4e5f", "clock": "threshold_decision",
+            "case_reference": reference, "brag": None, "partnership": P, "agency": None,
+            "started_at": NOW.isoformat(), "national_return_started_at": None,
+            "due_at": (NOW + timedelta(days=1)).isoformat(),
+            "duration": {"amount": 1, "unit": "working_days"},
+            "breached_at": (NOW + timedelta(days=1)).isoformat(), "overdue_by_seconds": 0}
+    handle = sla_handlers(ctx)[CLOCK_BREACHED]
+    for _ in range(2):
+        event = Event(type=CLOCK_BREACHED, source="/mash/sla-timekeeper", subject=reference,
+                      time=NOW, recordedtime=NOW, partnership=P, data=data)
+        with ctx.unit_of_work() as uow:
+            handle(event, uow)
+            uow.commit()
+    assert [n.kind for n in _notifications(system, reference)] == ["sla_breach_alert"]

@@ -10,7 +10,9 @@ or ``notification.failed.v1``. Nothing is ever sent to the public or an anonymou
 
 from pathlib import Path
 
-from mashcore.service import ConsumerSpec, ServiceDefinition, TimerSpec
+from fastapi import FastAPI
+
+from mashcore.service import ConsumerSpec, ServiceContext, ServiceDefinition, TimerSpec
 from mashcore.topics import (
     ENQUIRIES_EPISODES,
     INTAKE_CONTACTS,
@@ -21,6 +23,14 @@ from mashcore.topics import (
 )
 from notifications import handlers, sender
 from notifications.metrics import notification_metrics
+from notifications.settings import NotifySettings
+
+
+def _check_settings(_app: FastAPI, _ctx: ServiceContext) -> None:
+    """MASH_NOTIFY_* are checked at start-up: a malformed mailbox map stops the service
+    with the variable named, rather than failing every send later."""
+    NotifySettings()
+
 
 SERVICE = ServiceDefinition(
     name="notifications",
@@ -41,4 +51,5 @@ SERVICE = ServiceDefinition(
     produces=[NOTIFICATIONS],
     timers=[TimerSpec(name="sender", run=sender.send_due, interval=15.0)],
     metrics=notification_metrics,
+    configure=_check_settings,
 )
