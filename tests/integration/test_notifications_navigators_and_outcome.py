@@ -7,14 +7,18 @@ a reference, a deadline and a link only.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import standardwebhooks
 from aiosmtpd.controller import Controller
 
 from mash_enquiries.chasers import chase_due_requests
@@ -154,3 +158,68 @@ async def test_a_decision_that_ends_the_episode_at_triage_tells_the_referrer_the
 
 async def _ready(value: Any) -> Any:
     return value or None
+
+
+class Receiver:
+    """A partner system's webhook endpoint on a free loopback port: keeps what it got."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/mash"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+OLD_SECRET = "whsec_" + base64.b64encode(b"synthetic-old-secret-0123456789ab").decode()
+NEW_SECRET = "whsec_" + base64.b64encode(b"synthetic-new-secret-0123456789ab").decode()
+
+
+async def test_an_agency_with_a_webhook_gets_signed_requests_its_system_verifies(
+    system: dict[str, Any], smtp: Inbox, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    receiver = Receiver()
+    monkeypatch.setenv("MASH_NOTIFY_ALLOW_HTTP_WEBHOOKS", "true")
+    monkeypatch.setenv("MASH_NOTIFY_NAVIGATOR_WEBHOOKS", json.dumps(
+        {P: {"police": {"url": receiver.url, "secrets": [NEW_SECRET, OLD_SECRET]}}}))
+    try:
+        body = synthetic_referral(partnership=P, consent={
+            "consent_to_referral": "yes", "consent_to_information_sharing": "yes"})
+        surname = body["children"][0]["last_name"]
+        response = await system["intake"].post("/v1/contacts", json=body, headers=SCHOOL)
+        reference = response.json()["case_reference"]
+        await _decide(system, reference, {"level_code": "L4", "brag": "red",
+                                          "route": "mash_enquiries", "rationale": "Synthetic."})
+
+        async def delivered() -> list[tuple[dict[str, str], bytes]] | None:
+            system["clock"].advance(minutes=2)
+            await _send(system)
+            return receiver.received or None
+        [(headers, raw)] = await eventually(delivered, what="the police webhook")
+        # The partner verifies with either secret while the new one is rolled out.
+        for secret in (OLD_SECRET, NEW_SECRET):
+            payload = standardwebhooks.Webhook(secret).verify(raw, headers)
+            assert payload["type"] == "mash.navigator_request"
+            assert payload["data"]["case_reference"] == reference
+        assert surname.encode() not in raw and b"Synthetic" not in raw
+        with pytest.raises(standardwebhooks.WebhookVerificationError):
+            standardwebhooks.Webhook(
+                "whsec_" + base64.b64encode(b"not-the-secret-0123456789abcdef").decode()
+            ).verify(raw, headers)
+        police = [n for n in _notifications(system, reference)
+                  if n.recipient_agency == "police"]
+        assert [(n.channel, n.status) for n in police] == [("webhook", "sent")]
+        assert NAVIGATORS["police"] not in _mails(smtp, "New MASH information request")
+    finally:
+        receiver.server.shutdown()

@@ -8,13 +8,18 @@ is recognisable as the same message.
 
 from __future__ import annotations
 
+import json
 import smtplib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Protocol
+from typing import Any, Protocol
 
-from notifications.settings import NotifySettings
+import httpx
+import standardwebhooks
+
+from notifications.settings import NotifySettings, Webhook
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Message:
     # An iCalendar invitation (RFC 5545), attached as text/calendar.
     calendar: bytes | None = None
     calendar_method: str = "REQUEST"
+    # For a webhook: the JSON body (a reference, ids, times and a link; never names).
+    payload: dict[str, Any] | None = None
 
 
 class DeliveryFailed(Exception):
@@ -89,6 +96,43 @@ class LogOnlyChannel:
 
     def send(self, message: Message) -> None:
         return None
+
+
+class WebhookChannel:
+    """POSTs the message's JSON to a partner system, signed per Standard Webhooks: the
+    ``webhook-id`` is the notification's id (the same on every retry, so the partner can
+    drop a repeat), ``webhook-timestamp`` the attempt's time, ``webhook-signature`` one
+    ``v1,<base64>`` per configured secret, space-separated."""
+
+    name = "webhook"
+
+    def __init__(self, hook: Webhook, timeout: float = 10.0) -> None:
+        self.hook = hook
+        self.timeout = timeout
+
+    def send(self, message: Message) -> None:
+        body = json.dumps(message.payload, separators=(",", ":"))
+        now = datetime.now(UTC)
+        signatures = " ".join(
+            standardwebhooks.Webhook(secret.get_secret_value()).sign(
+                message.notification_id, now, body)
+            for secret in self.hook.secrets)
+        headers = {"content-type": "application/json", "webhook-id": message.notification_id,
+                   "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": signatures}
+        try:
+            response = httpx.post(self.hook.url, content=body, headers=headers,
+                                  timeout=self.timeout)
+        except httpx.TimeoutException as exc:
+            raise DeliveryFailed("timeout") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed("provider_unavailable") from exc
+        if response.status_code == 429:
+            raise DeliveryFailed("rate_limited")
+        if response.status_code >= 500:
+            raise DeliveryFailed("provider_unavailable")
+        if response.status_code >= 400:
+            raise DeliveryFailed("provider_rejected", permanent=True)
 
 
 def channel_for(settings: NotifySettings) -> Channel:

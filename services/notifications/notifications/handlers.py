@@ -50,11 +50,11 @@ def _queue(ctx: ServiceContext, uow: UnitOfWork, event: Event, referrer: Referre
 
 def _add(ctx: ServiceContext, uow: UnitOfWork, event: Event, kind: str, *, partnership: str,
          role: str, agency: str, detail: str | None = None, hold: float = 0.0,
-         payload: str | None = None) -> None:
+         payload: str | None = None, channel: str = "email") -> None:
     now = ctx.clock.now()
     uow.session.add(Notification(
         id=str(uuid.uuid4()), case_reference=event.subject,
-        partnership=partnership, kind=kind, channel="email",
+        partnership=partnership, kind=kind, channel=channel,
         recipient_role=role, recipient_agency=agency,
         caused_by_event_id=event.id, caused_by_event_type=event.type, detail=detail,
         payload=payload,
@@ -120,9 +120,11 @@ def enquiries_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     def to_navigators(kind: str) -> EventHandler:
         def handle(event: Event, uow: UnitOfWork) -> None:
             data = event.data
+            agency = str(data["agency"])
+            hook = NotifySettings().webhook(event.partnership, agency)
             _add(ctx, uow, event, kind, partnership=event.partnership, role="navigator",
-                 agency=str(data["agency"]),
-                 detail=f"{data['request_id']} {data['deadline']}")
+                 agency=agency, detail=f"{data['request_id']} {data['deadline']}",
+                 channel="webhook" if hook is not None else "email")
         return handle
 
     return {OUTCOME_DECIDED: outcome,

@@ -23,11 +23,11 @@ from sqlmodel import col, select
 from mashcore.envelope import Event
 from mashcore.service import ServiceContext
 from mashcore.topics import NOTIFICATIONS
-from notifications.channels import DeliveryFailed, Message, channel_for
+from notifications.channels import DeliveryFailed, Message, WebhookChannel, channel_for
 from notifications.invitations import ics
 from notifications.models import DEAD, PENDING, SENT, Notification
 from notifications.settings import NotifySettings
-from notifications.templates import render
+from notifications.templates import render, webhook_payload
 
 BATCH = 100
 LEASE = timedelta(minutes=5)
@@ -76,6 +76,19 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
              notification: Notification, now: datetime) -> None:
     failure: DeliveryFailed | None = None
     invitation = notification.kind == "meeting_invitation"
+    if notification.channel == "webhook":
+        hook = settings.webhook(notification.partnership, notification.recipient_agency)
+        if hook is None:
+            failure = DeliveryFailed("no_contact_route")
+        else:
+            try:
+                WebhookChannel(hook).send(Message(
+                    notification.id, hook.url, "", "",
+                    payload=webhook_payload(notification, settings.link_base)))
+            except DeliveryFailed as exc:
+                failure = exc
+        _record(ctx, settings, notification, failure)
+        return
     if notification.kind in ALERTS:
         clock = (notification.detail or "").split(" ")[1:2] or [""]
         address = settings.manager_route(notification.partnership, clock[0])
@@ -95,6 +108,11 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
             channel.send(message)
         except DeliveryFailed as exc:
             failure = exc
+    _record(ctx, settings, notification, failure)
+
+
+def _record(ctx: ServiceContext, settings: NotifySettings, notification: Notification,
+            failure: DeliveryFailed | None) -> None:
     at = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         row = uow.session.get(Notification, notification.id)

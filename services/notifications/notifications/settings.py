@@ -13,6 +13,12 @@ sending run (so an operator's change applies without a restart of the consumers)
   to every partnership without its own.
 * ``MASH_NOTIFY_NAVIGATOR_MAILBOXES``: the same shape: each agency's navigators' shared
   mailbox, for new information requests and chasers.
+* ``MASH_NOTIFY_NAVIGATOR_WEBHOOKS``: JSON ``{"<partnership>": {"<agency>": {"url": "https://…",
+  "secrets": ["whsec_…"]}}}``: an agency whose system takes requests by webhook gets them
+  there instead of by email, signed per the Standard Webhooks specification with every
+  secret listed (list the new secret beside the old one, let the partner switch, then drop
+  the old: rotation without downtime). HTTPS only, unless ``MASH_NOTIFY_ALLOW_HTTP_WEBHOOKS``
+  is set (development).
 * ``MASH_NOTIFY_ATTENDEE_MAILBOXES``: the same shape: where each agency's strategy
   discussion invitations go (its safeguarding team's shared calendar mailbox).
 * ``MASH_NOTIFY_MANAGER_ROUTES``: JSON ``{"<partnership>": {"<clock>": "<mailbox>"}}``: who
@@ -30,8 +36,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Webhook(BaseModel):
+    """A partner system's endpoint and its signing secrets (newest first)."""
+
+    url: str = Field(pattern=r"^https?://")
+    secrets: list[SecretStr] = Field(min_length=1)
 
 
 class NotifySettings(BaseSettings):
@@ -49,11 +62,29 @@ class NotifySettings(BaseSettings):
     navigator_mailboxes: dict[str, dict[str, str]] = {}
     attendee_mailboxes: dict[str, dict[str, str]] = {}
     manager_routes: dict[str, dict[str, str]] = {}
+    navigator_webhooks: dict[str, dict[str, Webhook]] = {}
+    allow_http_webhooks: bool = False
     warn_at_percent: float = 75.0
     max_attempts: int = 5
     backoff_seconds: float = 60.0
     hold_seconds: float = 60.0
     link_base: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def https_outside_development(self) -> NotifySettings:
+        for agencies in self.navigator_webhooks.values():
+            for agency, hook in agencies.items():
+                if not hook.url.startswith("https://") and not self.allow_http_webhooks:
+                    raise ValueError(f"navigator_webhooks: {agency}'s url must be https")
+        return self
+
+    def webhook(self, partnership: str, agency: str) -> Webhook | None:
+        """The agency's navigators' webhook in this partnership, if it has one."""
+        for key in (partnership, "*"):
+            hook = self.navigator_webhooks.get(key, {}).get(agency)
+            if hook is not None:
+                return hook
+        return None
 
     def mailbox(self, role: str, partnership: str, agency: str) -> str | None:
         """The shared mailbox of ``role`` (referrer or navigator) at the agency in this

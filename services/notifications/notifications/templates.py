@@ -4,6 +4,7 @@ a child's or family member's name, never the concern (DOMAIN.md §10)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mashcore.envelope import parse_time
@@ -101,3 +102,14 @@ def _when(value: str) -> str:
     minute = "" if at.minute == 0 else at.strftime(":%M")
     return f"{hour}{minute}{at.strftime('%p').lower()} on {at.strftime('%A')} {at.day} " \
            f"{at.strftime('%B %Y')}"
+
+
+def webhook_payload(notification: Notification, link_base: str) -> dict[str, Any]:
+    """A navigator request or chaser for a partner system: the reference, the request's id,
+    deadline and link; who it is about is read through the API, never sent."""
+    request_id, _, deadline = (notification.detail or "").partition(" ")
+    return {"type": f"mash.{notification.kind}",
+            "timestamp": notification.created_at.isoformat(),
+            "data": {"case_reference": notification.case_reference,
+                     "request_id": request_id, "deadline": deadline,
+                     "link": f"{link_base.rstrip('/')}/v1/requests/{request_id}"}}
