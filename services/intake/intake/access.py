@@ -89,20 +89,47 @@ def contact_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principa
 
 
 def find_consultation(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
-                      consultation_id: str, *, for_update: bool = False) -> Consultation | None:
-    """The consultation if it exists and the caller may see it; otherwise None (a 404)."""
+                      consultation_id: str, *, fresh: bool = False) -> Consultation | None:
+    """The consultation if it exists and the caller may see it; otherwise None (a 404).
+    ``fresh``: overwrite what the session already holds with the row as committed."""
     query = select(Consultation).where(col(Consultation.id) == consultation_id,
                                        consultation_visible(scope(ctx, principal)))
-    if for_update:
-        query = query.with_for_update()
+    if fresh:
+        query = query.execution_options(populate_existing=True)
     return uow.session.exec(query).first()
+
+
+def consultation_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                            consultation_id: str) -> Consultation | None:
+    """The consultation to change if the caller may see it, locked for this unit of work and
+    read again as committed once the lock is held; otherwise None (a 404).
+
+    A consultation has no case reference (it is never on a child's record): its lock is
+    keyed by its own id. ``lock_case`` rather than ``FOR UPDATE``, which SQLite ignores.
+    """
+    if find_consultation(ctx, uow, principal, consultation_id) is None:
+        return None
+    uow.lock_case(f"consultation:{consultation_id}")
+    return find_consultation(ctx, uow, principal, consultation_id, fresh=True)
 
 
 def find_transfer(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, transfer_id: str,
-                  *, for_update: bool = False) -> TransferIn | None:
-    """The transfer-in if it exists and the caller may see it; otherwise None (a 404)."""
+                  *, fresh: bool = False) -> TransferIn | None:
+    """The transfer-in if it exists and the caller may see it; otherwise None (a 404).
+    ``fresh``: overwrite what the session already holds with the row as committed."""
     query = select(TransferIn).where(col(TransferIn.id) == transfer_id,
                                      transfer_visible(scope(ctx, principal)))
-    if for_update:
-        query = query.with_for_update()
+    if fresh:
+        query = query.execution_options(populate_existing=True)
     return uow.session.exec(query).first()
+
+
+def transfer_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                        transfer_id: str) -> TransferIn | None:
+    """The transfer-in to change if the caller may see it, with its case locked for this unit
+    of work (one writer per case) and read again as committed; otherwise None (a 404)."""
+    visible = find_transfer(ctx, uow, principal, transfer_id)
+    if visible is None:
+        return None
+    uow.lock_case(visible.case_reference)  # the reference never changes
+    return find_transfer(ctx, uow, principal, transfer_id, fresh=True)
