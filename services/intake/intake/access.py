@@ -14,6 +14,8 @@ exactly like a missing one (404).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy import and_, false
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -21,6 +23,7 @@ from sqlmodel import col, select
 from intake.models import Contact, ContactAccess
 from intake.models_other import Consultation, TransferIn
 from mashcore.access import Scope, lock_down_visible, own_agency, own_partnership, scope_of
+from mashcore.audit import AuditAction, Owner, audit_read_or_404, owner_of
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
@@ -86,6 +89,37 @@ def contact_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principa
         return None
     uow.lock_case(visible.case_reference)  # the reference never changes
     return find_contact(ctx, uow, principal, contact_id, fresh=True)
+
+
+def contact_owner(uow: UnitOfWork, contact_id: str) -> Owner | None:
+    """Whose the contact is, for the audit of a refused access only (mashcore.audit.owner_of):
+    the entry is filed under its partnership, never shown to the caller."""
+    return owner_of(uow.session, col(Contact.id), contact_id,
+                    partnership_column=col(Contact.partnership),
+                    case_reference_column=col(Contact.case_reference))
+
+
+def refuse_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                  contact_id: str) -> NoReturn:
+    """A change to a contact the caller may not see (or that does not exist): audited for
+    its owner (mashcore.audit.audit_read_or_404), committed, and a 404."""
+    audit_read_or_404(uow, principal=principal, what="contact", resource="contact",
+                      resource_id=contact_id, allowed=False, at=ctx.clock.now(),
+                      action=AuditAction.WRITE, owner=contact_owner(uow, contact_id))
+    raise AssertionError("audit_read_or_404 raises when not allowed")
+
+
+def consultation_owner(uow: UnitOfWork, consultation_id: str) -> Owner | None:
+    """Whose the consultation is (no case reference), for the audit of a refusal only."""
+    return owner_of(uow.session, col(Consultation.id), consultation_id,
+                    partnership_column=col(Consultation.partnership))
+
+
+def transfer_owner(uow: UnitOfWork, transfer_id: str) -> Owner | None:
+    """Whose the transfer-in is, for the audit of a refusal only."""
+    return owner_of(uow.session, col(TransferIn.id), transfer_id,
+                    partnership_column=col(TransferIn.partnership),
+                    case_reference_column=col(TransferIn.case_reference))
 
 
 def find_consultation(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,

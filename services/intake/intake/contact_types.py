@@ -436,13 +436,12 @@ def record_advice(
         if replayed is not None:
             return replayed
         consultation = access.consultation_for_change(ctx, uow, principal, consultation_id)
-        if consultation is None:
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource="consultation", resource_id=consultation_id, at=now,
-                  outcome="not_found")
-            uow.commit()
-            raise ProblemHTTPException(404, "Consultation not found",
-                                       f"No consultation {consultation_id}.")
+        if consultation is None:  # audited for its owner, committed, and a 404
+            audit_read_or_404(uow, principal=principal, what="consultation",
+                              resource="consultation", resource_id=consultation_id,
+                              allowed=False, at=now, action=AuditAction.WRITE,
+                              owner=access.consultation_owner(uow, consultation_id))
+        assert consultation is not None  # audit_read_or_404 raised the 404 otherwise
         if not lifecycle.CONSULTATION.may_move(consultation, lifecycle.ADVICE_RECORDED):
             raise ProblemHTTPException(409, "Advice already recorded",
                                        "The advice on this consultation is already recorded.")
@@ -482,7 +481,10 @@ def get_consultation(
         # Not a child's case: the audit entry carries no case reference.
         audit_read_or_404(uow, principal=principal, what="consultation",
                           resource="consultation", resource_id=consultation_id,
-                          allowed=allowed, at=ctx.clock.now())
+                          allowed=allowed, at=ctx.clock.now(),
+                          partnership=consultation.partnership if consultation else None,
+                          owner=None if allowed else access.consultation_owner(
+                              uow, consultation_id))
     assert consultation is not None
     return consultation_view(consultation)
 
@@ -645,12 +647,12 @@ def decide_transfer_in(
         if replayed is not None:
             return replayed
         transfer = access.transfer_for_change(ctx, uow, principal, transfer_id)
-        if transfer is None:
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource="transfer_in", resource_id=transfer_id, at=now, outcome="not_found")
-            uow.commit()
-            raise ProblemHTTPException(404, "Transfer-in not found",
-                                       f"No transfer-in {transfer_id}.")
+        if transfer is None:  # audited for its owner, committed, and a 404
+            audit_read_or_404(uow, principal=principal, what="transfer-in",
+                              resource="transfer_in", resource_id=transfer_id, allowed=False,
+                              at=now, action=AuditAction.WRITE,
+                              owner=access.transfer_owner(uow, transfer_id))
+        assert transfer is not None  # audit_read_or_404 raised the 404 otherwise
         target = lifecycle.DISPUTED if body.arrangement == "disputed" else lifecycle.DECIDED
         if not lifecycle.TRANSFER_IN.may_move(transfer, target):
             if transfer.status == lifecycle.DISPUTED:
@@ -696,6 +698,7 @@ def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str)
         audit_read_or_404(uow, principal=principal, what="transfer-in", resource="transfer_in",
                           resource_id=transfer_id, allowed=allowed, at=ctx.clock.now(),
                           case_reference=transfer.case_reference if transfer else None,
-                          partnership=transfer.partnership if transfer else None)
+                          partnership=transfer.partnership if transfer else None,
+                          owner=None if allowed else access.transfer_owner(uow, transfer_id))
     assert transfer is not None
     return transfer_view(transfer)

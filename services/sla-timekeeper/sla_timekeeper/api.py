@@ -29,7 +29,7 @@ from mashcore.auth import (
 )
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
-from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper import dashboard, live, refusals, timekeeper
 from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
 
@@ -173,7 +173,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                 uow.lock_case(row.case_reference)
                 uow.session.refresh(row)
             if row is None or row.status == STOPPED_EARLY:
-                raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
+                refusals.clock_not_found(ctx, uow, principal, clock_id, row)  # audited
             if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
                 raise ProblemHTTPException(
                     403, "Not the IRO's timescale",
