@@ -131,3 +131,16 @@ async def test_a_refused_clock_extension_is_audited_for_the_clocks_partnership(
     assert ("tm-medway", "write", "sla_clock", "refused") in await audit_log(
         timekeeper, reference, manager("coventry"))
     assert await audit_log(timekeeper, reference, manager("medway")) == []
+
+    # Medway asking for coventry's case's clocks gets an empty list, as for a case without
+    # clocks; coventry's manager sees the attempt.
+    for asked in (reference, "MASH-2026-N0SUCH00"):
+        listed = await timekeeper.get("/v1/clocks", params={"case_reference": asked},
+                                      headers=manager("medway"))
+        assert (listed.status_code, listed.json()) == (200, [])
+    assert entries(system, "sla-timekeeper", reference)[-1] == (
+        "tm-medway", "read", "refused", reference, "coventry")
+    assert entries(system, "sla-timekeeper", "MASH-2026-N0SUCH00") == [
+        ("tm-medway", "read", "not_found", None, "medway")]
+    assert ("tm-medway", "read", "sla_clock", "refused") in await audit_log(
+        timekeeper, reference, manager("coventry"))

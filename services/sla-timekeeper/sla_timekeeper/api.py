@@ -147,13 +147,9 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             rows = uow.session.exec(select(ClockRow).where(
                 ClockRow.case_reference == case_reference,
                 ClockRow.status != STOPPED_EARLY, _visible(ctx, principal))).all()
-            # A case's timeline is a read of the child's record, even with codes only.
-            audit(uow.session, principal=principal, action=AuditAction.READ,
-                  resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
-                  # A refusal is not filed under the case (as mashcore.audit_read_or_404).
-                  case_reference=case_reference if rows else None,
-                  outcome="allowed" if rows else "not_found",
-                  partnership=rows[0].partnership if rows else None)
+            # A case's timeline is a read of the child's record, even with codes only; a
+            # refusal is filed for the case's partnership (mashcore.audit_read_or_404).
+            refusals.audit_clocks_read(ctx, uow, principal, case_reference, rows)
             uow.commit()
             return [_clock_view(r) for r in rows]
 
