@@ -29,7 +29,7 @@ from mashcore.auth import (
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDateTime
-from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper import dashboard, live, refusals, timekeeper
 from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
 
@@ -147,13 +147,9 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             rows = uow.session.exec(select(ClockRow).where(
                 ClockRow.case_reference == case_reference,
                 ClockRow.status != STOPPED_EARLY, _visible(ctx, principal))).all()
-            # A case's timeline is a read of the child's record, even with codes only.
-            audit(uow.session, principal=principal, action=AuditAction.READ,
-                  resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
-                  # A refusal is not filed under the case (as mashcore.audit_read_or_404).
-                  case_reference=case_reference if rows else None,
-                  outcome="allowed" if rows else "not_found",
-                  partnership=rows[0].partnership if rows else None)
+            # A case's timeline is a read of the child's record, even with codes only; a
+            # refusal is filed for the case's partnership (mashcore.audit_read_or_404).
+            refusals.audit_clocks_read(ctx, uow, principal, case_reference, rows)
             uow.commit()
             return [_clock_view(r) for r in rows]
 
@@ -173,7 +169,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                 uow.lock_case(row.case_reference)
                 uow.session.refresh(row)
             if row is None or row.status == STOPPED_EARLY:
-                raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
+                refusals.clock_not_found(ctx, uow, principal, clock_id, row)  # audited
             if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
                 raise ProblemHTTPException(
                     403, "Not the IRO's timescale",
