@@ -269,7 +269,8 @@ class TransferInView(BaseModel):
 
 
 def _client(principal: Principal) -> str:
-    return f"{principal.agency}:{principal.subject}"
+    # The partnership too: another partnership's system may have the same subject (issue 12).
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def _partnership_of(ctx: ServiceContext, principal: Principal) -> str:

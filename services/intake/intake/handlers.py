@@ -33,7 +33,8 @@ HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
 
 
 def _client(principal: Principal) -> str:
-    return f"{principal.agency}:{principal.subject}"
+    # The partnership too: another partnership's system may have the same subject (issue 12).
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def partnership_for(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:

@@ -26,6 +26,7 @@ from mashcore.auth import (
     TokenVerifier,
     require_roles,
 )
+from mashcore.outage import RETRY_AFTER_SECONDS, is_outage
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDateTime
@@ -112,18 +113,36 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             raise ProblemHTTPException(503, "Too many dashboards open",
                                        "Try again later, or use /v1/dashboard/summary.")
 
+        # The first summary before the answer starts: a database outage is then a 503 with
+        # Retry-After (mashcore.outage), not a 200 whose stream breaks off at once.
+        generation = hub.generation
+        first: Any = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+
         async def events() -> AsyncIterator[str]:
+            nonlocal first
             try:
                 waiter = hub.subscribe()  # here, so the generator's finally releases it
             except live.TooManyStreams:
                 return
+            if hub.generation != generation:
+                first = None  # something happened before this stream listened: read again
             try:
                 while not await request.is_disconnected():
                     waiter.clear()  # before reading, so nothing that follows is missed
                     if not await asyncio.to_thread(_still_valid, request, access_token):
                         yield "event: expired\ndata: {}\n\n"
                         return
-                    data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+                    data, first = first, None
+                    if data is None:
+                        try:
+                            data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+                        except Exception as exc:
+                            if not is_outage(exc):
+                                raise
+                            # Ended cleanly; EventSource reconnects after `retry` ms.
+                            yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
+                                   "event: unavailable\ndata: {}\n\n")
+                            return
                     yield f"event: summary\ndata: {json.dumps(data)}\n\n"
                     await asyncio.sleep(COALESCE_SECONDS)  # a storm is shown, not replayed
                     # asyncio.wait, not wait_for: a cancellation on shutdown is never lost.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from mashcore.strict_types import IsoDateTime, StrictBool, StrictInt
 
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000,
@@ -27,7 +29,7 @@ PractitionerRole = Literal[
     "minute_taker"]
 Agency = Literal["police", "health", "education", "probation", "housing", "camhs",
                  "youth_offending", "early_years", "local_authority", "other"]
-ChildNumbers = Annotated[list[Annotated[int, Field(ge=1, le=50)]],
+ChildNumbers = Annotated[list[Annotated[StrictInt, Field(ge=1, le=50)]],
                          Field(min_length=1, max_length=50)]
 
 
@@ -67,16 +69,17 @@ class ScheduleIn(Body):
     team manager is invited as chair, and the referrer when a professional."""
 
     format: Format = Field(description="A meeting in person, an online meeting or phone calls.")
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
     location: Short | None = Field(default=None, description="For a meeting in person: an "
                                    "office address, never the family's.")
     dial_in: Short | None = Field(default=None, description="For an online meeting or phone "
                                   "calls: the link or number to join.")
     chair_id: UserId = Field(description="User id of the team manager who chairs it.")
     invitees: Annotated[list[PractitionerIn], Field(min_length=1, max_length=50)]
-    invite_referrer: bool = Field(default=True, description="The referrer is normally invited "
-                                  "when a professional; never a member of the public.")
+    invite_referrer: StrictBool = Field(
+        default=True, description="The referrer is normally invited "
+        "when a professional; never a member of the public.")
     referrer_not_invited_reason: Text | None = Field(
         default=None, description="Why a professional referrer is not invited.")
 
@@ -86,8 +89,8 @@ class CancelIn(Body):
 
 
 class S47DecisionIn(Body):
-    child_number: int = Field(ge=1, le=50)
-    s47: bool = Field(description="Whether s47 enquiries are undertaken for this child.")
+    child_number: StrictInt = Field(ge=1, le=50)
+    s47: StrictBool = Field(description="Whether s47 enquiries are undertaken for this child.")
 
 
 class ActionIn(Body):
@@ -95,20 +98,20 @@ class ActionIn(Body):
                                              max_length=2000, pattern=_NO_CONTROL)]
     owner_role: PractitionerRole
     owner_agency: Agency
-    due_by: AwareDatetime | None = None
+    due_by: IsoDateTime | None = None
 
 
 class HeldIn(Body):
     """The discussion took place (DOMAIN.md §7)."""
 
-    held_at: AwareDatetime
+    held_at: IsoDateTime
     attendees: Annotated[list[PractitionerIn], Field(min_length=1, max_length=50)] = Field(
         description="Who attended, by role and agency: at least a social worker, health "
         "and police.")
     apologies: Annotated[list[PractitionerIn], Field(max_length=50)] = Field(
         default_factory=list)
     criminal_investigation: Literal["required", "not_required", "already_underway"]
-    criminal_investigation_start_by: AwareDatetime | None = Field(
+    criminal_investigation_start_by: IsoDateTime | None = Field(
         default=None, description="When it starts, when one is required.")
     s47_decisions: Annotated[list[S47DecisionIn], Field(min_length=1, max_length=50)] = Field(
         description="The s47 decision for each child of the discussion.")
@@ -134,7 +137,7 @@ class S47OutcomeIn(Body):
 
 
 class S47AgreementIn(Body):
-    agree: bool = Field(description="Agree the outcome (it is concluded and announced), or "
+    agree: StrictBool = Field(description="Agree the outcome (it is concluded and announced), or "
                         "send it back to the social worker.")
     rationale: Text
 
@@ -161,7 +164,7 @@ class EscalationIn(Body):
 
 
 class EscalationAnswerIn(Body):
-    resolved: bool = Field(description="False when the disagreement remains (whoever raised "
+    resolved: StrictBool = Field(description="False when the disagreement remains (whoever raised "
                            "it may escalate it to the next stage).")
     resolution: Text
 
