@@ -167,7 +167,8 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                   stop=[_t(f"{STRATEGY}escalation.answered.v1", "answered_at",
                            instance=["escalation_id", "stage"])],
                   correct=[_fix(ESCALATION, "raised_at", instance=["escalation_id", "stage"])],
-                  duration=_d(5, DAYS)),
+                  # Strategy sets each stage's due time from the pack's ladder (`within`).
+                  duration=_d(5, DAYS), due_field="due_at"),
     ]
     by_name: dict[str, ClockRule] = {rule.clock: rule for rule in rules}
     by_name.update({rule.clock: rule for rule in pack.clocks})

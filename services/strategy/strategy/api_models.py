@@ -141,9 +141,12 @@ class S47AgreementIn(Body):
 
 
 class EscalatedToIn(Body):
-    """Who answers the stage: a role of the stage on the ladder (1: line_manager or
-    team_manager; 2: designated_safeguarding_lead or service_manager; 3: assistant_director
-    or deputy_director; 4: partnership_representative), their agency and MASH user id."""
+    """Who answers the stage: a role of the stage on the partnership's ladder (its policy
+    pack's; by default 1: line_manager or team_manager; 2: designated_safeguarding_lead or
+    service_manager; 3: assistant_director or deputy_director; 4:
+    partnership_representative), their agency and MASH user id: not someone who answered an
+    earlier stage. They answer signed in with a role the stage allows (by default
+    team_manager, or navigator for a partner agency)."""
 
     role: PractitionerRole
     agency: Agency
