@@ -238,6 +238,12 @@ class TransferDecisionIn(StrictModel):
         "transfer can be decided again once resolved)."
     )
     rationale: Text | None = Field(default=None, description="Why, in plain words.")
+    strategy_discussion_required: StrictBool = Field(
+        default=False, description="The transfer needs a strategy discussion (new concerns "
+        "since the plan was made: strategy requests one about every child, DOMAIN.md §7).")
+    strategy_discussion_reason: Text | None = Field(
+        default=None, description="Why there is reasonable cause to suspect significant "
+        "harm: required when a strategy discussion is needed.")
 
 
 class TransferDecision(BaseModel):
@@ -557,8 +563,10 @@ def _child_for_event(child: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def transfer_in_received_data(transfer: TransferIn) -> dict[str, Any]:
-    """The data of ``transfer-in.received.v1``, once the team manager has decided."""
+def transfer_in_received_data(transfer: TransferIn,
+                              strategy_reason: str | None = None) -> dict[str, Any]:
+    """The data of ``transfer-in.received.v1``, once the team manager has decided; with
+    the reason when the decision asks strategy for a discussion."""
     assert transfer.decided_at is not None and transfer.arrangement is not None
     plan = json.loads(transfer.child_protection_plan)
     return {
@@ -577,6 +585,8 @@ def transfer_in_received_data(transfer: TransferIn) -> dict[str, Any]:
         "decided_by": {"user_id": transfer.decided_by, "role": transfer.decided_by_role},
         "decided_at": transfer.decided_at.isoformat(),
         "transfer_in_conference_required": _conference_required(transfer.arrangement),
+        "strategy_discussion_required": strategy_reason is not None,
+        "strategy_discussion_reason": strategy_reason,
     }
 
 
@@ -644,6 +654,12 @@ def decide_transfer_in(
          "body": body.model_dump(mode="json")})
     user_id = recordable_user_id(principal)
     now = ctx.clock.now()
+    if body.strategy_discussion_required and not body.strategy_discussion_reason:
+        raise invalid_fields("Invalid transfer-in decision", [(
+            "strategy_discussion_reason", "required when strategy_discussion_required is "
+            "true: why there is reasonable cause to suspect significant harm")])
+    strategy_reason = (body.strategy_discussion_reason
+                       if body.strategy_discussion_required else None)
     with ctx.unit_of_work() as uow:
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
@@ -674,7 +690,7 @@ def decide_transfer_in(
         ctx.emit(uow, Event(
             type=TRANSFER_IN_RECEIVED, source=ctx.source, subject=transfer.case_reference,
             time=now, recordedtime=now, partnership=transfer.partnership,
-            data=transfer_in_received_data(transfer),
+            data=transfer_in_received_data(transfer, strategy_reason),
         ), INTAKE_CONTACTS)
         response_body = transfer_view(transfer).model_dump(mode="json")
         if idempotency_key:
