@@ -14,7 +14,11 @@ conference that meets one review's clock starts the next one's.
 * Correction: the rule's ``correct`` events (a contact's time corrected, a strategy event
   carrying ``corrects``) recompute a running clock of their instance from the corrected
   start (``extended``, reason ``calendar_correction``), and do nothing else. A rule without
-  them takes a start for a running clock with a different time as its correction.
+  them takes a start for a running clock with a different time as its correction. A
+  correction made while a clock still ran that arrives after the clock's stop (another
+  topic, not ordered with it) judges the stop again from the corrected start, as if the two
+  had arrived in order: ``extended``, then ``met`` again (``breached`` first if now late).
+  A correction made after the clock ended leaves its record as it stands.
 * Due: from the rule's duration on the pack's calendar, or from the start event's
   ``due_field`` when another service already applied the policy (triage's enquiries due
   time, an information request's deadline).
@@ -209,6 +213,18 @@ def on_event(
         return any(c.ended_at is not None and at < c.ended_at for c in of_rule(rule, instance)
                    if c.status in (MET, CANCELLED))
 
+    def judge_again(rule: ClockRule, clock: Clock, start: datetime) -> None:
+        """A clock met after the correction was made (its stop overtook the correction on
+        another topic): corrected as it was then, running, and its stop applied again."""
+        assert clock.ended_at is not None
+        stopped_at = clock.ended_at
+        running = replace(clock, status=PAUSED if clock.paused_at is not None else RUNNING,
+                          ended_at=None)
+        before = len(transitions)
+        correct(rule, running, start)
+        if len(transitions) > before:  # the span moved: the stop is judged on the new one
+            meet(state[clock.clock_id], stopped_at)
+
     for rule in rules.values():
         corrections = fired(rule.correct)
         if corrections:
@@ -217,6 +233,10 @@ def on_event(
                 if not ended_after(rule, instance, start):
                     for clock in open_clocks(rule, instance):
                         correct(rule, clock, start)
+                for clock in of_rule(rule, instance):
+                    if (clock.status == MET and clock.ended_at is not None
+                            and clock.ended_at > event.time):
+                        judge_again(rule, clock, start)
             continue
         starts_here = any(matches(t, event) for t in rule.start)
         recomputed = any(matches(t, event) for t in rule.recompute)
