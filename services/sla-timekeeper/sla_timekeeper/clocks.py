@@ -14,7 +14,12 @@ conference that meets one review's clock starts the next one's.
 * Correction: the rule's ``correct`` events (a contact's time corrected, a strategy event
   carrying ``corrects``) recompute a running clock of their instance from the corrected
   start (``extended``, reason ``calendar_correction``), and do nothing else. A rule without
-  them takes a start for a running clock with a different time as its correction.
+  them takes a start for a running clock with a different time as its correction. A
+  correction made while a clock still ran that arrives after the clock's stop (another
+  topic, not ordered with it) judges the stop again from the corrected start, as if the two
+  had arrived in order: ``extended``, then ``met`` again (``breached`` first if now late).
+  A correction made after the clock ended leaves its record as it stands. So does a
+  re-computation (a re-rating made before the stop, applied after it).
 * Due: from the rule's duration on the pack's calendar, or from the start event's
   ``due_field`` when another service already applied the policy (triage's enquiries due
   time, an information request's deadline).
@@ -28,6 +33,7 @@ conference that meets one review's clock starts the next one's.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -126,14 +132,24 @@ def _at(trigger: Trigger, event: Occurrence) -> datetime:
 
 def _instance(trigger: Trigger, event: Occurrence) -> str | None:
     """The instance the trigger is about; None means every instance of the case (no
-    instance field, or the event does not name it)."""
+    instance field, or the event does not name it). An event naming the first fields of
+    several but not the rest (an ICPC held names its strategy discussion, not a child) is
+    about every instance they begin: ``m1:`` is each of ``m1:1``, ``m1:2``."""
     if not trigger.instance:
         return None
     names = [trigger.instance] if isinstance(trigger.instance, str) else trigger.instance
     values = [event.data.get(name) for name in names]
-    if any(value is None for value in values):
+    named = list(itertools.takewhile(lambda value: value is not None, values))
+    if not named or any(value is not None for value in values[len(named):]):
         return None
-    return ":".join(str(value) for value in values)
+    joined = ":".join(str(value) for value in named)
+    return joined if len(named) == len(values) else f"{joined}:"
+
+
+def _is_of(clock_instance: str, instance: str | None) -> bool:
+    """Whether a clock's instance is the one (or one of those) an event is about."""
+    return (instance is None or clock_instance == instance
+            or (instance.endswith(":") and clock_instance.startswith(instance)))
 
 
 def _due(rule: ClockRule, pack: PolicyPack, start: datetime,
@@ -171,7 +187,7 @@ def on_event(
 
     def of_rule(rule: ClockRule, instance: str | None) -> list[Clock]:
         return [c for c in state.values() if c.clock == rule.clock
-                and (instance is None or c.instance == instance)]
+                and _is_of(c.instance, instance)]
 
     def open_clocks(rule: ClockRule, instance: str | None) -> list[Clock]:
         return [c for c in of_rule(rule, instance) if c.open]
@@ -220,6 +236,24 @@ def on_event(
         return any(c.ended_at is not None and at < c.ended_at for c in of_rule(rule, instance)
                    if c.status in (MET, CANCELLED))
 
+    def overtaken(rule: ClockRule, instance: str | None, at: datetime) -> list[Clock]:
+        """Clocks met after ``at``: a change made then, whose event arrives after the stop's
+        (another topic, not ordered with it), applies to them as if it had come in order."""
+        return [c for c in of_rule(rule, instance)
+                if c.status == MET and c.ended_at is not None and c.ended_at > at]
+
+    def judge_again(clock: Clock, change: Callable[[Clock], None]) -> None:
+        """``change`` applied to the clock as it was then (running), and, if it moved the
+        span, the stop applied again on the new one."""
+        assert clock.ended_at is not None
+        stopped_at = clock.ended_at
+        running = replace(clock, status=PAUSED if clock.paused_at is not None else RUNNING,
+                          ended_at=None)
+        before = len(transitions)
+        change(running)
+        if len(transitions) > before:
+            meet(state[clock.clock_id], stopped_at)
+
     for rule in rules.values():
         corrections = fired(rule.correct)
         if corrections:
@@ -228,6 +262,12 @@ def on_event(
                 if not ended_after(rule, instance, start):
                     for clock in open_clocks(rule, instance):
                         correct(rule, clock, start)
+                def corrected(clock: Clock, rule: ClockRule = rule,
+                              start: datetime = start) -> None:
+                    correct(rule, clock, start)
+
+                for clock in overtaken(rule, instance, event.time):
+                    judge_again(clock, corrected)
             continue
         starts_here = any(matches(t, event) for t in rule.start)
         recomputed = any(matches(t, event) for t in rule.recompute)
@@ -264,18 +304,28 @@ def on_event(
                     record("resumed", replace(clock, status=RUNNING, paused_at=None,
                                               due_at=due), at, new_due_at=due)
         for trigger, at, instance in fired(rule.recompute):
-            for clock in open_clocks(rule, instance):
+            new_due = (parse_time(str(event.data[rule.due_field]))
+                       if rule.due_field and event.data.get(rule.due_field) else None)
+
+            def recompute(clock: Clock, trigger: Trigger = trigger, at: datetime = at,
+                          new_due: datetime | None = new_due, rule: ClockRule = rule) -> None:
                 brag = _brag(rule, event.data) or clock.brag
-                new_due = (parse_time(str(event.data[rule.due_field]))
-                           if rule.due_field and event.data.get(rule.due_field) else None)
                 if new_due is None or new_due == clock.due_at:
                     state[clock.clock_id] = replace(clock, brag=brag)  # kept, not news
-                    continue
+                    return
                 record("extended", replace(respan(clock, clock.started_at, new_due, at),
                                            brag=brag), at,
                        previous_due_at=clock.due_at, new_due_at=new_due,
                        reason_code=trigger.reason_code or "other",
                        approved_by_role="team_manager")
+
+            for clock in open_clocks(rule, instance):
+                recompute(clock)
+            # A re-rating made before the clock's stop but arriving after it (the stop on
+            # another topic): the stop is judged on the new due time, as in order.
+            for clock in overtaken(rule, instance, at):
+                if new_due is not None and new_due != clock.due_at:
+                    judge_again(clock, recompute)
         for _trigger, start, matched in fired(rule.start):
             instance = matched or ""
             if ended_after(rule, instance, start):
