@@ -38,7 +38,7 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "mash-sla-dashboard.json"
 DATASOURCE = "${DS_PROMETHEUS}"
 PARTNERSHIP_VARIABLE = "label_values(mash_sla_open_clocks, partnership)"
 # Every service serves the messaging families; the timekeeper adds its own (checked below).
-SCRAPED = ["intake", "sla-timekeeper"]
+SCRAPED = ["intake", "notifications", "sla-timekeeper"]
 PARTNERSHIP = "coventry"
 GRID_COLUMNS = 24
 
