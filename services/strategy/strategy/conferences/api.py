@@ -1,0 +1,131 @@
+"""The conference API: staff schedule, agencies' reports come in, the IRO records the
+conference held; staff, IROs and invited practitioners read it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import Field, model_validator
+
+from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
+from mashcore.problems import problem_responses
+from mashcore.service import Context, ServiceContext
+from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
+from strategy.api_models import Agency, Body, PractitionerRole, Text, UserId
+from strategy.conferences import icpc
+
+Organiser = Annotated[Principal, Depends(require_roles(
+    Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.BUSINESS_SUPPORT))]
+Iro = Annotated[Principal, Depends(require_roles(Role.IRO))]
+Readers = Annotated[Principal, Depends(require_roles(
+    Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.BUSINESS_SUPPORT, Role.IRO))]
+FamilyRole = Literal["child", "parent_or_carer", "family_member", "supporter", "advocate"]
+Category = Literal["neglect", "physical", "emotional", "sexual"]
+
+
+class ParticipantIn(Body):
+    """A practitioner (role, agency, user id if they have one) or a family-side participant
+    by role only: no agency, no user id, never a name."""
+
+    role: PractitionerRole | FamilyRole
+    agency: Agency | None = None
+    user_id: UserId | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ParticipantIn:
+        family = self.role in ("child", "parent_or_carer", "family_member", "supporter",
+                               "advocate")
+        if family and (self.agency or self.user_id):
+            raise ValueError("a family-side participant has a role only")
+        if not family and not self.agency:
+            raise ValueError("a practitioner needs an agency")
+        return self
+
+
+class IcpcScheduleIn(Body):
+    """Arrange (or re-arrange) the ICPC."""
+
+    scheduled_for: IsoDateTime = Field(description="When it takes place.")
+    chaired_by_iro: UserId = Field(description="The chairing IRO's user id (invited).")
+    invitees: list[ParticipantIn] = Field(
+        min_length=1, max_length=100, description="Practitioners by role and agency; the "
+        "family (and the child where appropriate), supporters and advocates by role only. "
+        "At least a social worker, and the family unless family_not_invited_reason.")
+    family_not_invited_reason: Text | None = None
+
+
+class ChildDecisionIn(Body):
+    """The conference's decision for one child."""
+
+    child_number: Annotated[int, Field(ge=1, le=50, strict=True)]
+    plan: StrictBool = Field(description="Likely to suffer significant harm: a child "
+                             "protection plan is made.")
+    category_of_abuse: list[Category] = Field(default_factory=list, max_length=4)
+    core_group: list[ParticipantIn] = Field(default_factory=list, max_length=50)
+    outline_plan: Text | None = None
+    first_review_due_on: IsoDate | None = Field(
+        default=None, description="The first review conference: within 3 months.")
+
+
+class IcpcHeldIn(Body):
+    """The ICPC as held: attendance and a decision per child."""
+
+    held_at: IsoDateTime
+    attendees: list[ParticipantIn] = Field(min_length=1, max_length=100)
+    decisions: list[ChildDecisionIn] = Field(min_length=1, max_length=50)
+    decision_summary: Text | None = None
+
+
+def router(_ctx: ServiceContext) -> list[APIRouter]:
+    """The conferences' routes."""
+    api = APIRouter(prefix="/v1", responses=problem_responses())
+
+    @api.get("/cases/{case_reference}/conferences", tags=["conferences"])
+    def case_conferences(case_reference: str, ctx: Context,
+                         principal: Readers) -> list[dict[str, Any]]:
+        """A case's child protection conferences, with their due dates. Audited."""
+        return icpc.list_for_case(ctx, principal, case_reference)
+
+    @api.get("/conferences/{meeting_id}", tags=["conferences"])
+    def read_conference(meeting_id: str, ctx: Context,
+                        principal: CurrentPrincipal) -> dict[str, Any]:
+        """One conference: staff and IROs; an invited practitioner sees the conference, its
+        reports' status and the decisions, not the case file. Audited."""
+        return icpc.read(ctx, principal, meeting_id)
+
+    @api.post("/conferences/{meeting_id}/schedule", tags=["conferences"],
+              responses=problem_responses(409, 422))
+    def schedule_conference(meeting_id: str, body: IcpcScheduleIn, ctx: Context,
+                            principal: Organiser) -> dict[str, Any]:
+        """Schedule or reschedule the ICPC (due within 15 working days of the strategy
+        discussion that started the s47); each invited agency owes a written report."""
+        return icpc.schedule(ctx, principal, meeting_id, icpc.Schedule(
+            scheduled_for=body.scheduled_for, chaired_by_iro=body.chaired_by_iro,
+            invitees=[p.model_dump(exclude_none=True) for p in body.invitees],
+            family_not_invited_reason=body.family_not_invited_reason))
+
+    @api.post("/conferences/{meeting_id}/reports/{agency}/received", tags=["conferences"],
+              responses=problem_responses(403, 404))
+    def report_received(meeting_id: str, agency: Agency, ctx: Context,
+                        principal: CurrentPrincipal) -> dict[str, Any]:
+        """An agency's written report is in (staff, or that agency's invited
+        practitioner)."""
+        return icpc.report_received(ctx, principal, meeting_id, agency)
+
+    @api.post("/conferences/{meeting_id}/held", tags=["conferences"],
+              responses=problem_responses(403, 409, 422))
+    def conference_held(meeting_id: str, body: IcpcHeldIn, ctx: Context,
+                        principal: Iro) -> dict[str, Any]:
+        """The chairing IRO records the ICPC held: a decision per child; a plan needs a
+        category of abuse, a core group and a first review within 3 months (422 naming
+        the field otherwise)."""
+        return icpc.record_held(ctx, principal, meeting_id, icpc.Held(
+            held_at=body.held_at,
+            attendees=[p.model_dump(exclude_none=True) for p in body.attendees],
+            decisions=[{**d.model_dump(exclude_none=True, exclude={"core_group"}),
+                        "core_group": [p.model_dump(exclude_none=True)
+                                       for p in d.core_group]} for d in body.decisions],
+            decision_summary=body.decision_summary))
+
+    return [api]

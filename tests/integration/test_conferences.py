@@ -1,0 +1,224 @@
+"""Child protection conferences (issue 15) on the real PostgreSQL server, through the public
+APIs: an agreed s47 outcome of continuing risk creates the ICPC, due 15 working days after
+the strategy discussion that started the s47; it is scheduled with an IRO chair, the family
+by role and the agencies' reports tracked; the IRO records it held with a plan, whose
+clocks the timekeeper starts (keyed by the plan) while the ICPC clock is met.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+from sqlmodel import Session, col, select
+
+from sla_timekeeper.models import ClockRow
+from tests.integration.test_strategy import (
+    BS,
+    CHILD_SURNAMES,
+    NOW,
+    POLICE,
+    SW,
+    TM,
+    UNINVITED_POLICE,
+    held_body,
+    red_strategy_discussion,
+    schedule_body,
+    strategy_events,
+    typed,
+)
+from tests.support import auth, eventually, services_on_postgres
+
+P = "coventry"
+IRO = auth("iro", "local_authority", subject="iro-1", partnership=P)
+ELSEWHERE_IRO = auth("iro", "local_authority", subject="iro-9", partnership="medway")
+HEALTH = auth("navigator", "health", subject="hv-1", partnership=P)
+DISCUSSION_AT = NOW + timedelta(hours=5)  # Tuesday 24 November 2026, 15:00 GMT
+ICPC_AT = datetime(2026, 12, 10, 10, 0, tzinfo=UTC)  # a Thursday
+ICPC_INVITEES = [
+    {"role": "social_worker", "agency": "local_authority", "user_id": "sw-1"},
+    {"role": "practitioner", "agency": "health", "user_id": "hv-1"},
+    {"role": "navigator", "agency": "police", "user_id": "pc-1"},
+    {"role": "designated_safeguarding_lead", "agency": "education"},
+    {"role": "parent_or_carer"}, {"role": "advocate"},
+]
+CORE_GROUP = [
+    {"role": "social_worker", "agency": "local_authority", "user_id": "sw-1"},
+    {"role": "practitioner", "agency": "health", "user_id": "hv-1"},
+    {"role": "parent_or_carer"},
+]
+
+
+@pytest.fixture
+async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    async with services_on_postgres(postgres_server, tmp_path,
+                                    ["intake", "triage", "strategy", "sla-timekeeper"],
+                                    NOW) as running:
+        yield running
+
+
+async def agreed_continuing_risk(system: dict[str, Any]) -> str:
+    """A Red case's discussion held at DISCUSSION_AT deciding s47 for child 1, whose outcome
+    of continuing risk a team manager agrees."""
+    reference, meeting = await red_strategy_discussion(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    r = await strategy.post(f"/v1/strategy-discussions/{meeting}/schedule", headers=BS,
+                            json=schedule_body(starts_at=DISCUSSION_AT.isoformat(),
+                                               ends_at=(NOW + timedelta(hours=6)).isoformat()))
+    assert r.status_code == 200, r.text
+    system["clock"].advance(hours=6)
+    r = await strategy.post(f"/v1/strategy-discussions/{meeting}/held", headers=TM,
+                            json=held_body(held_at=DISCUSSION_AT.isoformat()))
+    assert r.status_code == 200, r.text
+    (enquiry,) = (await strategy.get(f"/v1/cases/{reference}/s47-enquiries",
+                                     headers=SW)).json()
+    url = f"/v1/s47-enquiries/{enquiry['s47_enquiry_id']}"
+    assert (await strategy.post(f"{url}/outcome", headers=SW, json={
+        "outcome": "substantiated_continuing_risk", "next_step": "icpc",
+        "rationale": "Synthetic: continuing risk."})).status_code == 200
+    assert (await strategy.post(f"{url}/agreement", headers=TM, json={
+        "agree": True, "rationale": "Synthetic: agreed."})).status_code == 200
+    return reference
+
+
+def clocks(system: dict[str, Any], reference: str) -> dict[tuple[str, str], ClockRow]:
+    engine = create_engine(system["db_url"]["sla-timekeeper"])
+    try:
+        with Session(engine) as session:
+            return {(c.clock, c.instance): c for c in session.exec(select(ClockRow).where(
+                ClockRow.case_reference == reference).order_by(col(ClockRow.started_at)))}
+    finally:
+        engine.dispose()
+
+
+async def clocks_when(system: dict[str, Any], reference: str,
+                      wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], ClockRow]:
+    async def check() -> dict[tuple[str, str], ClockRow] | None:
+        found = clocks(system, reference)
+        ok = all(k in found and found[k].status == s for k, s in wanted.items())
+        return found if ok else None
+    return await eventually(check, what=f"clocks {wanted}")
+
+
+async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with_a_plan(
+    system: dict[str, Any],
+) -> None:
+    reference = await agreed_continuing_risk(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    (conference,) = (await strategy.get(f"/v1/cases/{reference}/conferences",
+                                        headers=SW)).json()
+    meeting = conference["meeting_id"]
+    assert conference["status"] == "awaiting_schedule"
+    assert conference["child_numbers"] == [1]
+    assert conference["s47_started_at"] == DISCUSSION_AT.isoformat()
+    # 15 working days after Tuesday 24 November: the end of Tuesday 15 December.
+    assert conference["due_at"] == "2026-12-16T00:00:00+00:00"
+    (held_discussion,) = await typed(system, reference, "discussion.held")
+    icpc_clock = held_discussion["meeting_id"]
+    await clocks_when(system, reference, {("icpc", icpc_clock): "running"})
+
+    # Without the family (and no reason) or a social worker: refused, naming the field.
+    refused = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": [{"role": "practitioner", "agency": "health"}]})
+    assert refused.status_code == 422
+    assert {e["field"] for e in refused.json()["errors"]} == {"invitees"}
+    assert len(refused.json()["errors"]) == 2
+    named = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": [{"role": "parent_or_carer", "user_id": "mum"}, *ICPC_INVITEES]})
+    assert named.status_code == 422  # family by role only: never an identity
+    r = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": ICPC_INVITEES})
+    assert r.status_code == 200, r.text
+    scheduled = r.json()
+    assert scheduled["within_timescale"] is True
+    assert scheduled["invitees"][0] == {"role": "iro", "agency": "local_authority",
+                                        "user_id": "iro-1"}
+    # Reports from each invited agency, due at close of business two working days before.
+    assert [(x["agency"], x["status"], x["due_at"]) for x in scheduled["reports"]] == [
+        (agency, "awaited", "2026-12-08T17:00:00+00:00")
+        for agency in ("education", "health", "police")]
+    (event,) = await typed(system, reference, "icpc.scheduled")
+    assert event["s47_strategy_meeting_id"] == icpc_clock
+    assert event["s47_started_at"] == DISCUSSION_AT.isoformat()
+    assert event["chaired_by_iro"] == "iro-1" and event["rescheduled"] is False
+    assert {"role": "parent_or_carer"} in event["invitees"]
+
+    # The invited health visitor sends her report and sees the conference, not the file;
+    # she cannot mark police's; an uninvited officer sees nothing.
+    assert (await strategy.post(f"/v1/conferences/{meeting}/reports/police/received",
+                                headers=HEALTH)).status_code == 403
+    r = await strategy.post(f"/v1/conferences/{meeting}/reports/health/received",
+                            headers=HEALTH)
+    assert r.status_code == 200, r.text
+    assert {x["agency"]: x["status"] for x in r.json()["reports"]} == {
+        "education": "awaited", "health": "received", "police": "awaited"}
+    assert r.json()["family_not_invited_reason"] is None
+    assert (await strategy.get(f"/v1/conferences/{meeting}", headers=POLICE)).status_code \
+        == 200
+    assert (await strategy.get(f"/v1/conferences/{meeting}",
+                               headers=UNINVITED_POLICE)).status_code == 404
+    assert (await strategy.get(f"/v1/conferences/{meeting}",
+                               headers=ELSEWHERE_IRO)).status_code == 404
+    assert (await strategy.get(f"/v1/cases/{reference}/conferences",
+                               headers=POLICE)).status_code == 403
+
+    system["clock"].set(ICPC_AT + timedelta(hours=2))
+    held_at = (ICPC_AT + timedelta(hours=1)).isoformat()
+    attendees = [{"role": "iro", "agency": "local_authority", "user_id": "iro-1"},
+                 *ICPC_INVITEES[:3], {"role": "parent_or_carer"}]
+    # Only the IRO records it; a plan without a category, a core group or a review
+    # within 3 months is refused, naming each field.
+    plan: dict[str, Any] = {"child_number": 1, "plan": True,
+                            "category_of_abuse": ["neglect", "emotional"],
+                            "core_group": CORE_GROUP,
+                            "outline_plan": "Synthetic: weekly visits.",
+                            "first_review_due_on": "2027-03-05"}
+    body = {"held_at": held_at, "attendees": attendees, "decisions": [plan],
+            "decision_summary": "Synthetic: continuing risk of neglect."}
+    assert (await strategy.post(f"/v1/conferences/{meeting}/held", headers=TM,
+                                json=body)).status_code == 403
+    bad = await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO, json={
+        **body, "decisions": [{**plan, "category_of_abuse": [], "core_group": [],
+                               "first_review_due_on": "2027-03-11"}]})
+    assert bad.status_code == 422, bad.text
+    assert [e["field"] for e in bad.json()["errors"]] == [
+        "decisions[0].category_of_abuse", "decisions[0].core_group",
+        "decisions[0].first_review_due_on"]
+    other_child = await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO, json={
+        **body, "decisions": [plan, {"child_number": 2, "plan": False}]})
+    assert other_child.status_code == 422
+    assert [e["field"] for e in other_child.json()["errors"]] == ["decisions"]
+    r = await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO, json=body)
+    assert r.status_code == 200, r.text
+    (decision,) = r.json()["decisions"]
+    plan_id = decision["plan_id"]
+    assert r.json()["status"] == "held"
+    assert (await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO,
+                                json=body)).status_code == 409
+
+    (held,) = await typed(system, reference, "icpc.held")
+    assert (held["plan_made"], held["plan_id"], held["child_number"]) == (True, plan_id, 1)
+    assert held["strategy_meeting_id"] == icpc_clock and held["chaired_by_iro"] == "iro-1"
+    assert held["category_of_abuse"] == ["neglect", "emotional"]
+    assert held["first_review_due_on"] == "2027-03-05"
+    # The ICPC clock is met; the plan's clocks start, keyed by the plan.
+    found = await clocks_when(system, reference, {
+        ("icpc", icpc_clock): "met", ("first_core_group", plan_id): "running",
+        ("first_review_conference", plan_id): "running"})
+    assert found[("first_core_group", plan_id)].started_at.isoformat() == held_at
+    # The invited police officer sees the decisions but not the outline plan's free text.
+    seen = (await strategy.get(f"/v1/conferences/{meeting}", headers=POLICE)).json()
+    assert seen["decisions"][0]["category_of_abuse"] == ["neglect", "emotional"]
+    assert "outline_plan" not in seen["decisions"][0] and seen["decision_summary"] is None
+
+    for _type, data in await strategy_events(system, reference):
+        assert not any(name in json.dumps(data) for name in CHILD_SURNAMES)
