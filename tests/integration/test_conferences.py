@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -222,3 +223,120 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
 
     for _type, data in await strategy_events(system, reference):
         assert not any(name in json.dumps(data) for name in CHILD_SURNAMES)
+
+
+async def icpc_held_with_a_plan(system: dict[str, Any]) -> tuple[str, str, datetime]:
+    """An agreed continuing-risk outcome carried to an ICPC held with a plan for child 1."""
+    reference = await agreed_continuing_risk(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    (conference,) = (await strategy.get(f"/v1/cases/{reference}/conferences",
+                                        headers=SW)).json()
+    meeting = conference["meeting_id"]
+    r = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": ICPC_INVITEES})
+    assert r.status_code == 200, r.text
+    system["clock"].set(ICPC_AT + timedelta(hours=2))
+    held_at = ICPC_AT + timedelta(hours=1)
+    r = await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO, json={
+        "held_at": held_at.isoformat(), "attendees": ICPC_INVITEES,
+        "decisions": [{"child_number": 1, "plan": True, "category_of_abuse": ["neglect"],
+                       "core_group": CORE_GROUP, "first_review_due_on": "2027-03-05"}]})
+    assert r.status_code == 200, r.text
+    return reference, str(r.json()["decisions"][0]["plan_id"]), held_at
+
+
+async def test_the_plan_s_core_groups_update_its_actions_the_first_chaired_by_the_team_manager(
+    system: dict[str, Any],
+) -> None:
+    reference, plan_id, icpc_held = await icpc_held_with_a_plan(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    (listed,) = (await strategy.get(f"/v1/cases/{reference}/plans", headers=IRO)).json()
+    assert (listed["plan_id"], listed["child_number"], listed["status"]) == (plan_id, 1,
+                                                                           "active")
+    # The social worker writes the plan's actions in detail; the child is given a copy.
+    r = await strategy.post(f"/v1/plans/{plan_id}/actions", headers=SW, json={"new_actions": [
+        {"what": "Synthetic: weekly home visit.", "owner_role": "social_worker",
+         "owner_agency": "local_authority", "due_on": "2026-12-18"},
+        {"what": "Synthetic: health check.", "owner_role": "practitioner",
+         "owner_agency": "health", "due_on": "2027-01-08"}]})
+    assert r.status_code == 200, r.text
+    visit, check = sorted(r.json()["actions"], key=lambda a: a["due_on"])
+    too_early = await strategy.post(f"/v1/plans/{plan_id}/copy-given-to-child", headers=SW,
+                                    json={"given_on": "2026-12-01", "form": "easy_read"})
+    assert too_early.status_code == 422
+    assert [e["field"] for e in too_early.json()["errors"]] == ["given_on"]
+    r = await strategy.post(f"/v1/plans/{plan_id}/copy-given-to-child", headers=SW,
+                            json={"given_on": "2026-12-10", "form": "easy_read"})
+    assert r.status_code == 200
+    assert r.json()["copy_given_to_child"] == {"given_on": "2026-12-10", "form": "easy_read",
+                                               "language": None}
+    # The core group's health visitor sees the plan; an officer outside it does not.
+    assert (await strategy.get(f"/v1/plans/{plan_id}", headers=HEALTH)).status_code == 200
+    assert (await strategy.get(f"/v1/plans/{plan_id}", headers=POLICE)).status_code == 404
+
+    first_at = datetime(2026, 12, 17, 10, 0, tzinfo=UTC)
+    r = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=BS, json={
+        "scheduled_for": first_at.isoformat(), "invitees": CORE_GROUP})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    # 10 working days after Thursday 10 December: the end of Thursday 24 December.
+    assert (first["first"], first["chair_role"], first["due_at"]) == (
+        True, "team_manager", "2026-12-25T00:00:00+00:00")
+    (scheduled,) = await typed(system, reference, "core-group.scheduled")
+    assert (scheduled["plan_id"], scheduled["first"]) == (plan_id, True)
+
+    system["clock"].set(first_at + timedelta(hours=2))
+    url = f"/v1/core-groups/{first['meeting_id']}"
+    held = {"held_at": (first_at + timedelta(hours=1)).isoformat(), "attendees": CORE_GROUP,
+            "action_updates": [{"action_id": visit["action_id"], "status": "done"}],
+            "new_actions": [{"what": "Synthetic: nursery place.", "owner_role":
+                             "social_worker", "owner_agency": "local_authority",
+                             "due_on": "2027-01-15"}]}
+    assert (await strategy.post(f"{url}/held", headers=SW, json=held)).status_code == 403
+    unknown = await strategy.post(f"{url}/held", headers=TM, json={
+        **held, "action_updates": [{"action_id": str(uuid4()), "status": "done"}]})
+    assert unknown.status_code == 422
+    assert [e["field"] for e in unknown.json()["errors"]] == ["action_updates[0].action_id"]
+    r = await strategy.post(f"{url}/held", headers=TM, json=held)
+    assert r.status_code == 200, r.text
+    # Minutes within 5 working days of Thursday 17 December: the end of Thursday 24th.
+    assert r.json()["minutes_due_at"] == "2026-12-25T00:00:00+00:00"
+    (event,) = await typed(system, reference, "core-group.held")
+    assert (event["first"], event["chaired_by_role"], event["chaired_by"]) == (
+        True, "team_manager", "tm-1")
+    assert event["plan_copy_given_to_child"] is True
+    await clocks_when(system, reference, {
+        ("first_core_group", plan_id): "met",
+        ("core_group_minutes", first["meeting_id"]): "running"})
+    assert (await strategy.post(f"{url}/minutes", headers=SW,
+                                json={"minutes": "Synthetic."})).status_code == 403
+    assert (await strategy.post(f"{url}/minutes", headers=TM,
+                                json={"minutes": "Synthetic."})).status_code == 200
+    (minutes,) = await typed(system, reference, "minutes.circulated")
+    assert (minutes["meeting_kind"], minutes["meeting_id"]) == ("core_group",
+                                                                first["meeting_id"])
+    assert minutes["signed_off_by_role"] == "team_manager"
+    await clocks_when(system, reference, {
+        ("core_group_minutes", first["meeting_id"]): "met"})
+
+    # Later core groups are chaired by the social worker.
+    later_at = datetime(2027, 1, 14, 10, 0, tzinfo=UTC)
+    r = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=SW, json={
+        "scheduled_for": later_at.isoformat(), "invitees": CORE_GROUP})
+    assert (r.json()["first"], r.json()["chair_role"], r.json()["due_at"]) == (
+        False, "social_worker", None)
+    system["clock"].set(later_at + timedelta(hours=2))
+    later = {"held_at": (later_at + timedelta(hours=1)).isoformat(), "attendees": CORE_GROUP,
+             "action_updates": [{"action_id": check["action_id"], "status": "in_progress",
+                                 "note": "Synthetic: booked."}]}
+    url = f"/v1/core-groups/{r.json()['meeting_id']}"
+    assert (await strategy.post(f"{url}/held", headers=TM, json=later)).status_code == 403
+    assert (await strategy.post(f"{url}/held", headers=SW, json=later)).status_code == 200
+    actions = (await strategy.get(f"/v1/plans/{plan_id}", headers=SW)).json()["actions"]
+    assert [(a["what"], a["status"]) for a in actions] == [
+        ("Synthetic: weekly home visit.", "done"), ("Synthetic: health check.", "in_progress"),
+        ("Synthetic: nursery place.", "open")]
+    assert [a["updated_at_meeting"] for a in actions] == [
+        first["meeting_id"], r.json()["meeting_id"], first["meeting_id"]]
+    assert icpc_held.isoformat() == listed["started_at"]

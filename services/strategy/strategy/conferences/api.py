@@ -12,8 +12,8 @@ from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
 from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
-from strategy.api_models import Agency, Body, PractitionerRole, Text, UserId
-from strategy.conferences import icpc
+from strategy.api_models import Agency, Body, LongText, PractitionerRole, Text, UserId
+from strategy.conferences import core_groups, icpc, plans
 
 Organiser = Annotated[Principal, Depends(require_roles(
     Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.BUSINESS_SUPPORT))]
@@ -77,6 +77,60 @@ class IcpcHeldIn(Body):
     decision_summary: Text | None = None
 
 
+class ActionIn(Body):
+    """A plan action: what, by whom (role, and agency for a practitioner), by when."""
+
+    what: Text
+    owner_role: PractitionerRole | FamilyRole
+    owner_agency: Agency | None = None
+    due_on: IsoDate
+
+
+ActionStatus = Literal["open", "in_progress", "done", "not_done", "no_longer_needed"]
+
+
+class ActionUpdateIn(Body):
+    action_id: Annotated[str, Field(min_length=36, max_length=36)]
+    status: ActionStatus
+    note: Text | None = None
+
+
+class ActionsIn(Body):
+    """Add actions to the plan, or update their status."""
+
+    new_actions: list[ActionIn] = Field(default_factory=list, max_length=100)
+    action_updates: list[ActionUpdateIn] = Field(default_factory=list, max_length=200)
+
+
+class CopyIn(Body):
+    """The child was given a copy of the plan in appropriate language."""
+
+    given_on: IsoDate
+    form: Literal["written", "easy_read", "translated", "audio", "braille", "verbal", "other"]
+    language: Annotated[str, Field(min_length=2, max_length=40)] | None = Field(
+        default=None, description="The language of the copy, when not English.")
+
+
+class CoreGroupScheduleIn(Body):
+    """Arrange the plan's next core group (a pending one is re-arranged)."""
+
+    scheduled_for: IsoDateTime
+    invitees: list[ParticipantIn] = Field(min_length=1, max_length=100)
+
+
+class CoreGroupHeldIn(Body):
+    """The core group as held: attendance and the plan's actions as it updated them."""
+
+    held_at: IsoDateTime
+    attendees: list[ParticipantIn] = Field(min_length=1, max_length=100)
+    action_updates: list[ActionUpdateIn] = Field(default_factory=list, max_length=200)
+    new_actions: list[ActionIn] = Field(default_factory=list, max_length=100)
+
+
+class CoreGroupMinutesIn(Body):
+    minutes: LongText
+
+
 def router(_ctx: ServiceContext) -> list[APIRouter]:
     """The conferences' routes."""
     api = APIRouter(prefix="/v1", responses=problem_responses())
@@ -127,5 +181,71 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                         "core_group": [p.model_dump(exclude_none=True)
                                        for p in d.core_group]} for d in body.decisions],
             decision_summary=body.decision_summary))
+
+    @api.get("/cases/{case_reference}/plans", tags=["child protection plans"])
+    def case_plans(case_reference: str, ctx: Context,
+                   principal: Readers) -> list[dict[str, Any]]:
+        """A case's child protection plans, one per child. Audited."""
+        return plans.list_for_case(ctx, principal, case_reference)
+
+    @api.get("/plans/{plan_id}", tags=["child protection plans"])
+    def read_plan(plan_id: str, ctx: Context, principal: CurrentPrincipal) -> dict[str, Any]:
+        """One plan with its actions and core groups: staff, IROs and its core group
+        members. Audited."""
+        return plans.read(ctx, principal, plan_id)
+
+    @api.post("/plans/{plan_id}/actions", tags=["child protection plans"],
+              responses=problem_responses(403, 409, 422))
+    def plan_actions(plan_id: str, body: ActionsIn, ctx: Context,
+                     principal: Organiser) -> dict[str, Any]:
+        """Add actions (what, by whom, by when) or update their status."""
+        return plans.change_actions(
+            ctx, principal, plan_id, new=[a.model_dump() for a in body.new_actions],
+            updates=[u.model_dump(exclude_none=True) for u in body.action_updates])
+
+    @api.post("/plans/{plan_id}/copy-given-to-child", tags=["child protection plans"],
+              responses=problem_responses(403, 422))
+    def plan_copy(plan_id: str, body: CopyIn, ctx: Context,
+                  principal: Organiser) -> dict[str, Any]:
+        """Record that the child was given a copy of the plan, when and in what form."""
+        return plans.copy_given(ctx, principal, plan_id, given_on=body.given_on,
+                                form=body.form, language=body.language)
+
+    @api.post("/plans/{plan_id}/core-groups", tags=["core groups"],
+              responses=problem_responses(403, 409, 422))
+    def schedule_core_group(plan_id: str, body: CoreGroupScheduleIn, ctx: Context,
+                            principal: Organiser) -> dict[str, Any]:
+        """Arrange the plan's next core group: the first is due within 10 working days of
+        the ICPC (chaired by the team manager), later ones are chaired by the social
+        worker."""
+        return core_groups.schedule(
+            ctx, principal, plan_id, scheduled_for=body.scheduled_for,
+            invitees=[p.model_dump(exclude_none=True) for p in body.invitees])
+
+    @api.get("/core-groups/{meeting_id}", tags=["core groups"])
+    def read_core_group(meeting_id: str, ctx: Context,
+                        principal: CurrentPrincipal) -> dict[str, Any]:
+        """One core group meeting. Audited."""
+        return core_groups.read(ctx, principal, meeting_id)
+
+    @api.post("/core-groups/{meeting_id}/held", tags=["core groups"],
+              responses=problem_responses(403, 409, 422))
+    def core_group_held(meeting_id: str, body: CoreGroupHeldIn, ctx: Context,
+                        principal: CurrentPrincipal) -> dict[str, Any]:
+        """The chair records it held, with the plan's actions as updated; minutes are due
+        within 5 working days."""
+        return core_groups.record_held(ctx, principal, meeting_id, core_groups.Held(
+            held_at=body.held_at,
+            attendees=[p.model_dump(exclude_none=True) for p in body.attendees],
+            action_updates=[u.model_dump(exclude_none=True) for u in body.action_updates],
+            new_actions=[a.model_dump() for a in body.new_actions]))
+
+    @api.post("/core-groups/{meeting_id}/minutes", tags=["core groups"],
+              responses=problem_responses(403, 409, 422))
+    def core_group_minutes(meeting_id: str, body: CoreGroupMinutesIn, ctx: Context,
+                           principal: CurrentPrincipal) -> dict[str, Any]:
+        """The chair signs off and circulates the minutes."""
+        return core_groups.circulate_minutes(ctx, principal, meeting_id,
+                                             minutes=body.minutes)
 
     return [api]

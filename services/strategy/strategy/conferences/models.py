@@ -85,3 +85,55 @@ class ChildProtectionPlan(SQLModel, table=True):
     outline_plan: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     first_review_due_on: date = Field(sa_column=Column(Date, nullable=False))
     started_at: datetime = Field(sa_column=utc_column())
+    # The child's copy of the plan, in appropriate language: when, in what form.
+    copy_given_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    copy_form: str | None = Field(default=None, max_length=30)
+    copy_language: str | None = Field(default=None, max_length=40)
+
+
+class PlanAction(SQLModel, table=True):
+    """One action of a plan: what, by whom (role and agency), by when, and its status."""
+
+    __tablename__ = "strategy_cp_plan_action"
+
+    id: str = Field(primary_key=True, max_length=36)
+    plan_id: str = Field(foreign_key="strategy_cp_plan.id", max_length=36, index=True)
+    what: str = Field(sa_column=Column(Text, nullable=False))
+    owner_role: str = Field(max_length=40)
+    owner_agency: str | None = Field(default=None, max_length=40)
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    status: str = Field(max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = Field(sa_column=utc_column())
+    updated_at_meeting: str | None = Field(default=None, max_length=36)
+
+
+_CORE_GROUP_VERSION = Column("version", Integer, nullable=False, server_default="1")
+
+
+class CoreGroupMeeting(SQLModel, table=True):
+    """One core group meeting of a plan: the first chaired by the team manager (within 10
+    working days of the ICPC), later ones by the social worker; minutes within 5 working
+    days."""
+
+    __tablename__ = "strategy_core_group"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _CORE_GROUP_VERSION}
+
+    version: int | None = Field(default=None, sa_column=_CORE_GROUP_VERSION)
+    id: str = Field(primary_key=True, max_length=36)
+    plan_id: str = Field(foreign_key="strategy_cp_plan.id", max_length=36, index=True)
+    case_reference: str = Field(max_length=32, index=True)
+    partnership: str = Field(max_length=100, index=True)
+    first: bool
+    status: str = Field(max_length=30)  # scheduled | held | minutes_circulated
+    scheduled_for: datetime = Field(sa_column=utc_column())
+    invitees: str = Field(sa_column=Column(Text, nullable=False))
+    sequence: int = 0
+    scheduled_at: datetime = Field(sa_column=utc_column())
+    held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    chaired_by: str | None = Field(default=None, max_length=128)
+    chaired_by_role: str | None = Field(default=None, max_length=20)
+    attendees: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    minutes_due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    minutes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    circulated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -24,6 +24,13 @@ REPORTS_DUE_WORKING_DAYS_BEFORE = 2
 before the conference (a partnership may set another number; the chair needs time to read
 and share them with the family)."""
 
+FIRST_CORE_GROUP_WITHIN = Duration(amount=10, unit="working_days")
+"""The first core group within 10 working days of the ICPC ([004])."""
+CORE_GROUP_MINUTES_WITHIN = Duration(amount=5, unit="working_days")
+"""Core group minutes within 5 working days of the meeting ([004])."""
+ACTION_STATUSES = ("open", "in_progress", "done", "not_done", "no_longer_needed")
+COPY_FORMS = ("written", "easy_read", "translated", "audio", "braille", "verbal", "other")
+
 CATEGORIES = ("neglect", "physical", "emotional", "sexual")
 FAMILY_ROLES = frozenset({"child", "parent_or_carer", "family_member", "supporter",
                           "advocate"})
@@ -117,4 +124,24 @@ def decision_errors(calendar: WorkingCalendar, decisions: Sequence[Mapping[str, 
                          "first_review_due_on"):
                 if d.get(name):
                     errors.append((f"{at}.{name}", "only when a plan is made"))
+    return errors
+
+
+def core_group_chair_role(first: bool) -> str:
+    """The first core group is chaired by the social care team manager, later ones by the
+    social worker ([004])."""
+    return "team_manager" if first else "social_worker"
+
+
+def action_update_errors(updates: Sequence[Mapping[str, Any]], known: Sequence[str],
+                         field: str = "action_updates") -> FieldErrors:
+    """Each update names an action of this plan, once."""
+    errors: FieldErrors = []
+    seen: set[str] = set()
+    for i, u in enumerate(updates):
+        if u["action_id"] not in known:
+            errors.append((f"{field}[{i}].action_id", "not an action of this plan"))
+        elif u["action_id"] in seen:
+            errors.append((f"{field}[{i}].action_id", "each action once"))
+        seen.add(u["action_id"])
     return errors
