@@ -340,3 +340,77 @@ async def test_the_plan_s_core_groups_update_its_actions_the_first_chaired_by_th
     assert [a["updated_at_meeting"] for a in actions] == [
         first["meeting_id"], r.json()["meeting_id"], first["meeting_id"]]
     assert icpc_held.isoformat() == listed["started_at"]
+
+
+async def test_reviews_continue_the_plan_then_step_it_down_ending_it_and_its_clocks(
+    system: dict[str, Any],
+) -> None:
+    reference, plan_id, _ = await icpc_held_with_a_plan(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    await clocks_when(system, reference, {("first_review_conference", plan_id): "running",
+                                          ("first_core_group", plan_id): "running"})
+    first_at = datetime(2027, 3, 4, 10, 0, tzinfo=UTC)
+    r = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=BS, json={
+        "scheduled_for": first_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert (first["first"], first["due_on"]) == (True, "2027-03-05")
+    (scheduled,) = await typed(system, reference, "review-conference.scheduled")
+    assert (scheduled["plan_id"], scheduled["chaired_by_iro"]) == (plan_id, "iro-1")
+
+    system["clock"].set(first_at + timedelta(hours=2))
+    url = f"/v1/review-conferences/{first['meeting_id']}/held"
+    held_at = (first_at + timedelta(hours=1)).isoformat()
+    body = {"held_at": held_at, "attendees": CORE_GROUP, "decision": "change",
+            "category_of_abuse": ["neglect", "physical"], "next_review_due_on": "2027-09-05",
+            "rationale": "Synthetic: progress; a new concern."}
+    assert (await strategy.post(url, headers=SW, json=body)).status_code == 403
+    # Continuing needs the categories and the next review within 6 months (4 September).
+    late = await strategy.post(url, headers=IRO, json={**body, "category_of_abuse": []})
+    assert late.status_code == 422
+    assert [e["field"] for e in late.json()["errors"]] == [
+        "category_of_abuse", "next_review_due_on"]
+    r = await strategy.post(url, headers=IRO, json={**body, "next_review_due_on": "2027-09-03"})
+    assert r.status_code == 200, r.text
+    (held,) = await typed(system, reference, "review-conference.held")
+    assert (held["first"], held["decision"], held["next_review_due_on"]) == (
+        True, "change", "2027-09-03")
+    await clocks_when(system, reference, {
+        ("first_review_conference", plan_id): "met",
+        ("later_review_conference", plan_id): "running"})
+    plan = (await strategy.get(f"/v1/plans/{plan_id}", headers=IRO)).json()
+    assert (plan["category_of_abuse"], plan["next_review_due_on"]) == (
+        ["neglect", "physical"], "2027-09-03")
+
+    # The second review steps the plan down to a child in need plan: the plan ends.
+    later_at = datetime(2027, 8, 26, 9, 0, tzinfo=UTC)  # BST: 10:00 local
+    r = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=SW, json={
+        "scheduled_for": later_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP})
+    assert (r.json()["first"], r.json()["due_on"]) == (False, "2027-09-03")
+    system["clock"].set(later_at + timedelta(hours=2))
+    url = f"/v1/review-conferences/{r.json()['meeting_id']}/held"
+    ended_at = (later_at + timedelta(hours=1)).isoformat()
+    stepped = {"held_at": ended_at, "attendees": CORE_GROUP,
+               "decision": "step_down_child_in_need", "rationale": "Synthetic: safer now."}
+    mixed = await strategy.post(url, headers=IRO, json={**stepped,
+                                                        "next_review_due_on": "2027-12-01"})
+    assert [e["field"] for e in mixed.json()["errors"]] == ["next_review_due_on"]
+    r = await strategy.post(url, headers=IRO, json=stepped)
+    assert r.status_code == 200, r.text
+    assert (r.json()["plan_status"], r.json()["plan_end_reason"]) == (
+        "ended", "stepped_down_to_child_in_need")
+    (ended,) = await typed(system, reference, "plan.ended")
+    assert (ended["plan_id"], ended["reason"], ended["review_meeting_id"],
+            ended["ended_at"]) == (plan_id, "stepped_down_to_child_in_need",
+                                   r.json()["meeting_id"], ended_at)
+    # The review is met; the first core group, never held, is cancelled with the plan.
+    await clocks_when(system, reference, {
+        ("later_review_conference", plan_id): "met",
+        ("first_core_group", plan_id): "cancelled"})
+    assert (await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=SW, json={
+        "scheduled_for": later_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP})).status_code == 409
+    assert (await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=SW, json={
+        "scheduled_for": later_at.isoformat(), "invitees": CORE_GROUP})).status_code == 409

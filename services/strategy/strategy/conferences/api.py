@@ -13,7 +13,7 @@ from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
 from strategy.api_models import Agency, Body, LongText, PractitionerRole, Text, UserId
-from strategy.conferences import core_groups, icpc, plans
+from strategy.conferences import core_groups, icpc, plans, reviews
 
 Organiser = Annotated[Principal, Depends(require_roles(
     Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.BUSINESS_SUPPORT))]
@@ -129,6 +129,28 @@ class CoreGroupHeldIn(Body):
 
 class CoreGroupMinutesIn(Body):
     minutes: LongText
+
+
+class ReviewScheduleIn(Body):
+    """Arrange the plan's next review conference (a pending one is re-arranged)."""
+
+    scheduled_for: IsoDateTime
+    chaired_by_iro: UserId
+    invitees: list[ParticipantIn] = Field(min_length=1, max_length=100)
+
+
+class ReviewHeldIn(Body):
+    """The review as held: the plan continues, changes, or ends (closed or stepped down)."""
+
+    held_at: IsoDateTime
+    attendees: list[ParticipantIn] = Field(min_length=1, max_length=100)
+    decision: Literal["continue", "change", "end", "step_down_child_in_need",
+                      "step_down_early_help"]
+    category_of_abuse: list[Category] = Field(
+        default_factory=list, max_length=4, description="When it continues or changes.")
+    next_review_due_on: IsoDate | None = Field(
+        default=None, description="When it continues or changes: within 6 months.")
+    rationale: Text
 
 
 def router(_ctx: ServiceContext) -> list[APIRouter]:
@@ -247,5 +269,35 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """The chair signs off and circulates the minutes."""
         return core_groups.circulate_minutes(ctx, principal, meeting_id,
                                              minutes=body.minutes)
+
+    @api.post("/plans/{plan_id}/reviews", tags=["review conferences"],
+              responses=problem_responses(403, 409, 422))
+    def schedule_review(plan_id: str, body: ReviewScheduleIn, ctx: Context,
+                        principal: Organiser) -> dict[str, Any]:
+        """Arrange the plan's next review conference, chaired by an IRO: due on the date
+        the ICPC (first, within 3 months) or the previous review (within 6 months) set."""
+        return reviews.schedule(
+            ctx, principal, plan_id, scheduled_for=body.scheduled_for,
+            chaired_by_iro=body.chaired_by_iro,
+            invitees=[p.model_dump(exclude_none=True) for p in body.invitees])
+
+    @api.get("/review-conferences/{meeting_id}", tags=["review conferences"])
+    def read_review(meeting_id: str, ctx: Context,
+                    principal: CurrentPrincipal) -> dict[str, Any]:
+        """One review conference (staff, IROs, invitees). Audited."""
+        return reviews.read(ctx, principal, meeting_id)
+
+    @api.post("/review-conferences/{meeting_id}/held", tags=["review conferences"],
+              responses=problem_responses(403, 409, 422))
+    def review_held(meeting_id: str, body: ReviewHeldIn, ctx: Context,
+                    principal: Iro) -> dict[str, Any]:
+        """The chairing IRO records the review: continue or change (categories and the
+        next review within 6 months), or end the plan: close, step down to a child in need
+        plan or early help (plan.ended; the plan's clocks are cancelled)."""
+        return reviews.record_held(ctx, principal, meeting_id, reviews.Held(
+            held_at=body.held_at,
+            attendees=[p.model_dump(exclude_none=True) for p in body.attendees],
+            decision=body.decision, category_of_abuse=list(body.category_of_abuse),
+            next_review_due_on=body.next_review_due_on, rationale=body.rationale))
 
     return [api]

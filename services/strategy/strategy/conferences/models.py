@@ -89,6 +89,11 @@ class ChildProtectionPlan(SQLModel, table=True):
     copy_given_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     copy_form: str | None = Field(default=None, max_length=30)
     copy_language: str | None = Field(default=None, max_length=40)
+    # Reviews and ending.
+    next_review_due_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    end_reason: str | None = Field(default=None, max_length=40)
+    ended_by_review: str | None = Field(default=None, max_length=36)
 
 
 class PlanAction(SQLModel, table=True):
@@ -137,3 +142,34 @@ class CoreGroupMeeting(SQLModel, table=True):
     minutes_due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     minutes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     circulated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+_REVIEW_VERSION = Column("version", Integer, nullable=False, server_default="1")
+
+
+class ReviewConference(SQLModel, table=True):
+    """A review child protection conference of a plan, chaired by an IRO: the first within
+    3 months of the ICPC, then at intervals of not more than 6 months."""
+
+    __tablename__ = "strategy_review_conference"
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _REVIEW_VERSION}
+
+    version: int | None = Field(default=None, sa_column=_REVIEW_VERSION)
+    id: str = Field(primary_key=True, max_length=36)
+    plan_id: str = Field(foreign_key="strategy_cp_plan.id", max_length=36, index=True)
+    case_reference: str = Field(max_length=32, index=True)
+    partnership: str = Field(max_length=100, index=True)
+    first: bool
+    due_on: date = Field(sa_column=Column(Date, nullable=False))
+    status: str = Field(max_length=20)  # scheduled | held
+    scheduled_for: datetime = Field(sa_column=utc_column())
+    chaired_by_iro: str = Field(max_length=128)
+    invitees: str = Field(sa_column=Column(Text, nullable=False))
+    sequence: int = 0
+    scheduled_at: datetime = Field(sa_column=utc_column())
+    held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    attendees: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    decision: str | None = Field(default=None, max_length=30)
+    category_of_abuse: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_review_due_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    rationale: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

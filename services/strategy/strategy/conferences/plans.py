@@ -22,7 +22,12 @@ from mashcore.service import ServiceContext
 from strategy import access
 from strategy.conferences import rules
 from strategy.conferences.icpc import READERS
-from strategy.conferences.models import ChildProtectionPlan, CoreGroupMeeting, PlanAction
+from strategy.conferences.models import (
+    ChildProtectionPlan,
+    CoreGroupMeeting,
+    PlanAction,
+    ReviewConference,
+)
 from strategy.models import StrategyCase
 
 PLAN = "child_protection_plan"
@@ -48,6 +53,8 @@ def view(uow: UnitOfWork, p: ChildProtectionPlan) -> dict[str, Any]:
     """A plan, its actions, its core group meetings and the child's copy."""
     meetings = uow.session.exec(select(CoreGroupMeeting).where(
         CoreGroupMeeting.plan_id == p.id).order_by(col(CoreGroupMeeting.scheduled_at)))
+    reviews = list(uow.session.exec(select(ReviewConference).where(
+        ReviewConference.plan_id == p.id).order_by(col(ReviewConference.scheduled_at))))
     return {
         "plan_id": p.id, "case_reference": p.case_reference, "child_number": p.child_number,
         "icpc_meeting_id": p.icpc_id, "status": p.status, "started_at": _iso(p.started_at),
@@ -61,6 +68,12 @@ def view(uow: UnitOfWork, p: ChildProtectionPlan) -> dict[str, Any]:
         "core_groups": [{"meeting_id": m.id, "first": m.first, "status": m.status,
                          "scheduled_for": _iso(m.scheduled_for), "held_at": _iso(m.held_at),
                          "minutes_due_at": _iso(m.minutes_due_at)} for m in meetings],
+        "next_review_due_on": _iso((p.next_review_due_on or p.first_review_due_on)
+                                   if p.status == "active" else None),
+        "reviews": [{"meeting_id": r.id, "first": r.first, "status": r.status,
+                     "due_on": _iso(r.due_on), "scheduled_for": _iso(r.scheduled_for),
+                     "held_at": _iso(r.held_at), "decision": r.decision} for r in reviews],
+        "ended_at": _iso(p.ended_at), "end_reason": p.end_reason,
     }
 
 

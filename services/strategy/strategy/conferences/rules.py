@@ -24,6 +24,13 @@ REPORTS_DUE_WORKING_DAYS_BEFORE = 2
 before the conference (a partnership may set another number; the chair needs time to read
 and share them with the family)."""
 
+LATER_REVIEW_WITHIN_MONTHS = 6
+"""Later reviews at intervals of not more than 6 months ([004])."""
+CONTINUING = ("continue", "change")
+ENDING: Mapping[str, str] = {"end": "ended",
+                             "step_down_child_in_need": "stepped_down_to_child_in_need",
+                             "step_down_early_help": "stepped_down_to_early_help"}
+"""A review's decision that ends the plan → plan.ended's reason."""
 FIRST_CORE_GROUP_WITHIN = Duration(amount=10, unit="working_days")
 """The first core group within 10 working days of the ICPC ([004])."""
 CORE_GROUP_MINUTES_WITHIN = Duration(amount=5, unit="working_days")
@@ -145,3 +152,24 @@ def action_update_errors(updates: Sequence[Mapping[str, Any]], known: Sequence[s
             errors.append((f"{field}[{i}].action_id", "each action once"))
         seen.add(u["action_id"])
     return errors
+
+
+def review_decision_errors(calendar: WorkingCalendar, decision: str,
+                           categories: Sequence[str], next_review_due_on: date | None,
+                           held_at: datetime,
+                           allowed_categories: Sequence[str] = CATEGORIES) -> FieldErrors:
+    """Continuing or changing the plan needs its categories and the next review within 6
+    months; ending it or stepping down has neither."""
+    if decision in CONTINUING:
+        errors: FieldErrors = []
+        if not categories:
+            errors.append(("category_of_abuse", "a continuing plan needs a category"))
+        bad = [c for c in categories if c not in allowed_categories]
+        if bad:
+            errors.append(("category_of_abuse",
+                           f"not allowed by the partnership: {', '.join(bad)}"))
+        return errors + review_date_errors(calendar, next_review_due_on, held_at,
+                                           LATER_REVIEW_WITHIN_MONTHS, "next_review_due_on")
+    return [(name, "only when the plan continues or changes")
+            for name, value in (("category_of_abuse", categories),
+                                ("next_review_due_on", next_review_due_on)) if value]
