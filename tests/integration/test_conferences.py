@@ -405,6 +405,10 @@ async def test_reviews_continue_the_plan_then_step_it_down_ending_it_and_its_clo
     assert (ended["plan_id"], ended["reason"], ended["review_meeting_id"],
             ended["ended_at"]) == (plan_id, "stepped_down_to_child_in_need",
                                    r.json()["meeting_id"], ended_at)
+    (handed_on,) = await typed(system, reference, "plan.handed-on")
+    assert (handed_on["plan_id"], handed_on["handed_to"], handed_on["child_number"],
+            handed_on["category_of_abuse"]) == (plan_id, "child_in_need", 1,
+                                                ["neglect", "physical"])
     # The review is met; the first core group, never held, is cancelled with the plan.
     await clocks_when(system, reference, {
         ("later_review_conference", plan_id): "met",

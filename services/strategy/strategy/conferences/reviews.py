@@ -3,7 +3,8 @@ first on the date agreed at the ICPC (within 3 months of it), later ones on the 
 previous review set (not more than 6 months). The review continues or changes the plan
 (its categories and next review date), or ends it: closed, or stepped down to a
 child-in-need plan or early help; ending emits ``plan.ended`` (intake's 12-week rule; the
-timekeeper cancels the plan's clocks) in the same transaction. Events keyed by the plan and
+timekeeper cancels the plan's clocks) in the same transaction, and a step-down also
+``plan.handed-on`` for the team that takes the case on. Events keyed by the plan and
 the meeting.
 """
 
@@ -33,6 +34,10 @@ REVIEW = "review_conference"
 SCHEDULED_EVENT = "mash.strategy.review-conference.scheduled.v1"
 HELD_EVENT = "mash.strategy.review-conference.held.v1"
 PLAN_ENDED = "mash.strategy.plan.ended.v1"
+HANDED_ON = "mash.strategy.plan.handed-on.v1"
+HANDED_TO = {"step_down_child_in_need": "child_in_need",
+             "step_down_early_help": "early_help"}
+"""A step-down hands the case on to the team that takes it (closing hands it to nobody)."""
 
 
 def _iso(value: datetime | date | None) -> str | None:
@@ -189,6 +194,13 @@ def record_held(ctx: ServiceContext, principal: Principal, meeting_id: str,
                 "case_reference": p.case_reference, "plan_id": p.id,
                 "reason": p.end_reason, "review_meeting_id": r.id,
                 "ended_at": h.held_at.isoformat()}, now)
+            if h.decision in HANDED_TO:
+                _emit(ctx, uow, p.case_reference, p.partnership, HANDED_ON, {
+                    "case_reference": p.case_reference, "plan_id": p.id,
+                    "child_number": p.child_number, "handed_to": HANDED_TO[h.decision],
+                    "review_meeting_id": r.id,
+                    "category_of_abuse": json.loads(p.category_of_abuse),
+                    "handed_on_at": h.held_at.isoformat()}, now)
         uow.session.add(p)
         uow.commit()
         return view(r, p, full=True)
