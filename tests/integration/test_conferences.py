@@ -7,6 +7,7 @@ clocks the timekeeper starts (keyed by the plan) while the ICPC clock is met.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlmodel import Session, col, select
 
 from sla_timekeeper.models import ClockRow
@@ -28,6 +29,7 @@ from tests.integration.test_strategy import (
     SW,
     TM,
     UNINVITED_POLICE,
+    _waiting_on_lock,
     held_body,
     red_strategy_discussion,
     schedule_body,
@@ -64,9 +66,10 @@ async def system(postgres_server: Any, tmp_path: Path) -> AsyncIterator[dict[str
         yield running
 
 
-async def agreed_continuing_risk(system: dict[str, Any]) -> str:
-    """A Red case's discussion held at DISCUSSION_AT deciding s47 for child 1, whose outcome
-    of continuing risk a team manager agrees."""
+async def agreed_continuing_risk(system: dict[str, Any], children: tuple[int, ...] = (1,),
+                                 ) -> str:
+    """A Red case's discussion held at DISCUSSION_AT deciding s47 for ``children``, whose
+    outcomes of continuing risk a team manager agrees."""
     reference, meeting = await red_strategy_discussion(system)
     strategy: httpx.AsyncClient = system["strategy"]
     r = await strategy.post(f"/v1/strategy-discussions/{meeting}/schedule", headers=BS,
@@ -75,16 +78,19 @@ async def agreed_continuing_risk(system: dict[str, Any]) -> str:
     assert r.status_code == 200, r.text
     system["clock"].advance(hours=6)
     r = await strategy.post(f"/v1/strategy-discussions/{meeting}/held", headers=TM,
-                            json=held_body(held_at=DISCUSSION_AT.isoformat()))
+                            json=held_body(held_at=DISCUSSION_AT.isoformat(), s47_decisions=[
+                                {"child_number": n, "s47": n in children} for n in (1, 2)]))
     assert r.status_code == 200, r.text
-    (enquiry,) = (await strategy.get(f"/v1/cases/{reference}/s47-enquiries",
-                                     headers=SW)).json()
-    url = f"/v1/s47-enquiries/{enquiry['s47_enquiry_id']}"
-    assert (await strategy.post(f"{url}/outcome", headers=SW, json={
-        "outcome": "substantiated_continuing_risk", "next_step": "icpc",
-        "rationale": "Synthetic: continuing risk."})).status_code == 200
-    assert (await strategy.post(f"{url}/agreement", headers=TM, json={
-        "agree": True, "rationale": "Synthetic: agreed."})).status_code == 200
+    enquiries = (await strategy.get(f"/v1/cases/{reference}/s47-enquiries",
+                                    headers=SW)).json()
+    assert [e["child_number"] for e in enquiries] == list(children)
+    for enquiry in enquiries:
+        url = f"/v1/s47-enquiries/{enquiry['s47_enquiry_id']}"
+        assert (await strategy.post(f"{url}/outcome", headers=SW, json={
+            "outcome": "substantiated_continuing_risk", "next_step": "icpc",
+            "rationale": "Synthetic: continuing risk."})).status_code == 200
+        assert (await strategy.post(f"{url}/agreement", headers=TM, json={
+            "agree": True, "rationale": "Synthetic: agreed."})).status_code == 200
     return reference
 
 
@@ -418,3 +424,50 @@ async def test_reviews_continue_the_plan_then_step_it_down_ending_it_and_its_clo
         "invitees": CORE_GROUP})).status_code == 409
     assert (await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=SW, json={
         "scheduled_for": later_at.isoformat(), "invitees": CORE_GROUP})).status_code == 409
+
+
+async def test_two_children_share_one_icpc_each_gets_a_plan_and_clocks_and_two_iros_race(
+    system: dict[str, Any],
+) -> None:
+    reference = await agreed_continuing_risk(system, children=(1, 2))
+    strategy: httpx.AsyncClient = system["strategy"]
+    (conference,) = (await strategy.get(f"/v1/cases/{reference}/conferences",
+                                        headers=SW)).json()
+    assert conference["child_numbers"] == [1, 2]
+    meeting = conference["meeting_id"]
+    assert (await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": ICPC_INVITEES})).status_code == 200
+    system["clock"].set(ICPC_AT + timedelta(hours=2))
+    body = {"held_at": (ICPC_AT + timedelta(hours=1)).isoformat(),
+            "attendees": ICPC_INVITEES, "decisions": [
+                {"child_number": n, "plan": True, "category_of_abuse": ["emotional"],
+                 "core_group": CORE_GROUP, "first_review_due_on": "2027-03-01"}
+                for n in (1, 2)]}
+    # Two IROs record it at the same moment: both queue behind the case's lock, held on a
+    # second connection; one wins, the other is told it is no longer scheduled.
+    engine = create_engine(system["db_url"]["strategy"])
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                       {"k": f"mash-case:{reference}"})
+        both = [asyncio.create_task(strategy.post(f"/v1/conferences/{meeting}/held",
+                                                  headers=who, json=body))
+                for who in (IRO, auth("iro", "local_authority", subject="iro-2",
+                                      partnership=P))]
+        await eventually(lambda: _waiting_on_lock(engine, 2), what="both at the case lock")
+        holder.rollback()
+    engine.dispose()
+    codes = sorted(r.status_code for r in await asyncio.gather(*both))
+    assert codes == [200, 409]
+    held = await typed(system, reference, "icpc.held", 2)
+    assert sorted(h["child_number"] for h in held) == [1, 2]
+    plans = {h["plan_id"] for h in held}
+    assert len(plans) == 2 and None not in plans
+    # One ICPC clock (the s47's discussion) met; each plan its own clocks.
+    await clocks_when(system, reference, {
+        ("icpc", held[0]["strategy_meeting_id"]): "met",
+        **{(clock, plan): "running" for plan in plans
+           for clock in ("first_core_group", "first_review_conference")}})
+    listed = (await strategy.get(f"/v1/cases/{reference}/plans", headers=SW)).json()
+    assert [(p["child_number"], p["status"]) for p in listed] == [(1, "active"),
+                                                                  (2, "active")]

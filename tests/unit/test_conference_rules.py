@@ -98,3 +98,44 @@ def test_an_icpc_invites_a_social_worker_and_the_family_by_role_only() -> None:
     assert rules.invitee_errors([{"role": "social_worker"},
                                  {"role": "child", "user_id": "x"}], None) == [
         ("invitees", "family members are invited by role only")]
+
+
+@pytest.mark.parametrize(("held_at", "latest"), [
+    # Thu 4 Mar 2027 (GMT) to Sat 4 Sep 2027 (BST): the local date, across the change.
+    (datetime(2027, 3, 4, 11, 0, tzinfo=UTC), date(2027, 9, 4)),
+    # 31 August: no 31 February, so the end of February.
+    (datetime(2027, 8, 31, 9, 0, tzinfo=UTC), date(2028, 2, 29)),
+])
+def test_a_continuing_plan_s_next_review_is_within_6_months(held_at: datetime,
+                                                            latest: date) -> None:
+    assert rules.review_decision_errors(ENGLAND, "continue", ["neglect"], latest,
+                                        held_at) == []
+    late = date.fromordinal(latest.toordinal() + 1)
+    assert [f for f, _ in rules.review_decision_errors(ENGLAND, "change", ["neglect"], late,
+                                                       held_at)] == ["next_review_due_on"]
+
+
+def test_ending_or_stepping_down_has_no_categories_or_next_review() -> None:
+    held_at = datetime(2027, 3, 4, 11, 0, tzinfo=UTC)
+    for decision in ("end", "step_down_child_in_need", "step_down_early_help"):
+        assert rules.review_decision_errors(ENGLAND, decision, [], None, held_at) == []
+        assert [f for f, _ in rules.review_decision_errors(
+            ENGLAND, decision, ["neglect"], date(2027, 5, 1), held_at)] == [
+            "category_of_abuse", "next_review_due_on"]
+    assert [f for f, _ in rules.review_decision_errors(ENGLAND, "continue", [], None,
+                                                       held_at)] == [
+        "category_of_abuse", "next_review_due_on"]
+
+
+def test_the_first_core_group_is_chaired_by_the_team_manager_later_ones_by_the_social_worker(
+) -> None:
+    assert rules.core_group_chair_role(True) == "team_manager"
+    assert rules.core_group_chair_role(False) == "social_worker"
+    assert rules.FIRST_CORE_GROUP_WITHIN.after(datetime(2026, 12, 10, 11, 0, tzinfo=UTC),
+                                               ENGLAND) == datetime(2026, 12, 25, 0, 0,
+                                                                    tzinfo=UTC)
+    # Minutes of a core group on Tue 22 Dec: 23, 24, (25 and 28 are bank holidays) 29, 30,
+    # 31: the end of Thursday 31 December.
+    assert rules.CORE_GROUP_MINUTES_WITHIN.after(datetime(2026, 12, 22, 11, 0, tzinfo=UTC),
+                                                 ENGLAND) == datetime(2027, 1, 1, 0, 0,
+                                                                      tzinfo=UTC)
