@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, col, select
 
+from mashcore.audit import AuditEntry
 from sla_timekeeper.models import ClockRow
 from tests.integration.test_strategy import (
     BS,
@@ -177,6 +178,14 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
                                headers=ELSEWHERE_IRO)).status_code == 404
     assert (await strategy.get(f"/v1/cases/{reference}/conferences",
                                headers=POLICE)).status_code == 403
+    # Every read of the conference is audited, the refused ones too.
+    engine = create_engine(system["db_url"]["strategy"])
+    with Session(engine) as session:
+        reads = {(a.actor, a.outcome) for a in session.exec(select(AuditEntry).where(
+            AuditEntry.resource == "child_protection_conference",
+            AuditEntry.resource_id == meeting, AuditEntry.action == "read"))}
+    engine.dispose()
+    assert reads == {("pc-1", "allowed"), ("pc-2", "not_found"), ("iro-9", "not_found")}
 
     system["clock"].set(ICPC_AT + timedelta(hours=2))
     held_at = (ICPC_AT + timedelta(hours=1)).isoformat()
