@@ -21,6 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlmodel import Session, col, select
 
 from mashcore.audit import AuditEntry
+from mashcore.envelope import Event
+from mashcore.topics import INTAKE_CONTACTS
 from sla_timekeeper.models import ClockRow
 from tests.integration.test_strategy import (
     BS,
@@ -480,3 +482,54 @@ async def test_two_children_share_one_icpc_each_gets_a_plan_and_clocks_and_two_i
     listed = (await strategy.get(f"/v1/cases/{reference}/plans", headers=SW)).json()
     assert [(p["child_number"], p["status"]) for p in listed] == [(1, "active"),
                                                                   (2, "active")]
+
+
+async def test_a_permanent_transfer_in_with_a_plan_arranges_one_transfer_in_conference(
+    system: dict[str, Any],
+) -> None:
+    reference = "MASH-2026-TRANSF3R"
+    schema = json.loads((Path(__file__).parents[2] / "contracts" / "events"
+                         / "mash.intake.transfer-in.received.v1.schema.json").read_text())
+    received = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday
+    data = {**schema["examples"][0], "case_reference": reference,
+            "transfer_id": str(uuid4()), "received_at": received.isoformat()}
+
+    def transfer(body: dict[str, Any]) -> Event:
+        return Event(type="mash.intake.transfer-in.received.v1", source="/mash/intake",
+                     subject=reference, time=received, recordedtime=received, partnership=P,
+                     data=body)
+    temporary = {**data, "transfer_id": str(uuid4()), "arrangement": "temporary"}
+    # The same transfer sent twice (two events), and a temporary one: one conference.
+    await system["bus"].publish([transfer(b).to_message(INTAKE_CONTACTS)
+                                 for b in (data, data, temporary)])
+    strategy: httpx.AsyncClient = system["strategy"]
+
+    async def arranged() -> list[dict[str, Any]] | None:
+        r = await strategy.get(f"/v1/cases/{reference}/conferences", headers=SW)
+        return r.json() if r.status_code == 200 and r.json() else None
+    (conference,) = await eventually(arranged, what="the transfer-in conference")
+    assert (conference["conference_kind"], conference["child_numbers"],
+            conference["s47_strategy_meeting_id"]) == ("transfer_in", [1, 2], None)
+    # 15 working days after Wednesday 25 November: the end of Wednesday 16 December.
+    assert conference["due_at"] == "2026-12-17T00:00:00+00:00"
+    meeting = conference["meeting_id"]
+    r = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": ICPC_INVITEES})
+    assert r.status_code == 200, r.text
+    (scheduled,) = await typed(system, reference, "icpc.scheduled")
+    assert (scheduled["conference_kind"], scheduled["s47_started_at"]) == ("transfer_in", None)
+    system["clock"].set(ICPC_AT + timedelta(hours=2))
+    r = await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO, json={
+        "held_at": (ICPC_AT + timedelta(hours=1)).isoformat(), "attendees": ICPC_INVITEES,
+        "decisions": [{"child_number": 1, "plan": True, "category_of_abuse": ["neglect"],
+                       "core_group": CORE_GROUP, "first_review_due_on": "2027-02-12"},
+                      {"child_number": 2, "plan": False}]})
+    assert r.status_code == 200, r.text
+    held = sorted(await typed(system, reference, "icpc.held", 2),
+                  key=lambda h: h["child_number"])
+    assert [(h["child_number"], h["plan_made"], h["conference_kind"]) for h in held] == [
+        (1, True, "transfer_in"), (2, False, "transfer_in")]
+    assert held[1]["plan_id"] is None and held[1]["category_of_abuse"] == []
+    await clocks_when(system, reference, {("first_core_group", held[0]["plan_id"]):
+                                          "running"})
