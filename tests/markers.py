@@ -17,6 +17,12 @@ unnamed parent under 18 (whose linked referral used to be a 500)."""
 ACCEPTED = ("valid", "unnamed_young_parent")
 
 
+def refused_with(how: str) -> int:
+    """The status a spoiled referral is refused with: 400 for JSON that does not parse, 422
+    for JSON that breaks the contract."""
+    return 400 if how == "malformed_json" else 422
+
+
 class Markers:
     """Unique synthetic values for one referral; every value handed out is remembered."""
 

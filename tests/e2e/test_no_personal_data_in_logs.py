@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from devinfra.processes import ServiceProcess
-from tests.markers import ACCEPTED, SPOILERS, Markers, leaks, referral, spoil
+from tests.markers import ACCEPTED, SPOILERS, Markers, leaks, referral, refused_with, spoil
 from tests.support import auth, eventually_sync
 
 SCHOOL = auth("referrer", "education", subject="school-mis")
@@ -32,7 +32,8 @@ def test_no_marker_reaches_the_output_of_any_service_process(
                     **SCHOOL, "Content-Type": "application/json"})
             else:
                 response = client.post("/v1/contacts", json=payload, headers=SCHOOL)
-            assert response.status_code == (202 if how in ACCEPTED else 422), (how, response)
+            assert response.status_code == (202 if how in ACCEPTED else refused_with(how)), (
+                how, response)
             if response.status_code == 202:
                 accepted.append(response.json()["case_reference"])
         for contact in client.get("/v1/contacts", headers=OFFICER).json():

@@ -72,16 +72,19 @@ async def test_another_partnerships_contact_is_a_404_and_not_in_the_list(
         listed = await intake.get("/v1/contacts", headers=insider)
         assert contact["case_reference"] in listed.text
 
-    # Every read is audited, the refusals as not_found, and so are the lists.
+    # Every read is audited, and so are the lists. The refusals are filed for the owner
+    # (coventry, with the case reference), never where medway could read them.
     rows = [r for r in audit_rows(system) if r.action == "read"]
     refused = [r for r in rows if r.resource_id == contact["contact_id"]
-               and r.outcome == "not_found"]
+               and r.outcome == "refused"]
     assert {r.actor for r in refused} == {"la-medway", "tm-medway", "io-medway"}
+    assert {(r.case_reference, r.partnership) for r in refused} == {
+        (contact["case_reference"], "coventry")}
     listed_reads = [r for r in rows if r.resource == "contact_list"]
     assert {r.actor for r in listed_reads} >= {"la-coventry", "tm-coventry", "tm-medway"}
     assert any(r.case_reference == contact["case_reference"] and r.actor == "tm-coventry"
                for r in listed_reads)
-    assert not any(r.case_reference == contact["case_reference"] and r.actor == "tm-medway"
+    assert not any(r.case_reference == contact["case_reference"] and r.partnership == "medway"
                    for r in rows)
 
 
@@ -174,17 +177,19 @@ async def test_the_audit_log_of_a_case_is_for_its_partnerships_manager_and_ops_o
     assert [(e["who"], e["role"], e["action"], e["resource"], e["outcome"])
             for e in entries] == [
         ("la-coventry", "referrer", "write", "contact", "allowed"),
-        ("tm-coventry", "team_manager", "read", "contact", "allowed")]
+        ("tm-coventry", "team_manager", "read", "contact", "allowed"),
+        # Medway's attempt is shown to coventry's manager (whose case it is), not to medway.
+        ("tm-medway", "team_manager", "read", "contact", "refused")]
     assert all(e["at"] and e["agency"] for e in entries)
     assert "Child1208" not in response.text and "Synthetic" not in response.text
 
     ops = auth("ops", "local_authority", subject="ops-1")
-    assert len((await intake.get("/v1/audit", params=params, headers=ops)).json()) == 3
+    assert len((await intake.get("/v1/audit", params=params, headers=ops)).json()) == 4
     assert (await intake.get("/v1/audit", params=params, headers=manager("medway"))).json() == []
     for refused in (authority_system("coventry"), hub_officer("coventry")):
         assert (await intake.get("/v1/audit", params=params, headers=refused)).status_code == 403
 
     # Reading the audit log is itself audited (and shown to the next reader).
     again = (await intake.get("/v1/audit", params=params, headers=manager("coventry"))).json()
-    assert [(e["who"], e["resource"]) for e in again[2:]] == [
+    assert [(e["who"], e["resource"]) for e in again[3:]] == [
         ("tm-coventry", "audit_log"), ("ops-1", "audit_log")]

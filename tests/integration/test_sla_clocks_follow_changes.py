@@ -187,20 +187,29 @@ def test_a_second_s47_starts_its_own_icpc_clock_and_only_an_explicit_correction_
                               held_at=at.isoformat(), starts_s47=True, s47_decision=True,
                               **more)
 
-    original = held(m1, first)
-    consume(timekeeper_db, tmp_path, original, held(m2, second))
+    def opened(meeting: str, at: datetime, **more: Any) -> Event:
+        """The child's s47 enquiry opened at the discussion: its ICPC clock's start."""
+        return strategy_event("s47-enquiry.opened", reference, at, meeting_id=meeting,
+                              child_number=1, s47_enquiry_id=str(uuid.uuid4()),
+                              opened_at=at.isoformat(), **more)
+
+    original, original_s47 = held(m1, first), opened(m1, first)
+    consume(timekeeper_db, tmp_path, original, original_s47, held(m2, second),
+            opened(m2, second))
     icpc = [c for c in clocks_of(timekeeper_db, reference) if c.clock == "icpc"]
     assert [(c.instance, c.started_at, c.status) for c in icpc] == [
-        (m1, first, "running"), (m2, second, "running")]
+        (f"{m1}:1", first, "running"), (f"{m2}:1", second, "running")]
     assert published(timekeeper_db, "mash.sla.clock.extended.v1") == []
     # The first discussion was in fact held the day before: corrected explicitly.
-    consume(timekeeper_db, tmp_path, held(m1, first - timedelta(days=1), corrects=original.id))
+    earlier = first - timedelta(days=1)
+    consume(timekeeper_db, tmp_path, held(m1, earlier, corrects=original.id),
+            opened(m1, earlier, corrects=original_s47.id))
     moved = published(timekeeper_db, "mash.sla.clock.extended.v1")
     assert sorted(e["clock"] for e in moved) == ["icpc", "strategy_minutes"]
     assert {e["reason_code"] for e in moved} == {"calendar_correction"}
     icpc = [c for c in clocks_of(timekeeper_db, reference) if c.clock == "icpc"]
-    assert [(c.instance, c.started_at) for c in icpc] == [(m1, first - timedelta(days=1)),
-                                                          (m2, second)]
+    assert [(c.instance, c.started_at) for c in icpc] == [(f"{m1}:1", earlier),
+                                                          (f"{m2}:1", second)]
 
 
 def test_a_stage_2_escalation_runs_beside_stage_1_and_plan_ended_cancels_its_clocks(

@@ -52,3 +52,27 @@ def test_a_received_contact_with_an_open_case_can_still_be_forwarded() -> None:
     lifecycle.move(uow, found, lifecycle.OPEN_CASE_FOUND)  # type: ignore[arg-type]
     lifecycle.move(uow, found, lifecycle.FORWARDED)  # type: ignore[arg-type]
     assert found.status == lifecycle.FORWARDED and uow.session.added == [found, found]
+
+
+class Row:
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+def test_advice_on_a_consultation_is_recorded_once() -> None:
+    uow = FakeUnitOfWork()
+    consultation = Row(lifecycle.AWAITING_ADVICE)
+    lifecycle.CONSULTATION.move(uow, consultation, lifecycle.ADVICE_RECORDED)  # type: ignore[arg-type]
+    with pytest.raises(lifecycle.IllegalTransition, match="a consultation advice_recorded"):
+        lifecycle.CONSULTATION.move(uow, consultation, lifecycle.ADVICE_RECORDED)  # type: ignore[arg-type]
+    assert uow.session.added == [consultation]
+
+
+def test_a_transfer_in_is_decided_once_and_a_dispute_only_by_a_decision() -> None:
+    table = lifecycle.TRANSFER_IN
+    assert table.may_move(Row(lifecycle.AWAITING_DECISION), lifecycle.DISPUTED)
+    assert table.may_move(Row(lifecycle.AWAITING_DECISION), lifecycle.DECIDED)
+    assert table.may_move(Row(lifecycle.DISPUTED), lifecycle.DECIDED)
+    assert not table.may_move(Row(lifecycle.DISPUTED), lifecycle.DISPUTED)
+    for target in (lifecycle.DECIDED, lifecycle.DISPUTED, lifecycle.AWAITING_DECISION):
+        assert not table.may_move(Row(lifecycle.DECIDED), target)

@@ -53,6 +53,13 @@ def run(events: list[Occurrence], rules: dict[str, ClockRule],
     return clocks, history
 
 
+def opened(meeting: str, at: datetime, child: int = 1, **more: Any) -> Occurrence:
+    """Strategy's s47-enquiry.opened for one child of a held discussion: the ICPC clock's
+    start, one per discussion and child."""
+    return event("strategy.s47-enquiry.opened.v1", at, meeting_id=meeting, child_number=child,
+                 s47_enquiry_id=f"s47-{meeting}-{child}", opened_at=at.isoformat(), **more)
+
+
 def one(clocks: list[Clock], name: str) -> Clock:
     [clock] = [c for c in clocks if c.clock == name]
     return clock
@@ -64,7 +71,7 @@ def test_icpc_is_due_15_working_days_after_a_strategy_discussion_on_17_december(
     held = datetime(2026, 12, 17, 10, 0, tzinfo=UTC)
     clocks, history = run([event("strategy.discussion.held.v1", held + timedelta(hours=2),
                                  meeting_id="m1", held_at=held.isoformat(),
-                                 starts_s47=True)], rules, pack)
+                                 starts_s47=True), opened("m1", held)], rules, pack)
     icpc = one(clocks, "icpc")
     # 18,21,22,23,24 Dec; (25 Christmas, 28 Boxing Day substitute) 29,30,31 Dec;
     # (1 Jan) 4,5,6,7,8,11,12 Jan: the end of Tuesday 12 January 2027.
@@ -142,9 +149,10 @@ def test_a_corrected_earlier_timestamp_recomputes_the_clock(
     corrected = datetime(2026, 12, 15, 10, 0, tzinfo=UTC)
     clocks, history = run([
         event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
-              starts_s47=True),
+              starts_s47=True), opened("m1", held),
         event("strategy.discussion.held.v1", held, meeting_id="m1",
               held_at=corrected.isoformat(), starts_s47=True, corrects=FIRST),
+        opened("m1", corrected, corrects=FIRST),
     ], rules, pack)
     icpc = one(clocks, "icpc")
     assert icpc.started_at == corrected
@@ -180,7 +188,7 @@ def test_chained_clocks_from_strategy_to_reviews(rules: dict[str, ClockRule],
     second_at = datetime(2027, 10, 1, 10, 0, tzinfo=UTC)
     clocks, history = run([
         event("strategy.discussion.held.v1", t0, meeting_id="m1", held_at=t0.isoformat(),
-              starts_s47=True),
+              starts_s47=True), opened("m1", t0),
         event("strategy.icpc.held.v1", icpc_at, held_at=icpc_at.isoformat(), plan_made=True),
         event("strategy.core-group.held.v1", core_at, meeting_id="c1",
               held_at=core_at.isoformat(), first=True),
@@ -274,12 +282,13 @@ def test_a_correction_of_an_ended_clock_s_start_does_not_start_another(
     circulated = held + timedelta(hours=20)
     clocks, history = run([
         event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
-              starts_s47=True),
+              starts_s47=True), opened("m1", held),
         event("strategy.minutes.circulated.v1", circulated, meeting_id="m1",
               meeting_kind="strategy_discussion", circulated_at=circulated.isoformat()),
         event("strategy.discussion.held.v1", circulated, meeting_id="m1",
               held_at=(held - timedelta(days=1)).isoformat(), starts_s47=True,
               corrects=FIRST),
+        opened("m1", held - timedelta(days=1), corrects=FIRST),
     ], rules, pack)
     minutes = [c for c in clocks if c.clock == "strategy_minutes"]
     assert [(c.status, c.started_at) for c in minutes] == [("met", held)]
@@ -562,39 +571,67 @@ def test_a_second_s47_is_a_second_icpc_clock_and_only_corrects_is_a_correction(
     first, second = (datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
                      datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
 
-    def held(meeting: str, at: datetime, **more: Any) -> Occurrence:
-        return event("strategy.discussion.held.v1", at, meeting_id=meeting,
-                     held_at=at.isoformat(), starts_s47=True, **more)
+    def held(meeting: str, at: datetime, **more: Any) -> list[Occurrence]:
+        return [event("strategy.discussion.held.v1", at, meeting_id=meeting,
+                      held_at=at.isoformat(), starts_s47=True, **more),
+                opened(meeting, at, **more)]
 
     clocks, history = run([
-        held("m1", first), held("m2", second),
+        *held("m1", first), *held("m2", second),
         # The same discussion sent again with another time, not marked as a correction.
-        held("m1", first + timedelta(hours=3)),
+        *held("m1", first + timedelta(hours=3)),
     ], rules, pack)
     icpc = sorted((c for c in clocks if c.clock == "icpc"), key=lambda c: c.started_at)
     assert [(c.instance, c.started_at, c.status) for c in icpc] == [
-        ("m1", first, "running"), ("m2", second, "running")]
+        ("m1:1", first, "running"), ("m2:1", second, "running")]
     assert not any(t.kind == "extended" for t in history)
     # The ICPC of the second s47 meets its clock only; the first s47 ends without one.
     icpc_held = second + timedelta(days=10)
     nfa = second + timedelta(days=11)
     clocks, history = run([
-        held("m1", first), held("m2", second),
+        *held("m1", first), *held("m2", second),
         event("strategy.icpc.held.v1", icpc_held, held_at=icpc_held.isoformat(),
               strategy_meeting_id="m2", plan_made=False, plan_id=None),
         event("strategy.s47-outcome.recorded.v1", nfa, strategy_meeting_id="m1",
-              next_step="no_further_action", concluded_at=nfa.isoformat()),
+              child_number=1, next_step="no_further_action", concluded_at=nfa.isoformat()),
     ], rules, pack)
     by_meeting = {c.instance: c for c in clocks if c.clock == "icpc"}
-    assert (by_meeting["m2"].status, by_meeting["m1"].status) == ("met", "cancelled")
+    assert (by_meeting["m2:1"].status, by_meeting["m1:1"].status) == ("met", "cancelled")
     # An explicit correction of the first discussion moves only its clocks.
     corrected = first - timedelta(days=1)
-    clocks, history = run([held("m1", first), held("m2", second),
-                           held("m1", corrected, corrects=FIRST)], rules, pack)
+    clocks, history = run([*held("m1", first), *held("m2", second),
+                           *held("m1", corrected, corrects=FIRST)], rules, pack)
     moved = {(t.clock.clock, t.clock.instance) for t in history if t.kind == "extended"}
-    assert moved == {("icpc", "m1"), ("strategy_minutes", "m1")}
+    assert moved == {("icpc", "m1:1"), ("strategy_minutes", "m1")}
     assert {c.instance: c.started_at for c in clocks if c.clock == "icpc"} == {
-        "m1": corrected, "m2": second}
+        "m1:1": corrected, "m2:1": second}
+
+
+def test_each_child_s_icpc_clock_is_its_own_and_a_sibling_s_nfa_leaves_it_running(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    concluded = held + timedelta(days=5)
+    clocks, _history = run([
+        event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
+              starts_s47=True), opened("m1", held, child=1), opened("m1", held, child=2),
+        event("strategy.s47-outcome.recorded.v1", concluded, strategy_meeting_id="m1",
+              child_number=2, next_step="no_further_action",
+              concluded_at=concluded.isoformat()),
+        event("strategy.s47-outcome.recorded.v1", concluded, strategy_meeting_id="m1",
+              child_number=1, next_step="icpc", concluded_at=concluded.isoformat()),
+    ], rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "running", "m1:2": "cancelled"}
+    # The ICPC names its strategy discussion, not a child: it meets that discussion's clocks.
+    icpc_at = concluded + timedelta(days=2)
+    clocks, _ = run([opened("m1", held, child=1), opened("m1", held, child=2),
+                     opened("m2", held, child=3),
+                     event("strategy.icpc.held.v1", icpc_at, held_at=icpc_at.isoformat(),
+                           strategy_meeting_id="m1", plan_made=False, plan_id=None)],
+                    rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "met", "m1:2": "met", "m2:3": "running"}
 
 
 def test_a_correction_starts_stops_and_ends_nothing(

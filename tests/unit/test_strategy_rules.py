@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mashcore.policy.model import default_escalation_ladder
 from strategy import rules
+
+LADDER = default_escalation_ladder()
 
 
 def test_a_discussion_needs_a_social_worker_health_and_police_and_names_what_is_missing() -> None:
@@ -49,10 +52,27 @@ def test_a_held_discussion_decides_s47_for_exactly_its_children() -> None:
     assert len(rules.s47_decision_errors({1: True, 3: False}, [1, 2], "s47_decisions")) == 2
 
 
-def test_each_stage_of_the_ladder_is_answered_by_its_own_roles() -> None:
-    assert rules.escalated_to_errors(1, "team_manager") == []
-    assert rules.escalated_to_errors(2, "designated_safeguarding_lead") == []
-    assert rules.escalated_to_errors(3, "deputy_director") == []
-    assert rules.escalated_to_errors(4, "partnership_representative") == []
-    assert rules.escalated_to_errors(1, "service_manager")[0][0] == "escalated_to.role"
-    assert rules.LAST_STAGE == 4
+def test_each_stage_of_thedefault_escalation_ladder_is_answered_by_its_own_roles() -> None:
+    ladder = LADDER
+    assert rules.escalated_to_errors(ladder, 1, "team_manager", "tm-1", []) == []
+    assert rules.escalated_to_errors(ladder, 2, "designated_safeguarding_lead", "d", []) == []
+    assert rules.escalated_to_errors(ladder, 3, "deputy_director", "d", []) == []
+    assert rules.escalated_to_errors(ladder, 4, "partnership_representative", "p", []) == []
+    assert rules.escalated_to_errors(ladder, 1, "service_manager", "s", [])[0][0] == \
+        "escalated_to.role"
+    assert [f for f, _ in rules.escalated_to_errors(ladder, 5, "team_manager", "t", [])] == [
+        "escalated_to"]
+    assert len(ladder) == 4
+
+
+def test_a_stage_goes_up_to_someone_who_has_not_answered_an_earlier_one() -> None:
+    errors = rules.escalated_to_errors(LADDER, 2, "service_manager", "tm-1", ["tm-1"])
+    assert [f for f, _ in errors] == ["escalated_to.user_id"]
+
+
+def test_only_the_ladder_s_token_roles_answer_a_stage() -> None:
+    assert rules.may_answer(LADDER, 1, "team_manager")
+    assert rules.may_answer(LADDER, 4, "navigator")
+    assert not rules.may_answer(LADDER, 2, "social_worker")
+    assert not rules.may_answer(LADDER, 2, "business_support")
+    assert not rules.may_answer(LADDER, 5, "team_manager")

@@ -7,7 +7,8 @@
   body without one (chunked) is counted as it streams and refused the moment it passes the
   limit, the rest never read.
 - **415** naming ``application/json`` when a ``POST``, ``PUT`` or ``PATCH`` carries a body
-  that is not JSON (``text/plain``, ``application/xml``, a form, or no content type at all).
+  that is not JSON (``text/plain``, ``application/xml``, a form, ``application/merge-patch+json``,
+  JSON in a charset other than UTF-8, or no content type at all).
 - **405** answers carry an ``Allow`` header listing every method the path accepts (Starlette
   names only the methods of the first route matching the path, e.g. ``POST`` but not ``GET``).
 
@@ -35,12 +36,23 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def is_json_media_type(content_type: str | None) -> bool:
-    """Whether a Content-Type header names JSON (``application/json`` or ``application/*+json``)."""
+    """Whether a Content-Type header is ``application/json``, in UTF-8 if a charset is named.
+
+    Not ``application/merge-patch+json`` or another ``+json`` type: they mean something else
+    (a patch document, a problem) than the body these operations take. Not JSON in another
+    charset either (RFC 8259 §8.1: JSON between systems is UTF-8); refusing it with 415 says
+    so, where reading it as UTF-8 would garble or refuse it as malformed.
+    """
     if not content_type:
         return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    main, _, sub = media_type.partition("/")
-    return main == "application" and (sub == "json" or sub.endswith("+json"))
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    if media_type != JSON:
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+            return False
+    return True
 
 
 def _too_large_detail(limit: int) -> str:

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 
-from intake import access, domain
+from intake import access, domain, lifecycle
 from intake.api_models import StrictModel
 from intake.models_other import Consultation, TransferIn
 from intake.quality import age_on
@@ -238,6 +238,12 @@ class TransferDecisionIn(StrictModel):
         "transfer can be decided again once resolved)."
     )
     rationale: Text | None = Field(default=None, description="Why, in plain words.")
+    strategy_discussion_required: StrictBool = Field(
+        default=False, description="The transfer needs a strategy discussion (new concerns "
+        "since the plan was made: strategy requests one about every child, DOMAIN.md §7).")
+    strategy_discussion_reason: Text | None = Field(
+        default=None, description="Why there is reasonable cause to suspect significant "
+        "harm: required when a strategy discussion is needed.")
 
 
 class TransferDecision(BaseModel):
@@ -269,7 +275,8 @@ class TransferInView(BaseModel):
 
 
 def _client(principal: Principal) -> str:
-    return f"{principal.agency}:{principal.subject}"
+    # The partnership too: another partnership's system may have the same subject (issue 12).
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def _partnership_of(ctx: ServiceContext, principal: Principal) -> str:
@@ -390,7 +397,7 @@ def submit_consultation(
         consultation = Consultation(
             id=str(uuid.uuid4()),
             partnership=_partnership_of(ctx, principal),
-            status="awaiting_advice",
+            status=lifecycle.AWAITING_ADVICE,
             professional_agency=agency,
             professional_role=body.professional.role,
             submitted_by_agency=principal.agency,
@@ -422,7 +429,11 @@ def record_advice(
     ctx: ServiceContext, principal: Principal, consultation_id: str,
     body: ConsultationAdviceIn, idempotency_key: str | None,
 ) -> JSONResponse:
-    """Record the advice given, and announce it keyed by the consultation's own id."""
+    """Record the advice given, and announce it keyed by the consultation's own id.
+
+    Recorded once (intake.lifecycle.CONSULTATION): a second advice is a 409, also when two
+    arrive at once (the consultation is locked and read again before recording).
+    """
     request_hash = idempotency.fingerprint(
         {"request": f"POST /v1/consultations/{consultation_id}/advice",
          "body": body.model_dump(mode="json")})
@@ -432,16 +443,14 @@ def record_advice(
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
-        consultation = access.find_consultation(ctx, uow, principal, consultation_id,
-                                                for_update=True)
-        if consultation is None:
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource="consultation", resource_id=consultation_id, at=now,
-                  outcome="not_found")
-            uow.commit()
-            raise ProblemHTTPException(404, "Consultation not found",
-                                       f"No consultation {consultation_id}.")
-        if consultation.advice_recorded_at is not None:
+        consultation = access.consultation_for_change(ctx, uow, principal, consultation_id)
+        if consultation is None:  # audited for its owner, committed, and a 404
+            audit_read_or_404(uow, principal=principal, what="consultation",
+                              resource="consultation", resource_id=consultation_id,
+                              allowed=False, at=now, action=AuditAction.WRITE,
+                              owner=access.consultation_owner(uow, consultation_id))
+        assert consultation is not None  # audit_read_or_404 raised the 404 otherwise
+        if not lifecycle.CONSULTATION.may_move(consultation, lifecycle.ADVICE_RECORDED):
             raise ProblemHTTPException(409, "Advice already recorded",
                                        "The advice on this consultation is already recorded.")
         consultation.advice_given = body.advice_given
@@ -449,8 +458,7 @@ def record_advice(
         consultation.advice_given_by = user_id
         consultation.advice_given_by_role = str(principal.role)
         consultation.advice_recorded_at = now
-        consultation.status = "advice_recorded"
-        uow.session.add(consultation)
+        lifecycle.CONSULTATION.move(uow, consultation, lifecycle.ADVICE_RECORDED)
         ctx.emit(uow, Event(
             type=CONSULTATION_RECORDED, source=ctx.source, subject=consultation.id,
             time=now, recordedtime=now, partnership=consultation.partnership,
@@ -481,7 +489,10 @@ def get_consultation(
         # Not a child's case: the audit entry carries no case reference.
         audit_read_or_404(uow, principal=principal, what="consultation",
                           resource="consultation", resource_id=consultation_id,
-                          allowed=allowed, at=ctx.clock.now())
+                          allowed=allowed, at=ctx.clock.now(),
+                          partnership=consultation.partnership if consultation else None,
+                          owner=None if allowed else access.consultation_owner(
+                              uow, consultation_id))
     assert consultation is not None
     return consultation_view(consultation)
 
@@ -552,8 +563,10 @@ def _child_for_event(child: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def transfer_in_received_data(transfer: TransferIn) -> dict[str, Any]:
-    """The data of ``transfer-in.received.v1``, once the team manager has decided."""
+def transfer_in_received_data(transfer: TransferIn,
+                              strategy_reason: str | None = None) -> dict[str, Any]:
+    """The data of ``transfer-in.received.v1``, once the team manager has decided; with
+    the reason when the decision asks strategy for a discussion."""
     assert transfer.decided_at is not None and transfer.arrangement is not None
     plan = json.loads(transfer.child_protection_plan)
     return {
@@ -572,6 +585,8 @@ def transfer_in_received_data(transfer: TransferIn) -> dict[str, Any]:
         "decided_by": {"user_id": transfer.decided_by, "role": transfer.decided_by_role},
         "decided_at": transfer.decided_at.isoformat(),
         "transfer_in_conference_required": _conference_required(transfer.arrangement),
+        "strategy_discussion_required": strategy_reason is not None,
+        "strategy_discussion_reason": strategy_reason,
     }
 
 
@@ -595,7 +610,7 @@ def submit_transfer_in(
             id=str(uuid.uuid4()),
             case_reference=domain.new_case_reference(now),
             partnership=_partnership_of(ctx, principal),
-            status="awaiting_decision",
+            status=lifecycle.AWAITING_DECISION,
             from_authority=body.from_authority,
             submitted_by_agency=principal.agency,
             submitted_by_role=str(principal.role),
@@ -628,26 +643,41 @@ def decide_transfer_in(
 ) -> JSONResponse:
     """The team manager's decision: permanent, temporary or disputed; announced to the hub.
 
-    A disputed transfer may be decided again once the managers resolve it; a permanent or
-    temporary decision is final here.
+    A disputed transfer may be decided (permanent or temporary) once the managers resolve
+    it; a permanent or temporary decision is final here, and disputing a disputed transfer
+    again is a 409 (intake.lifecycle.TRANSFER_IN). One writer per case: the case is locked
+    and the transfer read again before deciding, so of two decisions at once the second
+    sees the first.
     """
     request_hash = idempotency.fingerprint(
         {"request": f"POST /v1/transfers-in/{transfer_id}/decision",
          "body": body.model_dump(mode="json")})
     user_id = recordable_user_id(principal)
     now = ctx.clock.now()
+    if body.strategy_discussion_required and not body.strategy_discussion_reason:
+        raise invalid_fields("Invalid transfer-in decision", [(
+            "strategy_discussion_reason", "required when strategy_discussion_required is "
+            "true: why there is reasonable cause to suspect significant harm")])
+    strategy_reason = (body.strategy_discussion_reason
+                       if body.strategy_discussion_required else None)
     with ctx.unit_of_work() as uow:
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
-        transfer = access.find_transfer(ctx, uow, principal, transfer_id, for_update=True)
-        if transfer is None:
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource="transfer_in", resource_id=transfer_id, at=now, outcome="not_found")
-            uow.commit()
-            raise ProblemHTTPException(404, "Transfer-in not found",
-                                       f"No transfer-in {transfer_id}.")
-        if transfer.status == "decided":
+        transfer = access.transfer_for_change(ctx, uow, principal, transfer_id)
+        if transfer is None:  # audited for its owner, committed, and a 404
+            audit_read_or_404(uow, principal=principal, what="transfer-in",
+                              resource="transfer_in", resource_id=transfer_id, allowed=False,
+                              at=now, action=AuditAction.WRITE,
+                              owner=access.transfer_owner(uow, transfer_id))
+        assert transfer is not None  # audit_read_or_404 raised the 404 otherwise
+        target = lifecycle.DISPUTED if body.arrangement == "disputed" else lifecycle.DECIDED
+        if not lifecycle.TRANSFER_IN.may_move(transfer, target):
+            if transfer.status == lifecycle.DISPUTED:
+                raise ProblemHTTPException(
+                    409, "Transfer-in already disputed",
+                    "This transfer-in is already disputed: once the managers resolve it, "
+                    "decide permanent or temporary.")
             raise ProblemHTTPException(
                 409, "Transfer-in already decided",
                 f"This transfer-in was already decided as {transfer.arrangement}.")
@@ -656,12 +686,11 @@ def decide_transfer_in(
         transfer.decided_by = user_id
         transfer.decided_by_role = str(principal.role)
         transfer.decided_at = now
-        transfer.status = "disputed" if body.arrangement == "disputed" else "decided"
-        uow.session.add(transfer)
+        lifecycle.TRANSFER_IN.move(uow, transfer, target)
         ctx.emit(uow, Event(
             type=TRANSFER_IN_RECEIVED, source=ctx.source, subject=transfer.case_reference,
             time=now, recordedtime=now, partnership=transfer.partnership,
-            data=transfer_in_received_data(transfer),
+            data=transfer_in_received_data(transfer, strategy_reason),
         ), INTAKE_CONTACTS)
         response_body = transfer_view(transfer).model_dump(mode="json")
         if idempotency_key:
@@ -687,6 +716,7 @@ def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str)
         audit_read_or_404(uow, principal=principal, what="transfer-in", resource="transfer_in",
                           resource_id=transfer_id, allowed=allowed, at=ctx.clock.now(),
                           case_reference=transfer.case_reference if transfer else None,
-                          partnership=transfer.partnership if transfer else None)
+                          partnership=transfer.partnership if transfer else None,
+                          owner=None if allowed else access.transfer_owner(uow, transfer_id))
     assert transfer is not None
     return transfer_view(transfer)

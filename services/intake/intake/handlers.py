@@ -33,7 +33,8 @@ HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
 
 
 def _client(principal: Principal) -> str:
-    return f"{principal.agency}:{principal.subject}"
+    # The partnership too: another partnership's system may have the same subject (issue 12).
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def partnership_for(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:
@@ -176,7 +177,8 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
                           resource_id=contact_id, allowed=contact is not None,
                           at=ctx.clock.now(),
                           case_reference=contact.case_reference if contact else None,
-                          partnership=contact.partnership if contact else None)
+                          partnership=contact.partnership if contact else None,
+                          owner=None if contact else access.contact_owner(uow, contact_id))
     assert contact is not None
     submitted = ReferralIn.model_validate_json(routing.stored_referral(contact.submission))
     hub = principal.role != Role.REFERRER
@@ -245,7 +247,7 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
     with ctx.unit_of_work() as uow:
         contact = access.contact_for_change(ctx, uow, principal, contact_id)
         if contact is None:
-            raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
         routing.lock_down(
             ctx, uow, contact, principal, allowed_user_ids=request.allowed_user_ids,
             reason_code=request.reason_code,
@@ -267,7 +269,7 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
     with ctx.unit_of_work() as uow:
         contact = access.contact_for_change(ctx, uow, principal, contact_id)
         if contact is None:
-            raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
         try:
             data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
         except routing.AlreadyForwarded:

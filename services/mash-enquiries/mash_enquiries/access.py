@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from mash_enquiries.models import CaseAccess, CaseRecord
 from mashcore.access import lock_down_visible, own_partnership, scope_of
-from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.audit import AuditAction, Owner, audit, audit_read_or_404, owner_of
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
@@ -54,12 +54,13 @@ def visible_sql(principal: Principal, case_reference: Any) -> Any:
 
 def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
           resource: str, resource_id: str, case_reference: str | None, allowed: bool,
-          action: AuditAction) -> None:
-    """Audit the access; a refusal is committed and answered 404."""
+          action: AuditAction, owner: Owner | None = None) -> None:
+    """Audit the access; a refusal is committed and answered 404, audited for the record's
+    ``owner`` (mashcore.audit.audit_read_or_404) if it exists."""
     if not allowed:
         audit_read_or_404(uow, principal=principal, what=what, resource=resource,
                           resource_id=resource_id, allowed=False, at=ctx.clock.now(),
-                          action=action)
+                          action=action, owner=owner)
     if action is AuditAction.READ:
         audit_read_or_404(uow, principal=principal, what=what, resource=resource,
                           resource_id=resource_id, allowed=True, at=ctx.clock.now(),
@@ -92,8 +93,14 @@ def load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, table: type
         uow.lock_case(row.case_reference)
         uow.session.refresh(row)
     allowed = (row is not None and also(row) and case_visible(uow, principal, row.case_reference))
+    owner = None
+    if not allowed:  # whose it is, for the audit entry only (never shown to the caller)
+        owner = (Owner(row.partnership, row.case_reference) if row is not None
+                 else owner_of(uow.session, key_column, key,
+                               partnership_column=col(table.partnership),
+                               case_reference_column=col(table.case_reference)))
     check(ctx, uow, principal, what=what, resource=resource, resource_id=key,
           case_reference=row.case_reference if row is not None else None, allowed=allowed,
-          action=action)
+          action=action, owner=owner)
     assert row is not None
     return row

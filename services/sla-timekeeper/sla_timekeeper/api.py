@@ -26,10 +26,11 @@ from mashcore.auth import (
     TokenVerifier,
     require_roles,
 )
+from mashcore.outage import RETRY_AFTER_SECONDS, is_outage
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDateTime
-from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper import dashboard, live, refusals, timekeeper
 from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
 
@@ -112,18 +113,36 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             raise ProblemHTTPException(503, "Too many dashboards open",
                                        "Try again later, or use /v1/dashboard/summary.")
 
+        # The first summary before the answer starts: a database outage is then a 503 with
+        # Retry-After (mashcore.outage), not a 200 whose stream breaks off at once.
+        generation = hub.generation
+        first: Any = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+
         async def events() -> AsyncIterator[str]:
+            nonlocal first
             try:
                 waiter = hub.subscribe()  # here, so the generator's finally releases it
             except live.TooManyStreams:
                 return
+            if hub.generation != generation:
+                first = None  # something happened before this stream listened: read again
             try:
                 while not await request.is_disconnected():
                     waiter.clear()  # before reading, so nothing that follows is missed
                     if not await asyncio.to_thread(_still_valid, request, access_token):
                         yield "event: expired\ndata: {}\n\n"
                         return
-                    data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+                    data, first = first, None
+                    if data is None:
+                        try:
+                            data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+                        except Exception as exc:
+                            if not is_outage(exc):
+                                raise
+                            # Ended cleanly; EventSource reconnects after `retry` ms.
+                            yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
+                                   "event: unavailable\ndata: {}\n\n")
+                            return
                     yield f"event: summary\ndata: {json.dumps(data)}\n\n"
                     await asyncio.sleep(COALESCE_SECONDS)  # a storm is shown, not replayed
                     # asyncio.wait, not wait_for: a cancellation on shutdown is never lost.
@@ -147,13 +166,9 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             rows = uow.session.exec(select(ClockRow).where(
                 ClockRow.case_reference == case_reference,
                 ClockRow.status != STOPPED_EARLY, _visible(ctx, principal))).all()
-            # A case's timeline is a read of the child's record, even with codes only.
-            audit(uow.session, principal=principal, action=AuditAction.READ,
-                  resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
-                  # A refusal is not filed under the case (as mashcore.audit_read_or_404).
-                  case_reference=case_reference if rows else None,
-                  outcome="allowed" if rows else "not_found",
-                  partnership=rows[0].partnership if rows else None)
+            # A case's timeline is a read of the child's record, even with codes only; a
+            # refusal is filed for the case's partnership (mashcore.audit_read_or_404).
+            refusals.audit_clocks_read(ctx, uow, principal, case_reference, rows)
             uow.commit()
             return [_clock_view(r) for r in rows]
 
@@ -173,7 +188,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                 uow.lock_case(row.case_reference)
                 uow.session.refresh(row)
             if row is None or row.status == STOPPED_EARLY:
-                raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
+                refusals.clock_not_found(ctx, uow, principal, clock_id, row)  # audited
             if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
                 raise ProblemHTTPException(
                     403, "Not the IRO's timescale",

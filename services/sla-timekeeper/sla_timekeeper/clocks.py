@@ -28,6 +28,7 @@ conference that meets one review's clock starts the next one's.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -115,14 +116,24 @@ def _at(trigger: Trigger, event: Occurrence) -> datetime:
 
 def _instance(trigger: Trigger, event: Occurrence) -> str | None:
     """The instance the trigger is about; None means every instance of the case (no
-    instance field, or the event does not name it)."""
+    instance field, or the event does not name it). An event naming the first fields of
+    several but not the rest (an ICPC held names its strategy discussion, not a child) is
+    about every instance they begin: ``m1:`` is each of ``m1:1``, ``m1:2``."""
     if not trigger.instance:
         return None
     names = [trigger.instance] if isinstance(trigger.instance, str) else trigger.instance
     values = [event.data.get(name) for name in names]
-    if any(value is None for value in values):
+    named = list(itertools.takewhile(lambda value: value is not None, values))
+    if not named or any(value is not None for value in values[len(named):]):
         return None
-    return ":".join(str(value) for value in values)
+    joined = ":".join(str(value) for value in named)
+    return joined if len(named) == len(values) else f"{joined}:"
+
+
+def _is_of(clock_instance: str, instance: str | None) -> bool:
+    """Whether a clock's instance is the one (or one of those) an event is about."""
+    return (instance is None or clock_instance == instance
+            or (instance.endswith(":") and clock_instance.startswith(instance)))
 
 
 def _due(rule: ClockRule, pack: PolicyPack, start: datetime,
@@ -160,7 +171,7 @@ def on_event(
 
     def of_rule(rule: ClockRule, instance: str | None) -> list[Clock]:
         return [c for c in state.values() if c.clock == rule.clock
-                and (instance is None or c.instance == instance)]
+                and _is_of(c.instance, instance)]
 
     def open_clocks(rule: ClockRule, instance: str | None) -> list[Clock]:
         return [c for c in of_rule(rule, instance) if c.open]

@@ -23,6 +23,8 @@ ICPC_HELD = f"{STRATEGY}icpc.held.v1"
 CORE_GROUP = f"{STRATEGY}core-group.held.v1"
 REVIEW = f"{STRATEGY}review-conference.held.v1"
 ESCALATION = f"{STRATEGY}escalation.raised.v1"
+S47_OPENED = f"{STRATEGY}s47-enquiry.opened.v1"
+ICPC_CHILD = ["meeting_id", "child_number"]
 CORRECTS = "corrects"
 DAYS = "working_days"
 ROUTES: tuple[str, ...] = get_args(Route)
@@ -117,15 +119,20 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                            instance="meeting_id", meeting_kind="strategy_discussion")],
                   correct=[_fix(DISCUSSION, "held_at", instance="meeting_id")],
                   duration=_d(24, "elapsed_hours")),
-        # One per strategy discussion that started an s47 enquiry.
+        # One per child whose s47 enquiry a strategy discussion opened (meeting + child):
+        # one child's outcome without a conference never ends a sibling's clock; a corrected
+        # held time is corrected per child (s47-enquiry.opened with `corrects`). An ICPC
+        # held names its strategy discussion, not a child: it stops that discussion's
+        # clocks, every child's (sla_timekeeper.clocks._instance).
         ClockRule(clock="icpc",
-                  start=[_t(DISCUSSION, "held_at", instance="meeting_id", starts_s47=True)],
-                  stop=[_t(ICPC_HELD, "held_at", instance="strategy_meeting_id")],
+                  start=[_t(S47_OPENED, "opened_at", instance=ICPC_CHILD)],
+                  stop=[_t(ICPC_HELD, "held_at", instance=["strategy_meeting_id",
+                                                           "child_number"])],
                   cancel=[_t(f"{STRATEGY}s47-outcome.recorded.v1", reason_code="superseded",
-                             instance="strategy_meeting_id",
+                             instance=["strategy_meeting_id", "child_number"],
                              next_step=["no_further_action", "supportive_services",
                                         "plan_without_conference"])],
-                  correct=[_fix(DISCUSSION, "held_at", instance="meeting_id", starts_s47=True)],
+                  correct=[_fix(S47_OPENED, "opened_at", instance=ICPC_CHILD)],
                   duration=_d(15, DAYS)),
         # The plan's clocks: one per child protection plan, ended with it.
         ClockRule(clock="first_core_group",
@@ -167,7 +174,8 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                   stop=[_t(f"{STRATEGY}escalation.answered.v1", "answered_at",
                            instance=["escalation_id", "stage"])],
                   correct=[_fix(ESCALATION, "raised_at", instance=["escalation_id", "stage"])],
-                  duration=_d(5, DAYS)),
+                  # Strategy sets each stage's due time from the pack's ladder (`within`).
+                  duration=_d(5, DAYS), due_field="due_at"),
     ]
     by_name: dict[str, ClockRule] = {rule.clock: rule for rule in rules}
     by_name.update({rule.clock: rule for rule in pack.clocks})

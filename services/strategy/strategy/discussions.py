@@ -271,6 +271,11 @@ def record_held(ctx: ServiceContext, principal: Principal, meeting_id: str,
         uow.session.add(d)
         emit(ctx, uow, d, events.DISCUSSION_HELD, events.discussion_held(
             d, starts_s47=any(x["starts_s47"] for x in decisions)), now)
+        for x in decisions:  # each child's ICPC clock starts from its own event
+            if x["starts_s47"]:
+                emit(ctx, uow, d, events.S47_ENQUIRY_OPENED, events.s47_enquiry_opened(
+                    d, child_number=int(str(x["child_number"])),
+                    enquiry_id=str(x["s47_enquiry_id"])), now)
         uow.commit()
         return view(uow, d, principal)
 

@@ -1,11 +1,15 @@
 """Escalation of professional disagreement (DOMAIN.md §7, §8; [003]).
 
 Any professional involved in a case, a partner agency's practitioner included, raises a
-disagreement about a decision on it; it goes to stage 1 of the ladder (rules.ESCALATION_LADDER)
-and is answered there, by the practitioner it was escalated to, within the stage's timescale
-(5 working days by default, the timekeeper's ``escalation_stage`` clock, a pack's own clock
-of that name if it has one). An unresolved answer may be escalated by whoever raised it to
-the next stage, up to the safeguarding partnership (stage 4).
+disagreement about a decision on it; it goes to stage 1 of the partnership's ladder (its
+policy pack's ``escalation_ladder``: names, roles, timescale per stage) and is answered
+there by the practitioner it was escalated to, signed in with a role the stage allows
+(``answered_by``), within the stage's timescale (``within``, 5 working days by default; a
+pack's own ``escalation_stage`` clock with a duration applies instead). The raised event
+carries that due time, and the timekeeper's ``escalation_stage`` clock (one per escalation
+and stage) takes it. An unresolved answer may be escalated by whoever raised it to the next
+stage, to someone who has not answered an earlier one, up to the ladder's last stage (the
+safeguarding partnership by default).
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ RESOURCE = "escalation"
 STAGE_WITHIN = Duration(amount=5, unit="working_days")
 
 
-def stage_due(pack: PolicyPack, start: datetime) -> datetime:
-    """When a stage must answer: the pack's own escalation_stage clock, else 5 working
-    days."""
+def stage_due(pack: PolicyPack, stage: int, start: datetime) -> datetime:
+    """When a stage must answer: the pack's own escalation_stage clock with a duration,
+    else the ladder stage's ``within`` (5 working days by default)."""
     own = next((rule for rule in pack.clocks if rule.clock == "escalation_stage"), None)
-    return pack.due(own.duration if own and own.duration else STAGE_WITHIN, start)
+    if own and own.duration and not own.due_field:
+        return pack.due(own.duration, start)
+    step = pack.escalation_stage(stage)
+    return pack.due(step.within if step else STAGE_WITHIN, start)
 
 
 def _emit(ctx: ServiceContext, uow: UnitOfWork, e: Escalation, event_type: str,
@@ -49,12 +56,14 @@ def _emit(ctx: ServiceContext, uow: UnitOfWork, e: Escalation, event_type: str,
 
 def _escalate_to(ctx: ServiceContext, uow: UnitOfWork, e: Escalation, *, stage: int,
                  to: dict[str, str], summary: str, at: datetime) -> None:
-    if errors := rules.escalated_to_errors(stage, to["role"]):
+    pack = ctx.policy.for_partnership(e.partnership)
+    if errors := rules.escalated_to_errors(pack.escalation_ladder, stage, to["role"],
+                                           to["user_id"], _answerers(e)):
         raise invalid_fields("Escalation refused", errors)
     e.stage, e.status, e.summary = stage, rules.AWAITING_ANSWER, summary
     e.escalated_to = json.dumps(to)
     e.stage_raised_at = at
-    e.due_at = stage_due(ctx.policy.for_partnership(e.partnership), at)
+    e.due_at = stage_due(pack, stage, at)
     uow.session.add(e)
     _emit(ctx, uow, e, events.ESCALATION_RAISED, events.escalation_raised(e), at)
 
@@ -118,6 +127,10 @@ def answer(ctx: ServiceContext, principal: Principal, escalation_id: str, *, res
         if to.get("user_id") != user_id:
             raise ProblemHTTPException(403, detail=f"Stage {e.stage} is answered by the "
                                        "practitioner it was escalated to.")
+        ladder = ctx.policy.for_partnership(e.partnership).escalation_ladder
+        if not rules.may_answer(ladder, e.stage, str(principal.role)):
+            raise ProblemHTTPException(403, detail=f"Stage {e.stage} is not answered with "
+                                       f"the role {principal.role}.")
         if e.status != rules.AWAITING_ANSWER:
             raise ProblemHTTPException(409, "Already answered",
                                        f"Stage {e.stage} of {escalation_id} is answered.")
@@ -147,9 +160,10 @@ def escalate(ctx: ServiceContext, principal: Principal, escalation_id: str, *, s
         if e.status != rules.UNRESOLVED:
             raise ProblemHTTPException(409, "Not possible in this state", (
                 f"Stage {e.stage} is {e.status!r}: only an unresolved answer is escalated."))
-        if e.stage >= rules.LAST_STAGE:
-            raise ProblemHTTPException(409, "Last stage", "Stage 4, the safeguarding "
-                                       "partnership, is the last stage.")
+        ladder = ctx.policy.for_partnership(e.partnership).escalation_ladder
+        if e.stage >= len(ladder):
+            raise ProblemHTTPException(409, "Last stage", f"Stage {e.stage} "
+                                       f"({ladder[-1].name}) is the ladder's last stage.")
         _escalate_to(ctx, uow, e, stage=e.stage + 1, to=escalated_to, summary=summary,
                      at=ctx.clock.now())
         uow.commit()

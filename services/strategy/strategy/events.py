@@ -19,6 +19,7 @@ DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
 DISCUSSION_HELD = "mash.strategy.discussion.held.v1"
 MINUTES_CIRCULATED = "mash.strategy.minutes.circulated.v1"
 S47_OUTCOME_RECORDED = "mash.strategy.s47-outcome.recorded.v1"
+S47_ENQUIRY_OPENED = "mash.strategy.s47-enquiry.opened.v1"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,6 +95,16 @@ def discussion_held(d: Discussion, *, starts_s47: bool) -> dict[str, Any]:
         "follows_meeting_id": d.follows_meeting_id, "minutes_due_at": _iso(d.minutes_due_at),
         "actions": json.loads(d.actions),
     }
+
+
+def s47_enquiry_opened(d: Discussion, *, child_number: int,
+                       enquiry_id: str) -> dict[str, Any]:
+    """``s47-enquiry.opened.v1``: one per child whose s47 enquiry the discussion opened;
+    starts that child's ICPC clock (meeting_id + child_number). No name."""
+    assert d.held_at is not None
+    return {"s47_enquiry_id": enquiry_id, "case_reference": d.case_reference,
+            "meeting_id": d.id, "child_number": child_number,
+            "opened_at": d.held_at.isoformat()}
 
 
 def minutes_circulated(d: Discussion) -> dict[str, Any]:

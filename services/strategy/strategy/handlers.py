@@ -17,6 +17,7 @@ from mashcore.lockdown import named_in, replace_named_users
 from mashcore.service import ServiceContext
 from strategy.discussions import Request, open_discussion
 from strategy.models import CaseAccess, StrategyCase
+from strategy.transfers import TRANSFER_IN_RECEIVED, transfer_in_received
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
@@ -60,7 +61,8 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         replace_named_users(uow.session, CaseAccess, "case_reference", event.subject,
                             named_in(event.data))
 
-    return {CONTACT_RECEIVED: remember_case, RECORD_LOCKED_DOWN: lock_down}
+    return {CONTACT_RECEIVED: remember_case, RECORD_LOCKED_DOWN: lock_down,
+            TRANSFER_IN_RECEIVED: transfer_in_received(ctx)}
 
 
 def decision_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from mashcore.policy import EscalationStage
+
 # A discussion's states, in order.
 REQUESTED, SCHEDULED, CANCELLED, HELD, MINUTES_SIGNED_OFF, MINUTES_CIRCULATED = (
     "requested", "scheduled", "cancelled", "held", "minutes_signed_off", "minutes_circulated")
@@ -89,21 +91,30 @@ def next_step_errors(outcome: str, next_step: str) -> FieldErrors:
 
 # --- Escalation of professional disagreement (DOMAIN.md §7, §8; [003]) -------------------
 
-ESCALATION_LADDER: Mapping[int, tuple[str, ...]] = {
-    1: ("line_manager", "team_manager"),
-    2: ("designated_safeguarding_lead", "service_manager"),
-    3: ("assistant_director", "deputy_director"),
-    4: ("partnership_representative",),
-}
-"""The default ladder: who answers each stage, by role. Each stage answers within 5 working
-days (the timekeeper's ``escalation_stage`` clock; a pack's own clock of that name applies)."""
-LAST_STAGE = max(ESCALATION_LADDER)
 AWAITING_ANSWER, RESOLVED, UNRESOLVED = "awaiting_answer", "resolved", "unresolved"
+# The ladder (names, roles, timescale per stage) is the partnership's policy pack's
+# `escalation_ladder`; the default is documented in policy/README.md.
 
 
-def escalated_to_errors(stage: int, role: str) -> FieldErrors:
-    """A stage is answered by one of its ladder's roles."""
-    allowed = ESCALATION_LADDER[stage]
-    if role in allowed:
-        return []
-    return [("escalated_to.role", f"stage {stage} is answered by {' or '.join(allowed)}")]
+def escalated_to_errors(ladder: Sequence[EscalationStage], stage: int, role: str,
+                        user_id: str, answered_before: Iterable[str]) -> FieldErrors:
+    """A stage is escalated to one of its roles on the partnership's ladder, and to someone
+    who has not answered an earlier stage of the same disagreement (it goes up)."""
+    step = next((s for s in ladder if s.stage == stage), None)
+    if step is None:
+        return [("escalated_to", f"the partnership's ladder has {len(ladder)} stage(s)")]
+    errors: FieldErrors = []
+    if role not in step.roles:
+        errors.append(("escalated_to.role", f"stage {stage} ({step.name}) is answered by "
+                                            f"{' or '.join(step.roles)}"))
+    if user_id in set(answered_before):
+        errors.append(("escalated_to.user_id", "they answered an earlier stage: escalate "
+                                               "to someone more senior"))
+    return errors
+
+
+def may_answer(ladder: Sequence[EscalationStage], stage: int, token_role: str) -> bool:
+    """Whether a caller with this access-token role may answer the stage (the pack's
+    `answered_by`)."""
+    step = next((s for s in ladder if s.stage == stage), None)
+    return step is not None and token_role in step.answered_by

@@ -14,7 +14,7 @@ import contextlib
 from sqlmodel import col, select
 
 from mashcore.access import own_partnership, scope_of
-from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.audit import AuditAction, Owner, audit, audit_read_or_404, owner_of
 from mashcore.audit import refusals_audited as audit_refusals
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
@@ -39,6 +39,13 @@ def _in_partnership(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
     if for_update:
         query = query.with_for_update()
     return uow.session.exec(query).first()
+
+
+def owner(uow: UnitOfWork, case_reference: str) -> Owner | None:
+    """Whose the case is, for the audit of a refused access only (mashcore.audit.owner_of)."""
+    return owner_of(uow.session, col(TriageCase.case_reference), case_reference,
+                    partnership_column=col(TriageCase.partnership),
+                    case_reference_column=col(TriageCase.case_reference))
 
 
 def named_users(uow: UnitOfWork, case_reference: str) -> set[str]:
@@ -70,7 +77,7 @@ def load_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                    named_users(uow, case_reference)):
         audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
                           resource_id=case_reference, allowed=False, at=ctx.clock.now(),
-                          action=AuditAction.WRITE)
+                          action=AuditAction.WRITE, owner=owner(uow, case_reference))
     assert case is not None
     audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=RESOURCE,
           resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference,
@@ -87,7 +94,8 @@ def read(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
     audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
                       resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
                       case_reference=case_reference,
-                      partnership=case.partnership if case else None)
+                      partnership=case.partnership if case else None,
+                      owner=None if allowed else owner(uow, case_reference))
     assert case is not None
     return case
 

@@ -244,6 +244,55 @@ class CrossBorderLinks(_Strict):
         "'Coventry MASH, 024 7678 8555, mash@coventry.gov.example'. Never a case reference.")
 
 
+EscalationRole = Literal[
+    "line_manager", "team_manager", "designated_safeguarding_lead", "service_manager",
+    "assistant_director", "deputy_director", "partnership_representative"]
+"""The practitioner roles a disagreement is escalated to (strategy's ``escalated_to.role``)."""
+AnsweringTokenRole = Literal["team_manager", "navigator", "iro"]
+"""The access-token roles that may answer a stage: the team manager of children's social
+care (acting for line and service managers and directors of the local authority), a partner
+agency's practitioner in the hub (``navigator``, acting for its safeguarding lead or
+director), an independent reviewing officer. Never a social worker, business support, a
+referring system or ops."""
+
+
+DEFAULT_ANSWERED_BY: tuple[AnsweringTokenRole, ...] = ("team_manager", "navigator")
+
+
+class EscalationStage(_Strict):
+    """One stage of the escalation ladder (DOMAIN.md §7, §8)."""
+
+    stage: int = Field(ge=1, le=10, description="1 first; stages are numbered 1, 2, 3...")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                           strip_whitespace=True)]
+    roles: list[EscalationRole] = Field(
+        min_length=1, description="Whom the stage is escalated to (`escalated_to.role`).")
+    answered_by: list[AnsweringTokenRole] = Field(
+        default_factory=lambda: list(DEFAULT_ANSWERED_BY), min_length=1,
+        description="The access-token roles that may answer it (besides being the person "
+        "it was escalated to).")
+    within: Duration = Field(
+        default_factory=lambda: Duration(amount=5, unit="working_days"),
+        description="The stage answers within this (the escalation_stage clock's due time).")
+
+
+def default_escalation_ladder() -> list[EscalationStage]:
+    """The default ladder (DEFAULT_ESCALATION_LADDER), as a pack without its own has it."""
+    return [EscalationStage.model_validate(stage) for stage in DEFAULT_ESCALATION_LADDER]
+
+
+DEFAULT_ESCALATION_LADDER: tuple[dict[str, object], ...] = (
+    {"stage": 1, "name": "Line or team manager", "roles": ["line_manager", "team_manager"]},
+    {"stage": 2, "name": "Designated safeguarding leads or service managers",
+     "roles": ["designated_safeguarding_lead", "service_manager"]},
+    {"stage": 3, "name": "Assistant or deputy directors",
+     "roles": ["assistant_director", "deputy_director"]},
+    {"stage": 4, "name": "The safeguarding partnership",
+     "roles": ["partnership_representative"]},
+)
+"""The default ladder (DOMAIN.md §7; policy/README.md), each stage within 5 working days."""
+
+
 class PolicyPack(_Strict):
     """One partnership's policy (schema version 1)."""
 
@@ -280,6 +329,9 @@ class PolicyPack(_Strict):
         description="Medway's 12-week rule [003]: re-engage a social worker involved this "
         "recently. Null: off.",
     )
+    escalation_ladder: list[EscalationStage] = Field(
+        default_factory=default_escalation_ladder, min_length=1, max_length=10,
+        description="The stages a professional disagreement goes up, stage 1 first.")
     cross_border_links: CrossBorderLinks | None = Field(
         default=None,
         description="Null (the default): another partnership's staff see nothing of this "
@@ -305,6 +357,10 @@ class PolicyPack(_Strict):
     def indicator(self, code: str) -> Indicator | None:
         return next((i for i in self.indicators if i.code == code), None)
 
+    def escalation_stage(self, stage: int) -> EscalationStage | None:
+        """The ladder's stage of that number, if the ladder has it."""
+        return next((s for s in self.escalation_ladder if s.stage == stage), None)
+
 
 @functools.cache
 def _calendar(rule: DayCountRule) -> WorkingCalendar:
@@ -328,4 +384,9 @@ def reference_errors(pack: PolicyPack) -> list[tuple[tuple[str | int, ...], str]
             errors.append((("indicators", i, "code"),
                            f"duplicate indicator code {indicator.code!r}"))
         seen.add(indicator.code)
+    for i, stage in enumerate(pack.escalation_ladder):
+        if stage.stage != i + 1:
+            errors.append((("escalation_ladder", i, "stage"),
+                           f"stage {stage.stage} is listed {i + 1}: number the stages 1, 2, "
+                           "3... in order"))
     return errors
