@@ -130,7 +130,8 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
     # 15 working days after Tuesday 24 November: the end of Tuesday 15 December.
     assert conference["due_at"] == "2026-12-16T00:00:00+00:00"
     (held_discussion,) = await typed(system, reference, "discussion.held")
-    icpc_clock = held_discussion["meeting_id"]
+    discussion = held_discussion["meeting_id"]
+    icpc_clock = f"{discussion}:1"  # the ICPC clock runs per child of the s47 discussion
     await clocks_when(system, reference, {("icpc", icpc_clock): "running"})
 
     # Without the family (and no reason) or a social worker: refused, naming the field.
@@ -157,7 +158,7 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
         (agency, "awaited", "2026-12-08T17:00:00+00:00")
         for agency in ("education", "health", "police")]
     (event,) = await typed(system, reference, "icpc.scheduled")
-    assert event["s47_strategy_meeting_id"] == icpc_clock
+    assert event["s47_strategy_meeting_id"] == discussion
     assert event["s47_started_at"] == DISCUSSION_AT.isoformat()
     assert event["chaired_by_iro"] == "iro-1" and event["rescheduled"] is False
     assert {"role": "parent_or_carer"} in event["invitees"]
@@ -180,14 +181,15 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
                                headers=ELSEWHERE_IRO)).status_code == 404
     assert (await strategy.get(f"/v1/cases/{reference}/conferences",
                                headers=POLICE)).status_code == 403
-    # Every read of the conference is audited, the refused ones too.
+    # Every read of the conference is audited, the refused ones too: filed for the owner
+    # (mashcore.audit.audit_read_or_404), so coventry's team manager sees the attempts.
     engine = create_engine(system["db_url"]["strategy"])
     with Session(engine) as session:
         reads = {(a.actor, a.outcome) for a in session.exec(select(AuditEntry).where(
             AuditEntry.resource == "child_protection_conference",
             AuditEntry.resource_id == meeting, AuditEntry.action == "read"))}
     engine.dispose()
-    assert reads == {("pc-1", "allowed"), ("pc-2", "not_found"), ("iro-9", "not_found")}
+    assert reads == {("pc-1", "allowed"), ("pc-2", "refused"), ("iro-9", "refused")}
 
     system["clock"].set(ICPC_AT + timedelta(hours=2))
     held_at = (ICPC_AT + timedelta(hours=1)).isoformat()
@@ -225,7 +227,7 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
 
     (held,) = await typed(system, reference, "icpc.held")
     assert (held["plan_made"], held["plan_id"], held["child_number"]) == (True, plan_id, 1)
-    assert held["strategy_meeting_id"] == icpc_clock and held["chaired_by_iro"] == "iro-1"
+    assert held["strategy_meeting_id"] == discussion and held["chaired_by_iro"] == "iro-1"
     assert held["category_of_abuse"] == ["neglect", "emotional"]
     assert held["first_review_due_on"] == "2027-03-05"
     # The ICPC clock is met; the plan's clocks start, keyed by the plan.
@@ -474,9 +476,9 @@ async def test_two_children_share_one_icpc_each_gets_a_plan_and_clocks_and_two_i
     assert sorted(h["child_number"] for h in held) == [1, 2]
     plans = {h["plan_id"] for h in held}
     assert len(plans) == 2 and None not in plans
-    # One ICPC clock (the s47's discussion) met; each plan its own clocks.
+    # Each child's ICPC clock (the s47's discussion, per child) met; each plan its own.
     await clocks_when(system, reference, {
-        ("icpc", held[0]["strategy_meeting_id"]): "met",
+        **{("icpc", f"{h['strategy_meeting_id']}:{h['child_number']}"): "met" for h in held},
         **{(clock, plan): "running" for plan in plans
            for clock in ("first_core_group", "first_review_conference")}})
     listed = (await strategy.get(f"/v1/cases/{reference}/plans", headers=SW)).json()
@@ -512,6 +514,11 @@ async def test_a_permanent_transfer_in_with_a_plan_arranges_one_transfer_in_conf
             conference["s47_strategy_meeting_id"]) == ("transfer_in", [1, 2], None)
     # 15 working days after Wednesday 25 November: the end of Wednesday 16 December.
     assert conference["due_at"] == "2026-12-17T00:00:00+00:00"
+    # Its own clock, per transfer, due then too (not an s47's ICPC clock).
+    own = ("transfer_in_conference", data["transfer_id"])
+    found = await clocks_when(system, reference, {own: "running"})
+    assert found[own].due_at.isoformat() == "2026-12-17T00:00:00+00:00"
+    assert [k for k in found if k[0] in ("icpc", "transfer_in_conference")] == [own]
     meeting = conference["meeting_id"]
     r = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
         "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
@@ -532,4 +539,4 @@ async def test_a_permanent_transfer_in_with_a_plan_arranges_one_transfer_in_conf
         (1, True, "transfer_in"), (2, False, "transfer_in")]
     assert held[1]["plan_id"] is None and held[1]["category_of_abuse"] == []
     await clocks_when(system, reference, {("first_core_group", held[0]["plan_id"]):
-                                          "running"})
+                                          "running", own: "met"})
