@@ -302,11 +302,12 @@ async def test_hub_staff_record_a_phone_call_made_earlier_and_correct_its_time_a
     assert [(e["started_at"], e["previous_due_at"], e["new_due_at"], e["reason_code"])
             for e in extended] == [(friday.isoformat(), "2026-11-25T00:00:00+00:00",
                                     "2026-11-24T00:00:00+00:00", "calendar_correction")]
-    for clock in ("referrer_acknowledged", "referrer_outcome"):
-        [moved] = await sla(front_door, reference, "extended", clock, 1)
-        assert moved["started_at"] == friday.isoformat()
     [breached] = await sla(front_door, reference, "breached", "threshold_decision", 1)
     assert breached["breached_at"] == "2026-11-24T00:00:00+00:00"
+    # A call a hub worker took is the public's (intake's agency `public`): no feedback is
+    # owed to its caller, so no referrer feedback clock started to move (DOMAIN.md §7).
+    assert not [d for _t, d in await events_on(front_door, SLA, reference)
+                if d["clock"] in ("referrer_acknowledged", "referrer_outcome")]
     # Triage's queues count the decision deadline from the corrected time too.
     async def triage_due() -> str | None:
         case = (await front_door["triage"].get(f"/v1/cases/{reference}", headers=TM)).json()

@@ -773,3 +773,114 @@ def test_a_corrected_contact_time_moves_the_running_contact_clocks_not_the_ended
     assert moved["referrer_acknowledged"].extra["reason_code"] == "calendar_correction"
     decision = one(clocks, "threshold_decision")
     assert (decision.status, decision.started_at) == ("met", recorded)  # its record stands
+
+
+FEEDBACK = ("referrer_acknowledged", "referrer_outcome")
+
+
+def test_a_professional_referrer_gets_both_feedback_clocks(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, _ = run([event("intake.contact.received.v1", received,
+                           received_at=received.isoformat(),
+                           referrer={"agency": "education", "role": "DSL"})], rules, pack)
+    assert {c.clock for c in clocks if c.status == "running"} >= set(FEEDBACK)
+
+
+def test_a_public_or_anonymous_referrer_starts_no_feedback_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    """Feedback is never sent to the public or an anonymous referrer (intake gives both the
+    agency `public`), so no clock waits for it and the dashboard shows no false breach."""
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, history = run([event("intake.contact.received.v1", received,
+                                 received_at=received.isoformat(),
+                                 referrer={"agency": "public",
+                                           "role": "member of the public"})], rules, pack)
+    assert not [c for c in clocks if c.clock in FEEDBACK]
+    assert one(clocks, "threshold_decision").status == "running"  # the hub's clock runs
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    assert not [t for c in clocks for t in due_transitions(c, rules[c.clock], later)[1]
+                if c.clock in FEEDBACK]
+    assert all(t.clock.clock not in FEEDBACK for t in history)
+
+
+def test_a_linked_referral_the_hub_created_cancels_its_feedback_clocks(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, history = run([
+        event("intake.contact.received.v1", received, received_at=received.isoformat(),
+              referrer={"agency": "health", "role": "Health visitor"}),
+        event("intake.linked-referral.created.v1", received,
+              link_reason="parent_carer_under_18", created_at=received.isoformat()),
+    ], rules, pack)
+    for name in FEEDBACK:
+        assert one(clocks, name).status == "cancelled"
+    cancelled = {t.clock.clock: t.extra["reason_code"] for t in history
+                 if t.kind == "cancelled"}
+    assert cancelled == {name: "hub_created_linked_referral" for name in FEEDBACK}
+    assert one(clocks, "threshold_decision").status == "running"
+
+
+@pytest.mark.parametrize(("recorded", "really", "on_time"), [
+    # Recorded on Tuesday, really a phone call on Friday: the decision was late.
+    (datetime(2026, 11, 24, 9, 0, tzinfo=UTC), datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+     False),
+    # Friday entered by mistake, really Tuesday: the decision was on time, never a breach.
+    (datetime(2026, 11, 20, 15, 0, tzinfo=UTC), datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+     True),
+])
+def test_a_correction_overtaken_by_the_decision_judges_it_as_if_in_order(
+    rules: dict[str, ClockRule], pack: PolicyPack, recorded: datetime, really: datetime,
+    on_time: bool,
+) -> None:
+    corrected_at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # before the decision
+    decided = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    received = event("intake.contact.received.v1", recorded, received_at=recorded.isoformat())
+    correction = event("intake.contact.time-corrected.v1", corrected_at,
+                       received_at=really.isoformat(),
+                       previous_received_at=recorded.isoformat())
+    decision = event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+                     route="nfa")
+    outcomes = []
+    # The correction (intake's topic) and the decision (triage's) reach the timekeeper in
+    # either order: the clock ends the same way.
+    for order in ([received, correction, decision], [received, decision, correction]):
+        clocks, history = run(order, rules, pack)
+        clock = one(clocks, "threshold_decision")
+        met = [t for t in history if t.kind == "met" and t.clock.clock == "threshold_decision"]
+        outcomes.append((clock.status, clock.started_at, clock.due_at, clock.breached,
+                         clock.ended_at, met[-1].extra["on_time"]))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][1] == really
+    assert outcomes[1][3] is (not on_time)
+    assert outcomes[1][5] is on_time
+
+
+def test_a_completion_that_overtakes_the_re_rating_before_it_is_judged_on_the_new_deadline(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    decided = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    re_rated = decided + timedelta(hours=1)  # Amber to Red: due 4 hours from then
+    completed = decided + timedelta(hours=6)  # after the Red deadline, before the Amber one
+    decision = event("triage.threshold.decided.v1", decided, route="mash_enquiries",
+                     brag="amber", decided_at=decided.isoformat(),
+                     enquiries_due_at=(decided + timedelta(hours=24)).isoformat())
+    re_rating = event("triage.case.re-rated.v1", re_rated, previous_brag="amber",
+                      new_brag="red", new_route="mash_enquiries",
+                      re_rated_at=re_rated.isoformat(),
+                      enquiries_due_at=(re_rated + timedelta(hours=4)).isoformat())
+    completion = event("enquiries.enquiries.completed.v1", completed,
+                       completed_at=completed.isoformat())
+    outcomes = []
+    # Triage's re-rating and MASH enquiries' completion in either order: late either way.
+    for order in ([decision, re_rating, completion], [decision, completion, re_rating]):
+        clocks, history = run(order, rules, pack)
+        clock = one(clocks, "mash_enquiries")
+        met = [t for t in history if t.kind == "met"]
+        outcomes.append((clock.status, clock.due_at, clock.breached, clock.brag,
+                         met[-1].extra["on_time"]))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1] == ("met", re_rated + timedelta(hours=4), True, "red", False)

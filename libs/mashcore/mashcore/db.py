@@ -82,6 +82,17 @@ class UnitOfWork:
         if raw is not None and not raw.in_transaction:  # already writing: the lock is held
             raw.execute("BEGIN IMMEDIATE")
 
+    def try_lock_case(self, case_reference: str) -> bool:
+        """The case's lock (as ``lock_case``) if no other unit of work holds it now, else
+        False at once: for timers, which go on with other cases rather than wait (and so
+        never deadlock holding several). SQLite: True (one writer anyway)."""
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":
+            return True
+        return bool(connection.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"mash-case:{case_reference}"}).scalar_one())
+
     def commit(self) -> None:
         """Commit state and outbox rows together, then wake the relay."""
         self.session.commit()

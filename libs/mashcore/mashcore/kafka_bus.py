@@ -24,6 +24,7 @@ log = structlog.get_logger(__name__)
 # aiokafka's 40 s request timeout, or for ever).
 CONSUMER_STOP_S = 2.0
 HANDLER_FINISH_S = 4.0
+FIRST_START_S = 5.0  # a consumer not started by then is started in the background
 PRODUCER_STOP_S = 2.0
 
 
@@ -171,8 +172,32 @@ class KafkaSubscription:
         self._outage = Outage(log, "consumer loop error; continuing", group=group)
 
     async def start(self) -> None:
-        """Join the group and consume in the background."""
-        self._consumer = AIOKafkaConsumer(
+        """Join the group and consume in the background. A topic that does not exist yet
+        (never auto-created) or a broker that does not answer does not fail the service's
+        start: the consumer is started again every second until it can be, and meanwhile
+        ``problems()`` (so /readyz, beside the missing topic's name) says it is not running."""
+        try:
+            self._consumer = await asyncio.wait_for(self._started_consumer(), FIRST_START_S)
+        except Exception as error:
+            self._outage.failed(error)
+            self._task = asyncio.create_task(self._start_later(), name=f"consume-{self._group}")
+            return
+        self._task = asyncio.create_task(self._run(), name=f"consume-{self._group}")
+
+    async def _start_later(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            try:
+                self._consumer = await self._started_consumer()
+            except Exception as error:
+                self._outage.failed(error)
+                continue
+            self._outage.recovered()
+            await self._run()
+            return
+
+    async def _started_consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap,
             group_id=self._group,
@@ -187,8 +212,13 @@ class KafkaSubscription:
             metadata_max_age_ms=30_000,
             **self._client_options,
         )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"consume-{self._group}")
+        try:
+            await consumer.start()
+        except BaseException:  # a topic missing, no broker, or cancelled: let it go
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), CONSUMER_STOP_S)
+            raise
+        return consumer
 
     async def stop(self) -> None:
         """Finish and commit the batch in hand, then leave the group (bounded; cancel as

@@ -14,7 +14,12 @@ conference that meets one review's clock starts the next one's.
 * Correction: the rule's ``correct`` events (a contact's time corrected, a strategy event
   carrying ``corrects``) recompute a running clock of their instance from the corrected
   start (``extended``, reason ``calendar_correction``), and do nothing else. A rule without
-  them takes a start for a running clock with a different time as its correction.
+  them takes a start for a running clock with a different time as its correction. A
+  correction made while a clock still ran that arrives after the clock's stop (another
+  topic, not ordered with it) judges the stop again from the corrected start, as if the two
+  had arrived in order: ``extended``, then ``met`` again (``breached`` first if now late).
+  A correction made after the clock ended leaves its record as it stands. So does a
+  re-computation (a re-rating made before the stop, applied after it).
 * Due: from the rule's duration on the pack's calendar, or from the start event's
   ``due_field`` when another service already applied the policy (triage's enquiries due
   time, an information request's deadline).
@@ -94,19 +99,30 @@ class Occurrence:
     data: Mapping[str, Any]
 
 
+def field_value(data: Mapping[str, Any], name: str) -> Any:
+    """The data's field ``name``; a dotted name reads a nested one (``referrer.agency``)."""
+    value: Any = data
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _holds(expected: Any, value: Any) -> bool:
+    return value in expected if isinstance(expected, list) else value == expected
+
+
 def matches(trigger: Trigger, event: Occurrence) -> bool:
     if trigger.event != event.type:
         return False
     if any(event.data.get(name) is None for name in trigger.present):
         return False
-    for name, expected in trigger.when.items():
-        value = event.data.get(name)
-        if isinstance(expected, list):
-            if value not in expected:
-                return False
-        elif value != expected:
-            return False
-    return True
+    if not all(_holds(expected, field_value(event.data, name))
+               for name, expected in trigger.when.items()):
+        return False
+    return not any(_holds(expected, field_value(event.data, name))
+                   for name, expected in trigger.unless.items())
 
 
 def _at(trigger: Trigger, event: Occurrence) -> datetime:
@@ -220,6 +236,24 @@ def on_event(
         return any(c.ended_at is not None and at < c.ended_at for c in of_rule(rule, instance)
                    if c.status in (MET, CANCELLED))
 
+    def overtaken(rule: ClockRule, instance: str | None, at: datetime) -> list[Clock]:
+        """Clocks met after ``at``: a change made then, whose event arrives after the stop's
+        (another topic, not ordered with it), applies to them as if it had come in order."""
+        return [c for c in of_rule(rule, instance)
+                if c.status == MET and c.ended_at is not None and c.ended_at > at]
+
+    def judge_again(clock: Clock, change: Callable[[Clock], None]) -> None:
+        """``change`` applied to the clock as it was then (running), and, if it moved the
+        span, the stop applied again on the new one."""
+        assert clock.ended_at is not None
+        stopped_at = clock.ended_at
+        running = replace(clock, status=PAUSED if clock.paused_at is not None else RUNNING,
+                          ended_at=None)
+        before = len(transitions)
+        change(running)
+        if len(transitions) > before:
+            meet(state[clock.clock_id], stopped_at)
+
     for rule in rules.values():
         corrections = fired(rule.correct)
         if corrections:
@@ -228,6 +262,12 @@ def on_event(
                 if not ended_after(rule, instance, start):
                     for clock in open_clocks(rule, instance):
                         correct(rule, clock, start)
+                def corrected(clock: Clock, rule: ClockRule = rule,
+                              start: datetime = start) -> None:
+                    correct(rule, clock, start)
+
+                for clock in overtaken(rule, instance, event.time):
+                    judge_again(clock, corrected)
             continue
         starts_here = any(matches(t, event) for t in rule.start)
         recomputed = any(matches(t, event) for t in rule.recompute)
@@ -264,18 +304,28 @@ def on_event(
                     record("resumed", replace(clock, status=RUNNING, paused_at=None,
                                               due_at=due), at, new_due_at=due)
         for trigger, at, instance in fired(rule.recompute):
-            for clock in open_clocks(rule, instance):
+            new_due = (parse_time(str(event.data[rule.due_field]))
+                       if rule.due_field and event.data.get(rule.due_field) else None)
+
+            def recompute(clock: Clock, trigger: Trigger = trigger, at: datetime = at,
+                          new_due: datetime | None = new_due, rule: ClockRule = rule) -> None:
                 brag = _brag(rule, event.data) or clock.brag
-                new_due = (parse_time(str(event.data[rule.due_field]))
-                           if rule.due_field and event.data.get(rule.due_field) else None)
                 if new_due is None or new_due == clock.due_at:
                     state[clock.clock_id] = replace(clock, brag=brag)  # kept, not news
-                    continue
+                    return
                 record("extended", replace(respan(clock, clock.started_at, new_due, at),
                                            brag=brag), at,
                        previous_due_at=clock.due_at, new_due_at=new_due,
                        reason_code=trigger.reason_code or "other",
                        approved_by_role="team_manager")
+
+            for clock in open_clocks(rule, instance):
+                recompute(clock)
+            # A re-rating made before the clock's stop but arriving after it (the stop on
+            # another topic): the stop is judged on the new due time, as in order.
+            for clock in overtaken(rule, instance, at):
+                if new_due is not None and new_due != clock.due_at:
+                    judge_again(clock, recompute)
         for _trigger, start, matched in fired(rule.start):
             instance = matched or ""
             if ended_after(rule, instance, start):

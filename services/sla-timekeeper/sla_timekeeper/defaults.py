@@ -32,9 +32,10 @@ ROUTES: tuple[str, ...] = get_args(Route)
 
 def _t(event: str, at: str | None = None, *, instance: str | list[str] | None = None,
        reason_code: str | None = None,
+       unless: dict[str, str | bool | int | list[str | bool | int | None] | None] | None = None,
        **when: str | bool | int | list[str | bool | int | None] | None) -> Trigger:
     return Trigger(event=event, at=at, when=dict(when), instance=instance,
-                   reason_code=reason_code)
+                   reason_code=reason_code, unless=dict(unless or {}))
 
 
 def _fix(event: str, at: str, *, instance: str | list[str],
@@ -66,6 +67,13 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                    reason_code="linked_to_open_case")
     # Hub staff corrected when the contact came in: its clocks count from the new time.
     time_corrected = [_t(f"{INTAKE}contact.time-corrected.v1", "received_at")]
+    # Feedback goes to professional referrers only (DOMAIN.md §7, §10): no feedback clock
+    # for a member of the public or an anonymous referrer (intake's agency `public`), and
+    # none for a linked referral the hub created itself (it is cancelled as it is announced,
+    # right after its contact.received on the same partition).
+    feedback_due = _t(RECEIVED, "received_at", unless={"referrer.agency": "public"})
+    hub_created = _t(f"{INTAKE}linked-referral.created.v1",
+                     reason_code="hub_created_linked_referral")
     plan_ended = _t(f"{STRATEGY}plan.ended.v1", "ended_at", instance="plan_id",
                     reason_code="plan_ended")
     rules = [
@@ -80,8 +88,9 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                   national_return=[_t(f"{INTAKE}referral.accepted.v1", "accepted_at")],
                   duration=pack.threshold_decision_within),
         ClockRule(clock="referrer_acknowledged",
-                  start=[_t(RECEIVED, "received_at")],
+                  start=[feedback_due],
                   stop=[_t(NOTIFY, "sent_at", kind="referrer_acknowledgement")],
+                  cancel=[hub_created],
                   correct=time_corrected,
                   duration=_d(1, DAYS)),
         # The due time is the one triage set from the BRAG timescale; re-ratings move it.
@@ -177,9 +186,9 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                                 decision=["continue", "change"])],
                   duration=_d(6, "calendar_months")),
         ClockRule(clock="referrer_outcome",
-                  start=[_t(RECEIVED, "received_at")],
+                  start=[feedback_due],
                   stop=[_t(NOTIFY, "sent_at", kind="referrer_outcome")],
-                  cancel=[forwarded],
+                  cancel=[forwarded, hub_created],
                   correct=time_corrected,
                   duration=_d(5, DAYS)),
         # One per stage of a disagreement: stage 2 raised while stage 1 runs is another clock.

@@ -176,11 +176,15 @@ class Trigger(_Strict):
     event: Annotated[str, StringConstraints(pattern=r"^mash\.[a-z0-9.-]+\.v[0-9]+$")]
     at: str | None = None
     when: dict[str, FieldValue | list[FieldValue]] = Field(
-        default_factory=dict, description="Conditions on the data: equal, or one of a list.")
+        default_factory=dict, description="Conditions on the data: equal, or one of a list. "
+        "A dotted name reads a nested field (`referrer.agency`).")
     instance: str | list[str] | None = Field(
         default=None, description="The data field naming the clock's instance (e.g. one per "
         "information request); several fields make one instance together (an escalation's id "
         "and stage). Absent from the event: every instance of the case.")
+    unless: dict[str, FieldValue | list[FieldValue]] = Field(
+        default_factory=dict, description="Conditions that must NOT hold (equal, or one of a "
+        "list), e.g. no referrer feedback clock for a referrer from agency `public`.")
     present: list[str] = Field(
         default_factory=list, description="Data fields that must be set (not null), e.g. "
         "`corrects` for a correction.")
