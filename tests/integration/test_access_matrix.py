@@ -47,6 +47,8 @@ HUB_READ = {IO: PARTNERSHIP, TM: PARTNERSHIP}
 SW, BS = R.SOCIAL_WORKER, R.BUSINESS_SUPPORT
 SOCIAL_CARE = {SW: PARTNERSHIP, TM: PARTNERSHIP, BS: PARTNERSHIP}
 NOT_INVOLVED = {**{role: (NOT_FOUND,) * 4 for role in Role}, **SOCIAL_CARE}
+CONFERENCE_READERS = {**SOCIAL_CARE, R.IRO: PARTNERSHIP}
+CONFERENCE_PEOPLE = {**{role: (NOT_FOUND,) * 4 for role in Role}, **CONFERENCE_READERS}
 
 # (service or "*", method, path) -> (the record's agency, {role: cells}) or PUBLIC.
 MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str] = {
@@ -153,6 +155,24 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
                                                                      NOT_INVOLVED),
     ("strategy", "POST", "/v1/escalations/{escalation_id}/escalate"): ("local_authority",
                                                                        NOT_INVOLVED),
+    # Conferences, plans, core groups, reviews: social care staff and IROs of the case's
+    # partnership see them all; anyone else only one they are invited to or in the core
+    # group of (the seeds invite none of the callers); the IRO records the conferences.
+    **{("strategy", "GET", path): ("local_authority", CONFERENCE_READERS) for path in (
+        "/v1/cases/{case_reference}/conferences", "/v1/cases/{case_reference}/plans")},
+    **{("strategy", method, path): ("local_authority", CONFERENCE_PEOPLE) for method, path in (
+        ("GET", "/v1/conferences/{meeting_id}"),
+        ("POST", "/v1/conferences/{meeting_id}/reports/{agency}/received"),
+        ("GET", "/v1/plans/{plan_id}"), ("GET", "/v1/core-groups/{meeting_id}"),
+        ("POST", "/v1/core-groups/{meeting_id}/held"),
+        ("POST", "/v1/core-groups/{meeting_id}/minutes"),
+        ("GET", "/v1/review-conferences/{meeting_id}"))},
+    **{("strategy", "POST", path): ("local_authority", SOCIAL_CARE) for path in (
+        "/v1/conferences/{meeting_id}/schedule", "/v1/plans/{plan_id}/actions",
+        "/v1/plans/{plan_id}/copy-given-to-child", "/v1/plans/{plan_id}/core-groups",
+        "/v1/plans/{plan_id}/reviews")},
+    **{("strategy", "POST", path): ("local_authority", {R.IRO: PARTNERSHIP}) for path in (
+        "/v1/conferences/{meeting_id}/held", "/v1/review-conferences/{meeting_id}/held")},
 }
 
 STRATEGY_PEOPLE = [{"role": "social_worker", "agency": "local_authority"},
@@ -166,6 +186,17 @@ STRATEGY_HELD = {"held_at": "2026-11-24T09:30:00+00:00", "attendees": STRATEGY_P
                  "criminal_investigation": "not_required",
                  "s47_decisions": [{"child_number": 1, "s47": True}],
                  "s47_decision_rationale": "Synthetic."}
+
+CONFERENCE_PEOPLE_IN = [{"role": "social_worker", "agency": "local_authority"},
+                        {"role": "practitioner", "agency": "health"},
+                        {"role": "parent_or_carer"}]
+# The seeded conference is held at 09:45, between the s47's discussion and NOW.
+CONFERENCE_HELD = {"held_at": "2026-11-24T09:45:00+00:00", "attendees": CONFERENCE_PEOPLE_IN,
+                   "decisions": [{"child_number": 1, "plan": True,
+                                  "category_of_abuse": ["neglect"],
+                                  "core_group": CONFERENCE_PEOPLE_IN,
+                                  "first_review_due_on": "2027-01-20"}],
+                   "decision_summary": "Synthetic."}
 
 # A valid body per write, so that an allowed caller gets past validation to the access check.
 BODIES: dict[str, Any] = {
@@ -228,7 +259,30 @@ BODIES: dict[str, Any] = {
     "/v1/escalations/{escalation_id}/answer": {"resolved": False, "resolution": "Synthetic."},
     "/v1/escalations/{escalation_id}/escalate": {"summary": "Synthetic.", "escalated_to": {
         "role": "service_manager", "agency": "local_authority", "user_id": "sm-1"}},
+    "/v1/conferences/{meeting_id}/schedule": {"scheduled_for": "2026-11-24T09:40:00+00:00",
+                                              "chaired_by_iro": "iro-1",
+                                              "invitees": CONFERENCE_PEOPLE_IN},
+    "/v1/conferences/{meeting_id}/held": CONFERENCE_HELD,
+    "/v1/plans/{plan_id}/actions": {"new_actions": [{
+        "what": "Synthetic: weekly visit.", "owner_role": "social_worker",
+        "owner_agency": "local_authority", "due_on": "2026-12-18"}]},
+    "/v1/plans/{plan_id}/copy-given-to-child": {"given_on": "2026-11-24", "form": "easy_read"},
+    "/v1/plans/{plan_id}/core-groups": {"scheduled_for": "2026-12-01T10:00:00+00:00",
+                                        "invitees": CONFERENCE_PEOPLE_IN},
+    "/v1/core-groups/{meeting_id}/held": {"held_at": "2026-11-24T09:50:00+00:00",
+                                          "attendees": CONFERENCE_PEOPLE_IN},
+    "/v1/core-groups/{meeting_id}/minutes": {"minutes": "Synthetic."},
+    "/v1/plans/{plan_id}/reviews": {"scheduled_for": "2027-01-20T10:00:00+00:00",
+                                    "chaired_by_iro": "iro-1",
+                                    "invitees": CONFERENCE_PEOPLE_IN},
+    "/v1/review-conferences/{meeting_id}/held": {
+        "held_at": "2026-11-24T09:55:00+00:00", "attendees": CONFERENCE_PEOPLE_IN,
+        "decision": "continue", "category_of_abuse": ["neglect"],
+        "next_review_due_on": "2027-05-20", "rationale": "Synthetic."},
 }
+# Paths whose {meeting_id} is another kind of meeting than a strategy discussion.
+MEETINGS = {"/v1/conferences/": "conference_id", "/v1/core-groups/": "core_group_id",
+            "/v1/review-conferences/": "review_id"}
 QUERIES = {"/v1/clocks": "case_reference={case_reference}",
            "/v1/audit": "case_reference={case_reference}"}
 # Writes that change what the others may do: after them, in this order (lock-down restricts
@@ -329,7 +383,47 @@ async def seed_strategy(system: dict[str, Any], reference: str) -> dict[str, str
     escalation = await strategy.post("/v1/escalations", headers=sw, json={
         **BODIES["/v1/escalations"], "case_reference": reference})
     return {"meeting_id": meeting_id, "enquiry_id": enquiry["s47_enquiry_id"],
-            "escalation_id": escalation.json()["escalation_id"]}
+            "escalation_id": escalation.json()["escalation_id"],
+            **await seed_conference(system, reference, enquiry["s47_enquiry_id"])}
+
+
+async def seed_conference(system: dict[str, Any], reference: str,
+                          enquiry_id: str) -> dict[str, str]:
+    """The s47's agreed continuing-risk outcome, its ICPC held with a plan, the plan's first
+    core group and first review scheduled: coventry's staff and IRO, none of them invited."""
+    strategy = system["strategy"]
+    sw, tm = headers(SW, "local_authority", OWN_P), headers(TM, "local_authority", OWN_P)
+    iro = headers(R.IRO, "local_authority", OWN_P)
+    url = f"/v1/s47-enquiries/{enquiry_id}"
+    assert (await strategy.post(f"{url}/outcome", headers=sw, json={
+        "outcome": "substantiated_continuing_risk", "next_step": "icpc",
+        "rationale": "Synthetic."})).status_code == 200
+    assert (await strategy.post(f"{url}/agreement", headers=tm, json={
+        "agree": True, "rationale": "Synthetic."})).status_code == 200
+    [conference] = (await strategy.get(f"/v1/cases/{reference}/conferences",
+                                       headers=sw)).json()
+    url = f"/v1/conferences/{conference['meeting_id']}"
+    r = await strategy.post(f"{url}/schedule", headers=tm,
+                            json=BODIES["/v1/conferences/{meeting_id}/schedule"])
+    assert r.status_code == 200, r.text
+    r = await strategy.post(f"{url}/held", headers=iro, json=CONFERENCE_HELD)
+    assert r.status_code == 200, r.text
+    plan_id = r.json()["decisions"][0]["plan_id"]
+    core_group = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=tm,
+                                     json=BODIES["/v1/plans/{plan_id}/core-groups"])
+    assert core_group.status_code == 200, core_group.text
+    review = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=tm,
+                                 json=BODIES["/v1/plans/{plan_id}/reviews"])
+    assert review.status_code == 200, review.text
+    return {"conference_id": conference["meeting_id"], "plan_id": plan_id, "agency": "health",
+            "core_group_id": core_group.json()["meeting_id"],
+            "review_id": review.json()["meeting_id"]}
+
+
+def ids_for(path: str, seeded: dict[str, str]) -> dict[str, str]:
+    """The seeded ids for ``path``: its {meeting_id} is the meeting of its kind."""
+    kind = next((key for prefix, key in MEETINGS.items() if path.startswith(prefix)), None)
+    return {**seeded, "meeting_id": seeded[kind]} if kind else seeded
 
 
 def routes(system: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -382,7 +476,7 @@ async def test_every_route_every_role_own_and_other_agency_and_partnership(
         if rule == PUBLIC:
             continue
         record_agency, by_role = rule
-        url = path.format(**seeded)
+        url = path.format(**ids_for(path, seeded))
         reference = seeded[REFERENCE.get(service, "case_reference")]
         query = QUERIES.get(path, "").format(**{**seeded, "case_reference": reference})
         body = BODIES.get(path)

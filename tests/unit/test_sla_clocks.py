@@ -411,7 +411,7 @@ def test_a_partnership_pack_can_replace_a_default_clock(pack: PolicyPack) -> Non
         "duration": {"amount": 10, "unit": "working_days"}})
     rules = default_rules(pack.model_copy(update={"clocks": [custom]}))
     assert rules["icpc"].duration is not None and rules["icpc"].duration.amount == 10
-    assert len(rules) == 12  # every row of DOMAIN.md §8
+    assert len(rules) == 13  # every row of DOMAIN.md §8, and the transfer-in conference
 
 
 def test_the_national_return_start_is_kept_beside_the_local_one_where_they_differ(
@@ -632,6 +632,61 @@ def test_each_child_s_icpc_clock_is_its_own_and_a_sibling_s_nfa_leaves_it_runnin
                     rules, pack)
     assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
         "m1:1": "met", "m1:2": "met", "m2:3": "running"}
+
+
+def test_a_per_child_icpc_held_meets_that_child_s_clock_only(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    icpc_at = held + timedelta(days=10)
+
+    def icpc_held(child: int) -> Occurrence:
+        return event("strategy.icpc.held.v1", icpc_at, held_at=icpc_at.isoformat(),
+                     conference_kind="initial", strategy_meeting_id="m1",
+                     child_number=child, plan_made=True, plan_id=f"plan-{child}")
+    clocks, _ = run([opened("m1", held, child=1), opened("m1", held, child=2),
+                     icpc_held(1)], rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "met", "m1:2": "running"}
+    clocks, _ = run([opened("m1", held, child=1), opened("m1", held, child=2),
+                     icpc_held(1), icpc_held(2)], rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "met", "m1:2": "met"}
+
+
+def test_a_transfer_in_conference_and_an_s47_icpc_never_meet_each_other_s_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday
+    discussion = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    transfer = event("intake.transfer-in.received.v1", received, transfer_id="t1",
+                     received_at=received.isoformat(), arrangement="permanent",
+                     transfer_in_conference_required=True)
+    temporary = event("intake.transfer-in.received.v1", received, transfer_id="t2",
+                      received_at=received.isoformat(), arrangement="temporary",
+                      transfer_in_conference_required=False)
+    at = received + timedelta(days=7)
+
+    def held(kind: str, **more: Any) -> Occurrence:
+        return event("strategy.icpc.held.v1", at, held_at=at.isoformat(),
+                     conference_kind=kind, child_number=1, plan_made=False, plan_id=None,
+                     **more)
+    start = [opened("m1", discussion), transfer, temporary]
+    clocks, _ = run(start, rules, pack)
+    (own,) = [c for c in clocks if c.clock == "transfer_in_conference"]
+    # 15 working days after Wednesday 25 November: the end of Wednesday 16 December.
+    assert (own.instance, own.started_at, own.due_at) == (
+        "t1", received, datetime(2026, 12, 17, tzinfo=UTC))
+    # The transfer-in conference (no s47 discussion named) meets its own clock only.
+    clocks, _ = run([*start, held("transfer_in", strategy_meeting_id=None)], rules, pack)
+    assert {(c.clock, c.instance): c.status for c in clocks
+            if c.clock in ("icpc", "transfer_in_conference")} == {
+        ("icpc", "m1:1"): "running", ("transfer_in_conference", "t1"): "met"}
+    # The s47's ICPC meets the s47's clock only.
+    clocks, _ = run([*start, held("initial", strategy_meeting_id="m1")], rules, pack)
+    assert {(c.clock, c.instance): c.status for c in clocks
+            if c.clock in ("icpc", "transfer_in_conference")} == {
+        ("icpc", "m1:1"): "met", ("transfer_in_conference", "t1"): "running"}
 
 
 def test_a_correction_starts_stops_and_ends_nothing(

@@ -38,7 +38,8 @@ PAGE = Path(__file__).parent / "static" / "dashboard.html"
 Ops = Annotated[Principal, Depends(require_roles(Role.OPS, Role.TEAM_MANAGER))]
 # Who may approve an extension: a manager, or the IRO for conference timescales.
 Approver = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER, Role.IRO))]
-IRO_CLOCKS = ("icpc", "first_review_conference", "later_review_conference")
+IRO_CLOCKS = ("icpc", "transfer_in_conference", "first_review_conference",
+              "later_review_conference")
 HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.2
 

@@ -29,7 +29,7 @@ LABELS = {
     "strategy_minutes": "Strategy minutes", "icpc": "ICPC", "first_core_group": "First core group",
     "core_group_minutes": "Core group minutes", "first_review_conference": "First review",
     "later_review_conference": "Later review", "referrer_outcome": "Referrer outcome",
-    "escalation_stage": "Escalation stage",
+    "escalation_stage": "Escalation stage", "transfer_in_conference": "Transfer-in conference",
 }
 BRAGS = ("red", "amber", "green", "blue")
 

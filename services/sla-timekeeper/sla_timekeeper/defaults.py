@@ -135,13 +135,27 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
         # clocks, every child's (sla_timekeeper.clocks._instance).
         ClockRule(clock="icpc",
                   start=[_t(S47_OPENED, "opened_at", instance=ICPC_CHILD)],
+                  # Only an initial conference meets it (a transfer-in conference has its
+                  # own clock below); older producers send no conference_kind.
                   stop=[_t(ICPC_HELD, "held_at", instance=["strategy_meeting_id",
-                                                           "child_number"])],
+                                                           "child_number"],
+                           conference_kind=["initial", None])],
                   cancel=[_t(f"{STRATEGY}s47-outcome.recorded.v1", reason_code="superseded",
                              instance=["strategy_meeting_id", "child_number"],
                              next_step=["no_further_action", "supportive_services",
                                         "plan_without_conference"])],
                   correct=[_fix(S47_OPENED, "opened_at", instance=ICPC_CHILD)],
+                  duration=_d(15, DAYS)),
+        # A family with a plan moving in permanently: the transfer-in conference is due 15
+        # working days after the transfer form arrived (DOMAIN.md §7), one clock per
+        # transfer. Its held event names no transfer: it meets the case's transfer-in
+        # clocks only, never an s47's ICPC clock (nor does an initial ICPC meet this one).
+        ClockRule(clock="transfer_in_conference",
+                  start=[_t(f"{INTAKE}transfer-in.received.v1", "received_at",
+                            instance="transfer_id", arrangement="permanent",
+                            transfer_in_conference_required=True)],
+                  stop=[_t(ICPC_HELD, "held_at", instance="transfer_id",
+                           conference_kind="transfer_in")],
                   duration=_d(15, DAYS)),
         # The plan's clocks: one per child protection plan, ended with it.
         ClockRule(clock="first_core_group",

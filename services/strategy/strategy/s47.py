@@ -19,6 +19,7 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access, events, rules
+from strategy.conferences import icpc as conferences_icpc
 from strategy.discussions import agency_code
 from strategy.models import S47Enquiry, StrategyCase
 
@@ -119,5 +120,7 @@ def agree_outcome(ctx: ServiceContext, principal: Principal, enquiry_id: str, *,
                             partnership=s47.partnership,
                             data=events.s47_outcome_recorded(s47)),
                  STRATEGY_CASES)
+        if s47.next_step == "icpc":  # issue 15: the ICPC, in the same transaction
+            conferences_icpc.from_s47(ctx, uow, s47)
         uow.commit()
         return view(s47)

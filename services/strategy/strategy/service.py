@@ -6,6 +6,8 @@ from mashcore.service import ConsumerSpec, ServiceDefinition
 from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, STRATEGY_CASES, TRIAGE_CASES
 from strategy import handlers
 from strategy.api import router
+from strategy.conferences import transfer_in
+from strategy.conferences.api import router as conference_router
 
 SERVICE = ServiceDefinition(
     name="strategy",
@@ -21,10 +23,11 @@ SERVICE = ServiceDefinition(
         "--partnership coventry`."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=router,
+    routers=lambda ctx: [*router(ctx), *conference_router(ctx)],
     consumers=[
         ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS],
-                     handlers=handlers.intake_handlers),
+                     handlers=lambda ctx: {**handlers.intake_handlers(ctx),
+                                           **transfer_in.handlers(ctx)}),
         ConsumerSpec(name="decisions", topics=[TRIAGE_CASES, ENQUIRIES_EPISODES],
                      handlers=handlers.decision_handlers),
     ],

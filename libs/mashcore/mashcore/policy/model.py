@@ -163,7 +163,7 @@ ClockName = Literal[
     "threshold_decision", "referrer_acknowledged", "mash_enquiries",
     "partner_information_request", "strategy_minutes", "icpc", "first_core_group",
     "core_group_minutes", "first_review_conference", "later_review_conference",
-    "referrer_outcome", "escalation_stage",
+    "referrer_outcome", "escalation_stage", "transfer_in_conference",
 ]
 FieldValue = str | bool | int | None
 
