@@ -59,9 +59,10 @@ contracts: install  ## Regenerate contracts/openapi/*.json and the topic table i
 contracts-release: install  ## Record current event schemas as released (refuses breaking changes)
 	$(BIN)/python -m contracttools.compat --release
 
-bench: install system-deps kafka-jars  ## Throughput and SLA timekeeper benchmarks over Kafka; writes bench/results/
+bench: install system-deps kafka-jars  ## Throughput, SLA timekeeper and /metrics-at-1M-rows benchmarks; writes bench/results/
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.sla
+	$(BIN)/python -m bench.metrics
 
 clean:  ## Remove the environment, caches and local data
 	rm -rf $(VENV) .cache data .pytest_cache .mypy_cache .ruff_cache

@@ -30,8 +30,8 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from sqlalchemy.engine import make_url
 
-from mashcore import topics
-from mashcore.service import SERVICE_MODULES
+from mashcore import topics, topology
+from mashcore.service import SERVICE_MODULES, ConsumerSpec, ServiceDefinition, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
 
 pytestmark = pytest.mark.contract
@@ -57,16 +57,12 @@ DATABASES = {
     )
     for service in SERVICES
 }
-TOPICS = {
-    topics.INTAKE_CONTACTS,
-    topics.dead_letter_topic(topics.INTAKE_CONTACTS),
-    topics.TRIAGE_CASES,
-    topics.dead_letter_topic(topics.TRIAGE_CASES),
-    topics.ENQUIRIES_EPISODES,
-    topics.dead_letter_topic(topics.ENQUIRIES_EPISODES),
-    topics.SLA,
-}
-PARTITIONS = 6
+# Every topic a service reads or writes at run time (consumed, produced, dead-letter, live
+# feeds), from the services' definitions: the same list each service checks before /readyz.
+DEFINITIONS = list(iter_definitions(SERVICES))
+TOPICS = set(topology.all_topics(DEFINITIONS))
+PARTITIONS = topics.PARTITIONS
+KAFKA_TLS_PORT = 9093  # the Strimzi cluster's only listener: TLS, client certificates
 RUNTIME_UID = 10001
 SERVICE_ENV = {
     "MASH_BUS",
@@ -185,8 +181,25 @@ def test_a_compose_service_runs_its_own_command_on_its_stable_port(service: str)
     port = PORTS[service]
     assert spec["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}
     assert spec["command"] == ["serve", service]
-    assert spec["ports"] == [f"{port}:{port}"]
+    assert spec["ports"] == [f"127.0.0.1:{port}:{port}"]
     assert spec["environment"]["MASH_PORT"] == str(port)
+
+
+def published_ports(document: Doc) -> dict[str, list[str]]:
+    """Each compose service's published ports, in short syntax."""
+    return {name: [str(p) for p in spec.get("ports", [])]
+            for name, spec in document["services"].items()}
+
+
+def test_compose_publishes_every_port_on_loopback_only() -> None:
+    # The stack signs tokens with a documented development key: reachable from the network,
+    # anyone could act as any role.
+    problems = [f"{name}: {port}" for name, ports in published_ports(compose()).items()
+                for port in ports if not port.startswith("127.0.0.1:")]
+    assert problems == []
+    broken = compose()
+    broken["services"]["triage"]["ports"] = ["8002:8002"]
+    assert [p for p in published_ports(broken)["triage"] if not p.startswith("127.0.0.1:")]
 
 
 def test_every_compose_service_is_built_from_one_image() -> None:
@@ -783,11 +796,13 @@ def test_the_configmap_points_at_the_strimzi_bootstrap_service() -> None:
     docs = manifests()
     data = named(docs, "ConfigMap", "mash-common")["data"]
     (kafka,) = of_kind(docs, "Kafka")
-    (listener,) = [item for item in kafka["spec"]["kafka"]["listeners"] if item["tls"] is False]
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
     name, namespace = kafka["metadata"]["name"], kafka["metadata"]["namespace"]
     assert data["MASH_KAFKA_BOOTSTRAP"] == (
         f"{name}-kafka-bootstrap.{namespace}.svc:{listener['port']}"
     )
+    assert listener["tls"] is True and listener["authentication"]["type"] == "tls"
+    assert data["MASH_KAFKA_SECURITY_PROTOCOL"] == "SSL"
     assert data["MASH_BUS"] == "kafka"
     assert data["MASH_JWKS_URL"].startswith("https://")
 
@@ -1014,7 +1029,7 @@ def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
     assert allowed_ports(docs, named(docs, "Deployment", service), "Egress") == {
         ("UDP", 53),
         ("TCP", 53),
-        ("TCP", 9092),
+        ("TCP", KAFKA_TLS_PORT),
         ("TCP", 5432),
     }
 
@@ -1044,7 +1059,7 @@ def test_kafka_egress_reaches_the_strimzi_cluster_brokers() -> None:
         peer
         for policy in of_kind(docs, "NetworkPolicy")
         for rule in policy["spec"].get("egress", [])
-        if {p["port"] for p in rule["ports"]} == {9092}
+        if {p["port"] for p in rule["ports"]} == {KAFKA_TLS_PORT}
         for peer in rule["to"]
     ]
     assert kafka_peers
@@ -1078,12 +1093,16 @@ def strimzi_problems(docs: list[Doc]) -> list[str]:
     kafka = kafkas[0]
     cluster, namespace = kafka["metadata"]["name"], kafka["metadata"]["namespace"]
     strimzi = [doc for doc in docs if is_strimzi(doc)]
+    # KafkaUsers live where the user operator watches: beside the pods mounting their Secrets.
+    users_namespace = (kafka["spec"].get("entityOperator", {}).get("userOperator", {})
+                       .get("watchedNamespace", namespace))
     for doc in strimzi:
         where = f"{doc['kind']}/{doc['metadata']['name']}"
         if doc["apiVersion"] != "kafka.strimzi.io/v1":
             problems.append(f"{where}: not the kafka.strimzi.io/v1 API")
-        if doc["metadata"].get("namespace") != namespace:
-            problems.append(f"{where}: not in the Kafka cluster's namespace")
+        expected_namespace = users_namespace if doc["kind"] == "KafkaUser" else namespace
+        if doc["metadata"].get("namespace") != expected_namespace:
+            problems.append(f"{where}: not in namespace {expected_namespace}")
         if (
             doc["kind"] != "Kafka"
             and doc["metadata"].get("labels", {}).get("strimzi.io/cluster") != cluster
@@ -1094,6 +1113,15 @@ def strimzi_problems(docs: list[Doc]) -> list[str]:
         problems.append("Kafka: configures ZooKeeper; the cluster must run in KRaft mode")
     if not spec["kafka"].get("listeners"):
         problems.append("Kafka: no listeners")
+    for listener in spec["kafka"].get("listeners", []):
+        if listener.get("tls") is not True or listener.get("authentication", {}).get(
+                "type") != "tls":
+            problems.append(f"Kafka: listener {listener['name']} is not TLS with client "
+                            "certificates")
+    if spec["kafka"].get("authorization", {}).get("type") != "simple":
+        problems.append("Kafka: no ACL authorization")
+    if of_kind(docs, "KafkaUser") and "userOperator" not in spec.get("entityOperator", {}):
+        problems.append("Kafka: no user operator to issue the KafkaUsers' certificates")
     if "topicOperator" not in spec.get("entityOperator", {}):
         problems.append("Kafka: no topic operator to reconcile the KafkaTopics")
     pools = of_kind(docs, "KafkaNodePool")
@@ -1146,6 +1174,27 @@ def test_every_topic_the_code_names_is_deployed() -> None:
     assert named_in_code <= set(compose_topic_creations(compose()))
 
 
+def test_the_deployed_topics_follow_what_the_services_read_and_write() -> None:
+    assert {topics.STRATEGY_CASES, topics.NOTIFICATIONS,
+            topics.dead_letter_topic(topics.STRATEGY_CASES)} <= TOPICS
+    newcomer = ServiceDefinition(
+        name="newcomer", title="A new service", migrations=ROOT,
+        consumers=[ConsumerSpec(name="c", topics=["mash.other.v1"], handlers=lambda _: {})],
+        produces=["mash.newcomer.v1"])
+    assert set(topology.all_topics([*DEFINITIONS, newcomer])) - TOPICS == {
+        "mash.other.v1", "mash.other.v1.dlq", "mash.newcomer.v1"}
+
+
+def test_compose_and_kubernetes_keep_each_topic_equally_long() -> None:
+    declared = deployed_topics(manifests())
+    created = compose_topic_creations(compose())
+    for name in TOPICS:
+        retention = int(declared[name]["spec"]["config"]["retention.ms"])
+        assert created[name]["--config"] == f"retention.ms={retention}"
+        # Dead letters outlive the replay window, so there is time to fix and replay them.
+        assert retention == (30 if name.endswith(topics.DEAD_LETTER_SUFFIX) else 7) * 86_400_000
+
+
 def test_compose_and_kubernetes_run_the_same_kafka_version() -> None:
     (kafka,) = of_kind(manifests(), "Kafka")
     assert (
@@ -1167,3 +1216,90 @@ def test_the_strimzi_check_catches_a_missing_topic_and_an_unsafe_one() -> None:
     assert "KafkaTopic/mash-triage-cases-v1: 5 replicas on 3 brokers" in problems
     assert any("min.insync.replicas 5" in problem for problem in problems)
     assert "KafkaTopic/mash-triage-cases-v1: not labelled strimzi.io/cluster: mash" in problems
+
+
+# --- Kubernetes: Kafka users and their ACLs ------------------------------------------------
+
+
+def expected_acls(definition: ServiceDefinition) -> set[tuple[str, str, str, str]]:
+    """(resource type, name, pattern, operation) a service needs, from its definition."""
+    reads, writes = topology.reads(definition), topology.writes(definition)
+    return (
+        {("topic", t, "literal", op) for t in reads for op in ("Describe", "Read")}
+        | {("topic", t, "literal", op) for t in writes for op in ("Describe", "Write")}
+        | {("group", g, "literal", "Read") for g in topology.consumer_groups(definition)}
+        | {("group", g, "prefix", "Read") for g in topology.feed_group_prefixes(definition)}
+    )
+
+
+def declared_acls(user: Doc) -> set[tuple[str, str, str, str]]:
+    """The ACLs a KafkaUser grants (all of type allow)."""
+    rules = user["spec"]["authorization"]["acls"]
+    assert all(rule.get("type", "allow") == "allow" for rule in rules)
+    return {(rule["resource"]["type"], rule["resource"]["name"],
+             rule["resource"].get("patternType", "literal"), op)
+            for rule in rules for op in rule["operations"]}
+
+
+def test_every_service_has_a_kafka_user_with_a_client_certificate() -> None:
+    users = {user["metadata"]["name"]: user for user in of_kind(manifests(), "KafkaUser")}
+    assert set(users) == set(SERVICES)
+    for user in users.values():
+        assert user["spec"]["authentication"]["type"] == "tls"
+        assert user["spec"]["authorization"]["type"] == "simple"
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=[d.name for d in DEFINITIONS])
+def test_a_kafka_user_may_use_exactly_the_topics_and_groups_its_service_uses(
+    definition: ServiceDefinition,
+) -> None:
+    user = named(manifests(), "KafkaUser", definition.name)
+    assert declared_acls(user) == expected_acls(definition)
+
+
+def test_the_acl_check_notices_a_topic_too_many_and_one_missing() -> None:
+    triage = next(d for d in DEFINITIONS if d.name == "triage")
+    user = named(manifests(), "KafkaUser", "triage")
+    user["spec"]["authorization"]["acls"].append(
+        {"resource": {"type": "topic", "name": topics.SLA, "patternType": "literal"},
+         "operations": ["Read"]})
+    user["spec"]["authorization"]["acls"] = [
+        rule for rule in user["spec"]["authorization"]["acls"]
+        if rule["resource"]["name"] != topics.TRIAGE_CASES]
+    assert declared_acls(user) ^ expected_acls(triage) == {
+        ("topic", topics.SLA, "literal", "Read"),
+        ("topic", topics.TRIAGE_CASES, "literal", "Describe"),
+        ("topic", topics.TRIAGE_CASES, "literal", "Write"),
+    }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_deployment_mounts_its_own_kafka_certificate_and_the_cluster_ca(service: str) -> None:
+    docs = manifests()
+    deployment = named(docs, "Deployment", service)
+    pod = pod_spec(deployment)
+    (container,) = pod["containers"]
+    settings = named(docs, "ConfigMap", "mash-common")["data"]
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+
+    def secret_holding(path: str) -> tuple[str, str]:
+        folder, _, key = path.rpartition("/")
+        assert mounts[folder].get("readOnly") is True
+        return secrets[mounts[folder]["name"]], key
+
+    assert secret_holding(settings["MASH_KAFKA_SSL_CERTFILE"]) == (service, "user.crt")
+    assert secret_holding(settings["MASH_KAFKA_SSL_KEYFILE"]) == (service, "user.key")
+    assert secret_holding(settings["MASH_KAFKA_SSL_CAFILE"]) == ("mash-kafka-cluster-ca",
+                                                                 "ca.crt")
+
+
+def test_the_strimzi_check_catches_a_plain_listener_and_a_user_out_of_place() -> None:
+    docs = manifests()
+    (kafka,) = of_kind(docs, "Kafka")
+    kafka["spec"]["kafka"]["listeners"].append(
+        {"name": "plain", "port": 9092, "type": "internal", "tls": False})
+    named(docs, "KafkaUser", "triage")["metadata"]["namespace"] = "mash-kafka"
+    problems = strimzi_problems(docs)
+    assert "Kafka: listener plain is not TLS with client certificates" in problems
+    assert "KafkaUser/triage: not in namespace mash" in problems

@@ -38,7 +38,7 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "mash-sla-dashboard.json"
 DATASOURCE = "${DS_PROMETHEUS}"
 PARTNERSHIP_VARIABLE = "label_values(mash_sla_open_clocks, partnership)"
 # Every service serves the messaging families; the timekeeper adds its own (checked below).
-SCRAPED = ["intake", "sla-timekeeper"]
+SCRAPED = ["intake", "notifications", "sla-timekeeper"]
 PARTNERSHIP = "coventry"
 GRID_COLUMNS = 24
 
@@ -198,7 +198,9 @@ def exposed_labels(texts: Mapping[str, str]) -> dict[str, frozenset[str] | None]
     sampled: set[str] = set()
     for text in texts.values():
         for match in TYPE_LINE.finditer(text):
-            labels.setdefault(match.group(1), set())
+            # A counter's family is named without the "_total" its TYPE line carries.
+            name, kind = match.groups()
+            labels.setdefault(name.removesuffix("_total") if kind == "counter" else name, set())
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 sampled.add(family.name)

@@ -11,6 +11,7 @@ import pytest
 
 from devinfra.postgres import free_port
 from devinfra.processes import ServiceProcess
+from devinfra.topics import create_service_topics
 from mashcore.auth import DEFAULT_DEV_KEY
 
 
@@ -18,6 +19,8 @@ from mashcore.auth import DEFAULT_DEV_KEY
 def system_env(kafka_broker: Any, postgres_server: Any, tmp_path: Path) -> dict[str, str]:
     """Environment for one isolated system: its own topics and databases."""
     prefix = f"e{uuid.uuid4().hex[:8]}"
+    # Services never create topics: declare them first, as compose and Kubernetes do.
+    create_service_topics(kafka_broker.bootstrap_servers, f"{prefix}.")
     for service in ("intake", "triage", "mash_enquiries"):
         postgres_server.create_database(f"{prefix}_{service}")
     return {

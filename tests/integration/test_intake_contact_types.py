@@ -164,8 +164,8 @@ async def test_another_agency_is_told_a_consultation_does_not_exist_and_every_re
 
     assert audit_rows(intake["db"], consultation_id) == [
         ("write", "referrer", "allowed"),
-        ("read", "referrer", "not_found"),
-        ("read", "team_manager", "not_found"),
+        ("read", "referrer", "refused"),  # it exists: refused, filed for its owner
+        ("read", "team_manager", "refused"),
         ("read", "referrer", "allowed"),
         ("read", "team_manager", "allowed"),
     ]

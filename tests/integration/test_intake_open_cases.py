@@ -19,7 +19,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from intake.api_models_index import IdentityValidatedBy, RequesterBody
-from intake.index_handlers import STRATEGY_CASES
 from intake.matching import ChildKey
 from intake.models import Contact
 from intake.models_index import AnsweredCheck, OpenCase
@@ -31,7 +30,7 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.inbox import InboxRecord
 from mashcore.settings import Settings
-from mashcore.topics import INTAKE_CONTACTS
+from mashcore.topics import INTAKE_CONTACTS, STRATEGY_CASES
 from tests.support import auth, eventually, running_services
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -243,24 +242,64 @@ async def test_a_bulk_load_stores_every_case_or_none(
         "CMS-BULK000", "CMS-BULK001", "CMS-BULK002"]
 
 
-async def test_another_partnerships_case_cannot_be_replaced_or_seen(
+async def test_each_partnerships_index_is_its_own_and_reveals_nothing_of_another(
     intake: dict[str, Any], engine: Engine,
 ) -> None:
+    """Keyed on (partnership, case_reference): a reference another partnership holds is
+    answered exactly like a new one (no 409 "held by another partnership"), and neither
+    index sees or changes the other's case."""
     coventry = auth("service", "local-authority", subject="cms-cov", partnership="coventry")
     medway = auth("service", "local-authority", subject="cms-med", partnership="medway")
+    medway_child = a_child("Synthetic", "Medwaychild", "2015-05-05")
     stored = await intake["client"].put("/v1/open-cases/CMS-COV0001", json=a_case(),
                                         headers=coventry)
-    overwritten = await intake["client"].put("/v1/open-cases/CMS-COV0001", json=a_case(),
-                                             headers=medway)
+    held_elsewhere = await intake["client"].put(
+        "/v1/open-cases/CMS-COV0001", json=a_case(child=medway_child), headers=medway)
+    never_used = await intake["client"].put(
+        "/v1/open-cases/CMS-MED0002", json=a_case(child=medway_child), headers=medway)
     checked = await intake["client"].post(
         "/v1/checks", json={"requester": REQUESTER, "child": CHILD},
         headers=auth("information_officer", "local-authority", partnership="medway"))
 
     assert stored.status_code == 201
-    assert overwritten.status_code == 409
+    # Nothing tells medway that coventry holds CMS-COV0001: the same answer as a new one.
+    assert (held_elsewhere.status_code, held_elsewhere.json()["outcome"]) == (201, "created")
+    assert ({k: v for k, v in held_elsewhere.json().items() if k != "case_reference"}
+            == {k: v for k, v in never_used.json().items() if k != "case_reference"})
     assert checked.json()["facts"]["known"] is False
-    [case] = rows(engine, OpenCase)
-    assert case.partnership == "coventry"
+    by_partnership = {(c.partnership, c.case_reference): c.first_name
+                      for c in rows(engine, OpenCase)}
+    assert by_partnership == {("coventry", "CMS-COV0001"): "Siobhan",
+                              ("medway", "CMS-COV0001"): "Synthetic",
+                              ("medway", "CMS-MED0002"): "Synthetic"}
+    # Each partnership's audit entries name only its own index.
+    assert not [a for a in rows(engine, AuditEntry) if a.outcome == "refused"]
+    # A contact about coventry's child sent in medway finds no open case there.
+    assert lookup(engine, CHILD, recent_involvement=None) is not None
+    with Session(engine) as session:
+        assert find_open_case(session, key(CHILD), now=NOW, recent_involvement=None,
+                              partnership="medway") is None
+
+
+async def test_an_ended_plan_closes_only_its_own_partnerships_case(
+    intake: dict[str, Any], engine: Engine,
+) -> None:
+    for partnership in ("default", "medway"):
+        stored = await intake["client"].put(
+            "/v1/open-cases/MASH-2026-TW0P4RTS", json=a_case(),
+            headers=auth("service", "local-authority", subject=f"cms-{partnership}",
+                         partnership=partnership))
+        assert stored.status_code == 201
+    ended_at = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+    await intake["bus"].publish([plan_ended("MASH-2026-TW0P4RTS", ended_at).to_message(
+        STRATEGY_CASES)])
+
+    def statuses() -> dict[str, str] | None:
+        found = {c.partnership: c.status for c in rows(engine, OpenCase)}
+        return found if found.get("default") == "closed" else None
+
+    assert await eventually(lambda: asyncio.to_thread(statuses),
+                            what="the case closed") == {"default": "closed", "medway": "open"}
 
 
 # --- Events ------------------------------------------------------------------------------------
@@ -277,7 +316,8 @@ async def test_an_ended_plan_closes_the_case_and_starts_the_twelve_weeks(
 
     def closed() -> OpenCase | None:
         with Session(engine) as session:
-            case = session.get(OpenCase, "MASH-2026-B4TR7WQ2")
+            case = session.get(OpenCase, {"partnership": "default",
+                                          "case_reference": "MASH-2026-B4TR7WQ2"})
             return case if case is not None and case.status == "closed" else None
 
     case = await eventually(lambda: asyncio.to_thread(closed), what="the case closed")

@@ -435,8 +435,8 @@ async def test_a_locked_down_case_is_seen_only_by_its_named_users_and_reads_are_
     engine.dispose()
     outcomes = {(row.actor, row.outcome) for row in rows}
     assert ("tm-named", "allowed") in outcomes
-    assert ("tm-coventry", "not_found") in outcomes
-    assert ("io-coventry", "not_found") in outcomes
+    assert ("tm-coventry", "refused") in outcomes  # it exists: refused, filed for its owner
+    assert ("io-coventry", "refused") in outcomes
 
 
 async def test_calibration_counts_confirmed_and_overridden_suggestions_without_cases(

@@ -148,7 +148,7 @@ async def test_another_agency_cannot_see_a_contact_and_every_read_is_audited(
                              .order_by(col(AuditEntry.id))).all()
     engine.dispose()
     assert [(r.agency, r.outcome) for r in reads] == [("education", "allowed"),
-                                                      ("police", "not_found")]
+                                                      ("police", "refused")]
 
 
 async def test_callers_without_a_token_or_the_right_role_are_refused(

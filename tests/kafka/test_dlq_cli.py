@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from devinfra.kafka import create_topics_async
 from mashcore.cli import main
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
@@ -55,7 +56,7 @@ def test_mash_dlq_lists_shows_and_replays_once_in_effect(
         bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test-dlq")
         await bus.start()
         try:
-            await bus.ensure_topics([topic, f"{topic}.dlq"])
+            await create_topics_async(bus.bootstrap_servers, [topic, f"{topic}.dlq"])
             consumer = EventConsumer(name="triage.contacts", engine=engine, bus=bus,
                                      registry=service_context(engine, bus, FrozenClock(NOW)
                                                               ).registry,

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from devinfra.kafka import create_topics_async
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine
@@ -37,7 +38,7 @@ CASE_OPENED = "mash.triage.case.opened.v1"
 
 @pytest.fixture
 async def bus(kafka_broker: Any) -> AsyncIterator[KafkaBus]:
-    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test", partitions=3)
+    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test")
     await bus.start()
     yield bus
     await bus.stop()
@@ -77,7 +78,7 @@ async def test_events_of_one_case_arrive_in_order_with_their_cloudevents_headers
     bus: KafkaBus, kafka_broker: Any, namespace: str
 ) -> None:
     topic = f"{namespace}{TRIAGE_CASES}"
-    await bus.ensure_topics([topic])
+    await create_topics_async(bus.bootstrap_servers, [topic])
     events = [case_opened(n, "MASH-2026-SAMECASE") for n in range(50)]
     await bus.publish([e.to_message(topic) for e in events])
     records = await read_topic(kafka_broker.bootstrap_servers, topic, 50)
@@ -92,7 +93,7 @@ async def test_a_poison_message_is_dead_lettered_and_the_next_good_one_is_proces
     bus: KafkaBus, kafka_broker: Any, namespace: str, engine: Engine
 ) -> None:
     topic = f"{namespace}{TRIAGE_CASES}"
-    await bus.ensure_topics([topic, topic + ".dlq"])
+    await create_topics_async(bus.bootstrap_servers, [topic, topic + ".dlq"])
     handled: list[str] = []
 
     def handle(event: Event, uow: UnitOfWork) -> None:
@@ -127,7 +128,7 @@ async def test_a_message_whose_handler_raises_is_delivered_again(
     bus: KafkaBus, namespace: str
 ) -> None:
     topic = f"{namespace}redelivery"
-    await bus.ensure_topics([topic])
+    await create_topics_async(bus.bootstrap_servers, [topic])
     attempts: list[bytes] = []
 
     async def fails_first_time(message: Message) -> None:
@@ -152,7 +153,7 @@ async def test_committed_messages_are_not_delivered_again_to_the_group(
     bus: KafkaBus, namespace: str
 ) -> None:
     topic = f"{namespace}offsets"
-    await bus.ensure_topics([topic])
+    await create_topics_async(bus.bootstrap_servers, [topic])
     seen: list[bytes] = []
 
     async def record(message: Message) -> None:
@@ -184,7 +185,7 @@ async def test_a_live_view_starts_from_now_without_replaying_the_topic(
     bus: KafkaBus, namespace: str
 ) -> None:
     topic = f"{namespace}live"
-    await bus.ensure_topics([topic])
+    await create_topics_async(bus.bootstrap_servers, [topic])
     await bus.publish([Message(topic, b"k", b"history", ())])
     seen: list[bytes] = []
 
@@ -211,7 +212,7 @@ async def test_the_consumer_keeps_effects_exactly_once_over_the_broker(
 ) -> None:
     """The same contact event published three times opens one triage case."""
     topic = f"{namespace}{INTAKE_CONTACTS}"
-    await bus.ensure_topics([topic, f"{namespace}{TRIAGE_CASES}"])
+    await create_topics_async(bus.bootstrap_servers, [topic, f"{namespace}{TRIAGE_CASES}"])
     registry = SchemaRegistry()
     ctx = service_context(engine, bus, FrozenClock(NOW), namespace)
     consumer = EventConsumer(name="triage.contacts", engine=engine, bus=bus, registry=registry,

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 
+from devinfra.kafka import create_topics_async
 from mashcore.kafka_bus import KafkaBus
 from mashcore.messages import Message
 from tests.kafka.test_parking import partition_of, references
@@ -17,7 +18,7 @@ from tests.support import eventually
 
 @pytest.fixture
 async def bus(kafka_broker: Any) -> AsyncIterator[KafkaBus]:
-    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test-commits", partitions=2)
+    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test-commits")
     await bus.start()
     yield bus
     await bus.stop()
@@ -27,7 +28,8 @@ async def test_a_failed_commit_does_not_skip_the_other_partitions_fetched_record
     bus: KafkaBus, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     topic = f"{namespace}commits"
-    await bus.ensure_topics([topic])
+    await create_topics_async(bus.bootstrap_servers, [topic],
+                              partitions=2)
     keys = [*references(0, 3, "C"), *references(1, 3, "D")]
     assert {partition_of(k) for k in keys} == {0, 1}
     # Both partitions have records before the group starts, so one fetch brings both.

@@ -13,6 +13,7 @@ from aiokafka.partitioner import murmur2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from devinfra.kafka import create_topics_async
 from mash_enquiries.handlers import intake_handlers, triage_handlers
 from mash_enquiries.models import Episode, InformationRequest
 from mash_enquiries.service import SERVICE as ENQUIRIES
@@ -34,8 +35,7 @@ PARTITIONS = 2
 
 @pytest.fixture
 async def bus(kafka_broker: Any) -> AsyncIterator[KafkaBus]:
-    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test-parking",
-                   partitions=PARTITIONS)
+    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test-parking")
     await bus.start()
     yield bus
     await bus.stop()
@@ -128,7 +128,9 @@ async def test_a_waiting_event_is_parked_the_partitions_go_on_and_it_is_applied_
     bus: KafkaBus, engine: Engine, namespace: str
 ) -> None:
     contacts, decisions = f"{namespace}{INTAKE_CONTACTS}", f"{namespace}{TRIAGE_CASES}"
-    await bus.ensure_topics([contacts, decisions, f"{contacts}.dlq", f"{decisions}.dlq"])
+    await create_topics_async(bus.bootstrap_servers,
+                              [contacts, decisions, f"{contacts}.dlq", f"{decisions}.dlq"],
+                              partitions=PARTITIONS)
     waiting, same_partition = references(0, 2, "P")
     [other_partition] = references(1, 1, "Q")
     ctx = service_context(engine, bus, FrozenClock(NOW), namespace, name="mash-enquiries")
@@ -176,7 +178,9 @@ async def test_an_event_waiting_too_long_is_dead_lettered_with_its_reason(
     bus: KafkaBus, engine: Engine, namespace: str, kafka_broker: Any
 ) -> None:
     contacts, decisions = f"{namespace}{INTAKE_CONTACTS}", f"{namespace}{TRIAGE_CASES}"
-    await bus.ensure_topics([contacts, decisions, f"{contacts}.dlq", f"{decisions}.dlq"])
+    await create_topics_async(bus.bootstrap_servers,
+                              [contacts, decisions, f"{contacts}.dlq", f"{decisions}.dlq"],
+                              partitions=PARTITIONS)
     clock = FrozenClock(NOW)
     ctx = service_context(engine, bus, clock, namespace, name="mash-enquiries")
     [never] = references(0, 1, "N")

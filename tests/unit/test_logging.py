@@ -217,14 +217,18 @@ def test_pydantic_models_and_dataclasses_are_redacted_by_their_field_names(
     assert line["referrer"]["agency"] == "police"
 
 
-def test_an_exception_is_logged_with_its_traceback(output: io.StringIO) -> None:
+def test_an_exception_is_logged_with_its_class_and_code_locations_not_its_message(
+    output: io.StringIO,
+) -> None:
     try:
-        raise ValueError("bad offset")
+        raise ValueError("bad offset Jane Doe")
     except ValueError:
         structlog.get_logger().exception("handler_failed", case_reference="MASH-9")
 
     line = only_line(output)
-    assert "ValueError: bad offset" in line["exception"]
+    assert line["exception"].startswith("ValueError (message withheld)")
+    assert "test_logging.py:" in line["exception"]
+    assert "Jane Doe" not in output.getvalue()
     assert line["level"] == "error"
 
 

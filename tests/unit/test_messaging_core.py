@@ -15,6 +15,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer, RetryPolicy
+from mashcore.counters import MetricCounter
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
@@ -49,7 +50,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'service.sqlite'}")
     SQLModel.metadata.create_all(
         engine, tables=[OutboxRecord.__table__, InboxRecord.__table__,  # type: ignore[list-item]
-                        ParkedEvent.__table__, Effect.__table__]  # type: ignore[list-item]
+                        ParkedEvent.__table__,  # type: ignore[list-item]
+                        MetricCounter.__table__,  # type: ignore[list-item]  # the inbox counts
+                        Effect.__table__]  # type: ignore[list-item]
     )
     yield engine
     engine.dispose()

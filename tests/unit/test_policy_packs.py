@@ -357,3 +357,46 @@ def test_describe_is_singular_for_one_and_plural_otherwise(
     amount: int, unit: str, words: str
 ) -> None:
     assert Duration.model_validate({"amount": amount, "unit": unit}).describe() == words
+
+
+def test_the_default_ladder_has_four_stages_of_five_working_days(book: PolicyBook) -> None:
+    for partnership in SHIPPED:
+        ladder = book.for_partnership(partnership).escalation_ladder
+        assert [s.stage for s in ladder] == [1, 2, 3, 4]
+        assert {s.within.describe() for s in ladder} == {"5 working days"}
+    assert book.for_partnership("default").escalation_stage(4).roles == [  # type: ignore[union-attr]
+        "partnership_representative"]
+
+
+def test_a_pack_s_own_ladder_replaces_the_default(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT + (
+        "escalation_ladder:\n"
+        "  - {stage: 1, name: Team manager, roles: [team_manager],\n"
+        "     within: {amount: 2, unit: working_days}}\n"
+        "  - {stage: 2, name: Head of service, roles: [service_manager],\n"
+        "     answered_by: [team_manager]}\n")
+    pack = load_pack(write(tmp_path, text))
+    assert [(s.name, s.within.amount, s.answered_by) for s in pack.escalation_ladder] == [
+        ("Team manager", 2, ["team_manager", "navigator"]),
+        ("Head of service", 5, ["team_manager"])]
+
+
+def test_a_ladder_stage_out_of_order_is_named_with_its_line(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT + (
+        "escalation_ladder:\n"
+        "  - {stage: 1, name: Team manager, roles: [team_manager]}\n"
+        "  - {stage: 3, name: Director, roles: [assistant_director]}\n")
+    file = write(tmp_path, text)
+    line = line_of(text, "stage: 3")
+    assert (f"{file}:{line}: escalation_ladder[1].stage: stage 3 is listed 2"
+            in refusal(file))
+
+
+def test_a_ladder_stage_answered_by_a_social_worker_is_refused(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT + (
+        "escalation_ladder:\n"
+        "  - {stage: 1, name: Team manager, roles: [team_manager],\n"
+        "     answered_by: [social_worker]}\n")
+    file = write(tmp_path, text)
+    assert f"{file}:{line_of(text, 'social_worker')}: escalation_ladder[0].answered_by[0]" \
+        in refusal(file)

@@ -19,6 +19,7 @@ from sla_timekeeper.clocks import Clock, Occurrence, due_transitions, next_wake,
 from sla_timekeeper.defaults import default_rules
 
 REF = "MASH-2026-CL0CK000"
+FIRST = "5b0e1d2c-0000-4000-8000-000000000001"  # the id of the event a correction corrects
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,13 @@ def run(events: list[Occurrence], rules: dict[str, ClockRule],
     return clocks, history
 
 
+def opened(meeting: str, at: datetime, child: int = 1, **more: Any) -> Occurrence:
+    """Strategy's s47-enquiry.opened for one child of a held discussion: the ICPC clock's
+    start, one per discussion and child."""
+    return event("strategy.s47-enquiry.opened.v1", at, meeting_id=meeting, child_number=child,
+                 s47_enquiry_id=f"s47-{meeting}-{child}", opened_at=at.isoformat(), **more)
+
+
 def one(clocks: list[Clock], name: str) -> Clock:
     [clock] = [c for c in clocks if c.clock == name]
     return clock
@@ -63,7 +71,7 @@ def test_icpc_is_due_15_working_days_after_a_strategy_discussion_on_17_december(
     held = datetime(2026, 12, 17, 10, 0, tzinfo=UTC)
     clocks, history = run([event("strategy.discussion.held.v1", held + timedelta(hours=2),
                                  meeting_id="m1", held_at=held.isoformat(),
-                                 starts_s47=True)], rules, pack)
+                                 starts_s47=True), opened("m1", held)], rules, pack)
     icpc = one(clocks, "icpc")
     # 18,21,22,23,24 Dec; (25 Christmas, 28 Boxing Day substitute) 29,30,31 Dec;
     # (1 Jan) 4,5,6,7,8,11,12 Jan: the end of Tuesday 12 January 2027.
@@ -141,9 +149,10 @@ def test_a_corrected_earlier_timestamp_recomputes_the_clock(
     corrected = datetime(2026, 12, 15, 10, 0, tzinfo=UTC)
     clocks, history = run([
         event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
-              starts_s47=True),
+              starts_s47=True), opened("m1", held),
         event("strategy.discussion.held.v1", held, meeting_id="m1",
-              held_at=corrected.isoformat(), starts_s47=True),
+              held_at=corrected.isoformat(), starts_s47=True, corrects=FIRST),
+        opened("m1", corrected, corrects=FIRST),
     ], rules, pack)
     icpc = one(clocks, "icpc")
     assert icpc.started_at == corrected
@@ -179,7 +188,7 @@ def test_chained_clocks_from_strategy_to_reviews(rules: dict[str, ClockRule],
     second_at = datetime(2027, 10, 1, 10, 0, tzinfo=UTC)
     clocks, history = run([
         event("strategy.discussion.held.v1", t0, meeting_id="m1", held_at=t0.isoformat(),
-              starts_s47=True),
+              starts_s47=True), opened("m1", t0),
         event("strategy.icpc.held.v1", icpc_at, held_at=icpc_at.isoformat(), plan_made=True),
         event("strategy.core-group.held.v1", core_at, meeting_id="c1",
               held_at=core_at.isoformat(), first=True),
@@ -273,11 +282,13 @@ def test_a_correction_of_an_ended_clock_s_start_does_not_start_another(
     circulated = held + timedelta(hours=20)
     clocks, history = run([
         event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
-              starts_s47=True),
+              starts_s47=True), opened("m1", held),
         event("strategy.minutes.circulated.v1", circulated, meeting_id="m1",
               meeting_kind="strategy_discussion", circulated_at=circulated.isoformat()),
         event("strategy.discussion.held.v1", circulated, meeting_id="m1",
-              held_at=(held - timedelta(days=1)).isoformat(), starts_s47=True),
+              held_at=(held - timedelta(days=1)).isoformat(), starts_s47=True,
+              corrects=FIRST),
+        opened("m1", held - timedelta(days=1), corrects=FIRST),
     ], rules, pack)
     minutes = [c for c in clocks if c.clock == "strategy_minutes"]
     assert [(c.status, c.started_at) for c in minutes] == [("met", held)]
@@ -294,7 +305,7 @@ def test_a_corrected_review_time_recomputes_the_next_review_and_meets_nothing(
         event("strategy.review-conference.held.v1", review, held_at=review.isoformat(),
               first=True, decision="continue"),
         event("strategy.review-conference.held.v1", review, first=True, decision="continue",
-              held_at=(review - timedelta(days=1)).isoformat()),
+              held_at=(review - timedelta(days=1)).isoformat(), corrects=FIRST),
     ], rules, pack)
     later = one(clocks, "later_review_conference")
     assert (later.status, later.started_at) == ("running", review - timedelta(days=1))
@@ -316,7 +327,7 @@ def test_a_correction_to_a_later_start_lifts_the_breach_and_owes_the_warnings_ag
     corrected = held + timedelta(hours=25)
     clocks, history = on_event([minutes], event(
         "strategy.discussion.held.v1", corrected, meeting_id="m1",
-        held_at=corrected.isoformat()), {"strategy_minutes": rule}, pack)
+        held_at=corrected.isoformat(), corrects=FIRST), {"strategy_minutes": rule}, pack)
     fixed = one(clocks, "strategy_minutes")
     assert (fixed.breached, fixed.warned) == (False, ())
     assert next_wake(fixed, rule) == corrected + timedelta(hours=12)
@@ -400,7 +411,7 @@ def test_a_partnership_pack_can_replace_a_default_clock(pack: PolicyPack) -> Non
         "duration": {"amount": 10, "unit": "working_days"}})
     rules = default_rules(pack.model_copy(update={"clocks": [custom]}))
     assert rules["icpc"].duration is not None and rules["icpc"].duration.amount == 10
-    assert len(rules) == 12  # every row of DOMAIN.md §8
+    assert len(rules) == 13  # every row of DOMAIN.md §8, and the transfer-in conference
 
 
 def test_the_national_return_start_is_kept_beside_the_local_one_where_they_differ(
@@ -448,7 +459,8 @@ def test_a_corrected_conference_time_recomputes_the_clocks_chained_from_it(
     corrected = datetime(2027, 1, 18, 10, 0, tzinfo=UTC)  # it was held on Monday
     clocks, history = run([
         event("strategy.icpc.held.v1", held, held_at=held.isoformat(), plan_made=True),
-        event("strategy.icpc.held.v1", held, held_at=corrected.isoformat(), plan_made=True),
+        event("strategy.icpc.held.v1", held, held_at=corrected.isoformat(), plan_made=True,
+              corrects=FIRST),
     ], rules, pack)
     # 10 working days from Monday 18 January: the end of Monday 1 February.
     assert one(clocks, "first_core_group").due_at == datetime(2027, 2, 2, 0, 0, tzinfo=UTC)
@@ -518,3 +530,357 @@ def test_a_review_recorded_late_does_not_move_the_clock_of_a_later_review(
     running = [c for c in clocks if c.clock == "later_review_conference" and c.open]
     assert [c.started_at for c in running] == [r3]
     assert not any(t.kind == "extended" for t in history)
+
+
+def test_a_request_s_announced_new_deadline_moves_only_that_request_s_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    asked = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    amber, red = asked + timedelta(hours=24), asked + timedelta(hours=5)
+    re_rated = asked + timedelta(hours=1)
+    clocks, history = run([
+        *[event("enquiries.information.requested.v1", asked, request_id=f"r{i}", agency=agency,
+                brag="amber", requested_at=asked.isoformat(), deadline=amber.isoformat())
+          for i, agency in enumerate(("police", "health"))],
+        event("enquiries.request.deadline-changed.v1", re_rated, request_id="r0",
+              agency="police", brag="red", previous_deadline=amber.isoformat(),
+              deadline=red.isoformat(), changed_at=re_rated.isoformat(),
+              reason_code="re_rated"),
+    ], rules, pack)
+    by_agency = {c.agency: c for c in clocks}
+    assert (by_agency["police"].due_at, by_agency["police"].brag) == (red, "red")
+    assert (by_agency["health"].due_at, by_agency["health"].brag) == (amber, "amber")
+    [moved] = [t for t in history if t.kind == "extended"]
+    assert moved.extra["reason_code"] == "re_rated"
+    assert (moved.extra["previous_due_at"], moved.extra["new_due_at"]) == (amber, red)
+    # The warnings are owed at their points in the new span, not Amber's.
+    rule = rules["partner_information_request"]
+    assert next_wake(by_agency["police"], rule) == asked + timedelta(hours=2, minutes=30)
+    # An answer after the new deadline is late.
+    answered = asked + timedelta(hours=6)
+    _, after = on_event(clocks, event("enquiries.information.provided.v1", answered,
+                                      request_id="r0", provided_at=answered.isoformat()),
+                        rules, pack)
+    assert [(t.kind, t.extra) for t in after] == [
+        ("breached", {"overdue_by_seconds": 3600}), ("met", {"on_time": False})]
+
+
+def test_a_second_s47_is_a_second_icpc_clock_and_only_corrects_is_a_correction(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    first, second = (datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+                     datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
+
+    def held(meeting: str, at: datetime, **more: Any) -> list[Occurrence]:
+        return [event("strategy.discussion.held.v1", at, meeting_id=meeting,
+                      held_at=at.isoformat(), starts_s47=True, **more),
+                opened(meeting, at, **more)]
+
+    clocks, history = run([
+        *held("m1", first), *held("m2", second),
+        # The same discussion sent again with another time, not marked as a correction.
+        *held("m1", first + timedelta(hours=3)),
+    ], rules, pack)
+    icpc = sorted((c for c in clocks if c.clock == "icpc"), key=lambda c: c.started_at)
+    assert [(c.instance, c.started_at, c.status) for c in icpc] == [
+        ("m1:1", first, "running"), ("m2:1", second, "running")]
+    assert not any(t.kind == "extended" for t in history)
+    # The ICPC of the second s47 meets its clock only; the first s47 ends without one.
+    icpc_held = second + timedelta(days=10)
+    nfa = second + timedelta(days=11)
+    clocks, history = run([
+        *held("m1", first), *held("m2", second),
+        event("strategy.icpc.held.v1", icpc_held, held_at=icpc_held.isoformat(),
+              strategy_meeting_id="m2", plan_made=False, plan_id=None),
+        event("strategy.s47-outcome.recorded.v1", nfa, strategy_meeting_id="m1",
+              child_number=1, next_step="no_further_action", concluded_at=nfa.isoformat()),
+    ], rules, pack)
+    by_meeting = {c.instance: c for c in clocks if c.clock == "icpc"}
+    assert (by_meeting["m2:1"].status, by_meeting["m1:1"].status) == ("met", "cancelled")
+    # An explicit correction of the first discussion moves only its clocks.
+    corrected = first - timedelta(days=1)
+    clocks, history = run([*held("m1", first), *held("m2", second),
+                           *held("m1", corrected, corrects=FIRST)], rules, pack)
+    moved = {(t.clock.clock, t.clock.instance) for t in history if t.kind == "extended"}
+    assert moved == {("icpc", "m1:1"), ("strategy_minutes", "m1")}
+    assert {c.instance: c.started_at for c in clocks if c.clock == "icpc"} == {
+        "m1:1": corrected, "m2:1": second}
+
+
+def test_each_child_s_icpc_clock_is_its_own_and_a_sibling_s_nfa_leaves_it_running(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    concluded = held + timedelta(days=5)
+    clocks, _history = run([
+        event("strategy.discussion.held.v1", held, meeting_id="m1", held_at=held.isoformat(),
+              starts_s47=True), opened("m1", held, child=1), opened("m1", held, child=2),
+        event("strategy.s47-outcome.recorded.v1", concluded, strategy_meeting_id="m1",
+              child_number=2, next_step="no_further_action",
+              concluded_at=concluded.isoformat()),
+        event("strategy.s47-outcome.recorded.v1", concluded, strategy_meeting_id="m1",
+              child_number=1, next_step="icpc", concluded_at=concluded.isoformat()),
+    ], rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "running", "m1:2": "cancelled"}
+    # The ICPC names its strategy discussion, not a child: it meets that discussion's clocks.
+    icpc_at = concluded + timedelta(days=2)
+    clocks, _ = run([opened("m1", held, child=1), opened("m1", held, child=2),
+                     opened("m2", held, child=3),
+                     event("strategy.icpc.held.v1", icpc_at, held_at=icpc_at.isoformat(),
+                           strategy_meeting_id="m1", plan_made=False, plan_id=None)],
+                    rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "met", "m1:2": "met", "m2:3": "running"}
+
+
+def test_a_per_child_icpc_held_meets_that_child_s_clock_only(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    held = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    icpc_at = held + timedelta(days=10)
+
+    def icpc_held(child: int) -> Occurrence:
+        return event("strategy.icpc.held.v1", icpc_at, held_at=icpc_at.isoformat(),
+                     conference_kind="initial", strategy_meeting_id="m1",
+                     child_number=child, plan_made=True, plan_id=f"plan-{child}")
+    clocks, _ = run([opened("m1", held, child=1), opened("m1", held, child=2),
+                     icpc_held(1)], rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "met", "m1:2": "running"}
+    clocks, _ = run([opened("m1", held, child=1), opened("m1", held, child=2),
+                     icpc_held(1), icpc_held(2)], rules, pack)
+    assert {c.instance: c.status for c in clocks if c.clock == "icpc"} == {
+        "m1:1": "met", "m1:2": "met"}
+
+
+def test_a_transfer_in_conference_and_an_s47_icpc_never_meet_each_other_s_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday
+    discussion = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    transfer = event("intake.transfer-in.received.v1", received, transfer_id="t1",
+                     received_at=received.isoformat(), arrangement="permanent",
+                     transfer_in_conference_required=True)
+    temporary = event("intake.transfer-in.received.v1", received, transfer_id="t2",
+                      received_at=received.isoformat(), arrangement="temporary",
+                      transfer_in_conference_required=False)
+    at = received + timedelta(days=7)
+
+    def held(kind: str, **more: Any) -> Occurrence:
+        return event("strategy.icpc.held.v1", at, held_at=at.isoformat(),
+                     conference_kind=kind, child_number=1, plan_made=False, plan_id=None,
+                     **more)
+    start = [opened("m1", discussion), transfer, temporary]
+    clocks, _ = run(start, rules, pack)
+    (own,) = [c for c in clocks if c.clock == "transfer_in_conference"]
+    # 15 working days after Wednesday 25 November: the end of Wednesday 16 December.
+    assert (own.instance, own.started_at, own.due_at) == (
+        "t1", received, datetime(2026, 12, 17, tzinfo=UTC))
+    # The transfer-in conference (no s47 discussion named) meets its own clock only.
+    clocks, _ = run([*start, held("transfer_in", strategy_meeting_id=None)], rules, pack)
+    assert {(c.clock, c.instance): c.status for c in clocks
+            if c.clock in ("icpc", "transfer_in_conference")} == {
+        ("icpc", "m1:1"): "running", ("transfer_in_conference", "t1"): "met"}
+    # The s47's ICPC meets the s47's clock only.
+    clocks, _ = run([*start, held("initial", strategy_meeting_id="m1")], rules, pack)
+    assert {(c.clock, c.instance): c.status for c in clocks
+            if c.clock in ("icpc", "transfer_in_conference")} == {
+        ("icpc", "m1:1"): "met", ("transfer_in_conference", "t1"): "running"}
+
+
+def test_a_correction_starts_stops_and_ends_nothing(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    review = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
+    _, history = run([
+        event("strategy.review-conference.held.v1", review, held_at=review.isoformat(),
+              meeting_id="r1", plan_id="p1", first=False, decision="continue"),
+        # Corrected to an hour later: the clock it started is not met by its own correction.
+        event("strategy.review-conference.held.v1", review, meeting_id="r1", plan_id="p1",
+              held_at=(review + timedelta(hours=1)).isoformat(), first=False,
+              decision="continue", corrects=FIRST),
+    ], rules, pack)
+    assert [t.kind for t in history] == ["started", "extended"]
+
+
+def test_a_stage_2_escalation_while_stage_1_runs_is_another_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    raised = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    second = raised + timedelta(days=2)
+    answered = raised + timedelta(days=3)
+    clocks, history = run([
+        event("strategy.escalation.raised.v1", raised, escalation_id="e1", stage=1,
+              raised_at=raised.isoformat()),
+        event("strategy.escalation.raised.v1", second, escalation_id="e1", stage=2,
+              raised_at=second.isoformat()),
+        event("strategy.escalation.answered.v1", answered, escalation_id="e1", stage=1,
+              answered_at=answered.isoformat()),
+    ], rules, pack)
+    stages = {c.instance: c for c in clocks if c.clock == "escalation_stage"}
+    assert {k: (c.started_at, c.status) for k, c in stages.items()} == {
+        "e1:1": (raised, "met"), "e1:2": (second, "running")}
+    assert not any(t.kind == "extended" for t in history)
+
+
+def test_plan_ended_cancels_that_plan_s_core_group_and_review_clocks_only(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    icpc = datetime(2027, 1, 18, 10, 0, tzinfo=UTC)
+    ended = icpc + timedelta(days=5)
+    clocks, history = run([
+        *[event("strategy.icpc.held.v1", icpc, held_at=icpc.isoformat(), plan_made=True,
+                plan_id=plan, meeting_id=f"c-{plan}") for plan in ("p1", "p2")],
+        event("strategy.plan.ended.v1", ended, plan_id="p1", reason="transferred_out",
+              review_meeting_id=None, ended_at=ended.isoformat()),
+    ], rules, pack)
+    plan_clocks = {(c.clock, c.instance): c.status for c in clocks if c.clock != "icpc"}
+    assert plan_clocks == {
+        ("first_core_group", "p1"): "cancelled", ("first_review_conference", "p1"): "cancelled",
+        ("first_core_group", "p2"): "running", ("first_review_conference", "p2"): "running"}
+    cancelled = [(t.clock.clock, t.at, t.extra["reason_code"]) for t in history
+                 if t.kind == "cancelled"]
+    assert sorted(cancelled) == [("first_core_group", ended, "plan_ended"),
+                                 ("first_review_conference", ended, "plan_ended")]
+    # The other plan's first core group still meets its own clock.
+    core = ended + timedelta(days=1)
+    clocks, _ = on_event(clocks, event("strategy.core-group.held.v1", core, plan_id="p2",
+                                       meeting_id="g1", first=True, held_at=core.isoformat()),
+                         rules, pack)
+    assert {(c.clock, c.instance): c.status for c in clocks
+            if c.clock == "first_core_group"} == {("first_core_group", "p1"): "cancelled",
+                                                  ("first_core_group", "p2"): "met"}
+
+
+def test_a_corrected_contact_time_moves_the_running_contact_clocks_not_the_ended_ones(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    recorded = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    decided = recorded + timedelta(hours=2)
+    clocks, history = run([
+        event("intake.contact.received.v1", recorded, received_at=recorded.isoformat()),
+        event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+              route="nfa"),
+        event("intake.contact.time-corrected.v1", decided, received_at=friday.isoformat(),
+              previous_received_at=recorded.isoformat()),
+    ], rules, pack)
+    moved = {t.clock.clock: t for t in history if t.kind == "extended"}
+    assert set(moved) == {"referrer_acknowledged", "referrer_outcome"}
+    # One working day from Friday: the end of Monday, already past; the timer breaches it.
+    assert one(clocks, "referrer_acknowledged").due_at == datetime(2026, 11, 24, tzinfo=UTC)
+    assert moved["referrer_acknowledged"].extra["reason_code"] == "calendar_correction"
+    decision = one(clocks, "threshold_decision")
+    assert (decision.status, decision.started_at) == ("met", recorded)  # its record stands
+
+
+FEEDBACK = ("referrer_acknowledged", "referrer_outcome")
+
+
+def test_a_professional_referrer_gets_both_feedback_clocks(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, _ = run([event("intake.contact.received.v1", received,
+                           received_at=received.isoformat(),
+                           referrer={"agency": "education", "role": "DSL"})], rules, pack)
+    assert {c.clock for c in clocks if c.status == "running"} >= set(FEEDBACK)
+
+
+def test_a_public_or_anonymous_referrer_starts_no_feedback_clock(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    """Feedback is never sent to the public or an anonymous referrer (intake gives both the
+    agency `public`), so no clock waits for it and the dashboard shows no false breach."""
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, history = run([event("intake.contact.received.v1", received,
+                                 received_at=received.isoformat(),
+                                 referrer={"agency": "public",
+                                           "role": "member of the public"})], rules, pack)
+    assert not [c for c in clocks if c.clock in FEEDBACK]
+    assert one(clocks, "threshold_decision").status == "running"  # the hub's clock runs
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    assert not [t for c in clocks for t in due_transitions(c, rules[c.clock], later)[1]
+                if c.clock in FEEDBACK]
+    assert all(t.clock.clock not in FEEDBACK for t in history)
+
+
+def test_a_linked_referral_the_hub_created_cancels_its_feedback_clocks(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    received = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    clocks, history = run([
+        event("intake.contact.received.v1", received, received_at=received.isoformat(),
+              referrer={"agency": "health", "role": "Health visitor"}),
+        event("intake.linked-referral.created.v1", received,
+              link_reason="parent_carer_under_18", created_at=received.isoformat()),
+    ], rules, pack)
+    for name in FEEDBACK:
+        assert one(clocks, name).status == "cancelled"
+    cancelled = {t.clock.clock: t.extra["reason_code"] for t in history
+                 if t.kind == "cancelled"}
+    assert cancelled == {name: "hub_created_linked_referral" for name in FEEDBACK}
+    assert one(clocks, "threshold_decision").status == "running"
+
+
+@pytest.mark.parametrize(("recorded", "really", "on_time"), [
+    # Recorded on Tuesday, really a phone call on Friday: the decision was late.
+    (datetime(2026, 11, 24, 9, 0, tzinfo=UTC), datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+     False),
+    # Friday entered by mistake, really Tuesday: the decision was on time, never a breach.
+    (datetime(2026, 11, 20, 15, 0, tzinfo=UTC), datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+     True),
+])
+def test_a_correction_overtaken_by_the_decision_judges_it_as_if_in_order(
+    rules: dict[str, ClockRule], pack: PolicyPack, recorded: datetime, really: datetime,
+    on_time: bool,
+) -> None:
+    corrected_at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # before the decision
+    decided = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    received = event("intake.contact.received.v1", recorded, received_at=recorded.isoformat())
+    correction = event("intake.contact.time-corrected.v1", corrected_at,
+                       received_at=really.isoformat(),
+                       previous_received_at=recorded.isoformat())
+    decision = event("triage.threshold.decided.v1", decided, decided_at=decided.isoformat(),
+                     route="nfa")
+    outcomes = []
+    # The correction (intake's topic) and the decision (triage's) reach the timekeeper in
+    # either order: the clock ends the same way.
+    for order in ([received, correction, decision], [received, decision, correction]):
+        clocks, history = run(order, rules, pack)
+        clock = one(clocks, "threshold_decision")
+        met = [t for t in history if t.kind == "met" and t.clock.clock == "threshold_decision"]
+        outcomes.append((clock.status, clock.started_at, clock.due_at, clock.breached,
+                         clock.ended_at, met[-1].extra["on_time"]))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][1] == really
+    assert outcomes[1][3] is (not on_time)
+    assert outcomes[1][5] is on_time
+
+
+def test_a_completion_that_overtakes_the_re_rating_before_it_is_judged_on_the_new_deadline(
+    rules: dict[str, ClockRule], pack: PolicyPack,
+) -> None:
+    decided = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    re_rated = decided + timedelta(hours=1)  # Amber to Red: due 4 hours from then
+    completed = decided + timedelta(hours=6)  # after the Red deadline, before the Amber one
+    decision = event("triage.threshold.decided.v1", decided, route="mash_enquiries",
+                     brag="amber", decided_at=decided.isoformat(),
+                     enquiries_due_at=(decided + timedelta(hours=24)).isoformat())
+    re_rating = event("triage.case.re-rated.v1", re_rated, previous_brag="amber",
+                      new_brag="red", new_route="mash_enquiries",
+                      re_rated_at=re_rated.isoformat(),
+                      enquiries_due_at=(re_rated + timedelta(hours=4)).isoformat())
+    completion = event("enquiries.enquiries.completed.v1", completed,
+                       completed_at=completed.isoformat())
+    outcomes = []
+    # Triage's re-rating and MASH enquiries' completion in either order: late either way.
+    for order in ([decision, re_rating, completion], [decision, completion, re_rating]):
+        clocks, history = run(order, rules, pack)
+        clock = one(clocks, "mash_enquiries")
+        met = [t for t in history if t.kind == "met"]
+        outcomes.append((clock.status, clock.due_at, clock.breached, clock.brag,
+                         met[-1].extra["on_time"]))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1] == ("met", re_rated + timedelta(hours=4), True, "red", False)

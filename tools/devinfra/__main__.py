@@ -70,6 +70,10 @@ def _serve(
             _log(f"starting Kafka {kafka_version()} in {workdir / 'kafka'}")
             broker = stack.enter_context(KafkaBroker(workdir / "kafka", kafka_port))
             _log(f"Kafka ready in {broker.startup_seconds:.1f}s, log: {broker.log_file}")
+            # Services never create topics: declare them, as compose and Kubernetes do.
+            from devinfra.topics import create_service_topics
+
+            _log(f"created {len(create_service_topics(broker.bootstrap_servers))} topics")
             lines.append(f"KAFKA_BOOTSTRAP={broker.bootstrap_servers}")
         if postgres and not stop.is_set():
             _log(f"starting PostgreSQL from {find_pg_bin()}")

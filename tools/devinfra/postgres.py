@@ -202,27 +202,46 @@ class PostgresServer:
                 str(self.runtime_dir) if self._own_runtime_dir else "",
                 *self._cmd(self._pg_ctl_stop_args("immediate")),
             )
-            self._run(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "--pgdata",
-                    str(self.data_dir),
-                    "--log",
-                    str(self.log_file),
-                    "--wait",
-                    "--timeout",
-                    str(START_TIMEOUT_S),
-                    "start",
-                ],
-                timeout=START_TIMEOUT_S + 30,
-            )
-            self._wait_connectable(deadline=time.monotonic() + START_TIMEOUT_S)
+            self._pg_ctl_start()
         except BaseException:
             with contextlib.suppress(Exception):
                 self.stop(mode="immediate")
             raise
         self.startup_seconds = time.monotonic() - started
         return self
+
+    def _pg_ctl_start(self) -> None:
+        self._run(
+            [
+                str(self.bindir / "pg_ctl"),
+                "--pgdata",
+                str(self.data_dir),
+                "--log",
+                str(self.log_file),
+                "--wait",
+                "--timeout",
+                str(START_TIMEOUT_S),
+                "start",
+            ],
+            timeout=START_TIMEOUT_S + 30,
+        )
+        self._wait_connectable(deadline=time.monotonic() + START_TIMEOUT_S)
+
+    def pause(self, mode: str = "fast") -> None:
+        """Stop the postmaster but keep the cluster (an outage); `resume` starts it again.
+
+        ``fast`` rolls back open transactions and disconnects every client, as a database
+        failover or restart does.
+        """
+        if not self._running:
+            raise PostgresError("pause() needs a started server")
+        self._pg_ctl_stop(mode)
+
+    def resume(self) -> None:
+        """Start the paused cluster again on the same port, with its data."""
+        if not self._running:
+            raise PostgresError("resume() needs a started (then paused) server")
+        self._pg_ctl_start()
 
     def _initdb(self) -> None:
         self._run(

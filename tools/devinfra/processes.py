@@ -62,6 +62,11 @@ class ServiceProcess:
             time.sleep(0.1)
         raise TimeoutError(f"{self.service} not ready after {timeout}s:\n{self.log_tail()}")
 
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status once it has exited (negative: killed by that signal)."""
+        return self._process.poll() if self._process is not None else None
+
     def kill_hard(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing, as a crash would be."""
         if self._process is not None and self._process.poll() is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from devinfra.kafka import ensure_kafka_jars, start_kafka
 from devinfra.postgres import start_postgres
 from devinfra.processes import ServiceProcess
+from devinfra.topics import create_service_topics
 from mashcore.auth import DEFAULT_DEV_KEY
 from mashcore.settings import SERVICE_PORTS
 
@@ -29,6 +30,7 @@ def main() -> None:
     with start_kafka(work / "kafka") as broker, start_postgres(work / "postgres") as pg:
         for service in SERVICE_PORTS:
             pg.create_database(service.replace("-", "_"))
+        create_service_topics(broker.bootstrap_servers)  # as compose's kafka-topics job does
         env = {
             "MASH_BUS": "kafka",
             "MASH_KAFKA_BOOTSTRAP": broker.bootstrap_servers,

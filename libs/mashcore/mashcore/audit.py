@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import literal, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel
 
@@ -40,6 +42,9 @@ class AuditEntry(SQLModel, table=True):
     resource_id: str = Field(max_length=200)
     case_reference: str | None = Field(default=None, max_length=64)
     outcome: str = Field(max_length=20)
+    partnership: str | None = Field(default=None, max_length=100)
+    """The partnership of the record read (else the caller's): whose team managers may read
+    this entry (``GET /v1/audit``). None: the caller had no partnership claim (the default)."""
 
 
 def audit(
@@ -52,8 +57,10 @@ def audit(
     at: datetime,
     case_reference: str | None = None,
     outcome: str = "allowed",
+    partnership: str | None = None,
 ) -> None:
-    """Stage an audit entry in the caller's transaction."""
+    """Stage an audit entry in the caller's transaction. ``partnership`` is the record's;
+    without it, the caller's (the two are the same wherever the query enforced it)."""
     session.add(
         AuditEntry(
             at=at,
@@ -65,8 +72,30 @@ def audit(
             resource_id=resource_id,
             case_reference=case_reference,
             outcome=outcome,
+            partnership=partnership or principal.partnership,
         )
     )
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose a record is that a caller was refused: for the audit entry only, never shown to
+    the caller. ``case_reference`` is None for a record that is not a child's case."""
+
+    partnership: str
+    case_reference: str | None = None
+
+
+def owner_of(session: Session, key_column: Any, key: str, *, partnership_column: Any,
+             case_reference_column: Any = None) -> Owner | None:
+    """The owner of the record whose ``key_column`` is ``key``, whoever may see it; None if
+    there is no such record. Only to file the audit entry of a refused access under the
+    record's partnership (``audit_read_or_404(owner=...)``): what it finds is never returned
+    to the caller, so it is not a fetch-then-check (access stays in the query)."""
+    reference = case_reference_column if case_reference_column is not None else literal(None)
+    row = session.execute(select(partnership_column, reference)
+                          .where(key_column == key).limit(1)).first()
+    return None if row is None else Owner(partnership=row[0], case_reference=row[1])
 
 
 def audit_read_or_404(
@@ -80,15 +109,33 @@ def audit_read_or_404(
     at: datetime,
     case_reference: str | None = None,
     action: AuditAction = AuditAction.READ,
+    partnership: str | None = None,
+    owner: Owner | None = None,
 ) -> None:
     """Record an access to a child's record, or its refusal, and commit it.
 
     A refusal is then a 404 that reads exactly like a missing record: someone without a
-    need to know must not learn that the record exists (DOMAIN.md §10).
+    need to know must not learn that the record exists (DOMAIN.md §10). It is audited for the
+    record's owner: when the record exists (``owner``, from ``owner_of``; or ``partnership``
+    and ``case_reference`` of a record loaded but refused by need-to-know), the entry is
+    ``refused``, with the case reference, filed under the owner's partnership, so the owner's
+    team manager sees the attempt in ``GET /v1/audit`` and another partnership's caller can
+    read nothing of it. When it does not exist: ``not_found``, no case reference, filed under
+    the caller's partnership.
     """
+    if allowed:
+        outcome, filed_reference, filed_partnership = "allowed", case_reference, partnership
+    else:
+        if owner is None and partnership is not None:
+            owner = Owner(partnership=partnership, case_reference=case_reference)
+        if owner is not None:
+            outcome, filed_reference = "refused", owner.case_reference
+            filed_partnership = owner.partnership
+        else:
+            outcome, filed_reference, filed_partnership = "not_found", None, None
     audit(uow.session, principal=principal, action=action, resource=resource,
-          resource_id=resource_id, at=at, case_reference=case_reference if allowed else None,
-          outcome="allowed" if allowed else "not_found")
+          resource_id=resource_id, at=at, case_reference=filed_reference, outcome=outcome,
+          partnership=filed_partnership)
     uow.commit()
     if not allowed:
         raise ProblemHTTPException(404, f"{what[:1].upper()}{what[1:]} not found",
@@ -132,3 +179,16 @@ def _refused(ctx: _Transactional, principal: Principal, resource: str,
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=resource,
               resource_id=resource_id, at=ctx.clock.now(), outcome="refused")
         uow.commit()
+
+
+def audit_listed(session: Session, *, principal: Principal, resource: str,
+                 listed: list[tuple[str, str | None, str | None]], at: datetime) -> None:
+    """Stage the audit of a list: one entry per record listed, ``(id, case reference,
+    partnership)``, or one ``empty`` entry. A list is a read too (issue 12)."""
+    for resource_id, case_reference, partnership in listed:
+        audit(session, principal=principal, action=AuditAction.READ, resource=resource,
+              resource_id=resource_id, case_reference=case_reference, at=at,
+              partnership=partnership)
+    if not listed:
+        audit(session, principal=principal, action=AuditAction.READ, resource=resource,
+              resource_id="-", at=at, outcome="empty")

@@ -21,6 +21,9 @@ class Subscription(Protocol):
     async def stop(self) -> None:
         """Stop consuming; offsets of handled messages are committed."""
 
+    def problems(self) -> list[str]:
+        """Why it is not consuming now (empty when it is): for /readyz."""
+
 
 class Bus(Protocol):
     """Publish and subscribe, with at-least-once delivery and per-key ordering."""
@@ -32,7 +35,12 @@ class Bus(Protocol):
         """Flush and disconnect."""
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
-        """Create the topics if they do not exist."""
+        """Make sure the topics can be used (Kafka only checks: topics are declared in the
+        deployment, never created by a service)."""
+
+    def problems(self, topics: Sequence[str]) -> list[str]:
+        """Why publishing to or reading these topics would fail now (empty when it would
+        not): for /readyz."""
 
     async def publish(self, messages: Sequence[Message]) -> None:
         """Publish all messages durably, in order per key; raise if any was not acknowledged."""

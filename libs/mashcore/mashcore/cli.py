@@ -15,7 +15,8 @@ from mashcore import dlq
 from mashcore.bus import Bus
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.kafka_bus import KafkaBus
-from mashcore.logging import configure_logging
+from mashcore.kafka_security import client_options
+from mashcore.logging import configure_logging, install_excepthooks
 from mashcore.policy import PolicyBook, PolicyError
 from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
@@ -38,8 +39,8 @@ def make_bus(settings: Settings, client_id: str) -> Bus:
     """The bus selected by MASH_BUS."""
     if settings.bus == "kafka":
         return KafkaBus(settings.kafka_bootstrap, client_id=client_id,
-                        partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication_factor)
+                        client_options=client_options(settings),
+                        health_interval=settings.kafka_health_interval)
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 
@@ -125,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = [args.service] if args.command == "serve" else (args.services or
                                                                  list(SERVICE_MODULES))
     configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)
+    install_excepthooks()  # uncaught exceptions too: class names and locations, no messages
     try:
         # Every pack is checked before anything starts: a hub never runs on half a policy.
         PolicyBook.load(settings.policy_dir)

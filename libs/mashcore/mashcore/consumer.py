@@ -184,6 +184,8 @@ class EventConsumer:
 
     def _apply(self, event: Event, handler: EventHandler) -> None:
         with unit_of_work(self._engine, self._on_commit) as uow:
+            # One writer per case: events and commands about this case wait for each other.
+            uow.lock_case(event.subject)
             if already_processed(uow, self.name, event.id):
                 log.info("duplicate delivery skipped", consumer=self.name)
                 return

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, TypeDecorator
+from sqlalchemy import Column, DateTime, TypeDecorator, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, create_engine
@@ -39,6 +39,9 @@ def make_engine(url: str) -> Engine:
         hide_parameters=True,  # SQL parameters are referrals: never in errors or logs
         pool_size=10,
         max_overflow=10,
+        # An unreachable server fails fast (a 503 the client can retry), never hangs a request.
+        connect_args={"connect_timeout": 10},
+        pool_timeout=10,
     )
 
 
@@ -58,6 +61,37 @@ class UnitOfWork:
         self.session = session
         self._on_commit = on_commit
         self.outbox_written = False
+
+    def lock_case(self, case_reference: str) -> None:
+        """Serialise all work on one case: call first thing in every unit of work that
+        changes it (commands and consumed events alike); held until commit or rollback.
+
+        Decision: the key is the case reference alone (unique across partnerships), so a
+        command and an event about one case always meet on the same lock, whichever
+        partnership each believes it is in. PostgreSQL: a transaction-scoped advisory lock on
+        a 64-bit hash of the key (a collision only serialises two cases, never breaks one).
+        SQLite (embedded, one writer anyway): the database's write lock, taken at once
+        (BEGIN IMMEDIATE), so nothing read after this call can change before the commit.
+        """
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                               {"key": f"mash-case:{case_reference}"})
+            return
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:  # already writing: the lock is held
+            raw.execute("BEGIN IMMEDIATE")
+
+    def try_lock_case(self, case_reference: str) -> bool:
+        """The case's lock (as ``lock_case``) if no other unit of work holds it now, else
+        False at once: for timers, which go on with other cases rather than wait (and so
+        never deadlock holding several). SQLite: True (one writer anyway)."""
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":
+            return True
+        return bool(connection.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"mash-case:{case_reference}"}).scalar_one())
 
     def commit(self) -> None:
         """Commit state and outbox rows together, then wake the relay."""

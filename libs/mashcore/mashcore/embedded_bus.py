@@ -73,6 +73,10 @@ class EmbeddedBus:
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         """Topics need no creation in the log."""
 
+    def problems(self, topics: Sequence[str]) -> list[str]:
+        """The log is a local file: nothing to be unreachable."""
+        return [] if self._conn is not None else ["embedded bus: not started"]
+
     async def publish(self, messages: Sequence[Message]) -> None:
         """Append all messages in one transaction and wake the subscribers."""
         await asyncio.to_thread(self._append, messages)
@@ -189,6 +193,10 @@ class EmbeddedSubscription:
         """Stop consuming after the message in hand."""
         self._bus._forget(self)
         await self._worker.stop()
+
+    def problems(self) -> list[str]:
+        """Always consuming once started."""
+        return []
 
     async def _step(self) -> bool:
         """Handle what is waiting; True when a full batch suggests there is more."""

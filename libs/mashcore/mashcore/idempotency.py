@@ -28,7 +28,7 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     response_body: str = Field(sa_column=Column(Text, nullable=False))
     location: str | None = Field(default=None, max_length=500)
-    created_at: datetime = Field(sa_column=utc_column())
+    created_at: datetime = Field(sa_column=utc_column(index=True))  # retention purge
 
 
 def fingerprint(payload: Any) -> str:

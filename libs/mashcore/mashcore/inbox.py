@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from mashcore.counters import EVENTS_HANDLED, count_inserts
 from mashcore.db import UnitOfWork, utc_column
 
 
@@ -17,7 +18,11 @@ class InboxRecord(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: str = Field(primary_key=True, max_length=64)
     event_type: str = Field(max_length=200)
-    processed_at: datetime = Field(sa_column=utc_column())
+    processed_at: datetime = Field(sa_column=utc_column(index=True))  # retention purge
+
+
+# /metrics' events handled: counted as each row is written, not by grouping the whole inbox.
+count_inserts(InboxRecord, EVENTS_HANDLED, lambda row: (row.consumer, row.event_type))
 
 
 def already_processed(uow: UnitOfWork, consumer: str, event_id: str) -> bool:

@@ -4,35 +4,55 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.cluster import ClusterMetadata
 
 from mashcore.bus import MessageHandler
+from mashcore.lograte import Outage, limit_kafka_client_logs
 from mashcore.messages import Message
 from mashcore.tap import record_published
 
 log = structlog.get_logger(__name__)
-_TOPIC_ALREADY_EXISTS = 36
+
+# Shutdown budgets (seconds): every stop is bounded, so a service stops within 10 s even
+# while the broker is unreachable (a flush or a leave-group request would otherwise wait out
+# aiokafka's 40 s request timeout, or for ever).
+CONSUMER_STOP_S = 2.0
+HANDLER_FINISH_S = 4.0
+FIRST_START_S = 5.0  # a consumer not started by then is started in the background
+PRODUCER_STOP_S = 2.0
 
 
 class KafkaBus:
-    """Publishes with an idempotent producer and hands out manually committed subscriptions."""
+    """Publishes with an idempotent producer and hands out manually committed subscriptions.
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str, partitions: int = 3,
-                 replication_factor: int = 1) -> None:
+    Topics are never created here: compose's topic job, Strimzi's KafkaTopics or the test
+    set-up create them (one partition count, ``mashcore.topics.PARTITIONS``). A background
+    check fetches the cluster's metadata every ``health_interval`` seconds; ``problems``
+    reads it for /readyz (broker unreachable, a topic missing or without a leader).
+    """
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str,
+                 client_options: dict[str, Any] | None = None,
+                 health_interval: float = 5.0) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
-        self.partitions = partitions
-        self.replication_factor = replication_factor
+        # Security settings (TLS, SASL) for every client: see mashcore.kafka_security.
+        self.client_options = dict(client_options or {})
+        self.health_interval = health_interval
         self._producer: AIOKafkaProducer | None = None
+        self._metadata: ClusterMetadata | None = None
+        self._metadata_at: float | None = None  # monotonic time of the last good fetch
+        self._health_task: asyncio.Task[None] | None = None
+        limit_kafka_client_logs()  # aiokafka logs every reconnect attempt while Kafka is down
 
     async def start(self) -> None:
-        """Connect the producer."""
+        """Connect the producer and start watching the cluster's metadata."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             client_id=self.client_id,
@@ -40,42 +60,76 @@ class KafkaBus:
             acks="all",  # a send is acknowledged only once every in-sync replica has it
             linger_ms=5,  # small wait lets the relay's batch share requests
             max_batch_size=1024 * 1024,
+            **self.client_options,
         )
         await self._producer.start()
+        await self.refresh_metadata()
+        self._health_task = asyncio.create_task(self._watch_metadata(), name="kafka-health")
 
     async def stop(self) -> None:
-        """Flush and close the producer."""
+        """Flush and close the producer (bounded: unsent messages stay in the outbox)."""
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+            self._health_task = None
         if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+            producer, self._producer = self._producer, None
+            try:
+                await asyncio.wait_for(producer.stop(), PRODUCER_STOP_S)
+            except TimeoutError:
+                log.warning("kafka producer did not close in time; stopping anyway",
+                            seconds=PRODUCER_STOP_S)
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
-        """Create missing topics with the configured partition count."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
+        """Check the topics exist; never create them (a missing topic: not ready)."""
+        await self.refresh_metadata()
+        missing = self.missing_topics(topics)
+        if missing:
+            log.error("kafka topics missing; not ready until they are created",
+                      topics=missing)
+
+    async def refresh_metadata(self) -> bool:
+        """Fetch the cluster's metadata now; False if no broker answered."""
+        if self._producer is None:
+            return False
         try:
-            existing = set(await admin.list_topics())
-            wanted = [t for t in dict.fromkeys(topics) if t not in existing]
-            if wanted:
-                # In production the replication factor must match the cluster's (3), or a
-                # service starting before the operator creates the topics would make an
-                # under-replicated topic on which every acks=all send fails.
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    response = await admin.create_topics(
-                        [NewTopic(t, num_partitions=self.partitions,
-                                  replication_factor=self.replication_factor)
-                         for t in wanted]
-                    )
-                    failures = [
-                        f"{topic}: error {code} {message or ''}".strip()
-                        for topic, code, *rest in response.topic_errors
-                        for message in [rest[0] if rest else None]
-                        if code not in (0, _TOPIC_ALREADY_EXISTS)
-                    ]
-                    if failures:
-                        raise RuntimeError(f"could not create topics: {failures}")
-        finally:
-            await admin.close()
+            async with asyncio.timeout(self.health_interval):
+                self._metadata = await self._producer.client.fetch_all_metadata()
+        except Exception:
+            return False
+        self._metadata_at = time.monotonic()
+        return True
+
+    async def _watch_metadata(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_interval)
+            await self.refresh_metadata()
+
+    def missing_topics(self, topics: Sequence[str]) -> list[str]:
+        """The topics the last metadata did not list."""
+        known = self._metadata.topics() if self._metadata is not None else set()
+        return [t for t in dict.fromkeys(topics) if t not in known]
+
+    def problems(self, topics: Sequence[str]) -> list[str]:
+        """Why the relay could not publish to (or a consumer read) these topics now."""
+        if self._producer is None:
+            return ["kafka: not connected"]
+        stale_after = 3 * self.health_interval
+        if self._metadata_at is None or time.monotonic() - self._metadata_at > stale_after:
+            return [f"kafka: no broker answered for {stale_after:.0f} s"]
+        problems = [f"kafka topic {t} does not exist" for t in self.missing_topics(topics)]
+        assert self._metadata is not None
+        for topic in topics:
+            partitions = self._metadata.partitions_for_topic(topic) or set()
+            leaders = {p: self._metadata.leader_for_partition(TopicPartition(topic, p))
+                       for p in partitions}
+            # Broker ids start at 0 (Strimzi's do): only None or -1 means no leader.
+            leaderless = sorted(p for p, leader in leaders.items()
+                                if leader is None or leader < 0)
+            if leaderless:
+                problems.append(f"kafka topic {topic}: partitions {leaderless} have no leader")
+        return problems
 
     async def publish(self, messages: Sequence[Message]) -> None:
         """Send all, then wait for every acknowledgement (raises on any failure)."""
@@ -96,7 +150,7 @@ class KafkaBus:
     ) -> KafkaSubscription:
         """A consumer in `group` over `topics`."""
         return KafkaSubscription(self.bootstrap_servers, group, list(topics), handler,
-                                 from_now=from_now)
+                                 from_now=from_now, client_options=self.client_options)
 
 
 class KafkaSubscription:
@@ -104,9 +158,10 @@ class KafkaSubscription:
 
     def __init__(
         self, bootstrap_servers: str, group: str, topics: list[str], handler: MessageHandler,
-        *, from_now: bool = False,
+        *, from_now: bool = False, client_options: dict[str, Any] | None = None,
     ) -> None:
         self._from_now = from_now
+        self._client_options = dict(client_options or {})
         self._bootstrap = bootstrap_servers
         self._group = group
         self._topics = topics
@@ -116,10 +171,35 @@ class KafkaSubscription:
         self._stopping = False
         # Offsets handled but not yet committed (a commit failed): committed with the next.
         self._uncommitted: dict[TopicPartition, int] = {}
+        self._outage = Outage(log, "consumer loop error; continuing", group=self._group)
 
     async def start(self) -> None:
-        """Join the group and consume in the background."""
-        self._consumer = AIOKafkaConsumer(
+        """Join the group and consume in the background. A topic that does not exist yet
+        (never auto-created) or a broker that does not answer does not fail the service's
+        start: the consumer is started again every second until it can be, and meanwhile
+        ``problems()`` (so /readyz, beside the missing topic's name) says it is not running."""
+        try:
+            self._consumer = await asyncio.wait_for(self._started_consumer(), FIRST_START_S)
+        except Exception as error:
+            self._outage.failed(error)
+            self._task = asyncio.create_task(self._start_later(), name=f"consume-{self._group}")
+            return
+        self._task = asyncio.create_task(self._run(), name=f"consume-{self._group}")
+
+    async def _start_later(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(1.0)
+            try:
+                self._consumer = await self._started_consumer()
+            except Exception as error:
+                self._outage.failed(error)
+                continue
+            self._outage.recovered()
+            await self._run()
+            return
+
+    async def _started_consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap,
             group_id=self._group,
@@ -130,23 +210,51 @@ class KafkaSubscription:
             max_poll_interval_ms=300_000,
             session_timeout_ms=10_000,  # a killed replica's partitions move on within seconds
             heartbeat_interval_ms=1_000,
+            # Topics created after start (by the operator) are picked up within 30 s.
+            metadata_max_age_ms=30_000,
+            **self._client_options,
         )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"consume-{self._group}")
+        try:
+            await consumer.start()
+        except BaseException:  # a topic missing, no broker, or cancelled: let it go
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), CONSUMER_STOP_S)
+            raise
+        return consumer
 
     async def stop(self) -> None:
-        """Finish and commit the batch in hand, then leave the group (cancel only as fallback)."""
+        """Finish and commit the batch in hand, then leave the group (bounded; cancel as
+        fallback: what was not committed is delivered again, and the inbox absorbs it)."""
         self._stopping = True
         if self._task is not None:
-            _done, pending = await asyncio.wait({self._task}, timeout=15)
+            _done, pending = await asyncio.wait({self._task}, timeout=HANDLER_FINISH_S)
             if pending:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
         if self._consumer is not None:
-            await self._consumer.stop()
+            try:
+                await asyncio.wait_for(self._consumer.stop(), CONSUMER_STOP_S)
+            except TimeoutError:
+                log.warning("kafka consumer did not leave its group in time; stopping anyway",
+                            group=self._group, seconds=CONSUMER_STOP_S)
         self._task = None
         self._consumer = None
+
+    def problems(self) -> list[str]:
+        """Why this subscription is not consuming: not running, or in no group."""
+        consumer, task = self._consumer, self._task
+        if consumer is None or task is None or task.done():
+            return [f"kafka consumer group {self._group}: not running"]
+        # aiokafka has no public "joined" flag: a coordinator known and a generation
+        # assigned mean the group has accepted this member (its assignment may be empty
+        # when there are more replicas than partitions).
+        coordinator = getattr(consumer, "_coordinator", None)
+        joined = (coordinator is not None and coordinator.coordinator_id is not None
+                  and coordinator.generation > 0)
+        if not joined and not consumer.assignment():
+            return [f"kafka consumer group {self._group}: not joined"]
+        return []
 
     async def _run(self) -> None:
         assert self._consumer is not None
@@ -154,10 +262,12 @@ class KafkaSubscription:
         while not self._stopping:
             try:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
-            except Exception:
-                log.exception("consumer fetch failed; continuing", group=self._group)
+            except Exception as error:
+                # While the broker is down this repeats every second: logged rate-limited.
+                self._outage.failed(error)
                 await asyncio.sleep(1.0)
                 continue
+            self._outage.recovered()
             # Each partition's batch on its own: a failure in one (a commit refused during a
             # rebalance) never skips the records already fetched for the others.
             for tp, records in batches.items():

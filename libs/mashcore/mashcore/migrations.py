@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 # Alembic keeps its migration context in module globals, so two services migrating at once in
 # one process (embedded mode) would share it. Migrations are short: run them one at a time.
 _MIGRATION_LOCK = threading.Lock()
 
+# Several replicas (processes) starting together on a fresh database would otherwise race
+# their upgrades: both see no version table, both create it, one fails on a unique violation.
+# On PostgreSQL they queue on this session-level advisory lock (per database; the key is
+# arbitrary but fixed: "MASHMIGR"); on SQLite on an exclusive lock of a file beside the
+# database file.
+ADVISORY_LOCK_KEY = 0x4D4153484D494752
+
 
 def upgrade_to_head(engine: Engine, script_location: Path) -> None:
-    """Apply the service's migrations to its database."""
+    """Apply the service's migrations to its database, one process at a time."""
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    with _MIGRATION_LOCK, engine.begin() as connection:
+    with (_MIGRATION_LOCK, engine.connect() as connection, _across_processes(connection),
+          connection.begin()):
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _across_processes(connection: Connection) -> Iterator[None]:
+    """Hold the database's migration lock (shared by every process migrating it)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": ADVISORY_LOCK_KEY})
+            connection.commit()
+        return
+    database = connection.engine.url.database
+    if connection.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield  # in-memory: one process only
+        return
+    with open(f"{database}.migrate-lock", "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def run_env() -> None:
@@ -113,3 +149,41 @@ def create_parking_table() -> None:
         sa.UniqueConstraint("consumer", "event_id", name="uq_parked_event_consumer_event"),
     )
     op.create_index("ix_parked_event_case", "parked_event", ["consumer", "case_reference", "id"])
+
+
+def add_audit_partnership() -> None:
+    """The partnership of the record each audit entry is about, so that a team manager reads
+    their partnership's entries only (``GET /v1/audit``). Older entries have none."""
+    from alembic import op
+
+    with op.batch_alter_table("audit_log") as batch:
+        batch.add_column(sa.Column("partnership", sa.String(100), nullable=True))
+    op.create_index("ix_audit_log_partnership_case", "audit_log",
+                    ["partnership", "case_reference", "at"])
+
+
+def drop_audit_partnership() -> None:
+    from alembic import op
+
+    op.drop_index("ix_audit_log_partnership_case", table_name="audit_log")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("partnership")
+
+
+
+
+def create_retention_indexes() -> None:
+    """Indexes the retention purge (mashcore.retention) deletes by: age of each row."""
+    from alembic import op
+
+    op.create_index("ix_inbox_processed_at", "inbox", ["processed_at"])
+    op.create_index("ix_idempotency_key_created_at", "idempotency_key", ["created_at"])
+    # Sent outbox rows are found by ix_outbox_unpublished (published_at, id).
+
+
+def drop_retention_indexes() -> None:
+    """Undo create_retention_indexes."""
+    from alembic import op
+
+    op.drop_index("ix_idempotency_key_created_at", "idempotency_key")
+    op.drop_index("ix_inbox_processed_at", "inbox")

@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mashcore.outage import install_error_answers
+
 __all__ = [
     "PROBLEM_JSON",
     "ProblemHTTPException",
@@ -58,6 +60,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+MALFORMED_JSON_DETAIL = "The request body is not well-formed JSON (or is nested too deeply)."
 
 _STANDARD_PROBLEMS = {
     401: "Not authenticated",
@@ -176,6 +180,9 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 
 async def _handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        # A syntax error is not a faulty field: 400, as for a body too deep to parse.
+        return problem_response(400, status_title(400), MALFORMED_JSON_DETAIL)
     errors = _validation_errors(exc)
     fields = list(dict.fromkeys(error["field"] for error in errors))
     detail = "The request has invalid fields: " + ", ".join(fields) + "."
@@ -191,6 +198,8 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
         return exc.to_response()
     title = status_title(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = MALFORMED_JSON_DETAIL  # FastAPI's words for JSON too deep or not UTF-8
     return problem_response(exc.status_code, title, detail, headers=exc.headers)
 
 
@@ -215,3 +224,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected_error)
+    install_error_answers(app)  # outages are 503s; answers inside the app keep the connection

@@ -1,6 +1,7 @@
 """Per-client rate limits for partner systems: a token bucket per client, 429 + Retry-After.
 
-Each client key (``"{agency}:{subject}"`` of the authenticated principal) owns a bucket holding
+Each client key (``"{agency}:{subject}"`` of the authenticated principal, after its partnership
+and a ``/`` when it has one) owns a bucket holding
 up to ``capacity`` tokens that refills continuously at ``refill_per_second``. A request spends
 one token; a request that finds the bucket empty is refused with how long until a token is back.
 So a client may burst ``capacity`` requests at once and then sustain ``refill_per_second``.
@@ -141,8 +142,10 @@ class RateLimiter:
 
 
 def client_key(principal: Principal) -> str:
-    """The rate-limit key of a caller: one bucket per agency system account."""
-    return f"{principal.agency}:{principal.subject}"
+    """The rate-limit key of a caller: one bucket per agency system account of a partnership
+    (another partnership's system may have the same subject: it must not spend this one's)."""
+    key = f"{principal.agency}:{principal.subject}"
+    return f"{principal.partnership}/{key}" if principal.partnership else key
 
 
 def rate_limited(

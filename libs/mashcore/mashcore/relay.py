@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from mashcore.bus import Bus
 from mashcore.clock import Clock
 from mashcore.db import is_postgres
+from mashcore.lograte import Outage
 from mashcore.outbox import OutboxRecord
 from mashcore.tasks import WakeableLoop
 
@@ -40,6 +41,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: WakeableLoop | None = None
+        self._outage = Outage(log, "outbox relay failed; will retry")
 
     def notify(self) -> None:
         """Wake the relay (thread-safe): a transaction has just written outbox rows."""
@@ -50,7 +52,10 @@ class OutboxRelay:
     async def start(self) -> None:
         """Run the relay loop in the background."""
         self._loop = asyncio.get_running_loop()
-        self._worker = WakeableLoop("outbox-relay", self._step, self._poll_interval)
+        # A batch in flight while Kafka is down is abandoned after 5 s (its rows stay unpublished)
+        # so the service stops within 10 s.
+        self._worker = WakeableLoop("outbox-relay", self._step, self._poll_interval,
+                                    stop_timeout=5.0)
         self._worker.start()
 
     async def stop(self) -> None:
@@ -62,10 +67,12 @@ class OutboxRelay:
     async def _step(self) -> bool:
         """One batch; True when there may be more waiting right away."""
         try:
-            return await self.publish_pending() >= self._batch_size
-        except Exception:
+            published = await self.publish_pending()
+            self._outage.recovered()
+            return published >= self._batch_size
+        except Exception as error:
             # The rows stay unpublished and are retried; nothing is lost.
-            log.exception("outbox relay failed; will retry")
+            self._outage.failed(error)
             await asyncio.sleep(self._poll_interval * 4)
             return False
 
@@ -91,9 +98,13 @@ class OutboxRelay:
             .limit(self._batch_size)
         )
         if is_postgres(self._engine):
-            # Decision: one replica relays at a time (transaction-scoped advisory lock), so a
-            # case's events are published in commit order; SKIP LOCKED additionally keeps a
-            # row from ever being claimed by two relays.
+            # Decision: one replica relays at a time (transaction-scoped advisory lock) and
+            # publishes in id order; SKIP LOCKED additionally keeps a row from ever being
+            # claimed by two relays. Ids are taken at insert, not at commit: a case's events
+            # are in commit order because every unit of work that changes a case holds the
+            # case's lock (UnitOfWork.lock_case) from before its inserts until its commit, so
+            # no committed row of a case can have a lower-id sibling still uncommitted.
+            # Other cases' rows never wait for an open transaction.
             locked = session.execute(
                 text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": _RELAY_LOCK_ID}
             ).scalar_one()

@@ -22,25 +22,29 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from mashcore import topology
 from mashcore.auth import DEFAULT_DEV_KEY, AuthConfig, TokenVerifier
 from mashcore.bus import Bus, Subscription
 from mashcore.clock import Clock, SystemClock
 from mashcore.consumer import EventConsumer, EventHandler, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.envelope import Event
+from mashcore.http_guards import HttpGuards
 from mashcore.messages import Message
 from mashcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mashcore.metrics import MetricsSource, messaging_metrics, render
 from mashcore.migrations import upgrade_to_head
+from mashcore.openapi_responses import document_common_responses
 from mashcore.outbox import Outbox
 from mashcore.parking import ParkingLot
 from mashcore.policy import PolicyBook
 from mashcore.problems import install_problem_handlers
 from mashcore.relay import OutboxRelay
+from mashcore.retention import retention_metrics, retention_timer
 from mashcore.schemas import SchemaRegistry, default_registry
 from mashcore.settings import Settings
 from mashcore.tasks import WakeableLoop
-from mashcore.topics import TopicNamer, dead_letter_topic
+from mashcore.topics import TopicNamer
 
 log = structlog.get_logger(__name__)
 
@@ -133,7 +137,7 @@ def _timer_loop(service: str, spec: TimerSpec, context: ServiceContext) -> Wakea
             log.info("timer ran", service=service, timer=spec.name, count=done)
         return done > 0
 
-    return WakeableLoop(f"{service}.{spec.name}", step, spec.interval)
+    return WakeableLoop(f"{service}.{spec.name}", step, spec.interval, stop_timeout=5.0)
 
 
 def verifier_from(settings: Settings) -> TokenVerifier:
@@ -189,18 +193,15 @@ def create_app(
         # An invalid pack stops the service here, naming the file, line and field.
         policy=PolicyBook.load(settings.policy_dir),
     )
-    readiness = {"ready": False}
+    readiness: dict[str, Any] = {"ready": False, "subscriptions": []}
+    used_topics = [topics(t) for t in topology.topics_of(definition)]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade_to_head, engine, definition.migrations)
         if manage_bus:
             await bus.start()
-        consumed = [t for spec in definition.consumers for t in spec.topics]
-        await bus.ensure_topics(
-            [topics(t) for t in [*definition.produces, *consumed,
-                                 *map(dead_letter_topic, consumed)]]
-        )
+        await bus.ensure_topics(used_topics)
         await relay.start()
         subscriptions: list[Subscription] = []
         parking = ParkingLot(engine, clock, max_age=timedelta(hours=settings.park_max_hours))
@@ -216,6 +217,7 @@ def create_app(
             )
             await subscription.start()
             subscriptions.append(subscription)
+        readiness["subscriptions"] = subscriptions
         for feed in definition.feeds:
             # A fresh group per process start, from now: a feed is a live view, not a work
             # queue, and need not replay the topic's history.
@@ -224,7 +226,8 @@ def create_app(
                 [topics(t) for t in feed.topics], feed.handler(context), from_now=True)
             await subscription.start()
             subscriptions.append(subscription)
-        timers = [_timer_loop(definition.name, spec, context) for spec in definition.timers]
+        timers = [_timer_loop(definition.name, spec, context)
+                  for spec in [*definition.timers, retention_timer()]]
         if definition.consumers:
             timers.append(parking.loop(definition.name, settings.park_retry_seconds))
         for loop in timers:
@@ -235,11 +238,11 @@ def create_app(
             yield
         finally:
             readiness["ready"] = False
-            for loop in timers:
-                await loop.stop()
-            for subscription in subscriptions:
-                await subscription.stop()
-            await relay.stop()
+            # All at once, each within its own budget (5-6 s), so a service stops within
+            # 10 s even while Kafka is unreachable.
+            await asyncio.gather(*(loop.stop() for loop in timers),
+                                 *(subscription.stop() for subscription in subscriptions),
+                                 relay.stop())
             if manage_bus:
                 await bus.stop()
             engine.dispose()
@@ -252,6 +255,7 @@ def create_app(
     app.state.context = context
     app.state.token_verifier = context.verifier
     install_problem_handlers(app)
+    app.add_middleware(HttpGuards, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -259,6 +263,7 @@ def create_app(
         return {"status": "ok", "service": definition.name}
 
     metric_sources = [messaging_metrics(definition.name, context.unit_of_work, clock.now),
+                      retention_metrics(definition.name),
                       *(definition.metrics(context) if definition.metrics else ())]
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
@@ -266,9 +271,16 @@ def create_app(
         """Prometheus metrics: outbox backlog, events handled, and the service's own."""
         return PlainTextResponse(render(metric_sources), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/readyz", tags=["operations"], response_model=None)
+    @app.get("/readyz", tags=["operations"], response_model=None, responses={503: {
+        "description": "Not ready: starting, or the database does not answer",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"],
+            "properties": {"status": {"type": "string"}}}}}}})
     def readyz() -> Any:
         """Readiness: migrated, consuming, and the database answers."""
+        # And the bus can publish to and read every topic the service uses (Kafka: a broker
+        # answered lately, each topic exists and has leaders) and every consumer is in its
+        # group; deploy/README.md lists the checks. (The docstring is the OpenAPI text.)
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
@@ -276,12 +288,19 @@ def create_app(
             return JSONResponse({"status": "database unavailable"}, status_code=503)
         if not readiness["ready"]:
             return JSONResponse({"status": "starting"}, status_code=503)
+        problems = [*bus.problems(used_topics),
+                    *(p for sub in readiness["subscriptions"] for p in sub.problems())]
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return {"status": "ready", "service": definition.name}
 
     if definition.configure is not None:
         definition.configure(app, context)
-    for router in definition.routers(context):
+    from mashcore.audit_api import router as audit_router  # it needs this module's types
+
+    for router in [*definition.routers(context), audit_router()]:
         app.include_router(router)
+    document_common_responses(app)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Stable, documented default ports: the same in every mode.
@@ -25,9 +26,20 @@ class Settings(BaseSettings):
 
     bus: Literal["embedded", "kafka"] = "embedded"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Connection security (mashcore/kafka_security.py): PLAINTEXT in development; in
+    # Kubernetes SSL (mutual TLS with the service's Strimzi KafkaUser certificate).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = (
+        "PLAINTEXT")
+    kafka_ssl_cafile: Path | None = None  # the brokers' CA (Strimzi: the cluster CA)
+    kafka_ssl_certfile: Path | None = None  # this service's client certificate (mTLS)
+    kafka_ssl_keyfile: Path | None = None
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     topic_namespace: str = ""
-    topic_partitions: int = 3
-    topic_replication_factor: int = 1  # 3 in production (see deploy/k8s/configmap.yaml)
+    # How often each process asks Kafka for its metadata (for /readyz): no answer for three
+    # intervals means "broker unreachable".
+    kafka_health_interval: float = 5.0
     data_dir: Path = Path("data")
     # One service per process: its own database URL. Several services: a template with
     # "{service}" (e.g. postgresql+psycopg://mash@127.0.0.1:5432/{service}). Neither: SQLite
@@ -46,6 +58,9 @@ class Settings(BaseSettings):
     # Per partner system account, per replica (see mashcore/ratelimit.py).
     rate_limit_burst: int = 60
     rate_limit_per_second: float = 5.0
+    # Sent outbox rows, inbox rows and idempotency keys are deleted after this many days
+    # (mashcore/retention.py): longer than any topic is kept to replay from (7 days).
+    retention_days: int = 30
     # Intake: contacts about the same child within this many days are linked as repeats.
     repeat_window_days: int = 30
     # The partnerships' policy packs (policy/partnerships/*.yaml by default; policy/README.md).
@@ -54,6 +69,8 @@ class Settings(BaseSettings):
     # again every park_retry_seconds and dead-lettered after park_max_hours.
     park_max_hours: float = 24.0
     park_retry_seconds: float = 30.0
+    # Every request body is refused with 413 past this many bytes (mashcore/http_guards.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
     def database_url_for(self, service: str) -> str:
         """The database URL for one service."""

@@ -11,12 +11,11 @@ is, and, whenever a consent question is answered "no", why not.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,12 +24,19 @@ from pydantic import (
     model_validator,
 )
 
+from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool, StrictFloat, StrictInt
+
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 LongText = Annotated[str, Field(min_length=1, max_length=20000)]
 Email = Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")]
 Phone = Annotated[str, Field(min_length=5, max_length=40)]
+# An instant as an ISO 8601 string with its UTC offset, kept as text (parsed where it is
+# used); mashcore.strict_types.IsoDateTime parses it at once.
+IsoDateTimeText = Annotated[str, Field(
+    pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$",
+    json_schema_extra={"format": "date-time"}, examples=["2026-11-24T09:40:00+00:00"])]
 
 _POSTCODE = (
     r"^(?:[A-Za-z]{1,2}[0-9][A-Za-z0-9]?\s*[0-9][A-Za-z]{2}|[Gg][Ii][Rr]\s*0[Aa][Aa])$"
@@ -117,7 +123,7 @@ class AddressIn(StrictModel):
     )
     town: ShortText | None = Field(default=None, description="Town or city.")
     postcode: Postcode | None = None
-    no_fixed_abode: bool = Field(
+    no_fixed_abode: StrictBool = Field(
         default=False,
         description="Set when the family has no fixed address (e.g. sofa-surfing, homeless); "
         "give the last known address, if any, above.",
@@ -133,16 +139,16 @@ class ChildIn(StrictModel):
 
     first_name: Name | None = None
     last_name: Name | None = None
-    date_of_birth: date | None = Field(
+    date_of_birth: IsoDate | None = Field(
         default=None, description="Date of birth (YYYY-MM-DD). Leave empty for an unborn baby."
     )
-    identity_unknown: bool = Field(
+    identity_unknown: StrictBool = Field(
         default=False, description="Set when the child's name is not known to the referrer."
     )
-    unborn: bool = Field(
+    unborn: StrictBool = Field(
         default=False, description="Set when the referral is about an unborn baby."
     )
-    expected_date: date | None = Field(
+    expected_date: IsoDate | None = Field(
         default=None, description="For an unborn baby: the expected date of delivery."
     )
     father_name: Name | None = Field(
@@ -163,7 +169,7 @@ class ChildIn(StrictModel):
     language: ShortText | None = Field(
         default=None, description="The child's first language."
     )
-    interpreter_needed: bool | None = Field(
+    interpreter_needed: StrictBool | None = Field(
         default=None, description="Whether the child or family need an interpreter."
     )
     disability: Text | None = Field(
@@ -211,13 +217,13 @@ class PersonIn(StrictModel):
         description="Who they are to the child, e.g. `half-brother`, `mother's partner`, "
         "`lodger`.",
     )
-    date_of_birth: date | None = Field(
+    date_of_birth: IsoDate | None = Field(
         default=None,
         description="Date of birth (YYYY-MM-DD). Partner agencies search their records by "
         "name and date of birth.",
     )
     phone: Phone | None = None
-    lives_in_home: bool | None = Field(
+    lives_in_home: StrictBool | None = Field(
         default=None, description="Whether they live in the child's home."
     )
 
@@ -235,11 +241,11 @@ class ParentCarerIn(PersonIn):
     address: AddressIn | None = Field(
         default=None, description="Only if different from the child's address."
     )
-    parental_responsibility: bool | None = Field(
+    parental_responsibility: StrictBool | None = Field(
         default=None, description="Whether this person has parental responsibility."
     )
     language: ShortText | None = Field(default=None, description="Their first language.")
-    interpreter_needed: bool | None = None
+    interpreter_needed: StrictBool | None = None
 
 
 # --- Referrer --------------------------------------------------------------------------------
@@ -290,7 +296,7 @@ class ReferrerIn(StrictModel):
         description="If you may not be available: a colleague who knows the child and your "
         "concern and can answer for you.",
     )
-    anonymous: bool = Field(
+    anonymous: StrictBool = Field(
         default=False,
         description="A member of the public who asks not to be identified to the family.",
     )
@@ -312,7 +318,7 @@ class ReferrerIn(StrictModel):
 class WhenIn(StrictModel):
     """A date (and, if known, a time) when something that worries you happened."""
 
-    on: date = Field(description="The date (YYYY-MM-DD).")
+    on: IsoDate = Field(description="The date (YYYY-MM-DD).")
     at: time | None = Field(default=None, description="The local time, if known (HH:MM).")
     what_happened: Text | None = Field(
         default=None, description="What happened then, if there is more than one date."
@@ -322,8 +328,8 @@ class WhenIn(StrictModel):
 class ChronologyEntryIn(StrictModel):
     """One event in the child's history, in date order."""
 
-    on: date = Field(description="The date (YYYY-MM-DD); the first of the month if unsure.")
-    approximate: bool = Field(default=False, description="Set when the date is approximate.")
+    on: IsoDate = Field(description="The date (YYYY-MM-DD); the first of the month if unsure.")
+    approximate: StrictBool = Field(default=False, description="Set when the date is approximate.")
     what_happened: Text
 
 
@@ -367,7 +373,7 @@ class ConcernIn(StrictModel):
         description="What the child said, in their words where possible, or why they were "
         "not spoken to.",
     )
-    direct_disclosure: bool | None = Field(
+    direct_disclosure: StrictBool | None = Field(
         default=None, description="Whether the child told someone directly."
     )
     impact_on_child: Text | None = Field(
@@ -426,7 +432,7 @@ class PreviousAssessmentIn(StrictModel):
         description="Which assessment, e.g. `Early help assessment`, `Child and family "
         "assessment`."
     )
-    completed_on: date | None = None
+    completed_on: IsoDate | None = None
     by: ShortText | None = Field(default=None, description="Which service carried it out.")
     outcome: Text | None = None
 
@@ -449,7 +455,7 @@ class EarlyHelpIn(StrictModel):
 class ConsentAttemptIn(StrictModel):
     """One attempt to discuss the referral or get consent."""
 
-    on: date | None = None
+    on: IsoDate | None = None
     how: ShortText | None = Field(
         default=None, description="e.g. `phone call to mother`, `meeting at school`."
     )
@@ -465,10 +471,10 @@ class ConsentIn(StrictModel):
     or detection of crime; say so.
     """
 
-    discussed_with_parents: bool | None = Field(
+    discussed_with_parents: StrictBool | None = Field(
         default=None, description="Have you discussed this referral with the parents/carers?"
     )
-    parents_aware: bool | None = Field(
+    parents_aware: StrictBool | None = Field(
         default=None, description="Do the parents/carers know that you are making it?"
     )
     consent_to_referral: ConsentAnswer | None = Field(
@@ -478,7 +484,7 @@ class ConsentIn(StrictModel):
         default=None,
         description="Have they consented to their information being shared between agencies?",
     )
-    child_over_16_consented: bool | None = Field(
+    child_over_16_consented: StrictBool | None = Field(
         default=None,
         description="For a young person aged 16 or over: have they consented themselves? "
         "Leave empty if no child is 16 or over.",
@@ -573,7 +579,7 @@ class ScaleIn(StrictModel):
     who_details: ShortText | None = Field(
         default=None, description="Who exactly, e.g. `mother`, `health visitor`."
     )
-    score: int = Field(ge=0, le=10)
+    score: StrictInt = Field(ge=0, le=10)
 
 
 class SignsOfSafetyIn(StrictModel):
@@ -606,19 +612,19 @@ class ViewOfNeedIn(StrictModel):
 class DomesticAbuseIn(StrictModel):
     """Domestic abuse, and the risk assessment that goes with it."""
 
-    flag: bool = Field(description="Whether this is a domestic abuse referral.")
-    dash_completed: bool | None = Field(
+    flag: StrictBool = Field(description="Whether this is a domestic abuse referral.")
+    dash_completed: StrictBool | None = Field(
         default=None, description="Whether a DASH risk assessment has been completed."
     )
     dash_risk_level: DashRiskLevel | None = Field(
         default=None, description="The risk level the DASH assessment gave."
     )
-    caada_ric_score: int | None = Field(
+    caada_ric_score: StrictInt | None = Field(
         default=None, ge=0, le=24,
         description="The number of `yes` answers on the CAADA-DASH risk identification "
         "checklist (0-24; 14 or more is high risk).",
     )
-    barnardos_scale: int | None = Field(
+    barnardos_scale: StrictInt | None = Field(
         default=None, ge=1, le=4,
         description="The Barnardo's domestic violence risk scale (1-4; 3 or 4 is high risk).",
     )
@@ -642,7 +648,7 @@ class DomesticAbuseIn(StrictModel):
 class PresentationIn(StrictModel):
     """An earlier presentation with similar injuries or concerns."""
 
-    on: date | None = None
+    on: IsoDate | None = None
     what_happened: Text
 
 
@@ -657,7 +663,7 @@ class HealthSectionIn(StrictModel):
     presenting_need: Text | None = Field(
         default=None, description="The child's (or patient's) presenting health need."
     )
-    arrived_at: AwareDatetime | None = Field(
+    arrived_at: IsoDateTime | None = Field(
         default=None,
         description="When the child arrived in your service, with a UTC offset "
         "(e.g. `2026-11-20T21:40:00+00:00`).",
@@ -694,7 +700,7 @@ class CamhsSectionIn(StrictModel):
     referred_to_camhs_by: ShortText | None = Field(
         default=None, description="Which agency or person referred the child to your service."
     )
-    involved_since: date | None = Field(
+    involved_since: IsoDate | None = Field(
         default=None, description="Since when you have been working with the child."
     )
     diagnosis: Text | None = Field(default=None, description="The diagnosis, if any.")
@@ -723,7 +729,7 @@ class ProbationSectionIn(StrictModel):
         "name and date of birth under parents_carers or other_adults_in_home.",
     )
     offence: Text | None = None
-    sentencing_date: date | None = None
+    sentencing_date: IsoDate | None = None
     sentence: Text | None = None
     contact_with_children: Text | None = Field(
         default=None, description="What contact they have with children, and how often."
@@ -740,7 +746,7 @@ class ProbationSectionIn(StrictModel):
 class HousingSectionIn(StrictModel):
     """For housing and homelessness services."""
 
-    homeless_application_on: date | None = Field(
+    homeless_application_on: IsoDate | None = Field(
         default=None, description="When the homeless application was made."
     )
     reason_homeless: Text | None = Field(
@@ -751,7 +757,7 @@ class HousingSectionIn(StrictModel):
         description="Support offered or due from your service, or that they are not "
         "entitled and why.",
     )
-    domestic_abuse_known: bool | None = Field(
+    domestic_abuse_known: StrictBool | None = Field(
         default=None, description="Whether there are known issues of domestic abuse."
     )
     family_or_friends: Text | None = Field(
@@ -767,16 +773,16 @@ class HousingSectionIn(StrictModel):
 class EducationSectionIn(StrictModel):
     """For schools, colleges and other education settings."""
 
-    made_aware_at: AwareDatetime | None = Field(
+    made_aware_at: IsoDateTime | None = Field(
         default=None,
         description="When you were made aware of the concern (for a specific incident), "
         "with a UTC offset.",
     )
     how_it_came_to_attention: Text | None = None
-    direct_disclosure: bool | None = Field(
+    direct_disclosure: StrictBool | None = Field(
         default=None, description="Whether the child disclosed directly to staff."
     )
-    parents_spoken_to: bool | None = Field(
+    parents_spoken_to: StrictBool | None = Field(
         default=None, description="Whether you spoke to either parent before referring."
     )
     parents_not_spoken_to_reason: Text | None = None
@@ -784,7 +790,7 @@ class EducationSectionIn(StrictModel):
         default=None,
         description="The child in school: friendships, parents' engagement, progress.",
     )
-    attendance_percent: float | None = Field(
+    attendance_percent: StrictFloat | None = Field(
         default=None, ge=0, le=100, description="Attendance this school year, in per cent."
     )
     support_offered: Text | None = Field(
@@ -907,6 +913,13 @@ class ReferralIn(StrictModel):
         description="Safeguarding partnership the referral is sent to, as its code (e.g. "
         "`coventry`). Leave it out to use your account's partnership.",
     )
+    received_at: IsoDateTimeText | None = Field(
+        default=None,
+        description="Hub staff only: when the contact really came in (a phone call recorded "
+        "later), with its UTC offset; not in the future, not older than the partnership's "
+        "limit (7 days by default). Partner systems leave it out: a contact is received when "
+        "it is sent.",
+    )
     referrer: ReferrerIn = Field(
         description="You: who you are and how the hub can reach you (or your deputy)."
     )
@@ -968,7 +981,7 @@ class ReferralIn(StrictModel):
         default=None,
         description="For domestic abuse: the flag and the DASH (or Barnardo's) risk assessment.",
     )
-    staff_linked: bool = Field(
+    staff_linked: StrictBool = Field(
         default=False,
         description="Set when the referral is about a member of staff of a partner agency or "
         "their family: access to the record may then be restricted.",
@@ -1050,7 +1063,7 @@ class HeadOfServiceIn(StrictModel):
     """The Head of Service consulted about a staff-linked record."""
 
     user_id: UserId
-    consulted_at: datetime
+    consulted_at: IsoDateTime
 
 
 class LockDownIn(StrictModel):

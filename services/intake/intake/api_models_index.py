@@ -8,12 +8,13 @@ actively involved (DOMAIN.md §3). The answer holds the four permitted facts and
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
 from intake.api_models import Name, Postcode, StrictModel
+from mashcore.strict_types import IsoDate
 
 StaffId = Annotated[
     str,
@@ -48,7 +49,7 @@ class ChildIdentifiersIn(StrictModel):
 
     first_name: Name
     last_name: Name
-    date_of_birth: date | None = Field(
+    date_of_birth: IsoDate | None = Field(
         default=None, description="Strongly recommended: without it a match needs the same "
         "postcode and exactly the same names.")
     postcode: Postcode | None = None
@@ -66,9 +67,9 @@ class OpenCaseIn(StrictModel):
         default=None, description="The allocated social worker's team manager.")
     team: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
         default=None, description="The social work team holding the case.")
-    opened_on: date | None = None
-    closed_on: date | None = Field(default=None, description="Only for a closed case.")
-    last_involvement_ended_on: date | None = Field(
+    opened_on: IsoDate | None = None
+    closed_on: IsoDate | None = Field(default=None, description="Only for a closed case.")
+    last_involvement_ended_on: IsoDate | None = Field(
         default=None, description="When the last social worker's involvement ended; for a "
         "closed case it defaults to `closed_on`.")
     siblings: Annotated[list[CaseReference], Field(max_length=MAX_SIBLINGS)] = Field(

@@ -29,7 +29,7 @@ from intake.api_models_index import CheckAnswer, CheckFacts, CheckRequestIn, Sib
 from intake.index_handlers import partnership_of, status_of
 from intake.matching import ChildKey
 from intake.models_index import OPEN, AnsweredCheck, OpenCase
-from intake.open_cases import matching_cases
+from intake.open_cases import indexed_case, matching_cases
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal
 from mashcore.envelope import Event
@@ -97,7 +97,7 @@ def answer_check(ctx: ServiceContext, principal: Principal, body: CheckRequestIn
     with ctx.unit_of_work() as uow:
         case = _the_case(uow.session, body, partnership)
         sibling_references = list(case.siblings) if case is not None else []
-        siblings = [_same_partnership(uow.session.get(OpenCase, ref), partnership)
+        siblings = [_same_partnership(indexed_case(uow.session, partnership, ref), partnership)
                     for ref in sibling_references]
         facts = facts_of(case, siblings)
         uow.session.add(AnsweredCheck(
@@ -117,7 +117,8 @@ def answer_check(ctx: ServiceContext, principal: Principal, body: CheckRequestIn
         read += [s.case_reference for s in siblings if s is not None]
         for reference in read:
             audit(uow.session, principal=principal, action=AuditAction.READ, resource=RESOURCE,
-                  resource_id=check_id, case_reference=reference, at=now)
+                  resource_id=check_id, case_reference=reference, at=now,
+                  partnership=partnership)
         if case is None:
             audit(uow.session, principal=principal, action=AuditAction.READ, resource=RESOURCE,
                   resource_id=check_id, at=now, outcome="not_found")

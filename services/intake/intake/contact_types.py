@@ -21,11 +21,10 @@ from typing import Annotated, Any, Literal, Self, get_args
 
 import structlog
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
-from intake import domain
+from intake import access, domain, lifecycle
 from intake.api_models import StrictModel
 from intake.models_other import Consultation, TransferIn
 from intake.quality import age_on
@@ -35,6 +34,7 @@ from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
+from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
 from mashcore.topics import INTAKE_CONTACTS
 
 log = structlog.get_logger(__name__)
@@ -88,7 +88,7 @@ class ConsultationChild(StrictModel):
 
     first_name: Name | None = None
     last_name: Name | None = None
-    date_of_birth: date | None = Field(default=None, description="YYYY-MM-DD, if known.")
+    date_of_birth: IsoDate | None = Field(default=None, description="YYYY-MM-DD, if known.")
 
 
 class ConsultationIn(StrictModel):
@@ -107,7 +107,7 @@ class ConsultationIn(StrictModel):
         description="Optional. Stays on the confidential consultation log; a consultation is "
         "not recorded on the child's record. If a referral is needed, send it as a contact.",
     )
-    consulted_at: AwareDatetime | None = Field(
+    consulted_at: IsoDateTime | None = Field(
         default=None,
         description="When the professional asked (e.g. the time of a phone call), with a "
         "UTC offset. Defaults to now.",
@@ -159,11 +159,11 @@ class TransferChild(StrictModel):
 
     first_name: Name | None = Field(default=None, description="Leave empty for an unborn baby.")
     last_name: Name
-    date_of_birth: date | None = Field(
+    date_of_birth: IsoDate | None = Field(
         default=None, description="YYYY-MM-DD. Leave empty for an unborn baby."
     )
-    unborn: bool = False
-    expected_delivery_date: date | None = Field(
+    unborn: StrictBool = False
+    expected_delivery_date: IsoDate | None = Field(
         default=None, description="Only for an unborn baby, and then required."
     )
 
@@ -189,8 +189,8 @@ class ChildProtectionPlan(StrictModel):
     """The child protection plan as the transferring authority held it (DOMAIN.md §7)."""
 
     categories_of_abuse: Annotated[list[AbuseCategory], Field(min_length=1, max_length=4)]
-    plan_started_on: date
-    next_review_due_on: date | None = None
+    plan_started_on: IsoDate
+    next_review_due_on: IsoDate | None = None
 
     @field_validator("categories_of_abuse")
     @classmethod
@@ -238,6 +238,12 @@ class TransferDecisionIn(StrictModel):
         "transfer can be decided again once resolved)."
     )
     rationale: Text | None = Field(default=None, description="Why, in plain words.")
+    strategy_discussion_required: StrictBool = Field(
+        default=False, description="The transfer needs a strategy discussion (new concerns "
+        "since the plan was made: strategy requests one about every child, DOMAIN.md §7).")
+    strategy_discussion_reason: Text | None = Field(
+        default=None, description="Why there is reasonable cause to suspect significant "
+        "harm: required when a strategy discussion is needed.")
 
 
 class TransferDecision(BaseModel):
@@ -269,7 +275,8 @@ class TransferInView(BaseModel):
 
 
 def _client(principal: Principal) -> str:
-    return f"{principal.agency}:{principal.subject}"
+    # The partnership too: another partnership's system may have the same subject (issue 12).
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def _partnership_of(ctx: ServiceContext, principal: Principal) -> str:
@@ -327,18 +334,6 @@ def _consultation_date_errors(body: ConsultationIn, now: datetime) -> list[tuple
             and body.child.date_of_birth > domain.local_today(now)):
         errors.append(("child.date_of_birth", "must not be in the future"))
     return errors
-
-
-def _consultation_visible_to(ctx: ServiceContext, principal: Principal,
-                             consultation: Consultation) -> bool:
-    if consultation.partnership != _partnership_of(ctx, principal):
-        return False
-    if principal.role == Role.REFERRER:
-        # Only the agency whose system asked; a phone consultation the hub recorded is the
-        # hub's, on the confidential log.
-        return (consultation.submitted_by_role == Role.REFERRER
-                and consultation.submitted_by_agency == principal.agency)
-    return principal.role in HUB_ROLES
 
 
 def consultation_view(consultation: Consultation) -> ConsultationView:
@@ -402,7 +397,7 @@ def submit_consultation(
         consultation = Consultation(
             id=str(uuid.uuid4()),
             partnership=_partnership_of(ctx, principal),
-            status="awaiting_advice",
+            status=lifecycle.AWAITING_ADVICE,
             professional_agency=agency,
             professional_role=body.professional.role,
             submitted_by_agency=principal.agency,
@@ -430,17 +425,15 @@ def submit_consultation(
     return JSONResponse(response_body, status_code=201, headers={"Location": location})
 
 
-def _load_consultation_for_update(uow: Any, consultation_id: str) -> Consultation | None:
-    query = select(Consultation).where(Consultation.id == consultation_id).with_for_update()
-    result: Consultation | None = uow.session.exec(query).first()
-    return result
-
-
 def record_advice(
     ctx: ServiceContext, principal: Principal, consultation_id: str,
     body: ConsultationAdviceIn, idempotency_key: str | None,
 ) -> JSONResponse:
-    """Record the advice given, and announce it keyed by the consultation's own id."""
+    """Record the advice given, and announce it keyed by the consultation's own id.
+
+    Recorded once (intake.lifecycle.CONSULTATION): a second advice is a 409, also when two
+    arrive at once (the consultation is locked and read again before recording).
+    """
     request_hash = idempotency.fingerprint(
         {"request": f"POST /v1/consultations/{consultation_id}/advice",
          "body": body.model_dump(mode="json")})
@@ -450,15 +443,14 @@ def record_advice(
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
-        consultation = _load_consultation_for_update(uow, consultation_id)
-        if consultation is None or not _consultation_visible_to(ctx, principal, consultation):
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource="consultation", resource_id=consultation_id, at=now,
-                  outcome="not_found")
-            uow.commit()
-            raise ProblemHTTPException(404, "Consultation not found",
-                                       f"No consultation {consultation_id}.")
-        if consultation.advice_recorded_at is not None:
+        consultation = access.consultation_for_change(ctx, uow, principal, consultation_id)
+        if consultation is None:  # audited for its owner, committed, and a 404
+            audit_read_or_404(uow, principal=principal, what="consultation",
+                              resource="consultation", resource_id=consultation_id,
+                              allowed=False, at=now, action=AuditAction.WRITE,
+                              owner=access.consultation_owner(uow, consultation_id))
+        assert consultation is not None  # audit_read_or_404 raised the 404 otherwise
+        if not lifecycle.CONSULTATION.may_move(consultation, lifecycle.ADVICE_RECORDED):
             raise ProblemHTTPException(409, "Advice already recorded",
                                        "The advice on this consultation is already recorded.")
         consultation.advice_given = body.advice_given
@@ -466,8 +458,7 @@ def record_advice(
         consultation.advice_given_by = user_id
         consultation.advice_given_by_role = str(principal.role)
         consultation.advice_recorded_at = now
-        consultation.status = "advice_recorded"
-        uow.session.add(consultation)
+        lifecycle.CONSULTATION.move(uow, consultation, lifecycle.ADVICE_RECORDED)
         ctx.emit(uow, Event(
             type=CONSULTATION_RECORDED, source=ctx.source, subject=consultation.id,
             time=now, recordedtime=now, partnership=consultation.partnership,
@@ -493,13 +484,15 @@ def get_consultation(
 ) -> ConsultationView:
     """A consultation, to the agency that asked or the hub; every read (and refusal) audited."""
     with ctx.unit_of_work() as uow:
-        consultation = uow.session.get(Consultation, consultation_id)
-        allowed = (consultation is not None
-                   and _consultation_visible_to(ctx, principal, consultation))
+        consultation = access.find_consultation(ctx, uow, principal, consultation_id)
+        allowed = consultation is not None
         # Not a child's case: the audit entry carries no case reference.
         audit_read_or_404(uow, principal=principal, what="consultation",
                           resource="consultation", resource_id=consultation_id,
-                          allowed=allowed, at=ctx.clock.now())
+                          allowed=allowed, at=ctx.clock.now(),
+                          partnership=consultation.partnership if consultation else None,
+                          owner=None if allowed else access.consultation_owner(
+                              uow, consultation_id))
     assert consultation is not None
     return consultation_view(consultation)
 
@@ -530,18 +523,6 @@ def _transfer_date_errors(body: TransferInIn, today: date) -> list[tuple[str, st
     if body.child_protection_plan.plan_started_on > today:
         errors.append(("child_protection_plan.plan_started_on", "must not be in the future"))
     return errors
-
-
-def _transfer_visible_to(ctx: ServiceContext, principal: Principal,
-                         transfer: TransferIn) -> bool:
-    if transfer.partnership != _partnership_of(ctx, principal):
-        return False
-    if principal.role == Role.REFERRER:
-        # Every other authority's system is agency local_authority: only the one that sent it.
-        return (transfer.submitted_by_role == Role.REFERRER
-                and transfer.submitted_by_agency == principal.agency
-                and transfer.submitted_by_subject == principal.subject)
-    return principal.role in HUB_ROLES
 
 
 def _conference_required(arrangement: str) -> bool:
@@ -582,8 +563,10 @@ def _child_for_event(child: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def transfer_in_received_data(transfer: TransferIn) -> dict[str, Any]:
-    """The data of ``transfer-in.received.v1``, once the team manager has decided."""
+def transfer_in_received_data(transfer: TransferIn,
+                              strategy_reason: str | None = None) -> dict[str, Any]:
+    """The data of ``transfer-in.received.v1``, once the team manager has decided; with
+    the reason when the decision asks strategy for a discussion."""
     assert transfer.decided_at is not None and transfer.arrangement is not None
     plan = json.loads(transfer.child_protection_plan)
     return {
@@ -602,6 +585,8 @@ def transfer_in_received_data(transfer: TransferIn) -> dict[str, Any]:
         "decided_by": {"user_id": transfer.decided_by, "role": transfer.decided_by_role},
         "decided_at": transfer.decided_at.isoformat(),
         "transfer_in_conference_required": _conference_required(transfer.arrangement),
+        "strategy_discussion_required": strategy_reason is not None,
+        "strategy_discussion_reason": strategy_reason,
     }
 
 
@@ -625,7 +610,7 @@ def submit_transfer_in(
             id=str(uuid.uuid4()),
             case_reference=domain.new_case_reference(now),
             partnership=_partnership_of(ctx, principal),
-            status="awaiting_decision",
+            status=lifecycle.AWAITING_DECISION,
             from_authority=body.from_authority,
             submitted_by_agency=principal.agency,
             submitted_by_role=str(principal.role),
@@ -642,7 +627,8 @@ def submit_transfer_in(
                                  request_hash=request_hash, status_code=201,
                                  body=response_body, location=location, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now)
+              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
+              partnership=transfer.partnership)
         raced = _commit(uow, principal, idempotency_key, request_hash)
         if raced is not None:
             return raced
@@ -657,27 +643,41 @@ def decide_transfer_in(
 ) -> JSONResponse:
     """The team manager's decision: permanent, temporary or disputed; announced to the hub.
 
-    A disputed transfer may be decided again once the managers resolve it; a permanent or
-    temporary decision is final here.
+    A disputed transfer may be decided (permanent or temporary) once the managers resolve
+    it; a permanent or temporary decision is final here, and disputing a disputed transfer
+    again is a 409 (intake.lifecycle.TRANSFER_IN). One writer per case: the case is locked
+    and the transfer read again before deciding, so of two decisions at once the second
+    sees the first.
     """
     request_hash = idempotency.fingerprint(
         {"request": f"POST /v1/transfers-in/{transfer_id}/decision",
          "body": body.model_dump(mode="json")})
     user_id = recordable_user_id(principal)
     now = ctx.clock.now()
+    if body.strategy_discussion_required and not body.strategy_discussion_reason:
+        raise invalid_fields("Invalid transfer-in decision", [(
+            "strategy_discussion_reason", "required when strategy_discussion_required is "
+            "true: why there is reasonable cause to suspect significant harm")])
+    strategy_reason = (body.strategy_discussion_reason
+                       if body.strategy_discussion_required else None)
     with ctx.unit_of_work() as uow:
         replayed = _replay_or_none(uow, principal, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
-        query = select(TransferIn).where(TransferIn.id == transfer_id).with_for_update()
-        transfer = uow.session.exec(query).first()
-        if transfer is None or not _transfer_visible_to(ctx, principal, transfer):
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource="transfer_in", resource_id=transfer_id, at=now, outcome="not_found")
-            uow.commit()
-            raise ProblemHTTPException(404, "Transfer-in not found",
-                                       f"No transfer-in {transfer_id}.")
-        if transfer.status == "decided":
+        transfer = access.transfer_for_change(ctx, uow, principal, transfer_id)
+        if transfer is None:  # audited for its owner, committed, and a 404
+            audit_read_or_404(uow, principal=principal, what="transfer-in",
+                              resource="transfer_in", resource_id=transfer_id, allowed=False,
+                              at=now, action=AuditAction.WRITE,
+                              owner=access.transfer_owner(uow, transfer_id))
+        assert transfer is not None  # audit_read_or_404 raised the 404 otherwise
+        target = lifecycle.DISPUTED if body.arrangement == "disputed" else lifecycle.DECIDED
+        if not lifecycle.TRANSFER_IN.may_move(transfer, target):
+            if transfer.status == lifecycle.DISPUTED:
+                raise ProblemHTTPException(
+                    409, "Transfer-in already disputed",
+                    "This transfer-in is already disputed: once the managers resolve it, "
+                    "decide permanent or temporary.")
             raise ProblemHTTPException(
                 409, "Transfer-in already decided",
                 f"This transfer-in was already decided as {transfer.arrangement}.")
@@ -686,12 +686,11 @@ def decide_transfer_in(
         transfer.decided_by = user_id
         transfer.decided_by_role = str(principal.role)
         transfer.decided_at = now
-        transfer.status = "disputed" if body.arrangement == "disputed" else "decided"
-        uow.session.add(transfer)
+        lifecycle.TRANSFER_IN.move(uow, transfer, target)
         ctx.emit(uow, Event(
             type=TRANSFER_IN_RECEIVED, source=ctx.source, subject=transfer.case_reference,
             time=now, recordedtime=now, partnership=transfer.partnership,
-            data=transfer_in_received_data(transfer),
+            data=transfer_in_received_data(transfer, strategy_reason),
         ), INTAKE_CONTACTS)
         response_body = transfer_view(transfer).model_dump(mode="json")
         if idempotency_key:
@@ -699,7 +698,8 @@ def decide_transfer_in(
                                  request_hash=request_hash, status_code=200,
                                  body=response_body, location=None, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now)
+              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
+              partnership=transfer.partnership)
         raced = _commit(uow, principal, idempotency_key, request_hash)
         if raced is not None:
             return raced
@@ -711,10 +711,12 @@ def decide_transfer_in(
 def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str) -> TransferInView:
     """A transfer-in, to the hub or the system that sent it; every read (and refusal) audited."""
     with ctx.unit_of_work() as uow:
-        transfer = uow.session.get(TransferIn, transfer_id)
-        allowed = transfer is not None and _transfer_visible_to(ctx, principal, transfer)
+        transfer = access.find_transfer(ctx, uow, principal, transfer_id)
+        allowed = transfer is not None
         audit_read_or_404(uow, principal=principal, what="transfer-in", resource="transfer_in",
                           resource_id=transfer_id, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=transfer.case_reference if transfer else None)
+                          case_reference=transfer.case_reference if transfer else None,
+                          partnership=transfer.partnership if transfer else None,
+                          owner=None if allowed else access.transfer_owner(uow, transfer_id))
     assert transfer is not None
     return transfer_view(transfer)

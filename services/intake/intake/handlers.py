@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import domain, quality, routing
+from intake import access, contact_time, cross_border, domain, lifecycle, quality, routing
 from intake.api_models import (
     ContactAccepted,
     ContactView,
@@ -21,7 +21,7 @@ from intake.api_models import (
 )
 from intake.models import Contact, ContactLink
 from mashcore import idempotency
-from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.envelope import Event
 from mashcore.problems import ProblemHTTPException
@@ -33,7 +33,8 @@ HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
 
 
 def _client(principal: Principal) -> str:
-    return f"{principal.agency}:{principal.subject}"
+    # The partnership too: another partnership's system may have the same subject (issue 12).
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def partnership_for(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:
@@ -64,6 +65,9 @@ def submit_contact(
             "Faulty fields: " + ", ".join(e.field for e in errors),
             extra={"errors": [{"field": e.field, "message": e.message} for e in errors]},
         )
+    partnership = partnership_for(ctx, principal, body.partnership)
+    # Hub staff may record a contact that came in earlier: the clocks count from then.
+    received = contact_time.received_at(ctx, principal, partnership, body.received_at, now)
     assessment = quality.assess(body, principal.agency)
     via_hub = principal.role == Role.INFORMATION_OFFICER
     agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,
@@ -79,11 +83,11 @@ def submit_contact(
             id=domain.new_contact_id(),
             case_reference=domain.new_case_reference(now),
             kind=body.kind,
-            partnership=partnership_for(ctx, principal, body.partnership),
+            partnership=partnership,
             referrer_agency=principal.agency,
             referrer_subject=principal.subject,
-            status="received",
-            received_at=now,
+            status=lifecycle.RECEIVED,
+            received_at=received,
             submission=body.model_dump_json(),
             restricted=bool(body.staff_linked),
         )
@@ -93,7 +97,7 @@ def submit_contact(
             type=domain.CONTACT_RECEIVED,
             source=ctx.source,
             subject=contact.case_reference,
-            time=now,
+            time=received,
             recordedtime=now,
             partnership=contact.partnership,
             data=domain.contact_received_data(
@@ -106,7 +110,7 @@ def submit_contact(
                 else body.referrer.role,
                 children=submission["children"],
                 concern_summary=body.concern.summary,
-                received_at=now,
+                received_at=received,
                 staff_linked=body.staff_linked,
                 family=domain.family_for_event(submission),
                 postcode=body.address.postcode if body.address else None,
@@ -116,10 +120,10 @@ def submit_contact(
         if body.kind == "referral":
             ctx.emit(uow, Event(
                 type=domain.REFERRAL_ACCEPTED, source=ctx.source, subject=contact.case_reference,
-                time=now, recordedtime=now, partnership=contact.partnership,
+                time=received, recordedtime=now, partnership=contact.partnership,
                 data=domain.referral_accepted_data(
                     contact_id=contact.id, case_reference=contact.case_reference,
-                    accepted_at=now, submission=submission, agency=agency,
+                    accepted_at=received, submission=submission, agency=agency,
                     quality=assessment.event_data()),
             ), INTAKE_CONTACTS)
         if domain.dash_missing(principal.agency, submission.get("domestic_abuse")):
@@ -136,7 +140,7 @@ def submit_contact(
         routing.note_open_case(ctx, uow, contact, submission, now)
         accepted = ContactAccepted(
             contact_id=contact.id, case_reference=contact.case_reference,
-            status="received", received_at=now,
+            status=lifecycle.RECEIVED, received_at=received,
             quality=QualityFeedback.of(assessment),
         )
         location = f"/v1/contacts/{contact.id}"
@@ -146,7 +150,8 @@ def submit_contact(
                                  request_hash=request_hash, status_code=202,
                                  body=response_body, location=location, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
-              resource_id=contact.id, case_reference=contact.case_reference, at=now)
+              resource_id=contact.id, case_reference=contact.case_reference, at=now,
+              partnership=contact.partnership)
         try:
             uow.commit()
         except IntegrityError:
@@ -164,21 +169,23 @@ def submit_contact(
 
 
 def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> ContactView:
-    """A contact, to its own agency or the hub; every read (and refusal) is audited."""
+    """A contact, to its own agency or the hub of its partnership; every read (and refusal)
+    is audited, and so is each linked contact shown."""
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
-        allowed = contact is not None and routing.may_read(
-            principal, contact, routing.allowed_users(uow, contact_id))
+        contact = access.find_contact(ctx, uow, principal, contact_id)
         audit_read_or_404(uow, principal=principal, what="contact", resource="contact",
-                          resource_id=contact_id, allowed=allowed, at=ctx.clock.now(),
-                          case_reference=contact.case_reference if contact else None)
+                          resource_id=contact_id, allowed=contact is not None,
+                          at=ctx.clock.now(),
+                          case_reference=contact.case_reference if contact else None,
+                          partnership=contact.partnership if contact else None,
+                          owner=None if contact else access.contact_owner(uow, contact_id))
     assert contact is not None
-    submitted = ReferralIn.model_validate_json(contact.submission)
+    submitted = ReferralIn.model_validate_json(routing.stored_referral(contact.submission))
     hub = principal.role != Role.REFERRER
     # A referrer is not told that the child has an open case (that is for the hub to check).
     status = contact.status if hub or contact.status != "open_case_found" else "received"
     return ContactView(
-        linked_contacts=repeat_links(ctx, contact.id) if hub else [],
+        linked_contacts=repeat_links(ctx, principal, contact) if hub else [],
         open_case_reference=contact.open_case_reference if hub else None,
         contact_id=contact.id, case_reference=contact.case_reference, status=status,
         received_at=contact.received_at, kind=contact.kind, partnership=contact.partnership,
@@ -188,13 +195,16 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
 
 
 def list_contacts(ctx: ServiceContext, principal: Principal, limit: int) -> list[dict[str, Any]]:
-    """The caller's agency's contacts, newest first (identifiers and status only)."""
+    """The contacts the caller may see, newest first (identifiers and status only): a partner
+    system its agency's, hub staff their partnership's. Each contact listed is audited."""
+    now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        query = select(Contact).order_by(col(Contact.received_at).desc()).limit(limit)
-        if principal.role == Role.REFERRER:
-            query = query.where(Contact.referrer_agency == principal.agency)
-        rows = [c for c in uow.session.exec(query).all()
-                if routing.may_read(principal, c, routing.allowed_users(uow, c.id))]
+        rows = uow.session.exec(
+            select(Contact).where(access.contact_visible(access.scope(ctx, principal)))
+            .order_by(col(Contact.received_at).desc()).limit(limit)).all()
+        audit_listed(uow.session, principal=principal, resource="contact_list", at=now,
+                     listed=[(c.id, c.case_reference, c.partnership) for c in rows])
+        uow.commit()
     return [
         {"contact_id": c.id, "case_reference": c.case_reference, "status": c.status,
          "received_at": c.received_at.isoformat()}
@@ -202,20 +212,31 @@ def list_contacts(ctx: ServiceContext, principal: Principal, limit: int) -> list
     ]
 
 
-def repeat_links(ctx: ServiceContext, contact_id: str) -> list[dict[str, Any]]:
-    """Contacts linked to this one (repeats about the same child, linked referrals)."""
+def repeat_links(ctx: ServiceContext, principal: Principal,
+                 contact: Contact) -> list[dict[str, Any]]:
+    """Contacts linked to this one (repeats about the same child, linked referrals) that the
+    caller may see, each audited; another partnership's only as its pack allows
+    (intake.cross_border)."""
+    now = ctx.clock.now()
+    who = access.scope(ctx, principal)
     with ctx.unit_of_work() as uow:
-        links = uow.session.exec(select(ContactLink).where(
-            (ContactLink.contact_id == contact_id)
-            | (ContactLink.linked_contact_id == contact_id))).all()
-        result = []
-        for link in links:
-            other_id = (link.linked_contact_id if link.contact_id == contact_id
-                        else link.contact_id)
-            other = uow.session.get(Contact, other_id)
-            if other is not None:
-                result.append({"contact_id": other.id, "case_reference": other.case_reference,
-                               "reason": link.reason, "score": link.score})
+        linked = uow.session.exec(select(Contact).where(
+            col(Contact.id).in_(cross_border.linked_ids(contact.id)),
+            access.contact_visible(who)).order_by(col(Contact.received_at))).all()
+        links = {link.linked_contact_id if link.contact_id == contact.id else link.contact_id:
+                 link for link in uow.session.exec(select(ContactLink).where(
+                     (ContactLink.contact_id == contact.id)
+                     | (ContactLink.linked_contact_id == contact.id)))}
+        result: list[dict[str, Any]] = []
+        for other in linked:
+            link = links[other.id]
+            audit(uow.session, principal=principal, action=AuditAction.READ,
+                  resource="contact_link", resource_id=other.id,
+                  case_reference=other.case_reference, at=now, partnership=other.partnership)
+            result.append({"contact_id": other.id, "case_reference": other.case_reference,
+                           "reason": link.reason, "score": link.score})
+        result += cross_border.other_partnership_links(ctx, uow, principal, contact)
+        uow.commit()
     return result
 
 
@@ -224,10 +245,9 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
     """A team manager restricts a staff-linked record to named users."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
-        if contact is None or not routing.may_read(principal, contact,
-                                                   routing.allowed_users(uow, contact_id)):
-            raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+        contact = access.contact_for_change(ctx, uow, principal, contact_id)
+        if contact is None:
+            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
         routing.lock_down(
             ctx, uow, contact, principal, allowed_user_ids=request.allowed_user_ids,
             reason_code=request.reason_code,
@@ -236,7 +256,8 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
                               .isoformat()} if request.head_of_service_consulted else None),
             now=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
-              resource_id=contact_id, case_reference=contact.case_reference, at=now)
+              resource_id=contact_id, case_reference=contact.case_reference, at=now,
+              partnership=contact.partnership)
         uow.commit()
     return {"contact_id": contact_id, "restricted": True,
             "allowed_user_ids": list(dict.fromkeys(request.allowed_user_ids))}
@@ -246,18 +267,20 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
     """Hub staff confirm: this is case information for the open case's allocated worker."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = uow.session.get(Contact, contact_id)
-        if contact is None or not routing.may_read(principal, contact,
-                                                   routing.allowed_users(uow, contact_id)):
-            raise ProblemHTTPException(404, "Contact not found", f"No contact {contact_id}.")
+        contact = access.contact_for_change(ctx, uow, principal, contact_id)
+        if contact is None:
+            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
         try:
             data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
         except routing.AlreadyForwarded:
-            return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker"}
+            return {"contact_id": contact_id, "status": lifecycle.FORWARDED}
+        except lifecycle.IllegalTransition as exc:
+            raise ProblemHTTPException(409, "Contact cannot be forwarded", str(exc)) from exc
         except ValueError as exc:
             raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
-              resource_id=contact_id, case_reference=contact.case_reference, at=now)
+              resource_id=contact_id, case_reference=contact.case_reference, at=now,
+              partnership=contact.partnership)
         uow.commit()
-    return {"contact_id": contact_id, "status": "forwarded_to_allocated_worker",
+    return {"contact_id": contact_id, "status": lifecycle.FORWARDED,
             "allocated_worker_id": data["allocated_worker_id"]}

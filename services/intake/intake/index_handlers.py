@@ -25,6 +25,7 @@ from intake.api_models_index import (
 )
 from intake.domain import local_today
 from intake.models_index import CLOSED, OPEN, CaseStatus, OpenCase
+from intake.open_cases import indexed_case
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal, Role
 from mashcore.consumer import EventHandler
@@ -35,10 +36,6 @@ from mashcore.service import ServiceContext
 
 log = structlog.get_logger(__name__)
 
-STRATEGY_CASES = "mash.strategy.cases.v1"
-"""Strategy's topic. Kept here, not in ``mashcore.topics``, until the deployment artefacts
-(Strimzi KafkaTopics, the compose topic job) declare it: every constant there must be deployed.
-In Kafka mode the consumer creates the topic (and its dead-letter topic) on start."""
 PLAN_ENDED = "mash.strategy.plan.ended.v1"
 STEPPED_DOWN_TO_CHILD_IN_NEED = "stepped_down_to_child_in_need"
 RESOURCE = "open_case"
@@ -78,16 +75,13 @@ class _Stored:
 
 def _upsert(session: Session, case_reference: str, values: dict[str, Any],
             now: datetime) -> _Stored:
-    case = session.get(OpenCase, case_reference)
+    """Create or replace the case in the caller's partnership's index (keyed on both: what
+    another partnership's index holds under the same reference is neither seen nor touched)."""
+    case = indexed_case(session, values["partnership"], case_reference)
     if case is None:
         case = OpenCase(case_reference=case_reference, updated_at=now, **values)
         session.add(case)
         return _Stored(case, "created")
-    if case.partnership != values["partnership"]:
-        # Loaded by another partnership since the pre-check: nothing of this load is kept.
-        raise ProblemHTTPException(409, "Case held by another partnership",
-                                   "A case reference belongs to another partnership's index; "
-                                   "nothing was stored.")
     if all(getattr(case, name) == value for name, value in values.items()):
         return _Stored(case, "unchanged")
     for name, value in values.items():
@@ -97,30 +91,10 @@ def _upsert(session: Session, case_reference: str, values: dict[str, Any],
     return _Stored(case, "updated")
 
 
-def _refuse_other_partnerships(ctx: ServiceContext, principal: Principal,
-                               references: Sequence[str], partnership: str) -> None:
-    """A case another partnership loaded is not this caller's to replace: audit and refuse."""
-    with ctx.unit_of_work() as uow:
-        held = [ref for ref in references
-                if (case := uow.session.get(OpenCase, ref)) is not None
-                and case.partnership != partnership]
-        if not held:
-            return
-        for ref in held:
-            audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                  resource=RESOURCE, resource_id=ref, at=ctx.clock.now(), outcome="refused")
-        uow.commit()
-    raise ProblemHTTPException(
-        409, "Case held by another partnership",
-        f"{len(held)} of the case references belong to another partnership's index; "
-        "nothing was stored.")
-
-
 def _store(ctx: ServiceContext, principal: Principal,
            items: Sequence[tuple[str, OpenCaseIn]]) -> list[_Stored]:
     """Upsert the cases in one unit of work, auditing each write. Retried once on a race."""
     partnership = partnership_of(ctx, principal)
-    _refuse_other_partnerships(ctx, principal, [ref for ref, _ in items], partnership)
     for attempt in (1, 2):
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
@@ -128,7 +102,8 @@ def _store(ctx: ServiceContext, principal: Principal,
                       for ref, body in items]
             for ref, _ in items:
                 audit(uow.session, principal=principal, action=AuditAction.WRITE,
-                      resource=RESOURCE, resource_id=ref, case_reference=ref, at=now)
+                      resource=RESOURCE, resource_id=ref, case_reference=ref, at=now,
+                      partnership=partnership)
             try:
                 uow.commit()
             except IntegrityError:
@@ -192,7 +167,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         case_reference = str(data["case_reference"])
         ended_on = local_today(parse_time(str(data["ended_at"])))
         reason = str(data["reason"])
-        case = uow.session.get(OpenCase, case_reference)
+        case = indexed_case(uow.session, event.partnership, case_reference)
         if case is None:
             log.info("plan ended for a case not in the index", case_reference=case_reference)
             return
@@ -216,7 +191,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         uow.session.add(case)
         audit(uow.session, principal=_EVENT_WRITER, action=AuditAction.WRITE,
               resource=RESOURCE, resource_id=case_reference, case_reference=case_reference,
-              at=now)
+              at=now, partnership=case.partnership)
         log.info("case closed: plan ended", case_reference=case_reference, reason=reason)
 
     return {PLAN_ENDED: plan_ended}

@@ -27,7 +27,11 @@ CLOSED: CaseStatus = "closed"
 
 
 class OpenCase(SQLModel, table=True):
-    """One child's case as the case management system last described it."""
+    """One child's case as the case management system last described it.
+
+    Keyed on (partnership, case_reference): each partnership's index is its own, so loading
+    a reference reveals nothing of whether another partnership holds it (migration 0007).
+    """
 
     __tablename__ = "open_case"
     __table_args__ = (
@@ -37,7 +41,7 @@ class OpenCase(SQLModel, table=True):
     )
 
     case_reference: str = Field(primary_key=True, max_length=64)
-    partnership: str = Field(max_length=100, index=True)
+    partnership: str = Field(primary_key=True, max_length=100, index=True)
     """The partnership whose case management system loaded the case (need-to-know)."""
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)

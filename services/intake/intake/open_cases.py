@@ -32,6 +32,7 @@ __all__ = [
     "OpenCaseMatch",
     "Reason",
     "find_open_case",
+    "indexed_case",
     "matching_cases",
 ]
 
@@ -57,6 +58,11 @@ class OpenCaseMatch:
     team: str | None = None
     score: float = 0.0
     """How strongly the child matched the indexed child (``intake.matching``)."""
+
+
+def indexed_case(session: Session, partnership: str, case_reference: str) -> OpenCase | None:
+    """The case ``partnership``'s index holds under that reference (never another's)."""
+    return session.get(OpenCase, {"partnership": partnership, "case_reference": case_reference})
 
 
 def _transposed(value: date) -> date | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from intake import domain, quality
+from intake import domain, lifecycle, quality
 from intake.matching import ChildKey, find_repeats
 from intake.models import Contact, ContactAccess, ContactLink
 from intake.open_cases import find_open_case
@@ -74,18 +74,39 @@ def young_parents(submission: dict[str, Any], today: date) -> list[dict[str, Any
     ]
 
 
+def linked_subject(parent: dict[str, Any]) -> dict[str, Any]:
+    """The young parent as the subject of their own referral. A parent known only by
+    relationship and date of birth is a subject whose identity is unknown: said, not left
+    blank, so the referral is as valid as one a partner could have sent."""
+    subject = domain.child_for_event(parent)
+    if not (subject["first_name"] and subject["last_name"]):
+        subject["identity_unknown"] = True
+    return subject
+
+
+def stored_referral(submission_json: str) -> str:
+    """A stored submission, readable again: linked referrals recorded before
+    `linked_subject` left an unnamed young parent's missing names unexplained."""
+    submission: dict[str, Any] = json.loads(submission_json)
+    for subject in submission.get("children") or []:
+        if not subject.get("unborn") and not (subject.get("first_name")
+                                              and subject.get("last_name")):
+            subject["identity_unknown"] = True
+    return json.dumps(submission)
+
+
 def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                             submission: dict[str, Any], principal: Principal,
                             now: datetime) -> list[Contact]:
     """A referral of its own for each parent under 18, linked to the original."""
     created = []
     for parent in young_parents(submission, domain.local_today(now)):
-        subject = domain.child_for_event(parent)
+        subject = linked_subject(parent)
         linked = Contact(
             id=domain.new_contact_id(), case_reference=domain.new_case_reference(now),
             kind="referral", partnership=contact.partnership,
             referrer_agency=contact.referrer_agency, referrer_subject=contact.referrer_subject,
-            status="received", received_at=now, restricted=contact.restricted,
+            status=lifecycle.RECEIVED, received_at=now, restricted=contact.restricted,
             submission=json.dumps({
                 "kind": "referral", "referrer": submission["referrer"],
                 "children": [{k: v for k, v in subject.items() if v is not None}],
@@ -118,26 +139,6 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
                                 partnership=linked.partnership, data=data), INTAKE_CONTACTS)
         created.append(linked)
     return created
-
-
-def allowed_users(uow: UnitOfWork, contact_id: str) -> set[str]:
-    """The users named on a locked-down contact."""
-    rows = uow.session.exec(select(ContactAccess).where(ContactAccess.contact_id == contact_id))
-    return {row.user_id for row in rows}
-
-
-def may_read(principal: Principal, contact: Contact, named: set[str]) -> bool:
-    """Need-to-know: the submitting agency, hub staff, and for restricted contacts only
-    team managers until lock-down, then only the named users."""
-    if principal.role == Role.REFERRER:
-        return contact.referrer_agency == principal.agency
-    if principal.role not in HUB_ROLES:
-        return False
-    if not contact.restricted:
-        return True
-    if named:
-        return principal.subject in named
-    return principal.role == Role.TEAM_MANAGER
 
 
 def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal: Principal,
@@ -179,16 +180,17 @@ def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
         if match is not None and match.allocated_worker_id:
             contact.open_case_reference = match.case_reference
             contact.open_case_reason = match.reason
-            contact.status = "open_case_found"
-            uow.session.add(contact)
+            lifecycle.move(uow, contact, lifecycle.OPEN_CASE_FOUND)
             return
 
 
 def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                                 principal: Principal, now: datetime) -> dict[str, Any]:
     """Send the contact to the open case's worker as a case note (DOMAIN.md §3)."""
-    if contact.status == "forwarded_to_allocated_worker":
+    if contact.status == lifecycle.FORWARDED:
         raise AlreadyForwarded(contact.id)
+    if not lifecycle.may_move(contact, lifecycle.FORWARDED):
+        raise lifecycle.IllegalTransition(contact.status, lifecycle.FORWARDED)
     key = child_keys(json.loads(contact.submission))
     weeks = ctx.policy.for_partnership(contact.partnership).recent_involvement_weeks
     match = next((m for k in key if k.is_identified
@@ -199,8 +201,7 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
                   if m is not None and m.allocated_worker_id), None)
     if match is None:
         raise ValueError("no open case with an allocated worker matches this contact")
-    contact.status = "forwarded_to_allocated_worker"
-    uow.session.add(contact)
+    lifecycle.move(uow, contact, lifecycle.FORWARDED)
     data: dict[str, Any] = {
         "contact_id": contact.id, "case_reference": contact.case_reference,
         "forwarded_at": now.isoformat(),

@@ -4,13 +4,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from intake import index_handlers, triage_handlers
+from intake import contact_time, index_handlers, triage_handlers
 from intake.api import router
 from intake.api_index import routers as index_routers
 from intake.api_other import routers as other_routers
 from mashcore.ratelimit import RateLimiter
 from mashcore.service import ConsumerSpec, ServiceContext, ServiceDefinition
-from mashcore.topics import INTAKE_CONTACTS
+from mashcore.topics import INTAKE_CONTACTS, STRATEGY_CASES
 
 
 def configure(app: FastAPI, ctx: ServiceContext) -> None:
@@ -33,10 +33,11 @@ SERVICE = ServiceDefinition(
         "creates a second referral."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=lambda ctx: [*router(ctx), *other_routers(ctx), *index_routers(ctx)],
+    routers=lambda ctx: [*router(ctx), *other_routers(ctx), *index_routers(ctx),
+                         *contact_time.routers(ctx)],
     # The open-case index follows strategy: an ended plan closes the case.
     consumers=[ConsumerSpec(name=index_handlers.CONSUMER,
-                            topics=[index_handlers.STRATEGY_CASES],
+                            topics=[STRATEGY_CASES],
                             handlers=index_handlers.event_handlers),
                # A contact returned at triage's consent gate goes back to its referrer.
                ConsumerSpec(name=triage_handlers.CONSUMER, topics=triage_handlers.TOPICS,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import structlog
 from sqlmodel import select
 
+from intake import lifecycle
 from intake.models import Contact
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
@@ -25,7 +27,8 @@ CONSUMER = "triage-decisions"
 TOPICS = [TRIAGE_CASES]
 CONSENT_GATE_APPLIED = "mash.triage.consent-gate.applied.v1"
 RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
-RETURNED = "returned_for_consent"
+RETURNED = lifecycle.RETURNED
+log = structlog.get_logger(__name__)
 AGENCIES = {"police", "health", "education", "probation", "housing", "camhs",
             "youth_offending", "early_years", "local_authority"}
 
@@ -47,10 +50,16 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             raise UnknownContact(event.subject)
         if contact.status == RETURNED:
             return
+        if not lifecycle.may_move(contact, RETURNED):
+            # Hub staff forwarded it to the open case's worker first (the two decisions
+            # crossed): it is routed, and returning it too would notify twice. Nothing to
+            # do, and nothing wrong with the event (never dead-lettered).
+            log.info("consent gate return not applied: the contact is already routed",
+                     contact_status=contact.status)
+            return
         if contact.referrer_agency == "public":
             raise ValueError("a contact from a member of the public is never returned")
-        contact.status = RETURNED
-        uow.session.add(contact)
+        lifecycle.move(uow, contact, RETURNED)  # the consumer holds the case's lock
         now = ctx.clock.now()
         ctx.emit(uow, event.follow_up(
             type=RETURNED_FOR_CONSENT, source=ctx.source, recordedtime=now,

@@ -12,18 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, exists, false, or_, true
+from sqlalchemy import exists
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col, select
 
 from mash_enquiries.models import CaseAccess, CaseRecord
-from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.access import lock_down_visible, own_partnership, scope_of
+from mashcore.audit import AuditAction, Owner, audit, audit_read_or_404, owner_of
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
 
 
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
-    return principal.partnership or ctx.settings.partnership_default
+    """The one partnership whose records the caller may see (mashcore.access)."""
+    return scope_of(principal, ctx.settings.partnership_default).partnership
 
 
 def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> bool:
@@ -40,23 +43,24 @@ def case_visible(uow: UnitOfWork, principal: Principal, case_reference: str) -> 
 
 def visible_sql(principal: Principal, case_reference: Any) -> Any:
     """case_visible as SQL, for lists: ``case_reference`` is the listed row's column."""
-    named_any = exists().where(col(CaseAccess.case_reference) == case_reference)
-    named_me = exists().where(col(CaseAccess.case_reference) == case_reference,
-                              col(CaseAccess.user_id) == principal.subject)
     restricted = exists().where(col(CaseRecord.case_reference) == case_reference,
                                 col(CaseRecord.restricted).is_(True))
-    manager = true() if principal.role == Role.TEAM_MANAGER else false()
-    return or_(named_me, and_(~named_any, or_(~restricted, manager)))
+    return lock_down_visible(
+        scope_of(principal, ""),  # only the lock-down part: callers filter the partnership
+        record_key=case_reference, restricted=restricted,
+        named_table=CaseAccess, named_key=col(CaseAccess.case_reference),
+        named_user=col(CaseAccess.user_id))
 
 
 def check(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, *, what: str,
           resource: str, resource_id: str, case_reference: str | None, allowed: bool,
-          action: AuditAction) -> None:
-    """Audit the access; a refusal is committed and answered 404."""
+          action: AuditAction, owner: Owner | None = None) -> None:
+    """Audit the access; a refusal is committed and answered 404, audited for the record's
+    ``owner`` (mashcore.audit.audit_read_or_404) if it exists."""
     if not allowed:
         audit_read_or_404(uow, principal=principal, what=what, resource=resource,
                           resource_id=resource_id, allowed=False, at=ctx.clock.now(),
-                          action=action)
+                          action=action, owner=owner)
     if action is AuditAction.READ:
         audit_read_or_404(uow, principal=principal, what=what, resource=resource,
                           resource_id=resource_id, allowed=True, at=ctx.clock.now(),
@@ -78,12 +82,25 @@ def load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, table: type
          key: str, *, what: str, resource: str, action: AuditAction,
          also: Callable[[Row], bool] = lambda _row: True) -> Row:
     """A request or episode the caller may see (its partnership, the case's restrictions,
-    and ``also``), audited; otherwise an audited 404."""
-    row = uow.session.get(table, key)
-    allowed = (row is not None and row.partnership == partnership_of(ctx, principal)
-               and also(row) and case_visible(uow, principal, row.case_reference))
+    and ``also``), audited; otherwise an audited 404. The partnership is in the query. To
+    change it, the case is locked first (one writer per case) and the row read again as
+    committed."""
+    key_column = sa_inspect(table).primary_key[0]
+    row = uow.session.exec(select(table).where(
+        key_column == key, own_partnership(scope_of(principal, ctx.settings.partnership_default),
+                                           col(table.partnership)))).first()
+    if row is not None and action is not AuditAction.READ:
+        uow.lock_case(row.case_reference)
+        uow.session.refresh(row)
+    allowed = (row is not None and also(row) and case_visible(uow, principal, row.case_reference))
+    owner = None
+    if not allowed:  # whose it is, for the audit entry only (never shown to the caller)
+        owner = (Owner(row.partnership, row.case_reference) if row is not None
+                 else owner_of(uow.session, key_column, key,
+                               partnership_column=col(table.partnership),
+                               case_reference_column=col(table.case_reference)))
     check(ctx, uow, principal, what=what, resource=resource, resource_id=key,
           case_reference=row.case_reference if row is not None else None, allowed=allowed,
-          action=action)
+          action=action, owner=owner)
     assert row is not None
     return row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -19,6 +19,7 @@ from mash_enquiries.api_models import (
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
+from mashcore.strict_types import IsoDateTime
 
 Navigator = Annotated[Principal, Depends(require_roles(Role.NAVIGATOR))]
 TeamManager = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER))]
@@ -103,7 +104,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     @api.get("/performance", tags=["performance"])
     def agency_performance(
         ctx: Context, principal: Oversight,
-        since: datetime | None = None, until: datetime | None = None,
+        since: IsoDateTime | None = None, until: IsoDateTime | None = None,
     ) -> dict[str, Any]:
         """Response times and late rates per agency and partnership (the last 30 days by
         default). No personal data. Team managers see their partnership; ops see all."""

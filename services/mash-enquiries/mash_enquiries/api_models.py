@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from mashcore.strict_types import IsoDate, StrictBool, StrictInt
 
 _NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000,
@@ -19,7 +20,7 @@ class Body(BaseModel):
 
 
 class DateIn(Body):
-    date: date
+    date: IsoDate
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                   max_length=500, pattern=_NO_CONTROL)]
 
@@ -31,7 +32,7 @@ class AttachmentIn(Body):
                                            pattern=r"^[^/\\\x00-\x1f]+$")]
     media_type: Annotated[str, StringConstraints(max_length=127,
                                                  pattern=r"^[a-z]+/[a-z0-9.+-]+$")]
-    size_bytes: int = Field(ge=0)
+    size_bytes: StrictInt = Field(ge=0)
     document_id: Annotated[str, StringConstraints(
         pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")] | None = None
 
@@ -49,7 +50,7 @@ class AnswerIn(Body):
                          "size_bytes": 48213}],
     }]})
 
-    known: bool = Field(description="Does your agency hold anything on them?")
+    known: StrictBool = Field(description="Does your agency hold anything on them?")
     summary: LongText = Field(description="What your systems show, in plain words.")
     risk_indicators: Annotated[list[Annotated[str, StringConstraints(
         strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_CONTROL)]],

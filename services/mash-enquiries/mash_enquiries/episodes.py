@@ -4,9 +4,9 @@ A threshold decision routed to MASH enquiries, or a re-rating whose new route is
 enquiries, opens an episode: one information request to each partner agency the
 partnership's policy names (police, health, education and probation by default), each due
 when the enquiries are due (red 4 h, amber 24 h by default; policy). A re-rating moves every
-outstanding request's deadline, or, when the case leaves MASH enquiries for another route,
-ends the episode and withdraws its outstanding requests. Consent decisions set the basis on
-which information is shared.
+outstanding request's deadline (announcing each move, so the SLA clocks follow), or, when the
+case leaves MASH enquiries for another route, ends the episode and withdraws its outstanding
+requests. Consent decisions set the basis on which information is shared.
 """
 
 from __future__ import annotations
@@ -180,12 +180,19 @@ def on_re_rating(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> None:
     for request in uow.session.exec(select(InformationRequest).where(
             InformationRequest.episode_id == episode.id,
             col(InformationRequest.status) == PENDING)):
-        moved = request.deadline != episode.due_at
+        previous = request.deadline
         request.brag = episode.brag
         request.deadline = episode.due_at
-        if moved:  # a new deadline gets its own reminder
-            request.chase_due_at = chase_due(pack, now, episode.due_at)
         uow.session.add(request)
+        if previous == episode.due_at:
+            continue
+        # A new deadline gets its own reminder, and is announced: the request's clock
+        # in the timekeeper follows it (issue 13).
+        request.chase_due_at = chase_due(pack, now, episode.due_at)
+        emit(ctx, uow, event, case_reference=episode.case_reference,
+             partnership=episode.partnership, event_type=events.REQUEST_DEADLINE_CHANGED,
+             data=events.request_deadline_changed(request, previous=previous, at=re_rated_at,
+                                                  reason_code="re_rated"), at=now)
 
 
 def _counts(uow: UnitOfWork, episode: Episode) -> dict[str, int]:

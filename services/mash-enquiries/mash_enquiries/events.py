@@ -10,6 +10,7 @@ from mash_enquiries.models import Episode, InformationRequest
 
 INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
 REQUEST_CHASED = "mash.enquiries.request.chased.v1"
+REQUEST_DEADLINE_CHANGED = "mash.enquiries.request.deadline-changed.v1"
 INFORMATION_PROVIDED = "mash.enquiries.information.provided.v1"
 REQUEST_DECLINED = "mash.enquiries.request.declined.v1"
 ENQUIRIES_COMPLETED = "mash.enquiries.enquiries.completed.v1"
@@ -37,6 +38,14 @@ def request_chased(request: InformationRequest, at: datetime) -> dict[str, Any]:
     return {**_ids(request), "agency": request.agency, "chased_at": at.isoformat(),
             "deadline": request.deadline.isoformat(), "chase_number": request.chase_count,
             "chased_by": None}
+
+
+def request_deadline_changed(request: InformationRequest, *, previous: datetime,
+                             at: datetime, reason_code: str) -> dict[str, Any]:
+    return {**_ids(request), "agency": request.agency, "brag": request.brag,
+            "previous_deadline": previous.isoformat(),
+            "deadline": request.deadline.isoformat(), "changed_at": at.isoformat(),
+            "reason_code": reason_code}
 
 
 def information_provided(request: InformationRequest) -> dict[str, Any]:

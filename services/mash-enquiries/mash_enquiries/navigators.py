@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from mash_enquiries import access, events
 from mash_enquiries.episodes import ANSWERED, DECLINED, PENDING, emit
 from mash_enquiries.models import CaseRecord, Episode, InformationRequest
-from mashcore.audit import AuditAction, refusals_audited
+from mashcore.audit import AuditAction, audit_listed, refusals_audited
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.problems import ProblemHTTPException
@@ -89,7 +89,13 @@ def my_requests(ctx: ServiceContext, principal: Principal, status: str | None,
         if status != "all":
             query = query.where(col(InformationRequest.status) == (status or PENDING))
         now = ctx.clock.now()
-        return [queue_entry(r, now) for r in uow.session.exec(query).all()]
+        requests = uow.session.exec(query).all()
+        listed = [queue_entry(r, now) for r in requests]
+        audit_listed(uow.session, principal=principal, resource="information_request_list",
+                     at=now, listed=[(r.id, r.case_reference, r.partnership)
+                                     for r in requests])
+        uow.commit()
+        return listed
 
 
 def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, request_id: str,

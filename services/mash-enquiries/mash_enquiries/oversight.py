@@ -15,7 +15,7 @@ from mash_enquiries import access, events
 from mash_enquiries.episodes import DECIDED, OPEN, PENDING, emit, end_requests
 from mash_enquiries.models import CaseRecord, Episode, InformationRequest
 from mash_enquiries.navigators import answer_view
-from mashcore.audit import AuditAction, refusals_audited
+from mashcore.audit import AuditAction, audit_listed, refusals_audited
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.problems import ProblemHTTPException, invalid_fields
@@ -69,7 +69,13 @@ def list_episodes(ctx: ServiceContext, principal: Principal, status: str,
         if status != "all":
             query = query.where(Episode.status == status)
         now = ctx.clock.now()
-        return [summary(e, _requests(uow, e), now) for e in uow.session.exec(query).all()]
+        episodes = uow.session.exec(query).all()
+        listed = [summary(e, _requests(uow, e), now) for e in episodes]
+        audit_listed(uow.session, principal=principal, resource="episode_list", at=now,
+                     listed=[(e.id, e.case_reference, e.partnership)
+                             for e in episodes])
+        uow.commit()
+        return listed
 
 
 def _load(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, episode_id: str,

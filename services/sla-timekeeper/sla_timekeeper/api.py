@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import true
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 
+from mashcore.access import own_partnership, scope_of
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import (
     AuthError,
@@ -24,9 +26,11 @@ from mashcore.auth import (
     TokenVerifier,
     require_roles,
 )
+from mashcore.outage import RETRY_AFTER_SECONDS, is_outage
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
-from sla_timekeeper import dashboard, live, timekeeper
+from mashcore.strict_types import IsoDateTime
+from sla_timekeeper import dashboard, live, refusals, timekeeper
 from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
 
@@ -34,16 +38,25 @@ PAGE = Path(__file__).parent / "static" / "dashboard.html"
 Ops = Annotated[Principal, Depends(require_roles(Role.OPS, Role.TEAM_MANAGER))]
 # Who may approve an extension: a manager, or the IRO for conference timescales.
 Approver = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER, Role.IRO))]
-IRO_CLOCKS = ("icpc", "first_review_conference", "later_review_conference")
+IRO_CLOCKS = ("icpc", "transfer_in_conference", "first_review_conference",
+              "later_review_conference")
 HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.2
 
 
-def _scope(principal: Principal) -> list[str] | None:
-    """Ops see every partnership; a team manager their own."""
+def _scope(ctx: ServiceContext, principal: Principal) -> list[str] | None:
+    """Ops see every partnership; a team manager their own (mashcore.access)."""
     if principal.role == Role.OPS:
         return None
-    return [principal.partnership or "default"]
+    return [scope_of(principal, ctx.settings.partnership_default).partnership]
+
+
+def _visible(ctx: ServiceContext, principal: Principal) -> ColumnElement[bool]:
+    """The clocks the caller may see, as SQL."""
+    if principal.role == Role.OPS:
+        return true()
+    return own_partnership(scope_of(principal, ctx.settings.partnership_default),
+                           ClockRow.partnership)
 
 
 def _stream_principal(request: Request, access_token: str) -> Principal:
@@ -87,7 +100,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     def summary(ctx: Context, principal: Ops) -> dict[str, Any]:
         """Timescale health now: open clocks by stage and BRAG, the most urgent, today's
         breaches, warnings and met deadlines, breach rates. Case references only."""
-        return dashboard.summary(ctx, _scope(principal))
+        return dashboard.summary(ctx, _scope(ctx, principal))
 
     @api.get("/v1/dashboard/stream", tags=["dashboard"], responses=problem_responses(503))
     async def stream(request: Request, ctx: Context,
@@ -95,24 +108,42 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """Server-Sent Events: a `summary` at once, then after every SLA event."""
         principal = await asyncio.to_thread(_stream_principal, request, access_token)
         hub = live.broadcaster(ctx)
-        scope = _scope(principal)
+        scope = _scope(ctx, principal)
         key = None if scope is None else tuple(scope)
         if hub.full:
             raise ProblemHTTPException(503, "Too many dashboards open",
                                        "Try again later, or use /v1/dashboard/summary.")
 
+        # The first summary before the answer starts: a database outage is then a 503 with
+        # Retry-After (mashcore.outage), not a 200 whose stream breaks off at once.
+        generation = hub.generation
+        first: Any = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+
         async def events() -> AsyncIterator[str]:
+            nonlocal first
             try:
                 waiter = hub.subscribe()  # here, so the generator's finally releases it
             except live.TooManyStreams:
                 return
+            if hub.generation != generation:
+                first = None  # something happened before this stream listened: read again
             try:
                 while not await request.is_disconnected():
                     waiter.clear()  # before reading, so nothing that follows is missed
                     if not await asyncio.to_thread(_still_valid, request, access_token):
                         yield "event: expired\ndata: {}\n\n"
                         return
-                    data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+                    data, first = first, None
+                    if data is None:
+                        try:
+                            data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
+                        except Exception as exc:
+                            if not is_outage(exc):
+                                raise
+                            # Ended cleanly; EventSource reconnects after `retry` ms.
+                            yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
+                                   "event: unavailable\ndata: {}\n\n")
+                            return
                     yield f"event: summary\ndata: {json.dumps(data)}\n\n"
                     await asyncio.sleep(COALESCE_SECONDS)  # a storm is shown, not replayed
                     # asyncio.wait, not wait_for: a cancellation on shutdown is never lost.
@@ -132,16 +163,13 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                case_reference: Annotated[str, Query(pattern=r"^MASH-[0-9]{4}-[A-Z0-9]{8}$")],
                ) -> list[dict[str, Any]]:
         """A case's clocks, open and ended (no personal data)."""
-        scope = _scope(principal)
         with ctx.unit_of_work() as uow:
-            rows = [r for r in uow.session.exec(select(ClockRow).where(
+            rows = uow.session.exec(select(ClockRow).where(
                 ClockRow.case_reference == case_reference,
-                ClockRow.status != STOPPED_EARLY)).all()
-                if scope is None or r.partnership in scope]
-            # A case's timeline is a read of the child's record, even with codes only.
-            audit(uow.session, principal=principal, action=AuditAction.READ,
-                  resource="sla_clock", resource_id=case_reference, at=ctx.clock.now(),
-                  case_reference=case_reference, outcome="allowed" if rows else "not_found")
+                ClockRow.status != STOPPED_EARLY, _visible(ctx, principal))).all()
+            # A case's timeline is a read of the child's record, even with codes only; a
+            # refusal is filed for the case's partnership (mashcore.audit_read_or_404).
+            refusals.audit_clocks_read(ctx, uow, principal, case_reference, rows)
             uow.commit()
             return [_clock_view(r) for r in rows]
 
@@ -154,14 +182,14 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         if body.new_due_at.tzinfo is None:
             raise invalid_fields("Extension refused", [
                 ("new_due_at", "give the time with a UTC offset")])
-        scope = _scope(principal)
         with ctx.unit_of_work() as uow:
-            row = uow.session.get(ClockRow, clock_id)
-            allowed = row is not None and row.status != STOPPED_EARLY and (
-                scope is None or row.partnership in scope)
-            if not allowed:
-                raise ProblemHTTPException(404, "Clock not found", f"No clock {clock_id}.")
-            assert row is not None
+            row = uow.session.exec(select(ClockRow).where(
+                ClockRow.clock_id == clock_id, _visible(ctx, principal))).first()
+            if row is not None:  # one writer per case: then the clock as it is now
+                uow.lock_case(row.case_reference)
+                uow.session.refresh(row)
+            if row is None or row.status == STOPPED_EARLY:
+                refusals.clock_not_found(ctx, uow, principal, clock_id, row)  # audited
             if principal.role == Role.IRO and row.clock not in IRO_CLOCKS:
                 raise ProblemHTTPException(
                     403, "Not the IRO's timescale",
@@ -178,7 +206,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                                            f"Clock {clock_id} is {row.status}.") from None
             audit(uow.session, principal=principal, action=AuditAction.WRITE,
                   resource="sla_clock", resource_id=clock_id, at=ctx.clock.now(),
-                  case_reference=row.case_reference)
+                  case_reference=row.case_reference, partnership=row.partnership)
             try:
                 uow.commit()
             except StaleDataError:
@@ -204,7 +232,7 @@ class ExtensionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    new_due_at: datetime
+    new_due_at: IsoDateTime
     reason_code: Literal["agreed_with_partners", "awaiting_partner_information",
                          "family_availability", "practitioner_availability",
                          "interpreter_required", "court_proceedings", "calendar_correction",

@@ -8,9 +8,18 @@ national-return starts. So the review
 conference that meets one review's clock starts the next one's.
 
 * Start: at the occurrence time the event names (``at``), not when it was recorded: an
-  event recorded late computes from when it happened and may be overdue at once. A start
-  for a clock already running with a different occurrence time is a correction: the
-  clock is recomputed from the corrected time (``extended``, reason ``calendar_correction``).
+  event recorded late computes from when it happened and may be overdue at once. Clocks
+  that can run several times on a case are kept per instance (a request, a strategy
+  discussion, a plan, an escalation stage), named by the event.
+* Correction: the rule's ``correct`` events (a contact's time corrected, a strategy event
+  carrying ``corrects``) recompute a running clock of their instance from the corrected
+  start (``extended``, reason ``calendar_correction``), and do nothing else. A rule without
+  them takes a start for a running clock with a different time as its correction. A
+  correction made while a clock still ran that arrives after the clock's stop (another
+  topic, not ordered with it) judges the stop again from the corrected start, as if the two
+  had arrived in order: ``extended``, then ``met`` again (``breached`` first if now late).
+  A correction made after the clock ended leaves its record as it stands. So does a
+  re-computation (a re-rating made before the stop, applied after it).
 * Due: from the rule's duration on the pack's calendar, or from the start event's
   ``due_field`` when another service already applied the policy (triage's enquiries due
   time, an information request's deadline).
@@ -24,6 +33,7 @@ conference that meets one review's clock starts the next one's.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -89,17 +99,30 @@ class Occurrence:
     data: Mapping[str, Any]
 
 
+def field_value(data: Mapping[str, Any], name: str) -> Any:
+    """The data's field ``name``; a dotted name reads a nested one (``referrer.agency``)."""
+    value: Any = data
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _holds(expected: Any, value: Any) -> bool:
+    return value in expected if isinstance(expected, list) else value == expected
+
+
 def matches(trigger: Trigger, event: Occurrence) -> bool:
     if trigger.event != event.type:
         return False
-    for name, expected in trigger.when.items():
-        value = event.data.get(name)
-        if isinstance(expected, list):
-            if value not in expected:
-                return False
-        elif value != expected:
-            return False
-    return True
+    if any(event.data.get(name) is None for name in trigger.present):
+        return False
+    if not all(_holds(expected, field_value(event.data, name))
+               for name, expected in trigger.when.items()):
+        return False
+    return not any(_holds(expected, field_value(event.data, name))
+                   for name, expected in trigger.unless.items())
 
 
 def _at(trigger: Trigger, event: Occurrence) -> datetime:
@@ -108,8 +131,25 @@ def _at(trigger: Trigger, event: Occurrence) -> datetime:
 
 
 def _instance(trigger: Trigger, event: Occurrence) -> str | None:
-    """The instance the trigger is about; None means every instance of the case."""
-    return str(event.data[trigger.instance]) if trigger.instance else None
+    """The instance the trigger is about; None means every instance of the case (no
+    instance field, or the event does not name it). An event naming the first fields of
+    several but not the rest (an ICPC held names its strategy discussion, not a child) is
+    about every instance they begin: ``m1:`` is each of ``m1:1``, ``m1:2``."""
+    if not trigger.instance:
+        return None
+    names = [trigger.instance] if isinstance(trigger.instance, str) else trigger.instance
+    values = [event.data.get(name) for name in names]
+    named = list(itertools.takewhile(lambda value: value is not None, values))
+    if not named or any(value is not None for value in values[len(named):]):
+        return None
+    joined = ":".join(str(value) for value in named)
+    return joined if len(named) == len(values) else f"{joined}:"
+
+
+def _is_of(clock_instance: str, instance: str | None) -> bool:
+    """Whether a clock's instance is the one (or one of those) an event is about."""
+    return (instance is None or clock_instance == instance
+            or (instance.endswith(":") and clock_instance.startswith(instance)))
 
 
 def _due(rule: ClockRule, pack: PolicyPack, start: datetime,
@@ -147,7 +187,7 @@ def on_event(
 
     def of_rule(rule: ClockRule, instance: str | None) -> list[Clock]:
         return [c for c in state.values() if c.clock == rule.clock
-                and (instance is None or c.instance == instance)]
+                and _is_of(c.instance, instance)]
 
     def open_clocks(rule: ClockRule, instance: str | None) -> list[Clock]:
         return [c for c in of_rule(rule, instance) if c.open]
@@ -177,7 +217,58 @@ def on_event(
         instance (None: every instance of the case) it is about."""
         return [(t, _at(t, event), _instance(t, event)) for t in triggers if matches(t, event)]
 
+    def correct(rule: ClockRule, clock: Clock, start: datetime) -> None:
+        """A corrected start recomputes a running clock (``extended``, calendar_correction):
+        from the rule's duration, or, when another service set the due time, keeping it."""
+        if clock.started_at == start:
+            return
+        if rule.duration is None and not event.data.get(rule.due_field or ""):
+            due, duration = clock.due_at, clock.duration
+        else:
+            due, duration = _due(rule, pack, start, event.data)
+        record("extended", replace(respan(clock, start, due, event.time), duration=duration),
+               event.time, previous_due_at=clock.due_at, new_due_at=due,
+               reason_code="calendar_correction", approved_by_role="team_manager")
+
+    def ended_after(rule: ClockRule, instance: str | None, at: datetime) -> bool:
+        """A clock of the instance ended after ``at``: an event saying something started
+        then is about that clock, whose record stands."""
+        return any(c.ended_at is not None and at < c.ended_at for c in of_rule(rule, instance)
+                   if c.status in (MET, CANCELLED))
+
+    def overtaken(rule: ClockRule, instance: str | None, at: datetime) -> list[Clock]:
+        """Clocks met after ``at``: a change made then, whose event arrives after the stop's
+        (another topic, not ordered with it), applies to them as if it had come in order."""
+        return [c for c in of_rule(rule, instance)
+                if c.status == MET and c.ended_at is not None and c.ended_at > at]
+
+    def judge_again(clock: Clock, change: Callable[[Clock], None]) -> None:
+        """``change`` applied to the clock as it was then (running), and, if it moved the
+        span, the stop applied again on the new one."""
+        assert clock.ended_at is not None
+        stopped_at = clock.ended_at
+        running = replace(clock, status=PAUSED if clock.paused_at is not None else RUNNING,
+                          ended_at=None)
+        before = len(transitions)
+        change(running)
+        if len(transitions) > before:
+            meet(state[clock.clock_id], stopped_at)
+
     for rule in rules.values():
+        corrections = fired(rule.correct)
+        if corrections:
+            # An explicit correction corrects, and does nothing else to this rule's clocks.
+            for _trigger, start, instance in corrections:
+                if not ended_after(rule, instance, start):
+                    for clock in open_clocks(rule, instance):
+                        correct(rule, clock, start)
+                def corrected(clock: Clock, rule: ClockRule = rule,
+                              start: datetime = start) -> None:
+                    correct(rule, clock, start)
+
+                for clock in overtaken(rule, instance, event.time):
+                    judge_again(clock, corrected)
+            continue
         starts_here = any(matches(t, event) for t in rule.start)
         recomputed = any(matches(t, event) for t in rule.recompute)
         for _trigger, at, instance in fired(rule.stop):
@@ -212,35 +303,42 @@ def on_event(
                     due = clock.due_at + max(at - clock.paused_at, timedelta(0))
                     record("resumed", replace(clock, status=RUNNING, paused_at=None,
                                               due_at=due), at, new_due_at=due)
-        for _trigger, at, instance in fired(rule.recompute):
-            for clock in open_clocks(rule, instance):
+        for trigger, at, instance in fired(rule.recompute):
+            new_due = (parse_time(str(event.data[rule.due_field]))
+                       if rule.due_field and event.data.get(rule.due_field) else None)
+
+            def recompute(clock: Clock, trigger: Trigger = trigger, at: datetime = at,
+                          new_due: datetime | None = new_due, rule: ClockRule = rule) -> None:
                 brag = _brag(rule, event.data) or clock.brag
-                new_due = (parse_time(str(event.data[rule.due_field]))
-                           if rule.due_field and event.data.get(rule.due_field) else None)
                 if new_due is None or new_due == clock.due_at:
                     state[clock.clock_id] = replace(clock, brag=brag)  # kept, not news
-                    continue
+                    return
                 record("extended", replace(respan(clock, clock.started_at, new_due, at),
                                            brag=brag), at,
                        previous_due_at=clock.due_at, new_due_at=new_due,
-                       reason_code="other", approved_by_role="team_manager")
+                       reason_code=trigger.reason_code or "other",
+                       approved_by_role="team_manager")
+
+            for clock in open_clocks(rule, instance):
+                recompute(clock)
+            # A re-rating made before the clock's stop but arriving after it (the stop on
+            # another topic): the stop is judged on the new due time, as in order.
+            for clock in overtaken(rule, instance, at):
+                if new_due is not None and new_due != clock.due_at:
+                    judge_again(clock, recompute)
         for _trigger, start, matched in fired(rule.start):
             instance = matched or ""
-            due, duration = _due(rule, pack, start, event.data)
-            ended = [c for c in of_rule(rule, instance) if c.status in (MET, CANCELLED)]
-            if any(c.ended_at is not None and start < c.ended_at for c in ended):
+            if ended_after(rule, instance, start):
                 continue  # about a clock that has already ended: the record stands
             running = next(iter(open_clocks(rule, instance)), None)
             if running is not None:
-                # The same clock again: a corrected (earlier or later) start recomputes it;
-                # an event that also re-computed it (a re-rating) has said all it had to.
-                if running.started_at != start and not recomputed:
-                    record("extended", replace(respan(running, start, due, event.time),
-                                               duration=duration), start,
-                           previous_due_at=running.due_at, new_due_at=due,
-                           reason_code="calendar_correction",
-                           approved_by_role="team_manager")
+                # The same clock again. Where the rule names its corrections, a repeat;
+                # otherwise a corrected (earlier or later) start recomputes it; an event
+                # that also re-computed it (a re-rating) has said all it had to.
+                if not rule.correct and not recomputed:
+                    correct(rule, running, start)
                 continue
+            due, duration = _due(rule, pack, start, event.data)
             early = next((c for c in of_rule(rule, instance)
                           if c.status == STOPPED_EARLY and c.ended_at is not None
                           and c.ended_at >= start), None)

@@ -7,6 +7,7 @@ and met deadlines, the latest events). Nothing here is personal data (DOMAIN.md 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,9 +17,10 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
+from mashcore import counters
 from mashcore.service import ServiceContext
-from sla_timekeeper.clocks import CANCELLED, MET, OPEN
-from sla_timekeeper.models import ClockRow, TransitionRow
+from sla_timekeeper.clocks import CANCELLED, MET
+from sla_timekeeper.models import OPEN_ONLY, SLA_EVENTS, ClockRow, TransitionRow
 
 LONDON = ZoneInfo("Europe/London")
 LABELS = {
@@ -27,7 +29,7 @@ LABELS = {
     "strategy_minutes": "Strategy minutes", "icpc": "ICPC", "first_core_group": "First core group",
     "core_group_minutes": "Core group minutes", "first_review_conference": "First review",
     "later_review_conference": "Later review", "referrer_outcome": "Referrer outcome",
-    "escalation_stage": "Escalation stage",
+    "escalation_stage": "Escalation stage", "transfer_in_conference": "Transfer-in conference",
 }
 BRAGS = ("red", "amber", "green", "blue")
 
@@ -39,6 +41,17 @@ def _rate(breached: int, total: int) -> float | None:
 
 def _count_if(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _summed(parts: Iterable[Sequence[Any]]) -> list[tuple[str, int, int]]:
+    """(key, clocks, breached) rows of several reads, added up per key."""
+    totals: dict[str, list[int]] = {}
+    for rows in parts:
+        for key, count, breached in rows:
+            total = totals.setdefault(key, [0, 0])
+            total[0] += int(count)
+            total[1] += int(breached)
+    return [(key, count, breached) for key, (count, breached) in totals.items()]
 
 
 def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[str, Any]:
@@ -54,9 +67,11 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
     def mine(query: Any, column: Any) -> Any:
         return query if partnerships is None else query.where(col(column).in_(partnerships))
 
-    is_open = col(ClockRow.status).in_(OPEN)
-    recent_clocks = is_open | ((col(ClockRow.started_at) >= window)
-                               & (col(ClockRow.status).in_((MET, CANCELLED))))
+    # The open clocks (a partial index) and, for the rates, the ended ones started in the
+    # window (an index by status and start): never every clock that ever ended.
+    is_open = OPEN_ONLY
+    ended_recently = (col(ClockRow.status).in_((MET, CANCELLED)),
+                      col(ClockRow.started_at) >= window)
     with ctx.unit_of_work() as uow:
         run = uow.session.execute
         by_stage = run(mine(
@@ -72,22 +87,30 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
                       _count_if(col(TransitionRow.on_time).is_(True)))
             .where(col(TransitionRow.recorded_at) >= today)
             .group_by(col(TransitionRow.kind)), TransitionRow.partnership)).all()
+        # id + 0: sort today's transitions, found by their index, rather than walk every
+        # transition back by id (all of history on a quiet day or for a small partnership).
         recent = uow.session.exec(mine(
             select(TransitionRow).where(col(TransitionRow.recorded_at) >= today)
-            .order_by(col(TransitionRow.id).desc()).limit(20), TransitionRow.partnership)).all()
+            .order_by((col(TransitionRow.id) + 0).desc()).limit(20),
+            TransitionRow.partnership)).all()
         met_total, met_unbreached = run(mine(
             sa_select(func.count(), _count_if(col(ClockRow.breached).is_(False)))
             .where(col(ClockRow.status) == MET, col(ClockRow.started_at) >= window),
             ClockRow.partnership)).one()
-        by_partnership = run(mine(
-            sa_select(col(ClockRow.partnership), func.count(), _count_if(col(ClockRow.breached)))
-            .where(recent_clocks).group_by(col(ClockRow.partnership)),
-            ClockRow.partnership)).all()
-        by_agency = run(mine(
-            sa_select(col(ClockRow.agency), func.count(), _count_if(col(ClockRow.breached)))
-            .where(recent_clocks, col(ClockRow.clock) == "partner_information_request",
-                   col(ClockRow.agency).is_not(None))
-            .group_by(col(ClockRow.agency)), ClockRow.partnership)).all()
+
+        def rates(key: Any, *where: Any) -> list[tuple[str, int, int]]:
+            # Ended ones grouped by status first, the order of their index (SQLite would
+            # rather walk an index on the key through every clock).
+            return _summed(run(mine(
+                sa_select(col(key), func.count(), _count_if(col(ClockRow.breached)))
+                .where(*which, *where).group_by(*grouping, col(key)),
+                ClockRow.partnership)).all()
+                for which, grouping in (((is_open,), ()),
+                                        (ended_recently, (col(ClockRow.status),))))
+
+        by_partnership = rates(ClockRow.partnership)
+        by_agency = rates(ClockRow.agency, col(ClockRow.clock) == "partner_information_request",
+                          col(ClockRow.agency).is_not(None))
     stages: dict[str, dict[str, Any]] = {}
     for clock, brag, count, breached in by_stage:
         stage = stages.setdefault(clock, {
@@ -134,12 +157,10 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
             rows = uow.session.execute(
                 sa_select(col(ClockRow.clock), col(ClockRow.brag), col(ClockRow.partnership),
                           col(ClockRow.breached), func.count())
-                .where(col(ClockRow.status).in_(OPEN))
+                .where(OPEN_ONLY)
                 .group_by(col(ClockRow.clock), col(ClockRow.brag), col(ClockRow.partnership),
                           col(ClockRow.breached))).all()
-            published = uow.session.execute(
-                sa_select(col(TransitionRow.kind), func.count())
-                .group_by(col(TransitionRow.kind))).all()
+            published = counters.read(uow.session, SLA_EVENTS)  # kept as they are recorded
         open_clocks = GaugeMetricFamily("mash_sla_open_clocks", "Open statutory clocks",
                                         labels=["clock", "brag", "partnership", "breached"])
         for clock, brag, partnership, breached, count in rows:
@@ -147,7 +168,7 @@ def sla_metrics(ctx: ServiceContext) -> list[Any]:
                                     "true" if breached else "false"], float(count))
         events = GaugeMetricFamily("mash_sla_events", "SLA events published, by kind",
                                    labels=["kind"])
-        for kind, count in published:
+        for (kind,), count in published:
             events.add_metric([kind], float(count))
         return [open_clocks, events]
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Index, Integer, Text
+from sqlalchemy import Column, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
+from mashcore.counters import count_inserts
 from mashcore.db import utc_column
+from sla_timekeeper.clocks import OPEN
 
+# The open clocks, however many have ended (one open instance each; the dashboard's and
+# /metrics' live counts read them through a partial index). Literal values, not parameters,
+# so SQLite can use the index too.
+OPEN_ONLY = text("status IN ({})".format(", ".join(f"'{status}'" for status in OPEN)))
+OPEN_INDEX = ("ix_sla_clock_open", "clock", "partnership", "brag", "breached", "agency")
+ENDED_INDEX = ("ix_sla_clock_status_started", "status", "started_at", "clock", "partnership",
+               "agency", "breached")  # the ended clocks by start: the 30-day rates
 _VERSION = Column("version", Integer, nullable=False, server_default="1")
 
 
@@ -22,6 +31,14 @@ class ClockRow(SQLModel, table=True):
     """
 
     __tablename__ = "sla_clock"
+    __table_args__ = (
+        # One open instance of a clock per case and instance (migration 0003).
+        Index("ux_sla_clock_one_open", "case_reference", "clock", "instance",
+              unique=True, postgresql_where=OPEN_ONLY, sqlite_where=OPEN_ONLY),
+        # Both cover what the dashboard and /metrics count (index-only reads).
+        Index(*ENDED_INDEX), Index(*OPEN_INDEX, postgresql_where=OPEN_ONLY,
+                                   sqlite_where=OPEN_ONLY),
+    )
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
 
     version: int | None = Field(default=None, sa_column=_VERSION)
@@ -62,3 +79,8 @@ class TransitionRow(SQLModel, table=True):
     on_time: bool | None = None
     at: datetime = Field(sa_column=utc_column())
     recorded_at: datetime = Field(sa_column=utc_column())
+
+
+SLA_EVENTS = "sla_events"
+# /metrics' SLA events by kind: counted as each transition is recorded, not by grouping them all.
+count_inserts(TransitionRow, SLA_EVENTS, lambda row: (row.kind,))

@@ -8,13 +8,16 @@ mash.sla.v1, with no personal data, at the right moment even when nothing else h
 from pathlib import Path
 
 from mashcore.service import ConsumerSpec, FeedSpec, ServiceDefinition, TimerSpec
-from mashcore.topics import ENQUIRIES_EPISODES, INTAKE_CONTACTS, SLA, TRIAGE_CASES
+from mashcore.topics import (
+    ENQUIRIES_EPISODES,
+    INTAKE_CONTACTS,
+    NOTIFICATIONS,
+    SLA,
+    STRATEGY_CASES,
+    TRIAGE_CASES,
+)
 from sla_timekeeper import dashboard, live, timekeeper
 from sla_timekeeper.api import router
-
-# Topics of stages not built yet are named here, as intake does for strategy's.
-STRATEGY_CASES = "mash.strategy.cases.v1"
-NOTIFICATIONS = "mash.notifications.v1"
 
 SERVICE = ServiceDefinition(
     name="sla-timekeeper",

@@ -159,7 +159,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
              for partnership in ctx.policy.partnerships()
              for rule in rules_for(ctx, partnership).values()
              for trigger in (*rule.start, *rule.stop, *rule.cancel, *rule.pause, *rule.resume,
-                             *rule.recompute, *rule.national_return)}
+                             *rule.recompute, *rule.correct, *rule.national_return)}
 
     def handle(event: Event, uow: UnitOfWork) -> None:
         apply_event(ctx, uow, event)
@@ -172,7 +172,8 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     (the timer calls it again at once while it finds work).
 
     A batch of due clocks is claimed in one transaction: on PostgreSQL with ``FOR UPDATE
-    SKIP LOCKED``, so two replicas take different clocks; everywhere the version column
+    SKIP LOCKED``, so two replicas take different clocks, and a clock whose case is being
+    changed (its lock held) is left for the next run; everywhere the version column
     refuses a clock that changed meanwhile. Nothing is published twice. Each clock is fired
     in its own savepoint: one that fails is logged and tried again a minute later, and
     never holds up the others.
@@ -188,6 +189,10 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
         failed: list[str] = []
         for row in uow.session.exec(query).all():
             clock_id = row.clock_id
+            if not uow.try_lock_case(row.case_reference):
+                # An event (or a command) is changing this case now, perhaps stopping this
+                # very clock: leave it to them; still due, it is looked at on the next run.
+                continue
             try:
                 with uow.session.begin_nested():
                     rule = rules_for(ctx, row.partnership)[row.clock]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from mashcore.audit import AuditAction, audit, audit_read_or_404
+from mashcore.access import own_partnership, scope_of
+from mashcore.audit import AuditAction, Owner, audit, audit_read_or_404, owner_of
 from mashcore.audit import refusals_audited as audit_refusals
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
@@ -25,7 +26,26 @@ RESOURCE = "triage_case"
 
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
     """The one partnership whose cases a member of hub staff may see (need-to-know)."""
-    return principal.partnership or ctx.settings.partnership_default
+    return scope_of(principal, ctx.settings.partnership_default).partnership
+
+
+def _in_partnership(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                    case_reference: str, *, for_update: bool = False) -> TriageCase | None:
+    """The case if it is in the caller's partnership (the predicate is in the query)."""
+    query = select(TriageCase).where(
+        col(TriageCase.case_reference) == case_reference,
+        own_partnership(scope_of(principal, ctx.settings.partnership_default),
+                        TriageCase.partnership)).execution_options(populate_existing=True)
+    if for_update:
+        query = query.with_for_update()
+    return uow.session.exec(query).first()
+
+
+def owner(uow: UnitOfWork, case_reference: str) -> Owner | None:
+    """Whose the case is, for the audit of a refused access only (mashcore.audit.owner_of)."""
+    return owner_of(uow.session, col(TriageCase.case_reference), case_reference,
+                    partnership_column=col(TriageCase.partnership),
+                    case_reference_column=col(TriageCase.case_reference))
 
 
 def named_users(uow: UnitOfWork, case_reference: str) -> set[str]:
@@ -51,27 +71,31 @@ def load_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                     case_reference: str) -> TriageCase:
     """The case to change, with the write audited in the same transaction; a 404 (audited
     and committed) if the caller may not see it."""
-    case = uow.session.get(TriageCase, case_reference, with_for_update=True)
+    uow.lock_case(case_reference)  # one writer per case: commands and consumed events
+    case = _in_partnership(ctx, uow, principal, case_reference, for_update=True)
     if not may_see(principal, partnership_of(ctx, principal), case,
                    named_users(uow, case_reference)):
         audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
                           resource_id=case_reference, allowed=False, at=ctx.clock.now(),
-                          action=AuditAction.WRITE)
+                          action=AuditAction.WRITE, owner=owner(uow, case_reference))
     assert case is not None
     audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=RESOURCE,
-          resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference)
+          resource_id=case_reference, at=ctx.clock.now(), case_reference=case_reference,
+          partnership=case.partnership)
     return case
 
 
 def read(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
          case_reference: str) -> TriageCase:
     """The case to read, audited (and committed) either way; 404 if not allowed."""
-    case = uow.session.get(TriageCase, case_reference)
+    case = _in_partnership(ctx, uow, principal, case_reference)
     allowed = may_see(principal, partnership_of(ctx, principal), case,
                       named_users(uow, case_reference))
     audit_read_or_404(uow, principal=principal, what="case", resource=RESOURCE,
                       resource_id=case_reference, allowed=allowed, at=ctx.clock.now(),
-                      case_reference=case_reference)
+                      case_reference=case_reference,
+                      partnership=case.partnership if case else None,
+                      owner=None if allowed else owner(uow, case_reference))
     assert case is not None
     return case
 

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from mashcore.strict_types import StrictBool
+
 Brag = Literal["blue", "green", "amber", "red"]
 Route = Literal["nfa", "information_and_advice", "early_help", "mash_enquiries",
                 "strategy_discussion", "allocated_worker"]
@@ -35,7 +37,7 @@ class RatingIn(Body):
     brag: Brag = Field(description="Blue: information or NFA; Green: early help; Amber: "
                        "MASH action; Red: immediate safeguarding concern (your partnership's "
                        "meanings: GET /v1/policy).")
-    safeguarding_concerns: bool = Field(
+    safeguarding_concerns: StrictBool = Field(
         description="Are there safeguarding concerns? With none and no consent the contact "
         "is not accepted as a referral: it goes to the consent gate (DOMAIN.md §5).")
     consent_to_referral: Consent | None = Field(
@@ -59,7 +61,7 @@ class ConsentGateIn(Body):
 class GateAgreementIn(Body):
     """A team manager's answer to an information officer's gate exit."""
 
-    agree: bool = Field(description="Agree the exit; false sends the case to a threshold "
+    agree: StrictBool = Field(description="Agree the exit; false sends the case to a threshold "
                         "decision instead.")
     note: Text | None = None
 
@@ -77,7 +79,7 @@ class DecisionIn(Body):
         default_factory=list, description="More threshold indicators you see (codes).")
     consent_to_referral: Consent | None = Field(
         default=None, description="Consent as it now stands, if it has changed.")
-    proceeding_without_consent: bool = Field(
+    proceeding_without_consent: StrictBool = Field(
         default=False, description="Proceed without the family's consent: Amber or Red only, "
         "with the reason and the lawful basis; consent is revisited (DOMAIN.md §5).")
     without_consent_reason: Text | None = None

@@ -22,6 +22,7 @@ CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 REFERRAL_ACCEPTED = "mash.intake.referral.accepted.v1"
 FORWARDED_TO_ALLOCATED_WORKER = "mash.intake.contact.forwarded-to-allocated-worker.v1"
 RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
+CONTACT_TIME_CORRECTED = "mash.intake.contact.time-corrected.v1"
 
 
 class CaseNotOpened(LookupError):
@@ -105,8 +106,19 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         replace_named_users(uow.session, CaseAccess, "case_reference", case.case_reference,
                             named_in(event.data))
 
+    def correct_time(event: Event, uow: UnitOfWork) -> None:
+        """Hub staff corrected when the contact came in: the decision is due from then."""
+        case = _case(uow, event)
+        case.received_at = parse_time(str(event.data["received_at"]))
+        if case.status in rules.OPEN:
+            pack = ctx.policy.for_partnership(case.partnership)
+            case.threshold_decision_due_at = pack.due(pack.threshold_decision_within,
+                                                      case.received_at)
+        uow.session.add(case)
+
     return {
         CONTACT_RECEIVED: open_case,
+        CONTACT_TIME_CORRECTED: correct_time,
         REFERRAL_ACCEPTED: add_referral,
         FORWARDED_TO_ALLOCATED_WORKER: close_forwarded,
         RECORD_LOCKED_DOWN: lock_down,

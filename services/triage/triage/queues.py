@@ -1,9 +1,10 @@
 """Work queues: what each role has to do next, most urgent first (DOMAIN.md §1, §6).
 
-A queue entry has no child's details, so listing a queue is not a read of a child's record;
-opening a case is, and is audited. A case the caller may not see (another partnership, a
-locked-down case they are not named on, a staff-linked case before lock-down for anyone but
-a team manager) is left out altogether: even its existence is need-to-know.
+A queue entry has no child's details, but listing a queue is a read all the same: each case
+listed is audited (issue 12), and so is opening a case. A case the caller may not see
+(another partnership, a locked-down case they are not named on, a staff-linked case before
+lock-down for anyone but a team manager) is left out altogether: even its existence is
+need-to-know.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, or_, true
 from sqlmodel import col, select
 
+from mashcore.audit import audit_listed
 from mashcore.auth import Principal, Role
 from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
@@ -62,6 +64,10 @@ def work_queue(ctx: ServiceContext, principal: Principal, queue: str, *,
         cases = uow.session.exec(query.order_by(deadline, col(TriageCase.received_at))
                                  .limit(limit)).all()
         now = ctx.clock.now()
+        audit_listed(uow.session, principal=principal, resource="triage_case_list", at=now,
+                     listed=[(c.case_reference, c.case_reference, c.partnership)
+                             for c in cases])
+        uow.commit()
         return [views.summary(case, now) for case in cases]
 
 

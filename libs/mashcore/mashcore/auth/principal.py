@@ -19,6 +19,8 @@ class Role(StrEnum):
     SOCIAL_WORKER = "social_worker"
     IRO = "iro"
     """Independent Reviewing Officer."""
+    BUSINESS_SUPPORT = "business_support"
+    """Organises meetings and takes minutes on a chair's behalf (DOMAIN.md §7)."""
     OPS = "ops"
     SERVICE = "service"
     """Another MASH service calling service-to-service."""

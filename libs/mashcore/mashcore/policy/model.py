@@ -163,7 +163,7 @@ ClockName = Literal[
     "threshold_decision", "referrer_acknowledged", "mash_enquiries",
     "partner_information_request", "strategy_minutes", "icpc", "first_core_group",
     "core_group_minutes", "first_review_conference", "later_review_conference",
-    "referrer_outcome", "escalation_stage",
+    "referrer_outcome", "escalation_stage", "transfer_in_conference",
 ]
 FieldValue = str | bool | int | None
 
@@ -176,8 +176,18 @@ class Trigger(_Strict):
     event: Annotated[str, StringConstraints(pattern=r"^mash\.[a-z0-9.-]+\.v[0-9]+$")]
     at: str | None = None
     when: dict[str, FieldValue | list[FieldValue]] = Field(
-        default_factory=dict, description="Conditions on the data: equal, or one of a list.")
-    instance: str | None = None
+        default_factory=dict, description="Conditions on the data: equal, or one of a list. "
+        "A dotted name reads a nested field (`referrer.agency`).")
+    instance: str | list[str] | None = Field(
+        default=None, description="The data field naming the clock's instance (e.g. one per "
+        "information request); several fields make one instance together (an escalation's id "
+        "and stage). Absent from the event: every instance of the case.")
+    unless: dict[str, FieldValue | list[FieldValue]] = Field(
+        default_factory=dict, description="Conditions that must NOT hold (equal, or one of a "
+        "list), e.g. no referrer feedback clock for a referrer from agency `public`.")
+    present: list[str] = Field(
+        default_factory=list, description="Data fields that must be set (not null), e.g. "
+        "`corrects` for a correction.")
     reason_code: str | None = None
 
 
@@ -193,6 +203,11 @@ class ClockRule(_Strict):
     recompute: list[Trigger] = Field(
         default_factory=list,
         description="Events that set a new due time from their `due_field` (e.g. re-rating).")
+    correct: list[Trigger] = Field(
+        default_factory=list,
+        description="Events correcting when a running clock of their instance started (`at`); "
+        "they start, stop and end nothing. With any, only these correct: a start repeated "
+        "for a running instance is ignored.")
     duration: Duration | None = Field(
         default=None, description="The timescale; or take the due time from the start "
         "event's `due_field`.")
@@ -223,6 +238,65 @@ class ConsentPolicy(_Strict):
     revisit_within: Duration
 
 
+class CrossBorderLinks(_Strict):
+    """What this partnership lets other partnerships see of its contacts that repeat detection
+    linked to theirs (children move): only that a link exists, and who to ask."""
+
+    mash_contact: Annotated[str, StringConstraints(min_length=1, max_length=300,
+                                                   strip_whitespace=True)] = Field(
+        description="Who to ask about the linked contact: this partnership's MASH, e.g. "
+        "'Coventry MASH, 024 7678 8555, mash@coventry.gov.example'. Never a case reference.")
+
+
+EscalationRole = Literal[
+    "line_manager", "team_manager", "designated_safeguarding_lead", "service_manager",
+    "assistant_director", "deputy_director", "partnership_representative"]
+"""The practitioner roles a disagreement is escalated to (strategy's ``escalated_to.role``)."""
+AnsweringTokenRole = Literal["team_manager", "navigator", "iro"]
+"""The access-token roles that may answer a stage: the team manager of children's social
+care (acting for line and service managers and directors of the local authority), a partner
+agency's practitioner in the hub (``navigator``, acting for its safeguarding lead or
+director), an independent reviewing officer. Never a social worker, business support, a
+referring system or ops."""
+
+
+DEFAULT_ANSWERED_BY: tuple[AnsweringTokenRole, ...] = ("team_manager", "navigator")
+
+
+class EscalationStage(_Strict):
+    """One stage of the escalation ladder (DOMAIN.md §7, §8)."""
+
+    stage: int = Field(ge=1, le=10, description="1 first; stages are numbered 1, 2, 3...")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                           strip_whitespace=True)]
+    roles: list[EscalationRole] = Field(
+        min_length=1, description="Whom the stage is escalated to (`escalated_to.role`).")
+    answered_by: list[AnsweringTokenRole] = Field(
+        default_factory=lambda: list(DEFAULT_ANSWERED_BY), min_length=1,
+        description="The access-token roles that may answer it (besides being the person "
+        "it was escalated to).")
+    within: Duration = Field(
+        default_factory=lambda: Duration(amount=5, unit="working_days"),
+        description="The stage answers within this (the escalation_stage clock's due time).")
+
+
+def default_escalation_ladder() -> list[EscalationStage]:
+    """The default ladder (DEFAULT_ESCALATION_LADDER), as a pack without its own has it."""
+    return [EscalationStage.model_validate(stage) for stage in DEFAULT_ESCALATION_LADDER]
+
+
+DEFAULT_ESCALATION_LADDER: tuple[dict[str, object], ...] = (
+    {"stage": 1, "name": "Line or team manager", "roles": ["line_manager", "team_manager"]},
+    {"stage": 2, "name": "Designated safeguarding leads or service managers",
+     "roles": ["designated_safeguarding_lead", "service_manager"]},
+    {"stage": 3, "name": "Assistant or deputy directors",
+     "roles": ["assistant_director", "deputy_director"]},
+    {"stage": 4, "name": "The safeguarding partnership",
+     "roles": ["partnership_representative"]},
+)
+"""The default ladder (DOMAIN.md §7; policy/README.md), each stage within 5 working days."""
+
+
 class PolicyPack(_Strict):
     """One partnership's policy (schema version 1)."""
 
@@ -250,10 +324,23 @@ class PolicyPack(_Strict):
         default=DayCountRule.END_OF_NTH_WORKING_DAY,
         description="How 'within N working days' becomes an instant (docs/working-days.md).",
     )
+    contact_time_limit_days: int = Field(
+        default=7, gt=0, le=90,
+        description="How far back hub staff may record or correct when a contact came in "
+        "(a phone call recorded later); the SLA clocks count from that time.")
     recent_involvement_weeks: int | None = Field(
         default=None, gt=0, le=104,
         description="Medway's 12-week rule [003]: re-engage a social worker involved this "
         "recently. Null: off.",
+    )
+    escalation_ladder: list[EscalationStage] = Field(
+        default_factory=default_escalation_ladder, min_length=1, max_length=10,
+        description="The stages a professional disagreement goes up, stage 1 first.")
+    cross_border_links: CrossBorderLinks | None = Field(
+        default=None,
+        description="Null (the default): another partnership's staff see nothing of this "
+        "partnership's contacts linked to theirs. Set: they see that a link exists and whom "
+        "to ask, never the reference or content.",
     )
 
     def working_calendar(self) -> WorkingCalendar:
@@ -273,6 +360,10 @@ class PolicyPack(_Strict):
 
     def indicator(self, code: str) -> Indicator | None:
         return next((i for i in self.indicators if i.code == code), None)
+
+    def escalation_stage(self, stage: int) -> EscalationStage | None:
+        """The ladder's stage of that number, if the ladder has it."""
+        return next((s for s in self.escalation_ladder if s.stage == stage), None)
 
 
 @functools.cache
@@ -297,4 +388,9 @@ def reference_errors(pack: PolicyPack) -> list[tuple[tuple[str | int, ...], str]
             errors.append((("indicators", i, "code"),
                            f"duplicate indicator code {indicator.code!r}"))
         seen.add(indicator.code)
+    for i, stage in enumerate(pack.escalation_ladder):
+        if stage.stage != i + 1:
+            errors.append((("escalation_ladder", i, "stage"),
+                           f"stage {stage.stage} is listed {i + 1}: number the stages 1, 2, "
+                           "3... in order"))
     return errors

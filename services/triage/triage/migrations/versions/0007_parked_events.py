@@ -1,15 +1,15 @@
 """Parked events: consumed events waiting for a prerequisite (mashcore/parking.py).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0007_parked_events
+Revises: 0006_retention
 """
 
 from alembic import op
 
 from mashcore.migrations import create_parking_table
 
-revision = "0004"
-down_revision = "0003"
+revision = "0007_parked_events"
+down_revision = "0006_retention"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """Parked events: consumed events waiting for a prerequisite (mashcore/parking.py).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0011_parked_events
+Revises: 0010
 """
 
 from alembic import op
 
 from mashcore.migrations import create_parking_table
 
-revision = "0003"
-down_revision = "0002"
+revision = "0011_parked_events"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

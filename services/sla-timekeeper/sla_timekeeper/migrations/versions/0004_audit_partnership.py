@@ -1,0 +1,20 @@
+"""The audit log says whose record was read: its partnership (GET /v1/audit).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from mashcore.migrations import add_audit_partnership, drop_audit_partnership
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_audit_partnership()
+
+
+def downgrade() -> None:
+    drop_audit_partnership()

@@ -1,0 +1,24 @@
+"""Counters kept as rows are written (mashcore.counters): /metrics reads them instead of
+grouping the whole inbox. Started from the inbox rows already there.
+
+Revision ID: 0005_metric_counters
+Revises: 0004
+"""
+
+from alembic import op
+
+from mashcore.counters import backfill_events_handled, create_counter_table
+
+revision = "0005_metric_counters"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_counter_table()
+    backfill_events_handled()
+
+
+def downgrade() -> None:
+    op.drop_table("metric_counter")
