@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer, NotYetKnown
+from mashcore.counters import MetricCounter
 from mashcore.db import UnitOfWork, make_engine
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
@@ -42,7 +43,8 @@ class Applied(SQLModel, table=True):
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'service.sqlite'}")
     SQLModel.metadata.create_all(engine, tables=[
-        InboxRecord.__table__, ParkedEvent.__table__, Applied.__table__])  # type: ignore[list-item]
+        InboxRecord.__table__, ParkedEvent.__table__, MetricCounter.__table__,  # the inbox counts
+        Applied.__table__])  # type: ignore[list-item]
     yield engine
     engine.dispose()
 
