@@ -27,6 +27,7 @@ from notifications.settings import NotifySettings
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
+RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
 INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
@@ -36,6 +37,7 @@ DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
 CLOCK_BREACHED = "mash.sla.clock.breached.v1"
 CLOCK_WARNED = "mash.sla.clock.warned.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
+CONSENT_RETURN = "consent_return"
 PUBLIC = "public"
 # Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
 ENDS_AT_TRIAGE = ("nfa", "information_and_advice", "early_help", "strategy_discussion",
@@ -89,7 +91,19 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                    col(Notification.kind).in_((ACK, OUTCOME)))
             .values(status=NOT_REQUIRED, next_attempt_at=None))
 
-    return {CONTACT_RECEIVED: received, LINKED_REFERRAL_CREATED: linked}
+    def returned_for_consent(event: Event, uow: UnitOfWork) -> None:
+        """The contact goes back to its professional referrer to discuss consent with the
+        family (DOMAIN.md §5): a notice to the agency's referrer mailbox with the reference
+        and a link, never the guidance text or a name; never to the public."""
+        agency = str(event.data["referrer"]["agency"])
+        if agency == PUBLIC:
+            return  # the contract forbids it; never the public all the same
+        _add(ctx, uow, event, CONSENT_RETURN, partnership=event.partnership,
+             role="referrer", agency=agency,
+             detail=str(event.data["consent_to_referral"]))
+
+    return {CONTACT_RECEIVED: received, LINKED_REFERRAL_CREATED: linked,
+            RETURNED_FOR_CONSENT: returned_for_consent}
 
 
 def _outcome(ctx: ServiceContext, uow: UnitOfWork, event: Event, outcome: str) -> None:

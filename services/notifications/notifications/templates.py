@@ -44,6 +44,16 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
                 f"Reference: {ref}\n"
                 f"Outcome: {outcome}\n\n"
                 f"You can see more at {link}\n")
+    if notification.kind == "consent_return":
+        return (f"Your safeguarding contact has been returned to you: {ref}",
+                "We have not accepted your contact as a referral. There were no "
+                "safeguarding concerns and the family has not agreed to the referral.\n\n"
+                f"Reference: {ref}\n\n"
+                "Please talk to the family about the referral and get their consent, then "
+                "send it again. You can read our guidance and resubmit at "
+                f"{link}\n\n"
+                "If you think a child is at risk of significant harm, contact us straight "
+                "away.\n")
     if notification.kind in ("navigator_request", "navigator_chaser"):
         request_id, _, deadline = (notification.detail or "").partition(" ")
         request = f"{link_base.rstrip('/')}/v1/requests/{request_id}"
