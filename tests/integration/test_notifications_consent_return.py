@@ -7,6 +7,7 @@ guidance text or name; never to the public."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from mashcore.envelope import Event
-from notifications.handlers import RETURNED_FOR_CONSENT, intake_handlers
+from notifications.handlers import DASH_REQUESTED, RETURNED_FOR_CONSENT, intake_handlers
 from notifications.sender import send_due
 from tests.integration.test_notifications_referrer_feedback import (
     MAILBOX,
@@ -85,3 +86,40 @@ async def test_nothing_goes_to_the_public(system: dict[str, Any],
     await asyncio.to_thread(_consume, system, _returned(reference, "public"))
     await asyncio.to_thread(send_due, system["ctx"]["notifications"])
     assert _notifications(system, reference) == [] and smtp.messages == []
+
+
+POLICE = "mash-referrals@police.example"
+
+
+async def test_the_dash_request_goes_to_the_police_referrer(
+    system: dict[str, Any], smtp: Inbox, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """intake's mash.intake.dash.requested.v1: the request to the police referrer's mailbox,
+    with the case reference, the police's own number and when it is due; nothing else."""
+    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES", json.dumps({P: {"police": POLICE}}))
+    reference = "MASH-2026-DASHREQ1"
+    event = Event(type=DASH_REQUESTED, source="/mash/intake", subject=reference, time=NOW,
+                  recordedtime=NOW, partnership=P, data={
+                      "request_id": "c4a8e2f6-1b3d-4e5f-8a7b-9c0d2e4f6a81",
+                      "case_reference": reference,
+                      "contact_id": "8d51a7c2-0e94-4b3f-b6a8-5c7e2f9d1a63",
+                      "requested_at": NOW.isoformat(), "requested_from": "police",
+                      "reason": "dash_missing", "police_reference": "WM-20261123-0457",
+                      "requested_by": None,
+                      "response_due_at": "2026-11-24T14:00:00+00:00"})
+    ctx = system["ctx"]["notifications"]
+
+    def consume() -> None:
+        with ctx.unit_of_work() as uow:
+            intake_handlers(ctx)[DASH_REQUESTED](event, uow)
+            uow.commit()
+    await asyncio.to_thread(consume)
+    await asyncio.to_thread(send_due, ctx)
+    [(to, raw)] = smtp.messages
+    assert to == [POLICE]
+    mail = message_from_bytes(raw)
+    assert str(mail["Subject"]) == f"DASH risk assessment needed: {reference}"
+    text = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "WM-20261123-0457" in text and "2pm on Tuesday 24 November 2026" in text
+    [row] = _notifications(system, reference)
+    assert (row.kind, row.recipient_agency, row.status) == ("dash_request", "police", "sent")

@@ -28,6 +28,7 @@ from notifications.settings import NotifySettings
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
 RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
+DASH_REQUESTED = "mash.intake.dash.requested.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
 INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
@@ -37,7 +38,7 @@ DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
 CLOCK_BREACHED = "mash.sla.clock.breached.v1"
 CLOCK_WARNED = "mash.sla.clock.warned.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
-CONSENT_RETURN = "consent_return"
+CONSENT_RETURN, DASH_REQUEST = "consent_return", "dash_request"
 PUBLIC = "public"
 # Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
 ENDS_AT_TRIAGE = ("nfa", "information_and_advice", "early_help", "strategy_discussion",
@@ -102,8 +103,18 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
              role="referrer", agency=agency,
              detail=str(event.data["consent_to_referral"]))
 
+    def dash_requested(event: Event, uow: UnitOfWork) -> None:
+        """A police domestic-abuse referral without its DASH: the request goes to the police
+        referrer's mailbox (DOMAIN.md §3) with the reference, the police's own number and
+        the due time; identifiers only, never a name."""
+        data = event.data
+        _add(ctx, uow, event, DASH_REQUEST, partnership=event.partnership, role="referrer",
+             agency="police",
+             detail=" ".join(str(data.get(k) or "") for k in
+                             ("request_id", "response_due_at", "police_reference")))
+
     return {CONTACT_RECEIVED: received, LINKED_REFERRAL_CREATED: linked,
-            RETURNED_FOR_CONSENT: returned_for_consent}
+            RETURNED_FOR_CONSENT: returned_for_consent, DASH_REQUESTED: dash_requested}
 
 
 def _outcome(ctx: ServiceContext, uow: UnitOfWork, event: Event, outcome: str) -> None:

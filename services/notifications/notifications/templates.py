@@ -54,6 +54,15 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
                 f"{link}\n\n"
                 "If you think a child is at risk of significant harm, contact us straight "
                 "away.\n")
+    if notification.kind == "dash_request":
+        _request_id, due, police_ref = [*(notification.detail or "").split(" "), "", ""][:3]
+        yours = f"Your reference: {police_ref}\n" if police_ref else ""
+        by = f"Please send it by {_when(due)}.\n\n" if due else "Please send it today.\n\n"
+        return (f"DASH risk assessment needed: {ref}",
+                "Your domestic abuse referral reached the MASH without a complete DASH risk "
+                "assessment. We need it to decide what happens next.\n\n"
+                f"Reference: {ref}\n{yours}\n{by}"
+                f"Add it to the contact at {link}\n")
     if notification.kind in ("navigator_request", "navigator_chaser"):
         request_id, _, deadline = (notification.detail or "").partition(" ")
         request = f"{link_base.rstrip('/')}/v1/requests/{request_id}"
