@@ -35,6 +35,9 @@ INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
 REQUEST_CHASED = "mash.enquiries.request.chased.v1"
 DISCUSSION_SCHEDULED = "mash.strategy.discussion.scheduled.v1"
 DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
+ICPC_SCHEDULED = "mash.strategy.icpc.scheduled.v1"
+CORE_GROUP_SCHEDULED = "mash.strategy.core-group.scheduled.v1"
+REVIEW_SCHEDULED = "mash.strategy.review-conference.scheduled.v1"
 CLOCK_BREACHED = "mash.sla.clock.breached.v1"
 CLOCK_WARNED = "mash.sla.clock.warned.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
@@ -162,11 +165,13 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     update or cancellation to each invited agency's attendee mailbox (one per agency; the
     same UID every time, strategy's SEQUENCE), no names (DOMAIN.md §7, §10)."""
 
-    def invite(cancelled: bool) -> EventHandler:
+    def invite(cancelled: bool, title: str = "Strategy discussion") -> EventHandler:
         def handle(event: Event, uow: UnitOfWork) -> None:
-            payload = meeting_payload(event, cancelled=cancelled)
+            payload = meeting_payload(event, cancelled=cancelled, title=title)
             first_role: dict[str, str] = {}
             for invitee in event.data["invitees"]:
+                if invitee.get("agency") is None:
+                    continue  # family, advocates: invited by the social worker, not by mail
                 first_role.setdefault(str(invitee["agency"]), str(invitee["role"]))
             for agency, role in first_role.items():
                 if agency == PUBLIC:
@@ -175,7 +180,10 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                      role=role, agency=agency, payload=payload)
         return handle
 
-    return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True)}
+    return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True),
+            ICPC_SCHEDULED: invite(False, "Child protection conference"),
+            REVIEW_SCHEDULED: invite(False, "Review child protection conference"),
+            CORE_GROUP_SCHEDULED: invite(False, "Core group meeting")}
 
 
 def sla_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:

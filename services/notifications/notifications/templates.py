@@ -79,14 +79,15 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
     if notification.kind == "meeting_invitation":
         meeting = json.loads(notification.payload or "{}")
         start = _when(str(meeting.get("start", "")))
+        title = str(meeting.get("title") or "Strategy discussion")
         if meeting.get("cancelled"):
-            return (f"Cancelled: strategy discussion {ref}, {start}",
-                    f"The strategy discussion for MASH case {ref} on {start} is cancelled.\n"
+            return (f"Cancelled: {title.lower()} {ref}, {start}",
+                    f"The {title.lower()} for MASH case {ref} on {start} is cancelled.\n"
                     "Your calendar will remove it when you open the attachment.\n")
         place = meeting.get("location") or meeting.get("dial_in") or "see the MASH system"
         updated = "Updated: " if meeting.get("sequence") else ""
-        return (f"{updated}Strategy discussion {ref}, {start}",
-                f"You are invited to a strategy discussion for MASH case {ref}.\n\n"
+        return (f"{updated}{title} {ref}, {start}",
+                f"You are invited to a {title.lower()} for MASH case {ref}.\n\n"
                 f"When: {start}\nWhere: {place}\n\n"
                 f"Case details are in the MASH system: {link}\n"
                 "Do not add names to the calendar entry.\n")
