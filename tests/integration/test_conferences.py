@@ -162,6 +162,18 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
     assert event["s47_started_at"] == DISCUSSION_AT.isoformat()
     assert event["chaired_by_iro"] == "iro-1" and event["rescheduled"] is False
     assert {"role": "parent_or_carer"} in event["invitees"]
+    # What a calendar invite needs, as on discussion.scheduled: a stable id (meeting_id),
+    # the organiser and a sequence that a reschedule increments (issue 15).
+    assert event["sequence"] == 0
+    assert event["organiser"] == {"role": "business_support", "user_id": "bs-1"}
+    r = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": ICPC_INVITEES})
+    assert r.status_code == 200, r.text
+    first, again = await typed(system, reference, "icpc.scheduled")
+    assert again["meeting_id"] == first["meeting_id"] == meeting
+    assert (again["sequence"], again["rescheduled"]) == (1, True)
+    assert again["organiser"] == first["organiser"]
 
     # The invited health visitor sends her report and sees the conference, not the file;
     # she cannot mark police's; an uninvited officer sees nothing.

@@ -195,7 +195,8 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
         c.scheduled_at = now
         uow.session.add(c)
         _sync_reports(ctx, uow, c, invitees)
-        _emit(ctx, uow, c, events.ICPC_SCHEDULED, events.icpc_scheduled(c), now)
+        organiser = {"role": str(principal.role), "user_id": recordable_user_id(principal)}
+        _emit(ctx, uow, c, events.ICPC_SCHEDULED, events.icpc_scheduled(c, organiser), now)
         uow.commit()
         return view(uow, c, full=True)
 
