@@ -170,7 +170,7 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
         "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
         "invitees": ICPC_INVITEES})
     assert r.status_code == 200, r.text
-    first, again = await typed(system, reference, "icpc.scheduled")
+    first, again = await typed(system, reference, "icpc.scheduled", count=2)
     assert again["meeting_id"] == first["meeting_id"] == meeting
     assert (again["sequence"], again["rescheduled"]) == (1, True)
     assert again["organiser"] == first["organiser"]
@@ -316,6 +316,16 @@ async def test_the_plan_s_core_groups_update_its_actions_the_first_chaired_by_th
         True, "team_manager", "2026-12-25T00:00:00+00:00")
     (scheduled,) = await typed(system, reference, "core-group.scheduled")
     assert (scheduled["plan_id"], scheduled["first"]) == (plan_id, True)
+    # The calendar invite: organiser and sequence, which re-arranging increments.
+    assert (scheduled["sequence"], scheduled["organiser"]) == (
+        0, {"role": "business_support", "user_id": "bs-1"})
+    r = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=SW, json={
+        "scheduled_for": first_at.isoformat(), "invitees": CORE_GROUP})
+    assert r.status_code == 200, r.text
+    _, again = await typed(system, reference, "core-group.scheduled", count=2)
+    assert (again["meeting_id"], again["sequence"], again["rescheduled"]) == (
+        first["meeting_id"], 1, True)
+    assert again["organiser"] == {"role": "social_worker", "user_id": "sw-1"}
 
     system["clock"].set(first_at + timedelta(hours=2))
     url = f"/v1/core-groups/{first['meeting_id']}"
@@ -389,6 +399,16 @@ async def test_reviews_continue_the_plan_then_step_it_down_ending_it_and_its_clo
     assert (first["first"], first["due_on"]) == (True, "2027-03-05")
     (scheduled,) = await typed(system, reference, "review-conference.scheduled")
     assert (scheduled["plan_id"], scheduled["chaired_by_iro"]) == (plan_id, "iro-1")
+    # The calendar invite: organiser and sequence, which re-arranging increments.
+    assert (scheduled["sequence"], scheduled["organiser"]) == (
+        0, {"role": "business_support", "user_id": "bs-1"})
+    r = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=BS, json={
+        "scheduled_for": first_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP})
+    assert r.status_code == 200, r.text
+    _, again = await typed(system, reference, "review-conference.scheduled", count=2)
+    assert (again["meeting_id"], again["sequence"], again["rescheduled"]) == (
+        first["meeting_id"], 1, True)
 
     system["clock"].set(first_at + timedelta(hours=2))
     url = f"/v1/review-conferences/{first['meeting_id']}/held"
