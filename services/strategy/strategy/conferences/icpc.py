@@ -206,8 +206,9 @@ def _sync_reports(ctx: ServiceContext, uow: UnitOfWork, c: Conference,
     """One report per invited agency (not children's social care): due the policy's
     number of working days before the conference; a received report stays received."""
     assert c.scheduled_for is not None
-    calendar = ctx.policy.for_partnership(c.partnership).working_calendar()
-    due = rules.reports_due(calendar, c.scheduled_for)
+    pack = ctx.policy.for_partnership(c.partnership)
+    due = rules.reports_due(pack.working_calendar(), c.scheduled_for,
+                            pack.conference_reports_due_working_days_before)
     agencies = {p["agency"] for p in invitees
                 if p.get("agency") and p["agency"] != "local_authority"}
     for report in _reports(uow, c.id):
