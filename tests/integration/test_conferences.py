@@ -251,6 +251,13 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
     seen = (await strategy.get(f"/v1/conferences/{meeting}", headers=POLICE)).json()
     assert seen["decisions"][0]["category_of_abuse"] == ["neglect", "emotional"]
     assert "outline_plan" not in seen["decisions"][0] and seen["decision_summary"] is None
+    # Per agency: the police officer sees no core group members (police is not in it);
+    # the health visitor sees health's membership only, not the family's or other agencies'.
+    assert seen["decisions"][0]["core_group"] == []
+    seen = (await strategy.get(f"/v1/conferences/{meeting}", headers=HEALTH)).json()
+    assert seen["decisions"][0]["core_group"] == [
+        {"role": "practitioner", "agency": "health", "user_id": "hv-1"}]
+    assert seen["decisions"][0]["category_of_abuse"] == ["neglect", "emotional"]
 
     for _type, data in await strategy_events(system, reference):
         assert not any(name in json.dumps(data) for name in CHILD_SURNAMES)
