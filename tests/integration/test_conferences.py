@@ -162,6 +162,18 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
     assert event["s47_started_at"] == DISCUSSION_AT.isoformat()
     assert event["chaired_by_iro"] == "iro-1" and event["rescheduled"] is False
     assert {"role": "parent_or_carer"} in event["invitees"]
+    # What a calendar invite needs, as on discussion.scheduled: a stable id (meeting_id),
+    # the organiser and a sequence that a reschedule increments (issue 15).
+    assert event["sequence"] == 0
+    assert event["organiser"] == {"role": "business_support", "user_id": "bs-1"}
+    r = await strategy.post(f"/v1/conferences/{meeting}/schedule", headers=BS, json={
+        "scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": ICPC_INVITEES})
+    assert r.status_code == 200, r.text
+    first, again = await typed(system, reference, "icpc.scheduled", count=2)
+    assert again["meeting_id"] == first["meeting_id"] == meeting
+    assert (again["sequence"], again["rescheduled"]) == (1, True)
+    assert again["organiser"] == first["organiser"]
 
     # The invited health visitor sends her report and sees the conference, not the file;
     # she cannot mark police's; an uninvited officer sees nothing.
@@ -239,6 +251,13 @@ async def test_an_agreed_continuing_risk_outcome_is_carried_to_an_icpc_held_with
     seen = (await strategy.get(f"/v1/conferences/{meeting}", headers=POLICE)).json()
     assert seen["decisions"][0]["category_of_abuse"] == ["neglect", "emotional"]
     assert "outline_plan" not in seen["decisions"][0] and seen["decision_summary"] is None
+    # Per agency: the police officer sees no core group members (police is not in it);
+    # the health visitor sees health's membership only, not the family's or other agencies'.
+    assert seen["decisions"][0]["core_group"] == []
+    seen = (await strategy.get(f"/v1/conferences/{meeting}", headers=HEALTH)).json()
+    assert seen["decisions"][0]["core_group"] == [
+        {"role": "practitioner", "agency": "health", "user_id": "hv-1"}]
+    assert seen["decisions"][0]["category_of_abuse"] == ["neglect", "emotional"]
 
     for _type, data in await strategy_events(system, reference):
         assert not any(name in json.dumps(data) for name in CHILD_SURNAMES)
@@ -304,6 +323,16 @@ async def test_the_plan_s_core_groups_update_its_actions_the_first_chaired_by_th
         True, "team_manager", "2026-12-25T00:00:00+00:00")
     (scheduled,) = await typed(system, reference, "core-group.scheduled")
     assert (scheduled["plan_id"], scheduled["first"]) == (plan_id, True)
+    # The calendar invite: organiser and sequence, which re-arranging increments.
+    assert (scheduled["sequence"], scheduled["organiser"]) == (
+        0, {"role": "business_support", "user_id": "bs-1"})
+    r = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=SW, json={
+        "scheduled_for": first_at.isoformat(), "invitees": CORE_GROUP})
+    assert r.status_code == 200, r.text
+    _, again = await typed(system, reference, "core-group.scheduled", count=2)
+    assert (again["meeting_id"], again["sequence"], again["rescheduled"]) == (
+        first["meeting_id"], 1, True)
+    assert again["organiser"] == {"role": "social_worker", "user_id": "sw-1"}
 
     system["clock"].set(first_at + timedelta(hours=2))
     url = f"/v1/core-groups/{first['meeting_id']}"
@@ -377,6 +406,16 @@ async def test_reviews_continue_the_plan_then_step_it_down_ending_it_and_its_clo
     assert (first["first"], first["due_on"]) == (True, "2027-03-05")
     (scheduled,) = await typed(system, reference, "review-conference.scheduled")
     assert (scheduled["plan_id"], scheduled["chaired_by_iro"]) == (plan_id, "iro-1")
+    # The calendar invite: organiser and sequence, which re-arranging increments.
+    assert (scheduled["sequence"], scheduled["organiser"]) == (
+        0, {"role": "business_support", "user_id": "bs-1"})
+    r = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=BS, json={
+        "scheduled_for": first_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP})
+    assert r.status_code == 200, r.text
+    _, again = await typed(system, reference, "review-conference.scheduled", count=2)
+    assert (again["meeting_id"], again["sequence"], again["rescheduled"]) == (
+        first["meeting_id"], 1, True)
 
     system["clock"].set(first_at + timedelta(hours=2))
     url = f"/v1/review-conferences/{first['meeting_id']}/held"

@@ -27,15 +27,21 @@ from notifications.settings import NotifySettings
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
+RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
+DASH_REQUESTED = "mash.intake.dash.requested.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
 INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"
 REQUEST_CHASED = "mash.enquiries.request.chased.v1"
 DISCUSSION_SCHEDULED = "mash.strategy.discussion.scheduled.v1"
 DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
+ICPC_SCHEDULED = "mash.strategy.icpc.scheduled.v1"
+CORE_GROUP_SCHEDULED = "mash.strategy.core-group.scheduled.v1"
+REVIEW_SCHEDULED = "mash.strategy.review-conference.scheduled.v1"
 CLOCK_BREACHED = "mash.sla.clock.breached.v1"
 CLOCK_WARNED = "mash.sla.clock.warned.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
+CONSENT_RETURN, DASH_REQUEST = "consent_return", "dash_request"
 PUBLIC = "public"
 # Routes at triage that end the MASH episode there (mash_enquiries ends with its outcome).
 ENDS_AT_TRIAGE = ("nfa", "information_and_advice", "early_help", "strategy_discussion",
@@ -89,7 +95,29 @@ def intake_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                    col(Notification.kind).in_((ACK, OUTCOME)))
             .values(status=NOT_REQUIRED, next_attempt_at=None))
 
-    return {CONTACT_RECEIVED: received, LINKED_REFERRAL_CREATED: linked}
+    def returned_for_consent(event: Event, uow: UnitOfWork) -> None:
+        """The contact goes back to its professional referrer to discuss consent with the
+        family (DOMAIN.md §5): a notice to the agency's referrer mailbox with the reference
+        and a link, never the guidance text or a name; never to the public."""
+        agency = str(event.data["referrer"]["agency"])
+        if agency == PUBLIC:
+            return  # the contract forbids it; never the public all the same
+        _add(ctx, uow, event, CONSENT_RETURN, partnership=event.partnership,
+             role="referrer", agency=agency,
+             detail=str(event.data["consent_to_referral"]))
+
+    def dash_requested(event: Event, uow: UnitOfWork) -> None:
+        """A police domestic-abuse referral without its DASH: the request goes to the police
+        referrer's mailbox (DOMAIN.md §3) with the reference, the police's own number and
+        the due time; identifiers only, never a name."""
+        data = event.data
+        _add(ctx, uow, event, DASH_REQUEST, partnership=event.partnership, role="referrer",
+             agency="police",
+             detail=" ".join(str(data.get(k) or "") for k in
+                             ("request_id", "response_due_at", "police_reference")))
+
+    return {CONTACT_RECEIVED: received, LINKED_REFERRAL_CREATED: linked,
+            RETURNED_FOR_CONSENT: returned_for_consent, DASH_REQUESTED: dash_requested}
 
 
 def _outcome(ctx: ServiceContext, uow: UnitOfWork, event: Event, outcome: str) -> None:
@@ -137,11 +165,13 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     update or cancellation to each invited agency's attendee mailbox (one per agency; the
     same UID every time, strategy's SEQUENCE), no names (DOMAIN.md §7, §10)."""
 
-    def invite(cancelled: bool) -> EventHandler:
+    def invite(cancelled: bool, title: str = "Strategy discussion") -> EventHandler:
         def handle(event: Event, uow: UnitOfWork) -> None:
-            payload = meeting_payload(event, cancelled=cancelled)
+            payload = meeting_payload(event, cancelled=cancelled, title=title)
             first_role: dict[str, str] = {}
             for invitee in event.data["invitees"]:
+                if invitee.get("agency") is None:
+                    continue  # family, advocates: invited by the social worker, not by mail
                 first_role.setdefault(str(invitee["agency"]), str(invitee["role"]))
             for agency, role in first_role.items():
                 if agency == PUBLIC:
@@ -150,7 +180,10 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                      role=role, agency=agency, payload=payload)
         return handle
 
-    return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True)}
+    return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True),
+            ICPC_SCHEDULED: invite(False, "Child protection conference"),
+            REVIEW_SCHEDULED: invite(False, "Review child protection conference"),
+            CORE_GROUP_SCHEDULED: invite(False, "Core group meeting")}
 
 
 def sla_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:

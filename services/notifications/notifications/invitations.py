@@ -18,11 +18,20 @@ FORMATS = {"meeting": "meeting", "video_call": "video call", "phone_calls": "pho
 DEFAULT_LENGTH = timedelta(hours=1)
 
 
-def meeting_payload(event: CloudEvent, *, cancelled: bool) -> str:
-    """What the invitation needs from strategy's scheduled/cancelled event (no names)."""
+def meeting_payload(event: CloudEvent, *, cancelled: bool,
+                    title: str = "Strategy discussion") -> str:
+    """What the invitation needs from strategy's scheduled/cancelled event (no names).
+
+    Events without strategy's ``sequence`` (conferences and core groups before strategy
+    carries one) use the (re)scheduling time in epoch seconds: it only ever grows, so a
+    reschedule still updates the calendar entry with the same UID."""
     data = event.data
+    sequence = data.get("sequence")
+    if sequence is None:
+        sequence = int(parse_time(str(data["scheduled_at"])).timestamp()) \
+            if data.get("rescheduled") and data.get("scheduled_at") else 0
     return json.dumps({
-        "meeting_id": data["meeting_id"], "sequence": int(data.get("sequence") or 0),
+        "meeting_id": data["meeting_id"], "sequence": int(sequence), "title": title,
         "start": data["scheduled_for"], "end": data.get("ends_at"),
         "format": data.get("format"), "location": data.get("location"),
         "dial_in": data.get("dial_in"), "cancelled": cancelled,
@@ -45,9 +54,10 @@ def ics(payload: str, case_reference: str, organiser: str, attendee: str) -> byt
     vevent.add("dtstamp", parse_time(meeting["stamp"]) if meeting.get("stamp") else start)
     vevent.add("dtstart", start)
     vevent.add("dtend", end)
-    vevent.add("summary", f"Strategy discussion {case_reference}")
+    title = str(meeting.get("title") or "Strategy discussion")
+    vevent.add("summary", f"{title} {case_reference}")
     how = FORMATS.get(meeting.get("format") or "", "meeting")
-    vevent.add("description", f"Strategy discussion ({how}) for MASH case {case_reference}. "
+    vevent.add("description", f"{title} ({how}) for MASH case {case_reference}. "
                "Details of the case are in the MASH system: do not add names to this invite.")
     if meeting.get("location") or meeting.get("dial_in"):
         vevent.add("location", vText(str(meeting.get("location") or meeting.get("dial_in"))))

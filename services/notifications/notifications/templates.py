@@ -44,6 +44,25 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
                 f"Reference: {ref}\n"
                 f"Outcome: {outcome}\n\n"
                 f"You can see more at {link}\n")
+    if notification.kind == "consent_return":
+        return (f"Your safeguarding contact has been returned to you: {ref}",
+                "We have not accepted your contact as a referral. There were no "
+                "safeguarding concerns and the family has not agreed to the referral.\n\n"
+                f"Reference: {ref}\n\n"
+                "Please talk to the family about the referral and get their consent, then "
+                "send it again. You can read our guidance and resubmit at "
+                f"{link}\n\n"
+                "If you think a child is at risk of significant harm, contact us straight "
+                "away.\n")
+    if notification.kind == "dash_request":
+        _request_id, due, police_ref = [*(notification.detail or "").split(" "), "", ""][:3]
+        yours = f"Your reference: {police_ref}\n" if police_ref else ""
+        by = f"Please send it by {_when(due)}.\n\n" if due else "Please send it today.\n\n"
+        return (f"DASH risk assessment needed: {ref}",
+                "Your domestic abuse referral reached the MASH without a complete DASH risk "
+                "assessment. We need it to decide what happens next.\n\n"
+                f"Reference: {ref}\n{yours}\n{by}"
+                f"Add it to the contact at {link}\n")
     if notification.kind in ("navigator_request", "navigator_chaser"):
         request_id, _, deadline = (notification.detail or "").partition(" ")
         request = f"{link_base.rstrip('/')}/v1/requests/{request_id}"
@@ -60,14 +79,15 @@ def render(notification: Notification, link_base: str) -> tuple[str, str]:
     if notification.kind == "meeting_invitation":
         meeting = json.loads(notification.payload or "{}")
         start = _when(str(meeting.get("start", "")))
+        title = str(meeting.get("title") or "Strategy discussion")
         if meeting.get("cancelled"):
-            return (f"Cancelled: strategy discussion {ref}, {start}",
-                    f"The strategy discussion for MASH case {ref} on {start} is cancelled.\n"
+            return (f"Cancelled: {title.lower()} {ref}, {start}",
+                    f"The {title.lower()} for MASH case {ref} on {start} is cancelled.\n"
                     "Your calendar will remove it when you open the attachment.\n")
         place = meeting.get("location") or meeting.get("dial_in") or "see the MASH system"
         updated = "Updated: " if meeting.get("sequence") else ""
-        return (f"{updated}Strategy discussion {ref}, {start}",
-                f"You are invited to a strategy discussion for MASH case {ref}.\n\n"
+        return (f"{updated}{title} {ref}, {start}",
+                f"You are invited to a {title.lower()} for MASH case {ref}.\n\n"
                 f"When: {start}\nWhere: {place}\n\n"
                 f"Case details are in the MASH system: {link}\n"
                 "Do not add names to the calendar entry.\n")

@@ -98,3 +98,21 @@ def decision_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
 
     return {THRESHOLD_DECIDED: threshold_decided, CASE_RE_RATED: re_rated,
             OUTCOME_DECIDED: mash_outcome}
+
+
+def merged(*maps: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
+    """Several parts of the service reacting to the same events: each event type's handlers
+    run in the order given, in one unit of work (a transfer-in may both request a strategy
+    discussion and arrange a transfer-in conference)."""
+    steps: dict[str, list[EventHandler]] = {}
+    for handlers in maps:
+        for event_type, handler in handlers.items():
+            steps.setdefault(event_type, []).append(handler)
+
+    def in_order(chain: list[EventHandler]) -> EventHandler:
+        def handle(event: Event, uow: UnitOfWork) -> None:
+            for step in chain:
+                step(event, uow)
+        return handle
+
+    return {t: chain[0] if len(chain) == 1 else in_order(chain) for t, chain in steps.items()}

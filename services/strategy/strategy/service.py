@@ -26,8 +26,8 @@ SERVICE = ServiceDefinition(
     routers=lambda ctx: [*router(ctx), *conference_router(ctx)],
     consumers=[
         ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS],
-                     handlers=lambda ctx: {**handlers.intake_handlers(ctx),
-                                           **transfer_in.handlers(ctx)}),
+                     handlers=lambda ctx: handlers.merged(handlers.intake_handlers(ctx),
+                                                          transfer_in.handlers(ctx))),
         ConsumerSpec(name="decisions", topics=[TRIAGE_CASES, ENQUIRIES_EPISODES],
                      handlers=handlers.decision_handlers),
     ],

@@ -328,6 +328,11 @@ class PolicyPack(_Strict):
         default=7, gt=0, le=90,
         description="How far back hub staff may record or correct when a contact came in "
         "(a phone call recorded later); the SLA clocks count from that time.")
+    conference_reports_due_working_days_before: int = Field(
+        default=2, ge=1, le=15,
+        description="Agencies' written reports for a child protection conference are due at "
+        "close of business this many working days before it (DOMAIN.md §7; Working Together "
+        "leaves the date to local procedures).")
     recent_involvement_weeks: int | None = Field(
         default=None, gt=0, le=104,
         description="Medway's 12-week rule [003]: re-engage a social worker involved this "

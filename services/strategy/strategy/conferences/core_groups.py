@@ -124,7 +124,9 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             "meeting_id": m.id, "case_reference": m.case_reference, "plan_id": p.id,
             "first": m.first, "scheduled_for": scheduled_for.isoformat(),
             "invitees": invitees, "rescheduled": m.sequence > 0,
-            "scheduled_at": now.isoformat()}, now)
+            "scheduled_at": now.isoformat(), "sequence": m.sequence,
+            "organiser": {"role": str(principal.role),
+                          "user_id": recordable_user_id(principal)}}, now)
         uow.commit()
         return view(m, p, _first_due(ctx, m, p))
 

@@ -13,8 +13,10 @@ ICPC_SCHEDULED = "mash.strategy.icpc.scheduled.v1"
 ICPC_HELD = "mash.strategy.icpc.held.v1"
 
 
-def icpc_scheduled(c: Conference) -> dict[str, Any]:
-    """``icpc.scheduled.v1``: what a calendar invite needs (notifications sends it)."""
+def icpc_scheduled(c: Conference, organiser: dict[str, str] | None = None) -> dict[str, Any]:
+    """``icpc.scheduled.v1``: what a calendar invite needs (notifications sends it): the
+    meeting id as the invite's stable id, its sequence (0, then one more per reschedule)
+    and the organiser, named as on ``discussion.scheduled``."""
     assert c.scheduled_for is not None and c.scheduled_at is not None
     return {
         "meeting_id": c.id, "case_reference": c.case_reference,
@@ -24,6 +26,7 @@ def icpc_scheduled(c: Conference) -> dict[str, Any]:
         **({"chaired_by_iro": c.chaired_by_iro} if c.chaired_by_iro else {}),
         "scheduled_for": c.scheduled_for.isoformat(), "invitees": json.loads(c.invitees),
         "rescheduled": c.sequence > 0, "scheduled_at": c.scheduled_at.isoformat(),
+        "sequence": c.sequence, **({"organiser": organiser} if organiser else {}),
     }
 
 

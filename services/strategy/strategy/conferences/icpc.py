@@ -77,8 +77,21 @@ def _reports(uow: UnitOfWork, conference_id: str) -> list[ConferenceReport]:
         .order_by(col(ConferenceReport.agency))))
 
 
-def view(uow: UnitOfWork, c: Conference, *, full: bool) -> dict[str, Any]:
-    """A conference; ``full`` for staff and IROs (the decisions' free text included)."""
+def _for_agency(decision: dict[str, Any], agency: str | None) -> dict[str, Any]:
+    """What of a child's decision concerns an agency attendee: the plan, its categories and
+    first review, and only their own agency's core group members and plan actions; never
+    the outline plan's free text."""
+    mine = {k: v for k, v in decision.items() if k != "outline_plan"}
+    for key, owner in (("core_group", "agency"), ("actions", "owner_agency")):
+        if isinstance(mine.get(key), list):
+            mine[key] = [x for x in mine[key] if isinstance(x, dict) and x.get(owner) == agency]
+    return mine
+
+
+def view(uow: UnitOfWork, c: Conference, *, full: bool,
+         agency: str | None = None) -> dict[str, Any]:
+    """A conference; ``full`` for staff and IROs (the decisions' free text included);
+    otherwise, per ``agency``, the decisions that concern that agency."""
     decisions = json.loads(c.decisions)
     return {
         "meeting_id": c.id, "case_reference": c.case_reference, "kind": c.kind,
@@ -95,8 +108,7 @@ def view(uow: UnitOfWork, c: Conference, *, full: bool) -> dict[str, Any]:
                      "status": "received" if r.received_at else "awaited",
                      "received_at": _iso(r.received_at)} for r in _reports(uow, c.id)],
         "held_at": _iso(c.held_at), "attendees": json.loads(c.attendees),
-        "decisions": decisions if full else [
-            {k: v for k, v in d.items() if k != "outline_plan"} for d in decisions],
+        "decisions": decisions if full else [_for_agency(d, agency) for d in decisions],
         "decision_summary": c.decision_summary if full else None,
     }
 
@@ -130,7 +142,8 @@ def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str
     """One conference, audited."""
     with ctx.unit_of_work() as uow:
         c = _conference(ctx, uow, principal, meeting_id, AuditAction.READ)
-        return view(uow, c, full=principal.role in READERS)
+        return view(uow, c, full=principal.role in READERS,
+                    agency=agency_code(principal.agency))
 
 
 def list_for_case(ctx: ServiceContext, principal: Principal,
@@ -195,7 +208,8 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
         c.scheduled_at = now
         uow.session.add(c)
         _sync_reports(ctx, uow, c, invitees)
-        _emit(ctx, uow, c, events.ICPC_SCHEDULED, events.icpc_scheduled(c), now)
+        organiser = {"role": str(principal.role), "user_id": recordable_user_id(principal)}
+        _emit(ctx, uow, c, events.ICPC_SCHEDULED, events.icpc_scheduled(c, organiser), now)
         uow.commit()
         return view(uow, c, full=True)
 
@@ -205,8 +219,9 @@ def _sync_reports(ctx: ServiceContext, uow: UnitOfWork, c: Conference,
     """One report per invited agency (not children's social care): due the policy's
     number of working days before the conference; a received report stays received."""
     assert c.scheduled_for is not None
-    calendar = ctx.policy.for_partnership(c.partnership).working_calendar()
-    due = rules.reports_due(calendar, c.scheduled_for)
+    pack = ctx.policy.for_partnership(c.partnership)
+    due = rules.reports_due(pack.working_calendar(), c.scheduled_for,
+                            pack.conference_reports_due_working_days_before)
     agencies = {p["agency"] for p in invitees
                 if p.get("agency") and p["agency"] != "local_authority"}
     for report in _reports(uow, c.id):
@@ -237,7 +252,8 @@ def report_received(ctx: ServiceContext, principal: Principal, meeting_id: str,
             report.received_at, report.received_by = ctx.clock.now(), user_id
             uow.session.add(report)
         uow.commit()
-        return view(uow, c, full=principal.role in READERS)
+        return view(uow, c, full=principal.role in READERS,
+                    agency=agency_code(principal.agency))
 
 
 @dataclass(frozen=True)

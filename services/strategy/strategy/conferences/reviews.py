@@ -134,7 +134,9 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             "first": r.first, "due_on": r.due_on.isoformat(),
             "chaired_by_iro": chaired_by_iro, "scheduled_for": scheduled_for.isoformat(),
             "invitees": invitees, "rescheduled": r.sequence > 0,
-            "scheduled_at": now.isoformat()}, now)
+            "scheduled_at": now.isoformat(), "sequence": r.sequence,
+            "organiser": {"role": str(principal.role),
+                          "user_id": recordable_user_id(principal)}}, now)
         uow.commit()
         return view(r, p, full=True)
 
