@@ -119,6 +119,9 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     ("sla-timekeeper", "GET", "/v1/dashboard/stream"): ("local_authority",
                                                         {TM: ANY, OPS: ANY}),
     ("sla-timekeeper", "GET", "/v1/clocks"): ("local_authority", {TM: LIST, OPS: (SHOWN,) * 4}),
+    # notifications: the delivery log, ops every partnership, a team manager their own.
+    ("notifications", "GET", "/v1/notifications"): ("local_authority",
+                                                    {TM: LIST, OPS: (SHOWN,) * 4}),
     ("sla-timekeeper", "POST", "/v1/clocks/{clock_id}/extension"): (
         "local_authority", {TM: PARTNERSHIP, R.IRO: PARTNERSHIP}),
     # strategy: children's social care staff of the case's partnership; anyone else finds a
@@ -284,6 +287,7 @@ BODIES: dict[str, Any] = {
 MEETINGS = {"/v1/conferences/": "conference_id", "/v1/core-groups/": "core_group_id",
             "/v1/review-conferences/": "review_id"}
 QUERIES = {"/v1/clocks": "case_reference={case_reference}",
+           "/v1/notifications": "case_reference={case_reference}",
            "/v1/audit": "case_reference={case_reference}"}
 # Writes that change what the others may do: after them, in this order (lock-down restricts
 # the record; after the threshold decision only a team manager re-rates).

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import httpx
 import standardwebhooks
+from notifications_python_client.errors import APIError
+from notifications_python_client.notifications import NotificationsAPIClient
 
 from notifications.settings import NotifySettings, Webhook
 
@@ -33,6 +35,10 @@ class Message:
     calendar_method: str = "REQUEST"
     # For a webhook: the JSON body (a reference, ids, times and a link; never names).
     payload: dict[str, Any] | None = None
+    # For GOV.UK Notify: the message's kind (its template) and the template's fields
+    # (reference, times, link; never a name).
+    kind: str = ""
+    personalisation: dict[str, str] | None = None
 
 
 class DeliveryFailed(Exception):
@@ -135,5 +141,43 @@ class WebhookChannel:
             raise DeliveryFailed("provider_rejected", permanent=True)
 
 
+class GovukNotifyChannel:
+    """Email through GOV.UK Notify's API (its official client, which signs each request with
+    a JWT from the API key): the kind's template, the message's personalisation, and the
+    notification's id as Notify's ``reference`` (a resend after a crash is recognisable as
+    the same message in Notify's records). Notify's 429 and 5xx are retried like an SMTP
+    relay's 4xx; its other 4xx (a bad address, template, or key) are permanent: ``dead``."""
+
+    name = "email"
+
+    def __init__(self, settings: NotifySettings) -> None:
+        assert settings.govuk_api_key is not None  # checked at start-up (settings)
+        self.templates = settings.govuk_template_ids
+        self.client = NotificationsAPIClient(  # type: ignore[no-untyped-call]
+            settings.govuk_api_key.get_secret_value(), base_url=settings.govuk_base_url,
+            timeout=settings.govuk_timeout)
+
+    def send(self, message: Message) -> None:
+        template = self.templates.get(message.kind)
+        if template is None:
+            raise DeliveryFailed("template_missing", permanent=True)
+        try:
+            self.client.send_email_notification(  # type: ignore[no-untyped-call]
+                email_address=message.to, template_id=template,
+                personalisation=message.personalisation or {},
+                reference=message.notification_id)
+        except APIError as exc:
+            status = exc.status_code
+            if status == 429:
+                raise DeliveryFailed("rate_limited") from exc
+            if status >= 500:
+                raise DeliveryFailed("provider_unavailable") from exc
+            if status == 400 and "email_address" in str(exc.message):
+                raise DeliveryFailed("address_rejected", permanent=True) from exc
+            raise DeliveryFailed("provider_rejected", permanent=True) from exc
+
+
 def channel_for(settings: NotifySettings) -> Channel:
+    if settings.channel == "govuk_notify":
+        return GovukNotifyChannel(settings)
     return SmtpChannel(settings) if settings.channel == "smtp" else LogOnlyChannel()

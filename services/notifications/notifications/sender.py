@@ -27,7 +27,7 @@ from notifications.channels import DeliveryFailed, Message, WebhookChannel, chan
 from notifications.invitations import ics
 from notifications.models import DEAD, PENDING, SENT, Notification
 from notifications.settings import NotifySettings
-from notifications.templates import render, webhook_payload
+from notifications.templates import personalisation, render, webhook_payload
 
 BATCH = 100
 LEASE = timedelta(minutes=5)
@@ -99,7 +99,9 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
         failure = DeliveryFailed("no_contact_route")
     else:
         subject, body = render(notification, settings.link_base)
-        message = Message(notification.id, address, subject, body)
+        message = Message(notification.id, address, subject, body, kind=notification.kind,
+                           personalisation=personalisation(notification, settings.link_base,
+                                                           subject))
         if invitation and notification.payload:
             method = "CANCEL" if json.loads(notification.payload)["cancelled"] else "REQUEST"
             message = replace(message, calendar_method=method, calendar=ics(

@@ -21,7 +21,7 @@ from mashcore.topics import (
     STRATEGY_CASES,
     TRIAGE_CASES,
 )
-from notifications import handlers, sender
+from notifications import api, handlers, sender
 from notifications.metrics import notification_metrics
 from notifications.settings import NotifySettings
 
@@ -37,6 +37,7 @@ SERVICE = ServiceDefinition(
     title="MASH Notifications",
     description="Tells referrers, navigators, attendees and managers what they need to know.",
     migrations=Path(__file__).parent / "migrations",
+    routers=api.router,
     consumers=[
         ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS],
                      handlers=handlers.intake_handlers),

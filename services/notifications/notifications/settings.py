@@ -1,8 +1,13 @@
 """How notifications are delivered: environment variables ``MASH_NOTIFY_*``, read at each
 sending run (so an operator's change applies without a restart of the consumers).
 
-* ``MASH_NOTIFY_CHANNEL``: ``smtp`` (default) or ``log_only`` (development: nothing leaves
-  the process; each message is recorded as sent without its body).
+* ``MASH_NOTIFY_CHANNEL``: ``smtp`` (default), ``govuk_notify`` (GOV.UK Notify's API) or
+  ``log_only`` (development: nothing leaves the process; each message is recorded as sent
+  without its body).
+* ``MASH_NOTIFY_GOVUK_API_KEY``: the Notify service's API key (``govuk_notify`` only);
+  ``MASH_NOTIFY_GOVUK_TEMPLATE_IDS``: JSON ``{"<kind>": "<template uuid>"}``, one per kind of
+  email (``EMAIL_KINDS``); each template uses the personalisation ``reference``, ``link``,
+  ``due`` and ``subject`` only. ``MASH_NOTIFY_GOVUK_BASE_URL``: the API (default Notify's).
 * ``MASH_NOTIFY_SMTP_HOST`` / ``_PORT`` / ``_STARTTLS`` / ``_USERNAME`` / ``_PASSWORD``: the
   relay (e.g. the council's relay, or smtp.notifications.service.gov.uk is *not* SMTP: use a
   relay).
@@ -34,10 +39,17 @@ sending run (so an operator's change applies without a restart of the consumers)
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMAIL_KINDS = ("referrer_acknowledgement", "referrer_outcome", "consent_return",
+               "dash_request", "navigator_request", "navigator_chaser", "meeting_invitation",
+               "sla_breach_alert", "manager_alert")
+"""Every kind of message sent by email: each needs a GOV.UK Notify template."""
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class Webhook(BaseModel):
@@ -48,9 +60,16 @@ class Webhook(BaseModel):
 
 
 class NotifySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MASH_NOTIFY_", extra="ignore")
+    # Errors name the variable, never echo the input (it holds keys and secrets).
+    model_config = SettingsConfigDict(env_prefix="MASH_NOTIFY_", extra="ignore",
+                                      hide_input_in_errors=True)
 
-    channel: Literal["smtp", "log_only"] = "smtp"
+    channel: Literal["smtp", "govuk_notify", "log_only"] = "smtp"
+    govuk_api_key: SecretStr | None = None
+    govuk_template_ids: dict[str, str] = {}
+    govuk_base_url: str = Field(default="https://api.notifications.service.gov.uk",
+                                pattern=r"^https?://")
+    govuk_timeout: float = 10.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_starttls: bool = False
@@ -76,7 +95,23 @@ class NotifySettings(BaseSettings):
             for agency, hook in agencies.items():
                 if not hook.url.startswith("https://") and not self.allow_http_webhooks:
                     raise ValueError(f"navigator_webhooks: {agency}'s url must be https")
+        if self.channel == "govuk_notify":
+            self._check_govuk_notify()
         return self
+
+    def _check_govuk_notify(self) -> None:
+        """Notify's key ends with the service's id and the secret (two UUIDs); every kind of
+        email needs a template. Errors name the variable, never the key."""
+        key = self.govuk_api_key.get_secret_value() if self.govuk_api_key else ""
+        if not (len(key) >= 74 and _UUID.fullmatch(key[-73:-37])
+                and _UUID.fullmatch(key[-36:])):
+            raise ValueError("govuk_api_key: set MASH_NOTIFY_GOVUK_API_KEY to the service's "
+                             "GOV.UK Notify API key")
+        missing = [kind for kind in EMAIL_KINDS
+                   if not _UUID.fullmatch(self.govuk_template_ids.get(kind, ""))]
+        if missing:
+            raise ValueError("govuk_template_ids: MASH_NOTIFY_GOVUK_TEMPLATE_IDS needs a "
+                             f"template id (a UUID) for {', '.join(missing)}")
 
     def webhook(self, partnership: str, agency: str) -> Webhook | None:
         """The agency's navigators' webhook in this partnership, if it has one."""

@@ -124,6 +124,25 @@ def _when(value: str) -> str:
            f"{at.strftime('%B %Y')}"
 
 
+def personalisation(notification: Notification, link_base: str,
+                    subject: str) -> dict[str, str]:
+    """A GOV.UK Notify template's fields: the case reference, the link, the deadline or
+    meeting time (``due``, empty if none) and the subject line (which says the same: a
+    reference and a time, never a name)."""
+    ref, base = notification.case_reference, link_base.rstrip("/")
+    detail = [*(notification.detail or "").split(" "), "", "", ""]
+    link, due = f"{base}/contacts?case_reference={ref}", ""
+    if notification.kind in ("navigator_request", "navigator_chaser"):
+        link, due = f"{base}/v1/requests/{detail[0]}", _when(detail[1])
+    elif notification.kind in ("sla_breach_alert", "manager_alert"):
+        link, due = f"{base}/dashboard", _when(detail[2])
+    elif notification.kind == "dash_request" and detail[1]:
+        due = _when(detail[1])
+    elif notification.kind == "meeting_invitation":
+        due = _when(str(json.loads(notification.payload or "{}").get("start", "")))
+    return {"reference": ref, "link": link, "due": due, "subject": subject}
+
+
 def webhook_payload(notification: Notification, link_base: str) -> dict[str, Any]:
     """A navigator request or chaser for a partner system: the reference, the request's id,
     deadline and link; who it is about is read through the API, never sent."""
