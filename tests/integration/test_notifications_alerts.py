@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from notifications.sender import send_due
 from sla_timekeeper.timekeeper import fire_due_clocks
+from tests.integration.notifications_support import Inbox, smtp_inbox
 from tests.integration.test_notifications_referrer_feedback import (
-    Inbox,
     _clocks,
-    _free_port,
     _notifications,
 )
 from tests.support import auth, eventually, services_on_postgres, synthetic_referral
@@ -33,19 +31,11 @@ MANAGERS = "mash-managers@council.example"
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
     # Only the threshold decision's breaches are routed; no referrer mailbox, so the
     # acknowledgement cannot go and its clock breaches too, unrouted.
-    monkeypatch.setenv("MASH_NOTIFY_MANAGER_ROUTES",
-                       json.dumps({P: {"threshold_decision": MANAGERS}}))
-    try:
+    routes = json.dumps({P: {"threshold_decision": MANAGERS}})
+    with smtp_inbox(monkeypatch, MASH_NOTIFY_MANAGER_ROUTES=routes) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from mashcore.envelope import Event
 from notifications.handlers import ICPC_SCHEDULED, strategy_handlers
 from notifications.sender import send_due
-from tests.integration.test_notifications_referrer_feedback import Inbox, _free_port
+from tests.integration.notifications_support import Inbox, smtp_inbox
 from tests.support import services_on_postgres
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -33,16 +32,9 @@ REFERENCE = "MASH-2026-K7QX3MZP"
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_ATTENDEE_MAILBOXES", json.dumps({P: ATTENDEES}))
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_ATTENDEE_MAILBOXES=json.dumps({P: ATTENDEES})) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

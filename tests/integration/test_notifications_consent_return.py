@@ -19,9 +19,9 @@ import pytest
 from mashcore.envelope import Event
 from notifications.handlers import DASH_REQUESTED, RETURNED_FOR_CONSENT, intake_handlers
 from notifications.sender import send_due
+from tests.integration.notifications_support import Inbox
 from tests.integration.test_notifications_referrer_feedback import (
     MAILBOX,
-    Inbox,
     _notifications,
     smtp,  # noqa: F401  (the fixture)
 )

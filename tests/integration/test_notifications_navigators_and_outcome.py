@@ -19,14 +19,12 @@ from typing import Any
 
 import pytest
 import standardwebhooks
-from aiosmtpd.controller import Controller
 
 from mash_enquiries.chasers import chase_due_requests
 from notifications.sender import send_due
+from tests.integration.notifications_support import Inbox, smtp_inbox
 from tests.integration.test_notifications_referrer_feedback import (
-    Inbox,
     _clocks,
-    _free_port,
     _notifications,
 )
 from tests.support import auth, eventually, services_on_postgres, synthetic_referral
@@ -42,18 +40,10 @@ SCHOOL_MAILBOX = "safeguarding@school.example"
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES",
-                       json.dumps({"*": {"education": SCHOOL_MAILBOX}}))
-    monkeypatch.setenv("MASH_NOTIFY_NAVIGATOR_MAILBOXES", json.dumps({P: NAVIGATORS}))
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_REFERRER_MAILBOXES=json.dumps({"*": {"education": SCHOOL_MAILBOX}}),
+                    MASH_NOTIFY_NAVIGATOR_MAILBOXES=json.dumps({P: NAVIGATORS})) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

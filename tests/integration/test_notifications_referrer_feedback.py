@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 from notifications.models import Notification
 from notifications.sender import send_due
 from sla_timekeeper.models import ClockRow
+from tests.integration.notifications_support import Inbox, smtp_inbox
 from tests.support import auth, eventually, services_on_postgres, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
@@ -39,42 +38,13 @@ MAILBOX = "safeguarding@school.example"
 FEEDBACK = {"referrer_acknowledged", "referrer_outcome"}
 
 
-class Inbox:
-    """An aiosmtpd handler keeping what it accepted; ``refuse`` makes it answer 451."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.refuse = False
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refuse:
-            return "451 Try again later"
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES", json.dumps({P: {"education": MAILBOX}}))
-    monkeypatch.setenv("MASH_NOTIFY_MAX_ATTEMPTS", "3")
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_SMTP_HOST="127.0.0.1",
+                    MASH_NOTIFY_REFERRER_MAILBOXES=json.dumps({P: {"education": MAILBOX}}),
+                    MASH_NOTIFY_MAX_ATTEMPTS="3") as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+"""Shared set-up of the notifications tests: a real SMTP server (aiosmtpd) on a free loopback
+port that keeps what it accepts, with the sender pointed at it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+class Inbox:
+    """An aiosmtpd handler keeping what it accepted; ``refuse`` makes it answer 451."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse = False
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse:
+            return "451 Try again later"
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def smtp_inbox(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[Inbox]:
+    """A real SMTP server on a free loopback port for the test's duration, the sender's
+    ``MASH_NOTIFY_SMTP_PORT`` set to it and each of ``env`` set too: what it accepts."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield inbox
+    finally:
+        controller.stop()
