@@ -1,16 +1,21 @@
 """Shared set-up of the notifications tests: a real SMTP server (aiosmtpd) on a free loopback
-port that keeps what it accepts, with the sender pointed at it."""
+port that keeps what it accepts, with the sender pointed at it, and the services under test
+on the real PostgreSQL server."""
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.support import services_on_postgres
 
 
 class Inbox:
@@ -50,3 +55,17 @@ def smtp_inbox(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+def system_fixture(services: list[str], now: datetime) -> Any:
+    """A test module's ``system`` fixture: ``services`` in this process on the real
+    PostgreSQL server with the clock at ``now`` (tests.support.services_on_postgres),
+    started after the module's ``smtp`` fixture has set the sender's environment."""
+
+    @pytest.fixture(name="system")
+    async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
+                     ) -> AsyncIterator[dict[str, Any]]:
+        async with services_on_postgres(postgres_server, tmp_path, services, now) as running:
+            yield running
+
+    return system

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from notifications.sender import send_due
 from sla_timekeeper.timekeeper import fire_due_clocks
-from tests.integration.notifications_support import Inbox, smtp_inbox
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 from tests.integration.test_notifications_referrer_feedback import (
     _clocks,
     _notifications,
 )
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -38,13 +37,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         yield inbox
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path,
-                                    ["intake", "notifications", "sla-timekeeper"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["intake", "notifications", "sla-timekeeper"], NOW)
 
 
 async def test_a_routed_breach_alerts_the_managers_once_and_an_unrouted_one_does_not(

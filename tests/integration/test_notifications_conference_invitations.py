@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,7 @@ from icalendar import Calendar
 from mashcore.envelope import Event
 from notifications.handlers import ICPC_SCHEDULED, strategy_handlers
 from notifications.sender import send_due
-from tests.integration.notifications_support import Inbox, smtp_inbox
-from tests.support import services_on_postgres
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 P = "coventry"
@@ -37,12 +35,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         yield inbox
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path, ["notifications"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["notifications"], NOW)
 
 
 def _icpc(when: str, *, rescheduled: bool, at: str) -> Event:

@@ -10,11 +10,10 @@ import asyncio
 import base64
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,12 @@ import standardwebhooks
 
 from mash_enquiries.chasers import chase_due_requests
 from notifications.sender import send_due
-from tests.integration.notifications_support import Inbox, smtp_inbox
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 from tests.integration.test_notifications_referrer_feedback import (
     _clocks,
     _notifications,
 )
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -46,14 +45,8 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         yield inbox
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(
-            postgres_server, tmp_path,
-            ["intake", "triage", "mash-enquiries", "notifications", "sla-timekeeper"],
-            NOW) as running:
-        yield running
+system = system_fixture(
+    ["intake", "triage", "mash-enquiries", "notifications", "sla-timekeeper"], NOW)
 
 
 async def _decide(system: dict[str, Any], reference: str, decision: dict[str, str]) -> None:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,8 @@ from sqlmodel import Session, select
 from notifications.models import Notification
 from notifications.sender import send_due
 from sla_timekeeper.models import ClockRow
-from tests.integration.notifications_support import Inbox, smtp_inbox
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -47,13 +46,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         yield inbox
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path,
-                                    ["intake", "notifications", "sla-timekeeper"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["intake", "notifications", "sla-timekeeper"], NOW)
 
 
 def _rows(system: dict[str, Any], service: str, query: Any) -> list[Any]:
