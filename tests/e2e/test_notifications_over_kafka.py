@@ -13,7 +13,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from devinfra.processes import ServiceProcess
-from tests.integration.test_notifications_referrer_feedback import Inbox, _free_port
+from tests.integration.notifications_support import Inbox, free_port
 from tests.support import auth, eventually_sync, synthetic_referral
 
 P = "coventry"
@@ -30,7 +30,7 @@ def test_a_professional_is_acknowledged_by_email_and_the_public_gets_nothing(
     for service in ("notifications", "sla_timekeeper"):
         postgres_server.create_database(f"{prefix}_{service}")
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -85,16 +85,39 @@ async def transfer_id(client: Any) -> str:
     return str(received.json()["transfer_id"])
 
 
+class Gate(Protocol):
+    """Where the two requests meet (Rendezvous on PostgreSQL, HeldOpen on SQLite)."""
+
+    def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+def _held_at(monkeypatch: pytest.MonkeyPatch, builder: str, gate: Gate) -> None:
+    """Each request waits at ``gate`` when it builds its event (contact_types.<builder>):
+    after it has read the record, before it writes."""
+    monkeypatch.setattr(contact_types, builder, gate.wrap(getattr(contact_types, builder)))
+
+
+async def advice_path(client: Any, monkeypatch: pytest.MonkeyPatch, gate: Gate) -> str:
+    """A new consultation's advice path, each advice on it held at ``gate``."""
+    consulted = await consultation_id(client)
+    _held_at(monkeypatch, "consultation_recorded_data", gate)
+    return f"/v1/consultations/{consulted}/advice"
+
+
+async def decision_path(client: Any, monkeypatch: pytest.MonkeyPatch, gate: Gate) -> str:
+    """A new transfer-in's decision path, each decision on it held at ``gate``."""
+    transferred = await transfer_id(client)
+    _held_at(monkeypatch, "transfer_in_received_data", gate)
+    return f"/v1/transfers-in/{transferred}/decision"
+
+
 async def test_two_advices_at_once_on_postgres_record_and_announce_one(
     intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = intake["client"]
-    consulted = await consultation_id(client)
     # Both have read the consultation awaiting advice before either records it.
     meeting = Rendezvous(intake["engine"])
-    monkeypatch.setattr(contact_types, "consultation_recorded_data",
-                        meeting.wrap(contact_types.consultation_recorded_data))
-    path = f"/v1/consultations/{consulted}/advice"
+    path = await advice_path(client, monkeypatch, meeting)
     answers = await asyncio.gather(client.post(path, json=ADVICE, headers=IO),
                                    client.post(path, json=ADVICE, headers=TM))
     assert sorted(a.status_code for a in answers) == [200, 409]
@@ -106,11 +129,8 @@ async def test_two_decisions_at_once_on_postgres_decide_and_announce_once(
     intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = intake["client"]
-    transferred = await transfer_id(client)
     meeting = Rendezvous(intake["engine"])
-    monkeypatch.setattr(contact_types, "transfer_in_received_data",
-                        meeting.wrap(contact_types.transfer_in_received_data))
-    path = f"/v1/transfers-in/{transferred}/decision"
+    path = await decision_path(client, monkeypatch, meeting)
     answers = await asyncio.gather(
         client.post(path, json={"arrangement": "permanent"}, headers=TM),
         client.post(path, json={"arrangement": "temporary"}, headers=OTHER_TM))
@@ -125,11 +145,8 @@ async def test_a_dispute_is_announced_once_even_when_two_managers_dispute_at_onc
     intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = intake["client"]
-    transferred = await transfer_id(client)
     meeting = Rendezvous(intake["engine"])
-    monkeypatch.setattr(contact_types, "transfer_in_received_data",
-                        meeting.wrap(contact_types.transfer_in_received_data))
-    path = f"/v1/transfers-in/{transferred}/decision"
+    path = await decision_path(client, monkeypatch, meeting)
     disputed = {"arrangement": "disputed"}
     answers = await asyncio.gather(client.post(path, json=disputed, headers=TM),
                                    client.post(path, json=disputed, headers=OTHER_TM))
@@ -188,11 +205,8 @@ async def test_two_advices_at_once_in_embedded_mode_record_and_announce_one(
     embedded_intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = embedded_intake["client"]
-    consulted = await consultation_id(client)
     held = HeldOpen(monkeypatch)
-    monkeypatch.setattr(contact_types, "consultation_recorded_data",
-                        held.wrap(contact_types.consultation_recorded_data))
-    path = f"/v1/consultations/{consulted}/advice"
+    path = await advice_path(client, monkeypatch, held)
     first, second = await asyncio.gather(
         client.post(path, json=ADVICE, headers=IO),
         held.second(client.post(path, json=ADVICE, headers=TM)))
@@ -204,11 +218,8 @@ async def test_two_decisions_at_once_in_embedded_mode_decide_and_announce_once(
     embedded_intake: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = embedded_intake["client"]
-    transferred = await transfer_id(client)
     held = HeldOpen(monkeypatch)
-    monkeypatch.setattr(contact_types, "transfer_in_received_data",
-                        held.wrap(contact_types.transfer_in_received_data))
-    path = f"/v1/transfers-in/{transferred}/decision"
+    path = await decision_path(client, monkeypatch, held)
     first, second = await asyncio.gather(
         client.post(path, json={"arrangement": "permanent"}, headers=TM),
         held.second(client.post(path, json={"arrangement": "temporary"}, headers=OTHER_TM)))

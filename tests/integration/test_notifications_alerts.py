@@ -6,24 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from notifications.sender import send_due
 from sla_timekeeper.timekeeper import fire_due_clocks
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 from tests.integration.test_notifications_referrer_feedback import (
-    Inbox,
     _clocks,
-    _free_port,
     _notifications,
 )
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -33,28 +30,14 @@ MANAGERS = "mash-managers@council.example"
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
     # Only the threshold decision's breaches are routed; no referrer mailbox, so the
     # acknowledgement cannot go and its clock breaches too, unrouted.
-    monkeypatch.setenv("MASH_NOTIFY_MANAGER_ROUTES",
-                       json.dumps({P: {"threshold_decision": MANAGERS}}))
-    try:
+    routes = json.dumps({P: {"threshold_decision": MANAGERS}})
+    with smtp_inbox(monkeypatch, MASH_NOTIFY_MANAGER_ROUTES=routes) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path,
-                                    ["intake", "notifications", "sla-timekeeper"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["intake", "notifications", "sla-timekeeper"], NOW)
 
 
 async def test_a_routed_breach_alerts_the_managers_once_and_an_unrouted_one_does_not(

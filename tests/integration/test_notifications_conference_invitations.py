@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from mashcore.envelope import Event
 from notifications.handlers import ICPC_SCHEDULED, strategy_handlers
 from notifications.sender import send_due
-from tests.integration.test_notifications_referrer_feedback import Inbox, _free_port
-from tests.support import services_on_postgres
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 P = "coventry"
@@ -33,24 +30,12 @@ REFERENCE = "MASH-2026-K7QX3MZP"
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_ATTENDEE_MAILBOXES", json.dumps({P: ATTENDEES}))
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_ATTENDEE_MAILBOXES=json.dumps({P: ATTENDEES})) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path, ["notifications"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["notifications"], NOW)
 
 
 def _icpc(when: str, *, rescheduled: bool, at: str) -> Event:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,25 +17,19 @@ import pytest
 from mashcore.envelope import Event
 from notifications.handlers import DASH_REQUESTED, RETURNED_FOR_CONSENT, intake_handlers
 from notifications.sender import send_due
+from tests.integration.notifications_support import Inbox, system_fixture
 from tests.integration.test_notifications_referrer_feedback import (
     MAILBOX,
-    Inbox,
     _notifications,
     smtp,  # noqa: F401  (the fixture)
 )
-from tests.support import services_on_postgres
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 P = "coventry"
 GUIDANCE = "Synthetic: talk to Jane Testperson's parents about early help."
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox  # noqa: F811
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path, ["notifications"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["notifications"], NOW)
 
 
 def _returned(reference: str, agency: str) -> Event:

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from notifications.sender import send_due
-from tests.integration.test_notifications_referrer_feedback import Inbox, _free_port
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -38,26 +36,13 @@ INVITEES = [{"role": "social_worker", "agency": "local_authority", "user_id": "s
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_ATTENDEE_MAILBOXES", json.dumps({P: ATTENDEES}))
-    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES", json.dumps({P: {}}))
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_ATTENDEE_MAILBOXES=json.dumps({P: ATTENDEES}),
+                    MASH_NOTIFY_REFERRER_MAILBOXES=json.dumps({P: {}})) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path,
-                                    ["intake", "triage", "strategy", "notifications"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["intake", "triage", "strategy", "notifications"], NOW)
 
 
 def _invites(smtp: Inbox) -> list[tuple[str, str, Calendar]]:

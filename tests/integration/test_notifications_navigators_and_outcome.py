@@ -10,26 +10,23 @@ import asyncio
 import base64
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import standardwebhooks
-from aiosmtpd.controller import Controller
 
 from mash_enquiries.chasers import chase_due_requests
 from notifications.sender import send_due
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 from tests.integration.test_notifications_referrer_feedback import (
-    Inbox,
     _clocks,
-    _free_port,
     _notifications,
 )
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -42,28 +39,14 @@ SCHOOL_MAILBOX = "safeguarding@school.example"
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES",
-                       json.dumps({"*": {"education": SCHOOL_MAILBOX}}))
-    monkeypatch.setenv("MASH_NOTIFY_NAVIGATOR_MAILBOXES", json.dumps({P: NAVIGATORS}))
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_REFERRER_MAILBOXES=json.dumps({"*": {"education": SCHOOL_MAILBOX}}),
+                    MASH_NOTIFY_NAVIGATOR_MAILBOXES=json.dumps({P: NAVIGATORS})) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(
-            postgres_server, tmp_path,
-            ["intake", "triage", "mash-enquiries", "notifications", "sla-timekeeper"],
-            NOW) as running:
-        yield running
+system = system_fixture(
+    ["intake", "triage", "mash-enquiries", "notifications", "sla-timekeeper"], NOW)
 
 
 async def _decide(system: dict[str, Any], reference: str, decision: dict[str, str]) -> None:

@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 from notifications.models import Notification
 from notifications.sender import send_due
 from sla_timekeeper.models import ClockRow
-from tests.support import auth, eventually, services_on_postgres, synthetic_referral
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
+from tests.support import auth, eventually, synthetic_referral
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday
 P = "coventry"
@@ -39,51 +37,16 @@ MAILBOX = "safeguarding@school.example"
 FEEDBACK = {"referrer_acknowledged", "referrer_outcome"}
 
 
-class Inbox:
-    """An aiosmtpd handler keeping what it accepted; ``refuse`` makes it answer 451."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.refuse = False
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refuse:
-            return "451 Try again later"
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("MASH_NOTIFY_SMTP_PORT", str(port))
-    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES", json.dumps({P: {"education": MAILBOX}}))
-    monkeypatch.setenv("MASH_NOTIFY_MAX_ATTEMPTS", "3")
-    try:
+    with smtp_inbox(monkeypatch,
+                    MASH_NOTIFY_SMTP_HOST="127.0.0.1",
+                    MASH_NOTIFY_REFERRER_MAILBOXES=json.dumps({P: {"education": MAILBOX}}),
+                    MASH_NOTIFY_MAX_ATTEMPTS="3") as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
-@pytest.fixture
-async def system(postgres_server: Any, tmp_path: Path, smtp: Inbox
-                 ) -> AsyncIterator[dict[str, Any]]:
-    async with services_on_postgres(postgres_server, tmp_path,
-                                    ["intake", "notifications", "sla-timekeeper"],
-                                    NOW) as running:
-        yield running
+system = system_fixture(["intake", "notifications", "sla-timekeeper"], NOW)
 
 
 def _rows(system: dict[str, Any], service: str, query: Any) -> list[Any]:

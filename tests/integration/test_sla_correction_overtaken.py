@@ -7,55 +7,29 @@ real PostgreSQL server, through two replicas' consumers and the durable timer.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import select
 
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
-from mashcore.db import make_engine, unit_of_work
-from mashcore.embedded_bus import EmbeddedBus
-from mashcore.migrations import upgrade_to_head
-from mashcore.outbox import OutboxRecord
-from mashcore.service import ServiceContext
+from mashcore.db import unit_of_work
 from sla_timekeeper.models import ClockRow
-from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
-from tests.support import contact_received_event, service_context
+from tests.integration.sla_support import (
+    replica,
+    timekeeper_engine,  # noqa: F401  (the engine fixture)
+)
+from tests.integration.sla_support import threshold_events as sla_events
+from tests.support import contact_received_event
 
 WRONG = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Friday, entered by mistake
 REALLY = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday: when the call came in
 CORRECTED_AT = REALLY + timedelta(minutes=30)
 DECIDED = REALLY + timedelta(hours=2)  # within a working day of the real time
-
-
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    upgrade_to_head(engine, TIMEKEEPER.migrations)
-    yield engine
-    engine.dispose()
-
-
-def replica(engine: Engine, tmp_path: Path, clock: FrozenClock) -> ServiceContext:
-    return service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), clock,
-                           name="sla-timekeeper")
-
-
-def sla_events(engine: Engine, kind: str) -> list[dict[str, Any]]:
-    with unit_of_work(engine) as uow:
-        rows = uow.session.exec(select(OutboxRecord).where(
-            OutboxRecord.event_type == f"mash.sla.clock.{kind}.v1")
-            .order_by(col(OutboxRecord.id))).all()
-    return [d for d in (json.loads(r.payload) for r in rows)
-            if d["clock"] == "threshold_decision"]
 
 
 def test_a_correction_applied_after_the_decision_it_preceded_leaves_no_breach(

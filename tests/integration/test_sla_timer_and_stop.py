@@ -8,9 +8,7 @@ is held open at the engine call while the timer runs.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,44 +16,22 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col, select
+from sqlmodel import select
 
 import sla_timekeeper.timekeeper as timekeeper_module
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
-from mashcore.db import make_engine, unit_of_work
-from mashcore.embedded_bus import EmbeddedBus
-from mashcore.migrations import upgrade_to_head
-from mashcore.outbox import OutboxRecord
-from mashcore.service import ServiceContext
+from mashcore.db import unit_of_work
 from sla_timekeeper.models import ClockRow
-from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
-from tests.support import contact_received_event, service_context
+from tests.integration.sla_support import (
+    replica,
+    threshold_events,
+    timekeeper_engine,  # noqa: F401  (the engine fixture)
+)
+from tests.support import contact_received_event
 
 WAIT_S = 60.0
-
-
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    upgrade_to_head(engine, TIMEKEEPER.migrations)
-    yield engine
-    engine.dispose()
-
-
-def replica(engine: Engine, tmp_path: Path, clock: FrozenClock) -> ServiceContext:
-    return service_context(engine, EmbeddedBus(tmp_path / "bus.sqlite"), clock,
-                           name="sla-timekeeper")
-
-
-def threshold_events(engine: Engine, kind: str) -> list[dict[str, Any]]:
-    with unit_of_work(engine) as uow:
-        rows = uow.session.exec(select(OutboxRecord).where(
-            OutboxRecord.event_type == f"mash.sla.clock.{kind}.v1")
-            .order_by(col(OutboxRecord.id))).all()
-    return [d for d in (json.loads(r.payload) for r in rows)
-            if d["clock"] == "threshold_decision"]
 
 
 def test_the_timer_leaves_a_clock_whose_stop_is_being_applied_and_never_breaches_it(

@@ -51,13 +51,15 @@ def _someone_waits_for_the_migration_lock(url: str) -> bool:
     return bool(row and row[0])
 
 
-def test_two_replicas_upgrading_a_fresh_database_at_once_both_start(pg_url: str) -> None:
+def two_replicas_migrate(url: str, migrations: Path) -> list[str]:
+    """Start two replicas' migrations of ``migrations`` on the fresh database at ``url``, both
+    paused where an unserialised upgrade would collide; their outcomes, sorted ("ok" each)."""
     spawn = multiprocessing.get_context("spawn")
     checked, results = spawn.Queue(), spawn.Queue()
     release = spawn.Event()
     replicas = [
         spawn.Process(target=_migrate_paused,
-                      args=(pg_url, str(TRIAGE.migrations), checked, release, results))
+                      args=(url, str(migrations), checked, release, results))
         for _ in range(2)
     ]
     for replica in replicas:
@@ -70,18 +72,21 @@ def test_two_replicas_upgrading_a_fresh_database_at_once_both_start(pg_url: str)
         while time.monotonic() < deadline:
             while not checked.empty():
                 seen.add(checked.get())
-            if len(seen) == 2 or (seen and _someone_waits_for_the_migration_lock(pg_url)):
+            if len(seen) == 2 or (seen and _someone_waits_for_the_migration_lock(url)):
                 break
             time.sleep(0.05)
         else:
             pytest.fail("the replicas never reached their migrations")
         release.set()
-        outcomes = sorted(results.get(timeout=DEADLINE_S) for _ in replicas)
+        return sorted(results.get(timeout=DEADLINE_S) for _ in replicas)
     finally:
         release.set()
         for replica in replicas:
             replica.join(DEADLINE_S)
-    assert outcomes == ["ok", "ok"]
+
+
+def test_two_replicas_upgrading_a_fresh_database_at_once_both_start(pg_url: str) -> None:
+    assert two_replicas_migrate(pg_url, TRIAGE.migrations) == ["ok", "ok"]
 
 
 def test_a_sqlite_database_file_is_migrated_under_a_file_lock(tmp_path: Path) -> None:

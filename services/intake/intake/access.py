@@ -14,7 +14,7 @@ exactly like a missing one (404).
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from sqlalchemy import and_, false
 from sqlalchemy.sql.elements import ColumnElement
@@ -27,6 +27,8 @@ from mashcore.audit import AuditAction, Owner, audit_read_or_404, owner_of
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
+
+_Row = TypeVar("_Row", Contact, Consultation, TransferIn)
 
 
 def scope(ctx: ServiceContext, principal: Principal) -> Scope:
@@ -68,15 +70,22 @@ def transfer_visible(who: Scope) -> ColumnElement[bool]:
     return mine if who.is_hub else false()
 
 
+def _find_visible(uow: UnitOfWork, model: type[_Row], record_id: str,
+                  visible: ColumnElement[bool], *, fresh: bool) -> _Row | None:
+    """The ``model`` row with this id if ``visible`` lets the caller see it; otherwise None.
+    ``fresh``: overwrite what the session already holds with the row as committed."""
+    query = select(model).where(col(model.id) == record_id, visible)
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return uow.session.exec(query).first()
+
+
 def find_contact(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, contact_id: str,
                  *, fresh: bool = False) -> Contact | None:
     """The contact if it exists and the caller may see it; otherwise None (a 404).
     ``fresh``: overwrite what the session already holds with the row as committed."""
-    query = select(Contact).where(col(Contact.id) == contact_id,
-                                  contact_visible(scope(ctx, principal)))
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return uow.session.exec(query).first()
+    return _find_visible(uow, Contact, contact_id, contact_visible(scope(ctx, principal)),
+                         fresh=fresh)
 
 
 def contact_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
@@ -126,11 +135,8 @@ def find_consultation(ctx: ServiceContext, uow: UnitOfWork, principal: Principal
                       consultation_id: str, *, fresh: bool = False) -> Consultation | None:
     """The consultation if it exists and the caller may see it; otherwise None (a 404).
     ``fresh``: overwrite what the session already holds with the row as committed."""
-    query = select(Consultation).where(col(Consultation.id) == consultation_id,
-                                       consultation_visible(scope(ctx, principal)))
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return uow.session.exec(query).first()
+    return _find_visible(uow, Consultation, consultation_id,
+                         consultation_visible(scope(ctx, principal)), fresh=fresh)
 
 
 def consultation_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
@@ -151,11 +157,8 @@ def find_transfer(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, tr
                   *, fresh: bool = False) -> TransferIn | None:
     """The transfer-in if it exists and the caller may see it; otherwise None (a 404).
     ``fresh``: overwrite what the session already holds with the row as committed."""
-    query = select(TransferIn).where(col(TransferIn.id) == transfer_id,
-                                     transfer_visible(scope(ctx, principal)))
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return uow.session.exec(query).first()
+    return _find_visible(uow, TransferIn, transfer_id, transfer_visible(scope(ctx, principal)),
+                         fresh=fresh)
 
 
 def transfer_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,

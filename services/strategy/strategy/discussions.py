@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +64,20 @@ def _conflict(d: Discussion, doing: str, expected: tuple[str, ...]) -> ProblemHT
         409, "Not possible in this state",
         f"Strategy discussion {d.id} is {d.status!r}: {doing} needs it to be "
         f"{' or '.join(repr(s) for s in expected)}.", extra={"discussion_status": d.status})
+
+
+@contextmanager
+def _changing(ctx: ServiceContext, principal: Principal, meeting_id: str, doing: str,
+              expected: tuple[str, ...]) -> Iterator[tuple[UnitOfWork, Discussion]]:
+    """One command on a discussion: its refusals audited, the unit of work open, the
+    discussion loaded for writing (mashcore.audit.AuditAction.WRITE) and a 409 unless its
+    status is one of ``expected`` (``doing`` names the command in that problem)."""
+    with (access.audited_refusals(ctx, principal, access.DISCUSSION, meeting_id),
+          ctx.unit_of_work() as uow):
+        d = access.discussion(ctx, uow, principal, meeting_id, AuditAction.WRITE)
+        if d.status not in expected:
+            raise _conflict(d, doing, expected)
+        yield uow, d
 
 
 # --- Requested ---------------------------------------------------------------------------
@@ -155,11 +171,7 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
     the referrer when a professional (unless the organiser says why not), never a member
     of the public. Each arrangement is a new version of one calendar invite."""
     user_id = recordable_user_id(principal)
-    with (access.audited_refusals(ctx, principal, access.DISCUSSION, meeting_id),
-          ctx.unit_of_work() as uow):
-        d = access.discussion(ctx, uow, principal, meeting_id, AuditAction.WRITE)
-        if d.status not in rules.SCHEDULABLE:
-            raise _conflict(d, "scheduling", rules.SCHEDULABLE)
+    with _changing(ctx, principal, meeting_id, "scheduling", rules.SCHEDULABLE) as (uow, d):
         case = uow.session.get(StrategyCase, d.case_reference)
         assert case is not None
         if errors := _schedule_errors(s, case):
@@ -191,11 +203,7 @@ def cancel(ctx: ServiceContext, principal: Principal, meeting_id: str, *,
     """Call off a scheduled discussion; the invitees' calendars drop it. It may be
     scheduled again."""
     user_id = recordable_user_id(principal)
-    with (access.audited_refusals(ctx, principal, access.DISCUSSION, meeting_id),
-          ctx.unit_of_work() as uow):
-        d = access.discussion(ctx, uow, principal, meeting_id, AuditAction.WRITE)
-        if d.status != rules.SCHEDULED:
-            raise _conflict(d, "cancelling", (rules.SCHEDULED,))
+    with _changing(ctx, principal, meeting_id, "cancelling", (rules.SCHEDULED,)) as (uow, d):
         now = ctx.clock.now()
         d.status, d.cancelled_reason = rules.CANCELLED, reason
         d.sequence += 1
@@ -244,11 +252,8 @@ def record_held(ctx: ServiceContext, principal: Principal, meeting_id: str,
     s47 decision per child (opening each child's s47 enquiry unless one is open already)
     and the actions. Recorded by the chair or by business support on the chair's behalf."""
     recordable_user_id(principal)
-    with (access.audited_refusals(ctx, principal, access.DISCUSSION, meeting_id),
-          ctx.unit_of_work() as uow):
-        d = access.discussion(ctx, uow, principal, meeting_id, AuditAction.WRITE)
-        if d.status != rules.SCHEDULED:
-            raise _conflict(d, "recording it as held", (rules.SCHEDULED,))
+    with _changing(ctx, principal, meeting_id, "recording it as held",
+                   (rules.SCHEDULED,)) as (uow, d):
         now = ctx.clock.now()
         if errors := _held_errors(h, d, now):
             raise invalid_fields("Held discussion refused", errors)
@@ -302,11 +307,8 @@ def sign_off_minutes(ctx: ServiceContext, principal: Principal, meeting_id: str,
                      minutes: str) -> dict[str, Any]:
     """The chairing team manager signs off the minutes (DOMAIN.md §7)."""
     user_id = recordable_user_id(principal)
-    with (access.audited_refusals(ctx, principal, access.DISCUSSION, meeting_id),
-          ctx.unit_of_work() as uow):
-        d = access.discussion(ctx, uow, principal, meeting_id, AuditAction.WRITE)
-        if d.status != rules.HELD:
-            raise _conflict(d, "signing off the minutes", (rules.HELD,))
+    with _changing(ctx, principal, meeting_id, "signing off the minutes",
+                   (rules.HELD,)) as (uow, d):
         if principal.role != Role.TEAM_MANAGER or user_id != d.chair_id:
             raise ProblemHTTPException(403, detail="Only the team manager who chaired the "
                                        "discussion signs off its minutes.")
@@ -321,11 +323,8 @@ def circulate_minutes(ctx: ServiceContext, principal: Principal,
                       meeting_id: str) -> dict[str, Any]:
     """Send the signed-off minutes to the attendees (stops the 24 h minutes clock)."""
     recordable_user_id(principal)
-    with (access.audited_refusals(ctx, principal, access.DISCUSSION, meeting_id),
-          ctx.unit_of_work() as uow):
-        d = access.discussion(ctx, uow, principal, meeting_id, AuditAction.WRITE)
-        if d.status != rules.MINUTES_SIGNED_OFF:
-            raise _conflict(d, "circulating the minutes", (rules.MINUTES_SIGNED_OFF,))
+    with _changing(ctx, principal, meeting_id, "circulating the minutes",
+                   (rules.MINUTES_SIGNED_OFF,)) as (uow, d):
         now = ctx.clock.now()
         d.status, d.circulated_at = rules.MINUTES_CIRCULATED, now
         uow.session.add(d)
