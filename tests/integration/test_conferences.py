@@ -579,3 +579,90 @@ async def test_a_permanent_transfer_in_with_a_plan_arranges_one_transfer_in_conf
     assert held[1]["plan_id"] is None and held[1]["category_of_abuse"] == []
     await clocks_when(system, reference, {("first_core_group", held[0]["plan_id"]):
                                           "running", own: "met"})
+
+
+async def test_conferences_reviews_and_core_groups_carry_the_calendar_invite_s_end_and_place(
+    system: dict[str, Any],
+) -> None:
+    """What a calendar invite needs besides the start: the end, and the office (a meeting in
+    person) or the link or number to join (online or by phone); refused as a 422 naming the
+    field when the end is not after the start or the format lacks its place."""
+    reference = await agreed_continuing_risk(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    (conference,) = (await strategy.get(f"/v1/cases/{reference}/conferences",
+                                        headers=SW)).json()
+    meeting = conference["meeting_id"]
+    url = f"/v1/conferences/{meeting}/schedule"
+    base = {"scheduled_for": ICPC_AT.isoformat(), "chaired_by_iro": "iro-1",
+            "invitees": ICPC_INVITEES}
+    ends = (ICPC_AT + timedelta(hours=2)).isoformat()
+    for faulty, field in (({"ends_at": ICPC_AT.isoformat()}, "ends_at"),
+                          ({"format": "meeting", "ends_at": ends}, "location"),
+                          ({"format": "video_call", "location": "Civic Centre"}, "dial_in")):
+        r = await strategy.post(url, headers=BS, json={**base, **faulty})
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [field]
+    r = await strategy.post(url, headers=BS, json={
+        **base, "format": "meeting", "ends_at": ends,
+        "location": "Synthetic: Civic Centre, Room 4"})
+    assert r.status_code == 200, r.text
+    (scheduled,) = await typed(system, reference, "icpc.scheduled")
+    assert {k: scheduled.get(k) for k in ("format", "ends_at", "location", "dial_in")} == {
+        "format": "meeting", "ends_at": ends, "location": "Synthetic: Civic Centre, Room 4",
+        "dial_in": None}
+    # Re-arranged online: the new arrangement replaces the office, stored and re-read.
+    r = await strategy.post(url, headers=BS, json={
+        **base, "format": "video_call", "ends_at": ends,
+        "dial_in": "https://meet.example/icpc"})
+    assert r.status_code == 200, r.text
+    _, again = await typed(system, reference, "icpc.scheduled", count=2)
+    assert (again["sequence"], again["dial_in"], again.get("location")) == (
+        1, "https://meet.example/icpc", None)
+    read = (await strategy.get(f"/v1/conferences/{meeting}", headers=IRO)).json()
+    assert (read["format"], read["ends_at"], read["dial_in"], read.get("location")) == (
+        "video_call", ends, "https://meet.example/icpc", None)
+
+    system["clock"].set(ICPC_AT + timedelta(hours=3))
+    r = await strategy.post(f"/v1/conferences/{meeting}/held", headers=IRO, json={
+        "held_at": (ICPC_AT + timedelta(hours=1)).isoformat(), "attendees": ICPC_INVITEES,
+        "decisions": [{"child_number": 1, "plan": True, "category_of_abuse": ["neglect"],
+                       "core_group": CORE_GROUP, "first_review_due_on": "2027-03-05"}]})
+    assert r.status_code == 200, r.text
+    plan_id = r.json()["decisions"][0]["plan_id"]
+
+    core_at = datetime(2026, 12, 17, 10, 0, tzinfo=UTC)
+    r = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=BS, json={
+        "scheduled_for": core_at.isoformat(), "invitees": CORE_GROUP,
+        "format": "phone_calls"})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["dial_in"]
+    core_ends = (core_at + timedelta(minutes=45)).isoformat()
+    r = await strategy.post(f"/v1/plans/{plan_id}/core-groups", headers=BS, json={
+        "scheduled_for": core_at.isoformat(), "invitees": CORE_GROUP,
+        "format": "phone_calls", "ends_at": core_ends, "dial_in": "024 7683 0000"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["ends_at"], r.json()["dial_in"]) == (core_ends, "024 7683 0000")
+    (core,) = await typed(system, reference, "core-group.scheduled")
+    assert (core["format"], core["ends_at"], core["dial_in"], core.get("location")) == (
+        "phone_calls", core_ends, "024 7683 0000", None)
+
+    review_at = datetime(2027, 3, 4, 10, 0, tzinfo=UTC)
+    review_ends = (review_at + timedelta(hours=2)).isoformat()
+    r = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=BS, json={
+        "scheduled_for": review_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP, "ends_at": review_at.isoformat()})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["ends_at"]
+    r = await strategy.post(f"/v1/plans/{plan_id}/reviews", headers=BS, json={
+        "scheduled_for": review_at.isoformat(), "chaired_by_iro": "iro-1",
+        "invitees": CORE_GROUP, "format": "meeting", "ends_at": review_ends,
+        "location": "Synthetic: Civic Centre, Room 2"})
+    assert r.status_code == 200, r.text
+    (review,) = await typed(system, reference, "review-conference.scheduled")
+    assert (review["format"], review["ends_at"], review["location"],
+            review.get("dial_in")) == ("meeting", review_ends,
+                                        "Synthetic: Civic Centre, Room 2", None)
+    read = (await strategy.get(f"/v1/review-conferences/{review['meeting_id']}",
+                               headers=IRO)).json()
+    assert (read["ends_at"], read["location"]) == (review_ends,
+                                                    "Synthetic: Civic Centre, Room 2")

@@ -38,7 +38,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
 system = system_fixture(["notifications"], NOW)
 
 
-def _icpc(when: str, *, rescheduled: bool, at: str) -> Event:
+def _icpc(when: str, *, rescheduled: bool, at: str, **arrangement: str) -> Event:
     return Event(type=ICPC_SCHEDULED, source="/mash/strategy", subject=REFERENCE, time=NOW,
                  recordedtime=NOW, partnership=P, data={
                      "meeting_id": "a4c7e9f1-2b3d-4e5f-8a6b-7c8d9e0f1a2b",
@@ -51,7 +51,7 @@ def _icpc(when: str, *, rescheduled: bool, at: str) -> Event:
                          {"role": "social_worker", "agency": "local_authority"},
                          {"role": "practitioner", "agency": "health", "user_id": "hv-1"},
                          {"role": "parent_or_carer"}, {"role": "advocate"}],
-                     "rescheduled": rescheduled, "scheduled_at": at})
+                     "rescheduled": rescheduled, "scheduled_at": at, **arrangement})
 
 
 async def test_an_icpc_invite_then_its_update_with_the_same_uid(
@@ -67,8 +67,11 @@ async def test_an_icpc_invite_then_its_update_with_the_same_uid(
     await asyncio.to_thread(consume, _icpc("2026-12-10T10:00:00+00:00", rescheduled=False,
                                            at="2026-12-04T09:15:00+00:00"))
     await asyncio.to_thread(send_due, ctx)
+    # Re-arranged with the end and the office: the invite's DTEND and LOCATION.
     await asyncio.to_thread(consume, _icpc("2026-12-11T14:00:00+00:00", rescheduled=True,
-                                           at="2026-12-05T11:00:00+00:00"))
+                                           at="2026-12-05T11:00:00+00:00", format="meeting",
+                                           ends_at="2026-12-11T16:00:00+00:00",
+                                           location="Synthetic: Civic Centre, Room 4"))
     await asyncio.to_thread(send_due, ctx)
 
     sent = [(to, message_from_bytes(raw)) for to, raw in smtp.messages]
@@ -86,3 +89,8 @@ async def test_an_icpc_invite_then_its_update_with_the_same_uid(
     assert int(later["sequence"]) > int(first["sequence"]) == 0
     assert str(later["summary"]) == f"Child protection conference {REFERENCE}"
     assert later.decoded("dtstart") == datetime(2026, 12, 11, 14, 0, tzinfo=UTC)
+    assert later.decoded("dtend") == datetime(2026, 12, 11, 16, 0, tzinfo=UTC)
+    assert str(later["location"]) == "Synthetic: Civic Centre, Room 4"
+    # Without them (the first arrangement): an hour, and no place.
+    assert first.decoded("dtend") == datetime(2026, 12, 10, 11, 0, tzinfo=UTC)
+    assert "location" not in first

@@ -12,8 +12,10 @@ from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
 from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
-from strategy.api_models import Agency, Body, LongText, PractitionerRole, Text, UserId
+from strategy.api_models import Agency, Body, Format, LongText, PractitionerRole, Text, UserId
+from strategy.api_models import Short as Place
 from strategy.conferences import core_groups, icpc, plans, reviews
+from strategy.conferences.arrangements import Arrangement
 
 Organiser = Annotated[Principal, Depends(require_roles(
     Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.BUSINESS_SUPPORT))]
@@ -43,7 +45,25 @@ class ParticipantIn(Body):
         return self
 
 
-class IcpcScheduleIn(Body):
+class ArrangementIn(Body):
+    """How and where, for the calendar invite (each optional; without an end the invite
+    lasts an hour)."""
+
+    format: Format | None = Field(default=None, description="A meeting in person, an "
+                                  "online meeting or phone calls.")
+    ends_at: IsoDateTime | None = Field(default=None, description="When it is planned to "
+                                        "end: after scheduled_for.")
+    location: Place | None = Field(default=None, description="For a meeting in person "
+                                   "(required then): an office address, never the family's.")
+    dial_in: Place | None = Field(default=None, description="For an online meeting or phone "
+                                  "calls (required then): the link or number to join.")
+
+    def arrangement(self) -> Arrangement:
+        return Arrangement(format=self.format, ends_at=self.ends_at, location=self.location,
+                           dial_in=self.dial_in)
+
+
+class IcpcScheduleIn(ArrangementIn):
     """Arrange (or re-arrange) the ICPC."""
 
     scheduled_for: IsoDateTime = Field(description="When it takes place.")
@@ -111,7 +131,7 @@ class CopyIn(Body):
         default=None, description="The language of the copy, when not English.")
 
 
-class CoreGroupScheduleIn(Body):
+class CoreGroupScheduleIn(ArrangementIn):
     """Arrange the plan's next core group (a pending one is re-arranged)."""
 
     scheduled_for: IsoDateTime
@@ -131,7 +151,7 @@ class CoreGroupMinutesIn(Body):
     minutes: LongText
 
 
-class ReviewScheduleIn(Body):
+class ReviewScheduleIn(ArrangementIn):
     """Arrange the plan's next review conference (a pending one is re-arranged)."""
 
     scheduled_for: IsoDateTime
@@ -179,7 +199,8 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         return icpc.schedule(ctx, principal, meeting_id, icpc.Schedule(
             scheduled_for=body.scheduled_for, chaired_by_iro=body.chaired_by_iro,
             invitees=[p.model_dump(exclude_none=True) for p in body.invitees],
-            family_not_invited_reason=body.family_not_invited_reason))
+            family_not_invited_reason=body.family_not_invited_reason,
+            arrangement=body.arrangement()))
 
     @api.post("/conferences/{meeting_id}/reports/{agency}/received", tags=["conferences"],
               responses=problem_responses(403, 404))
@@ -242,7 +263,8 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         worker."""
         return core_groups.schedule(
             ctx, principal, plan_id, scheduled_for=body.scheduled_for,
-            invitees=[p.model_dump(exclude_none=True) for p in body.invitees])
+            invitees=[p.model_dump(exclude_none=True) for p in body.invitees],
+            arrangement=body.arrangement())
 
     @api.get("/core-groups/{meeting_id}", tags=["core groups"])
     def read_core_group(meeting_id: str, ctx: Context,
@@ -279,7 +301,8 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         return reviews.schedule(
             ctx, principal, plan_id, scheduled_for=body.scheduled_for,
             chaired_by_iro=body.chaired_by_iro,
-            invitees=[p.model_dump(exclude_none=True) for p in body.invitees])
+            invitees=[p.model_dump(exclude_none=True) for p in body.invitees],
+            arrangement=body.arrangement())
 
     @api.get("/review-conferences/{meeting_id}", tags=["review conferences"])
     def read_review(meeting_id: str, ctx: Context,

@@ -23,7 +23,8 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import plans, rules
+from strategy.conferences import arrangements, plans, rules
+from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.icpc import READERS
 from strategy.conferences.models import ChildProtectionPlan, CoreGroupMeeting
 
@@ -44,6 +45,7 @@ def view(m: CoreGroupMeeting, p: ChildProtectionPlan, due_at: datetime | None,
         "first": m.first, "status": m.status, "due_at": _iso(due_at),
         "chair_role": rules.core_group_chair_role(m.first),
         "scheduled_for": _iso(m.scheduled_for), "invitees": json.loads(m.invitees),
+        **arrangements.fields(m),
         "sequence": m.sequence, "held_at": _iso(m.held_at), "chaired_by": m.chaired_by,
         "attendees": json.loads(m.attendees), "minutes_due_at": _iso(m.minutes_due_at),
         "circulated_at": _iso(m.circulated_at), "plan_status": p.status,
@@ -94,9 +96,11 @@ def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str
 
 def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
              scheduled_for: datetime, invitees: list[dict[str, str]],
-             meeting_id: str | None = None) -> dict[str, Any]:
+             meeting_id: str | None = None,
+             arrangement: Arrangement = Arrangement()) -> dict[str, Any]:
     """Arrange the plan's next core group (or re-arrange one not yet held)."""
     recordable_user_id(principal)
+    arrangements.check(scheduled_for, arrangement)
     with (access.audited_refusals(ctx, principal, plans.PLAN, plan_id),
           ctx.unit_of_work() as uow):
         p = plans.plan(ctx, uow, principal, plan_id, AuditAction.WRITE)
@@ -119,12 +123,14 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
                 partnership=p.partnership, first=not existing, status="scheduled",
                 scheduled_for=scheduled_for, invitees=json.dumps(invitees), sequence=0,
                 scheduled_at=now)
+        arrangements.store(m, arrangement)
         uow.session.add(m)
         _emit(ctx, uow, m, SCHEDULED_EVENT, {
             "meeting_id": m.id, "case_reference": m.case_reference, "plan_id": p.id,
             "first": m.first, "scheduled_for": scheduled_for.isoformat(),
             "invitees": invitees, "rescheduled": m.sequence > 0,
             "scheduled_at": now.isoformat(), "sequence": m.sequence,
+            **arrangements.fields(m),
             "organiser": {"role": str(principal.role),
                           "user_id": recordable_user_id(principal)}}, now)
         uow.commit()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from strategy.conferences import arrangements
 from strategy.conferences.models import ChildProtectionPlan, Conference
 
 ICPC_SCHEDULED = "mash.strategy.icpc.scheduled.v1"
@@ -26,7 +27,8 @@ def icpc_scheduled(c: Conference, organiser: dict[str, str] | None = None) -> di
         **({"chaired_by_iro": c.chaired_by_iro} if c.chaired_by_iro else {}),
         "scheduled_for": c.scheduled_for.isoformat(), "invitees": json.loads(c.invitees),
         "rescheduled": c.sequence > 0, "scheduled_at": c.scheduled_at.isoformat(),
-        "sequence": c.sequence, **({"organiser": organiser} if organiser else {}),
+        "sequence": c.sequence, **arrangements.fields(c),
+        **({"organiser": organiser} if organiser else {}),
     }
 
 

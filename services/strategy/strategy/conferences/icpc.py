@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -30,7 +30,8 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import events, rules
+from strategy.conferences import arrangements, events, rules
+from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.models import ChildProtectionPlan, Conference, ConferenceReport
 from strategy.discussions import agency_code
 from strategy.models import S47Enquiry, StrategyCase
@@ -104,6 +105,7 @@ def view(uow: UnitOfWork, c: Conference, *, full: bool,
         "chaired_by_iro": c.chaired_by_iro, "invitees": json.loads(c.invitees),
         "family_not_invited_reason": c.family_not_invited_reason if full else None,
         "sequence": c.sequence, "scheduled_at": _iso(c.scheduled_at),
+        **arrangements.fields(c),
         "reports": [{"agency": r.agency, "due_at": _iso(r.due_at),
                      "status": "received" if r.received_at else "awaited",
                      "received_at": _iso(r.received_at)} for r in _reports(uow, c.id)],
@@ -178,6 +180,7 @@ class Schedule:
     chaired_by_iro: str
     invitees: list[dict[str, str]]
     family_not_invited_reason: str | None
+    arrangement: Arrangement = field(default_factory=Arrangement)
 
 
 def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
@@ -191,6 +194,7 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
                         "user_id": s.chaired_by_iro})
     if errors := rules.invitee_errors(invitees, s.family_not_invited_reason):
         raise invalid_fields("Schedule refused", errors)
+    arrangements.check(s.scheduled_for, s.arrangement)
     with (access.audited_refusals(ctx, principal, CONFERENCE, meeting_id),
           ctx.unit_of_work() as uow):
         c = _conference(ctx, uow, principal, meeting_id, AuditAction.WRITE)
@@ -206,6 +210,7 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
         c.family_not_invited_reason = s.family_not_invited_reason
         c.sequence += 1
         c.scheduled_at = now
+        arrangements.store(c, s.arrangement)
         uow.session.add(c)
         _sync_reports(ctx, uow, c, invitees)
         organiser = {"role": str(principal.role), "user_id": recordable_user_id(principal)}

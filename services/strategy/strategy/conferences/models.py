@@ -47,6 +47,11 @@ class Conference(SQLModel, table=True):
                                                   sa_column=Column(Text, nullable=True))
     sequence: int = -1
     scheduled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # How and where (for the calendar invite): format, end, location or dial-in.
+    format: str | None = Field(default=None, max_length=20)
+    ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    location: str | None = Field(default=None, max_length=500)
+    dial_in: str | None = Field(default=None, max_length=500)
     # Held.
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     attendees: str = Field(default="[]", sa_column=Column(Text, nullable=False))
@@ -135,6 +140,11 @@ class CoreGroupMeeting(SQLModel, table=True):
     invitees: str = Field(sa_column=Column(Text, nullable=False))
     sequence: int = 0
     scheduled_at: datetime = Field(sa_column=utc_column())
+    # How and where (for the calendar invite): format, end, location or dial-in.
+    format: str | None = Field(default=None, max_length=20)
+    ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    location: str | None = Field(default=None, max_length=500)
+    dial_in: str | None = Field(default=None, max_length=500)
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     chaired_by: str | None = Field(default=None, max_length=128)
     chaired_by_role: str | None = Field(default=None, max_length=20)
@@ -167,6 +177,11 @@ class ReviewConference(SQLModel, table=True):
     invitees: str = Field(sa_column=Column(Text, nullable=False))
     sequence: int = 0
     scheduled_at: datetime = Field(sa_column=utc_column())
+    # How and where (for the calendar invite): format, end, location or dial-in.
+    format: str | None = Field(default=None, max_length=20)
+    ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    location: str | None = Field(default=None, max_length=500)
+    dial_in: str | None = Field(default=None, max_length=500)
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     attendees: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     decision: str | None = Field(default=None, max_length=30)

@@ -26,7 +26,8 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import plans, rules
+from strategy.conferences import arrangements, plans, rules
+from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.icpc import READERS
 from strategy.conferences.models import ChildProtectionPlan, ReviewConference
 
@@ -49,6 +50,7 @@ def view(r: ReviewConference, p: ChildProtectionPlan, *, full: bool) -> dict[str
         "meeting_id": r.id, "plan_id": r.plan_id, "case_reference": r.case_reference,
         "first": r.first, "due_on": _iso(r.due_on), "status": r.status,
         "scheduled_for": _iso(r.scheduled_for), "chaired_by_iro": r.chaired_by_iro,
+        **arrangements.fields(r),
         "invitees": json.loads(r.invitees), "sequence": r.sequence,
         "held_at": _iso(r.held_at), "attendees": json.loads(r.attendees),
         "decision": r.decision,
@@ -96,10 +98,12 @@ def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str
 
 def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
              scheduled_for: datetime, chaired_by_iro: str,
-             invitees: list[dict[str, str]]) -> dict[str, Any]:
+             invitees: list[dict[str, str]],
+             arrangement: Arrangement = Arrangement()) -> dict[str, Any]:
     """Arrange the plan's next review (a pending one is re-arranged), due on the date the
     ICPC or the previous review set; the IRO chair is invited."""
     recordable_user_id(principal)
+    arrangements.check(scheduled_for, arrangement)
     invitees = [{"role": "iro", "agency": "local_authority", "user_id": chaired_by_iro},
                 *[x for x in invitees if not (x.get("role") == "iro"
                                               and x.get("user_id") == chaired_by_iro)]]
@@ -128,6 +132,7 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
                 partnership=p.partnership, first=first, due_on=due_on, status="scheduled",
                 scheduled_for=scheduled_for, chaired_by_iro=chaired_by_iro,
                 invitees=json.dumps(invitees), sequence=0, scheduled_at=now)
+        arrangements.store(r, arrangement)
         uow.session.add(r)
         _emit(ctx, uow, r.case_reference, r.partnership, SCHEDULED_EVENT, {
             "meeting_id": r.id, "case_reference": r.case_reference, "plan_id": p.id,
@@ -135,6 +140,7 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             "chaired_by_iro": chaired_by_iro, "scheduled_for": scheduled_for.isoformat(),
             "invitees": invitees, "rescheduled": r.sequence > 0,
             "scheduled_at": now.isoformat(), "sequence": r.sequence,
+            **arrangements.fields(r),
             "organiser": {"role": str(principal.role),
                           "user_id": recordable_user_id(principal)}}, now)
         uow.commit()
