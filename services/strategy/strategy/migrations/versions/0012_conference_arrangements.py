@@ -1,15 +1,15 @@
 """Conference, review and core group arrangements: format, end, location, dial-in, for the
 calendar invite (issue 15).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011_parked_events
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011_parked_events"
 branch_labels = None
 depends_on = None
 
