@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from mashcore.lograte import Outage
+
 log = structlog.get_logger(__name__)
 
 
@@ -29,6 +31,7 @@ class WakeableLoop:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._outage = Outage(log, "background step failed; retrying", loop=name)
 
     def wake(self) -> None:
         """Run the next step now (call from the loop's own thread)."""
@@ -57,11 +60,14 @@ class WakeableLoop:
             self._wake.clear()
             try:
                 more = await self._step()
-            except Exception:
+            except Exception as exc:
                 # A failed step (a locked or full database, say) is retried; the loop must
-                # not die silently while the service still reports itself ready.
-                log.exception("background step failed; retrying", loop=self._name)
+                # not die silently while the service still reports itself ready. While it
+                # keeps failing (an outage), it is logged once, then once per 30 s with a count.
+                self._outage.failed(exc)
                 more = False
+            else:
+                self._outage.recovered()
             if more or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
