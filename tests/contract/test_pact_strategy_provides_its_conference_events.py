@@ -1,15 +1,15 @@
-"""Provider verification: strategy's conference events satisfy the SLA timekeeper's pact
-(``contracts/pacts/sla-timekeeper-strategy.json``).
+"""Provider verification: strategy's conference events satisfy the SLA timekeeper's and
+intake's pacts (``contracts/pacts/{sla-timekeeper,intake}-strategy.json``).
 
 Each provider state is produced on a migrated SQLite file by strategy's own commands, as the
 API runs them: an ICPC (created from an s47 and scheduled, the one row set up directly)
 recorded held with a plan by its IRO (``icpc.record_held``, which calls
 ``events.icpc_held``); the plan's first core group scheduled and held
 (``core_groups.schedule`` and ``record_held``); its first review scheduled and held
-(``reviews.schedule`` and ``record_held``), continuing the plan or stepping it down, which
-ends it (``plan.ended``). What they emit is captured at the outbox and encoded as the relay
-does. No message is written by hand; the last test breaks ``events.icpc_held`` and checks
-verification then fails.
+(``reviews.schedule`` and ``record_held``), continuing the plan, closing it or stepping it
+down, which ends it (``plan.ended``). What they emit is captured at the outbox and encoded
+as the relay does. No message is written by hand; the last tests break
+``events.icpc_held`` and the plan's end reasons and check verification then fails.
 """
 
 from __future__ import annotations
@@ -111,11 +111,17 @@ def plan_stepped_down(ctx: ServiceContext, clock: FrozenClock, reference: str) -
     _first_review(ctx, clock, reference, "step_down_child_in_need")
 
 
+def plan_closed(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    _first_review(ctx, clock, reference, "end")
+
+
 STATES: dict[str, Callable[[ServiceContext, FrozenClock, str], None]] = {
     "an initial child protection conference has been held with a plan": icpc_with_a_plan,
     "a plan's first core group has been held": first_core_group,
     "a plan's first review conference has been held, continuing it": first_review_continues,
     "a review conference has ended a plan": plan_stepped_down,
+    "a review conference has closed a plan": plan_closed,
+    "a review conference has stepped a plan down to a child in need plan": plan_stepped_down,
 }
 
 
@@ -167,7 +173,7 @@ def verifier(app: Strategy, consumer: str) -> Verifier:
             .set_error_on_empty_pact().add_source(PACTS / f"{consumer}-strategy.json"))
 
 
-CONSUMER_PACTS = ["sla-timekeeper"]
+CONSUMER_PACTS = ["sla-timekeeper", "intake"]
 
 
 @pytest.mark.parametrize("consumer", CONSUMER_PACTS)
@@ -205,3 +211,14 @@ def test_verification_fails_when_the_icpc_held_event_drops_the_plan_id(
         v.verify()
     assert v.results["result"] is False
     assert "plan_id" in v.output(strip_ansi=True)
+
+
+def test_verification_fails_when_a_closed_plan_ends_with_another_reason(
+    strategy_app: Strategy, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules, "ENDING", {**rules.ENDING, "end": "closed_at_review"})
+    v = verifier(strategy_app, "intake")
+    with pytest.raises(RuntimeError):
+        v.verify()
+    assert v.results["result"] is False
+    assert "closed_at_review" in v.output(strip_ansi=True)
