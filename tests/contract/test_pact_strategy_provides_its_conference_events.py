@@ -1,15 +1,16 @@
-"""Provider verification: strategy's conference events satisfy the SLA timekeeper's and
-intake's pacts (``contracts/pacts/{sla-timekeeper,intake}-strategy.json``).
+"""Provider verification: strategy's conference events satisfy the SLA timekeeper's,
+intake's and notifications' pacts (``contracts/pacts/<consumer>-strategy.json``).
 
 Each provider state is produced on a migrated SQLite file by strategy's own commands, as the
-API runs them: an ICPC (created from an s47 and scheduled, the one row set up directly)
-recorded held with a plan by its IRO (``icpc.record_held``, which calls
+API runs them: the s47's ICPC (the one row set up directly, as its agreed outcome creates
+it) scheduled by business support (``icpc.schedule``, which calls ``events.icpc_scheduled``)
+and recorded held with a plan by its IRO (``icpc.record_held``, which calls
 ``events.icpc_held``); the plan's first core group scheduled and held
 (``core_groups.schedule`` and ``record_held``); its first review scheduled and held
 (``reviews.schedule`` and ``record_held``), continuing the plan, closing it or stepping it
 down, which ends it (``plan.ended``). What they emit is captured at the outbox and encoded
-as the relay does. No message is written by hand; the last tests break
-``events.icpc_held`` and the plan's end reasons and check verification then fails.
+as the relay does. No message is written by hand; the last tests break the builders
+(``icpc_held``, ``icpc_scheduled``, the plan's end reasons) and check verification fails.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ TM = Principal(subject="tm-pact", role=Role.TEAM_MANAGER, agency="local_authorit
                partnership=P)
 SW = Principal(subject="sw-pact", role=Role.SOCIAL_WORKER, agency="local_authority",
                partnership=P)
+BS = Principal(subject="bs-pact", role=Role.BUSINESS_SUPPORT, agency="local_authority",
+               partnership=P)
+ICPC_INVITEES = [{"role": "social_worker", "agency": "local_authority", "user_id": "sw-pact"},
+                 {"role": "practitioner", "agency": "health", "user_id": "hv-pact"},
+                 {"role": "parent_or_carer"}]
 CORE_GROUP = [{"role": "social_worker", "agency": "local_authority", "user_id": "sw-pact"},
               {"role": "parent_or_carer"}]
 DISCUSSION_AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -54,26 +60,48 @@ CORE_GROUP_AT = datetime(2026, 12, 17, 10, 0, tzinfo=UTC)
 REVIEW_AT = datetime(2027, 3, 4, 10, 0, tzinfo=UTC)
 
 
-def _icpc_held_with_a_plan(ctx: ServiceContext, clock: FrozenClock, reference: str) -> str:
-    """The s47's ICPC, scheduled, recorded held with a plan for child 1; the plan's id."""
+def _icpc_scheduled(ctx: ServiceContext, reference: str) -> str:
+    """The s47's ICPC (the row its agreed outcome creates), scheduled by business support
+    with the family by role; the meeting's id."""
     meeting_id = str(uuid.uuid4())
     with unit_of_work(ctx.engine) as uow:
         uow.session.add(Conference(
             id=meeting_id, case_reference=reference, partnership=P, kind="icpc",
-            conference_kind="initial", status=rules.SCHEDULED,
+            conference_kind="initial", status=rules.AWAITING_SCHEDULE,
             s47_strategy_meeting_id=str(uuid.uuid4()), s47_started_at=DISCUSSION_AT,
             due_at=datetime(2026, 12, 15, 23, 59, tzinfo=UTC), child_numbers="[1]",
-            created_at=DISCUSSION_AT, scheduled_for=ICPC_AT, chaired_by_iro=IRO.subject,
-            invitees=json.dumps([{"role": "iro", "agency": "local_authority",
-                                  "user_id": IRO.subject}, *CORE_GROUP]),
-            sequence=0, scheduled_at=DISCUSSION_AT))
+            created_at=DISCUSSION_AT))
         uow.commit()
+    icpc.schedule(ctx, BS, meeting_id, icpc.Schedule(
+        scheduled_for=ICPC_AT, chaired_by_iro=IRO.subject, invitees=ICPC_INVITEES,
+        family_not_invited_reason=None))
+    return meeting_id
+
+
+def _icpc_held_with_a_plan(ctx: ServiceContext, clock: FrozenClock, reference: str) -> str:
+    """The ICPC scheduled, then recorded held with a plan for child 1; the plan's id."""
+    meeting_id = _icpc_scheduled(ctx, reference)
     clock.set(ICPC_AT + timedelta(hours=2))
     held = icpc.record_held(ctx, IRO, meeting_id, icpc.Held(
         held_at=ICPC_AT + timedelta(hours=1), attendees=CORE_GROUP, decision_summary=None,
         decisions=[{"child_number": 1, "plan": True, "category_of_abuse": ["neglect"],
                     "core_group": CORE_GROUP, "first_review_due_on": date(2027, 3, 5)}]))
     return str(held["decisions"][0]["plan_id"])
+
+
+def icpc_scheduled(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    _icpc_scheduled(ctx, reference)
+
+
+def core_group_scheduled(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    plan_id = _icpc_held_with_a_plan(ctx, clock, reference)
+    core_groups.schedule(ctx, SW, plan_id, scheduled_for=CORE_GROUP_AT, invitees=CORE_GROUP)
+
+
+def review_scheduled(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    plan_id = _icpc_held_with_a_plan(ctx, clock, reference)
+    reviews.schedule(ctx, SW, plan_id, scheduled_for=REVIEW_AT, chaired_by_iro=IRO.subject,
+                     invitees=CORE_GROUP)
 
 
 def icpc_with_a_plan(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
@@ -122,6 +150,9 @@ STATES: dict[str, Callable[[ServiceContext, FrozenClock, str], None]] = {
     "a review conference has ended a plan": plan_stepped_down,
     "a review conference has closed a plan": plan_closed,
     "a review conference has stepped a plan down to a child in need plan": plan_stepped_down,
+    "an initial child protection conference has been scheduled": icpc_scheduled,
+    "a plan's first core group has been scheduled": core_group_scheduled,
+    "a plan's first review conference has been scheduled": review_scheduled,
 }
 
 
@@ -173,7 +204,7 @@ def verifier(app: Strategy, consumer: str) -> Verifier:
             .set_error_on_empty_pact().add_source(PACTS / f"{consumer}-strategy.json"))
 
 
-CONSUMER_PACTS = ["sla-timekeeper", "intake"]
+CONSUMER_PACTS = ["sla-timekeeper", "intake", "notifications"]
 
 
 @pytest.mark.parametrize("consumer", CONSUMER_PACTS)
@@ -181,13 +212,13 @@ def test_strategy_produces_the_conference_events_its_consumers_expect(
     consumer: str, strategy_app: Strategy, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built: list[str] = []
-    real = events.icpc_held
+    real = events.icpc_scheduled
 
     def spy(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        built.append("icpc_held")
+        built.append("icpc_scheduled")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(events, "icpc_held", spy)
+    monkeypatch.setattr(events, "icpc_scheduled", spy)
     v = verifier(strategy_app, consumer)
     try:
         v.verify()
@@ -195,7 +226,7 @@ def test_strategy_produces_the_conference_events_its_consumers_expect(
         pytest.fail(f"strategy breaks {consumer}'s pact:\n" + v.output(strip_ansi=True))
     pact = json.loads((PACTS / f"{consumer}-strategy.json").read_text())
     assert len(strategy_app.produced) == len(pact["interactions"])
-    # Every state starts from an ICPC held by strategy's own builder.
+    # Every state starts from an ICPC scheduled by strategy's own builder.
     assert len(built) == len(pact["interactions"])
     assert v.results["result"] is True
 
@@ -222,3 +253,16 @@ def test_verification_fails_when_a_closed_plan_ends_with_another_reason(
         v.verify()
     assert v.results["result"] is False
     assert "closed_at_review" in v.output(strip_ansi=True)
+
+
+def test_verification_fails_when_the_icpc_invitation_drops_its_sequence(
+    strategy_app: Strategy, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = events.icpc_scheduled
+    monkeypatch.setattr(events, "icpc_scheduled", lambda *a, **k: {
+        key: value for key, value in real(*a, **k).items() if key != "sequence"})
+    v = verifier(strategy_app, "notifications")
+    with pytest.raises(RuntimeError):
+        v.verify()
+    assert v.results["result"] is False
+    assert "sequence" in v.output(strip_ansi=True)
