@@ -1,16 +1,16 @@
 """Consumer pact: what the SLA timekeeper needs from strategy's conference events.
 
-The timekeeper's clock rules (``sla_timekeeper/defaults.py``) read, from
-``icpc.held``: ``held_at``, ``conference_kind``, ``strategy_meeting_id`` and ``child_number``
-(the s47's ICPC clock is met), ``plan_made`` and ``plan_id`` (the plan's first core group and
-first review clocks start); from ``core-group.held``: ``held_at``, ``plan_id``, ``first`` and
-``meeting_id`` (the first core group clock is met, the minutes clock starts); from
-``review-conference.held``: ``held_at``, ``plan_id``, ``first`` and ``decision`` (the first
-review is met, the next review's clock starts); from ``plan.ended``: ``ended_at`` and
-``plan_id`` (the plan's clocks are cancelled). Each example is fed through the timekeeper's
-real handler on a migrated SQLite file and must move those clocks. Passing, the pact is
-written to ``contracts/pacts/sla-timekeeper-strategy.json`` for strategy's verification
-(``test_pact_strategy_provides_its_conference_events.py``).
+The timekeeper's clock rules (``sla_timekeeper/defaults.py``) read, from ``icpc.held``:
+``held_at``, ``conference_kind``, ``strategy_meeting_id`` and ``child_number`` (the s47's
+ICPC clock, opened earlier in the test, is met), ``plan_made`` and ``plan_id`` (the plan's
+first core group and first review clocks start); from ``core-group.held``: ``held_at``,
+``plan_id``, ``first`` and ``meeting_id`` (the first core group clock is met, the minutes
+clock starts); from ``review-conference.held``: ``held_at``, ``plan_id``, ``first`` and
+``decision`` (the first review is met, the next review's clock starts); from
+``plan.ended``: ``ended_at`` and ``plan_id`` (the plan's clocks are cancelled). Each example
+is fed through the timekeeper's real handler on a migrated SQLite file and must move those
+clocks. Passing, the pact is written to ``contracts/pacts/sla-timekeeper-strategy.json`` for
+strategy's verification (``test_pact_strategy_provides_its_conference_events.py``).
 """
 
 from __future__ import annotations
@@ -134,6 +134,20 @@ def _icpc_held_before(event: Event) -> Event:
                        "child_number": 1, "plan_made": True, "plan_id": plan_id})
 
 
+def _s47_opened_before(event: Event) -> Event:
+    """The s47 enquiry the example's strategy discussion opened for its child: the ICPC
+    clock the held conference meets."""
+    opened = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    return Event(type=f"{S}s47-enquiry.opened.v1", source="/mash/strategy",
+                 subject=event.subject, time=opened, recordedtime=opened,
+                 partnership=event.partnership,
+                 data={"s47_enquiry_id": "00000000-0000-4000-8000-000000000003",
+                       "case_reference": event.subject,
+                       "meeting_id": event.data["strategy_meeting_id"],
+                       "child_number": event.data["child_number"],
+                       "opened_at": opened.isoformat()})
+
+
 def test_the_timekeeper_moves_the_plan_s_clocks_on_each_message_and_writes_the_pact(
     tmp_path: Path,
 ) -> None:
@@ -157,11 +171,13 @@ def test_the_timekeeper_moves_the_plan_s_clocks_on_each_message_and_writes_the_p
     def consumes(body: str | bytes | None, metadata: dict[str, object]) -> None:
         event = Event.from_message(as_kafka_message(body, metadata))
         plan = event.data["plan_id"]
-        if event.type != ICPC_HELD:
-            apply(_icpc_held_before(event))
+        apply(_s47_opened_before(event) if event.type == ICPC_HELD
+              else _icpc_held_before(event))
         apply(event)
         found = clocks(event.subject)
         if event.type == ICPC_HELD:
+            assert [status for (clock, _), status in found.items() if clock == "icpc"] == [
+                "met"]
             assert found[("first_core_group", plan)] == "running"
             assert found[("first_review_conference", plan)] == "running"
         elif event.type == CORE_GROUP_HELD:
