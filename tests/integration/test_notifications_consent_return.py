@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes
 from typing import Any
@@ -17,16 +18,24 @@ import pytest
 from mashcore.envelope import Event
 from notifications.handlers import DASH_REQUESTED, RETURNED_FOR_CONSENT, intake_handlers
 from notifications.sender import send_due
-from tests.integration.notifications_support import Inbox, system_fixture
-from tests.integration.test_notifications_referrer_feedback import (
-    MAILBOX,
-    _notifications,
-    smtp,  # noqa: F401  (the fixture)
-)
+from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
+from tests.integration.test_notifications_referrer_feedback import MAILBOX, _notifications
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 P = "coventry"
 GUIDANCE = "Synthetic: talk to Jane Testperson's parents about early help."
+POLICE = "mash-referrals@police.example"
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """The mailboxes are configured before the service (and its sender's timer) starts: a
+    setting changed under a running sender can be read by a run already under way."""
+    with smtp_inbox(monkeypatch, MASH_NOTIFY_SMTP_HOST="127.0.0.1",
+                    MASH_NOTIFY_REFERRER_MAILBOXES=json.dumps(
+                        {P: {"education": MAILBOX, "police": POLICE}}),
+                    MASH_NOTIFY_MAX_ATTEMPTS="3") as inbox:
+        yield inbox
 
 
 system = system_fixture(["notifications"], NOW)
@@ -53,7 +62,7 @@ def _consume(system: dict[str, Any], event: Event) -> None:
 
 
 async def test_the_professional_referrer_is_told_the_contact_came_back_for_consent(
-    system: dict[str, Any], smtp: Inbox,  # noqa: F811
+    system: dict[str, Any], smtp: Inbox,
 ) -> None:
     reference = "MASH-2026-CONSENT1"
     await asyncio.to_thread(_consume, system, _returned(reference, "education"))
@@ -73,22 +82,18 @@ async def test_the_professional_referrer_is_told_the_contact_came_back_for_conse
 
 
 async def test_nothing_goes_to_the_public(system: dict[str, Any],
-                                          smtp: Inbox) -> None:  # noqa: F811
+                                          smtp: Inbox) -> None:
     reference = "MASH-2026-CONSENT2"
     await asyncio.to_thread(_consume, system, _returned(reference, "public"))
     await asyncio.to_thread(send_due, system["ctx"]["notifications"])
     assert _notifications(system, reference) == [] and smtp.messages == []
 
 
-POLICE = "mash-referrals@police.example"
-
-
 async def test_the_dash_request_goes_to_the_police_referrer(
-    system: dict[str, Any], smtp: Inbox, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    system: dict[str, Any], smtp: Inbox,
 ) -> None:
     """intake's mash.intake.dash.requested.v1: the request to the police referrer's mailbox,
     with the case reference, the police's own number and when it is due; nothing else."""
-    monkeypatch.setenv("MASH_NOTIFY_REFERRER_MAILBOXES", json.dumps({P: {"police": POLICE}}))
     reference = "MASH-2026-DASHREQ1"
     event = Event(type=DASH_REQUESTED, source="/mash/intake", subject=reference, time=NOW,
                   recordedtime=NOW, partnership=P, data={
