@@ -152,19 +152,27 @@ def list_for_case(ctx: ServiceContext, principal: Principal,
                   case_reference: str) -> list[dict[str, Any]]:
     """A case's conferences (staff and IROs), audited."""
     with ctx.unit_of_work() as uow:
-        partnership = access.partnership_of(ctx, principal)
-        case = uow.session.exec(select(StrategyCase).where(
-            StrategyCase.case_reference == case_reference,
-            StrategyCase.partnership == partnership)).first()
-        allowed = (case is not None and principal.role in READERS
-                   and access.case_visible(uow, principal, case_reference))
-        access.check(ctx, uow, principal, what="case", resource=access.CASE,
-                     resource_id=case_reference, case_reference=case_reference,
-                     allowed=allowed, action=AuditAction.READ)
-        rows = uow.session.exec(select(Conference).where(
-            Conference.case_reference == case_reference,
-            Conference.partnership == partnership).order_by(col(Conference.created_at)))
+        rows = case_rows(ctx, uow, principal, case_reference, Conference,
+                         col(Conference.created_at))
         return [view(uow, c, full=True) for c in rows]
+
+
+def case_rows(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+              case_reference: str, model: Any, *order: Any) -> list[Any]:
+    """A case's records of one kind (conferences, plans) for staff and IROs of its
+    partnership, in ``order``; the look at the case is audited (404 otherwise)."""
+    partnership = access.partnership_of(ctx, principal)
+    case = uow.session.exec(select(StrategyCase).where(
+        StrategyCase.case_reference == case_reference,
+        StrategyCase.partnership == partnership)).first()
+    allowed = (case is not None and principal.role in READERS
+               and access.case_visible(uow, principal, case_reference))
+    access.check(ctx, uow, principal, what="case", resource=access.CASE,
+                 resource_id=case_reference, case_reference=case_reference,
+                 allowed=allowed, action=AuditAction.READ)
+    return list(uow.session.exec(select(model).where(
+        model.case_reference == case_reference,
+        model.partnership == partnership).order_by(*order)))
 
 
 def _emit(ctx: ServiceContext, uow: UnitOfWork, c: Conference, event_type: str,

@@ -21,14 +21,13 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from strategy import access
 from strategy.conferences import rules
-from strategy.conferences.icpc import READERS
+from strategy.conferences.icpc import READERS, case_rows
 from strategy.conferences.models import (
     ChildProtectionPlan,
     CoreGroupMeeting,
     PlanAction,
     ReviewConference,
 )
-from strategy.models import StrategyCase
 
 PLAN = "child_protection_plan"
 
@@ -109,20 +108,9 @@ def list_for_case(ctx: ServiceContext, principal: Principal,
                   case_reference: str) -> list[dict[str, Any]]:
     """A case's plans (staff and IROs), audited."""
     with ctx.unit_of_work() as uow:
-        partnership = access.partnership_of(ctx, principal)
-        case = uow.session.exec(select(StrategyCase).where(
-            StrategyCase.case_reference == case_reference,
-            StrategyCase.partnership == partnership)).first()
-        allowed = (case is not None and principal.role in READERS
-                   and access.case_visible(uow, principal, case_reference))
-        access.check(ctx, uow, principal, what="case", resource=access.CASE,
-                     resource_id=case_reference, case_reference=case_reference,
-                     allowed=allowed, action=AuditAction.READ)
-        rows = uow.session.exec(select(ChildProtectionPlan).where(
-            ChildProtectionPlan.case_reference == case_reference,
-            ChildProtectionPlan.partnership == partnership)
-            .order_by(col(ChildProtectionPlan.started_at),
-                      col(ChildProtectionPlan.child_number)))
+        rows = case_rows(ctx, uow, principal, case_reference, ChildProtectionPlan,
+                         col(ChildProtectionPlan.started_at),
+                         col(ChildProtectionPlan.child_number))
         return [view(uow, p) for p in rows]
 
 
