@@ -1,0 +1,1 @@
+"""Checks: requests for checks, referral quality, child matching, cross-border links."""

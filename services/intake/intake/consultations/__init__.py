@@ -1,0 +1,1 @@
+"""Requests for consultation: the confidential consultation log (DOMAIN.md §3)."""

@@ -1,0 +1,1 @@
+"""Contacts and referrals: submitted, routed, locked down, forwarded, returned for consent."""
