@@ -18,9 +18,10 @@ from typing import Any
 from pact import Pact, match
 from sqlmodel import Session
 
-from intake.api_models_index import ChildIdentifiersIn, OpenCaseIn
-from intake.index_handlers import PLAN_ENDED, event_handlers, put_open_case
-from intake.models_index import OpenCase
+from intake.open_cases.api_models import ChildIdentifiersIn, OpenCaseIn
+from intake.open_cases.consumers import PLAN_ENDED, event_handlers
+from intake.open_cases.models import OpenCase
+from intake.open_cases.service import put_open_case
 from intake.service import SERVICE as INTAKE
 from mashcore.auth import Principal, Role
 from mashcore.clock import FrozenClock

@@ -28,8 +28,8 @@ from pact.types import Message as PactMessage
 from sqlalchemy.engine import Engine
 
 import intake.domain
-from intake import handlers
-from intake.api_models import ReferralIn
+from intake.contacts import service as contacts
+from intake.contacts.api_models import ReferralIn
 from intake.service import SERVICE as INTAKE
 from mashcore.auth import Principal, Role
 from mashcore.clock import FrozenClock
@@ -151,7 +151,7 @@ class Intake:
             published.append(event.to_message(ctx.topics(topic)))  # as Outbox.add encodes it
 
         ctx.emit = to_bus  # type: ignore[method-assign,assignment]
-        handlers.submit_contact(ctx, state.principal, state.referral, idempotency_key=None)
+        contacts.submit_contact(ctx, state.principal, state.referral, idempotency_key=None)
         matching = [m for m in published if m.header("ce_type") == event_type]
         assert len(matching) == 1, f"intake emitted {len(matching)} {event_type} events"
         [message] = matching

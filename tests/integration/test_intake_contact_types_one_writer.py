@@ -23,7 +23,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from intake import contact_types, lifecycle
+from intake import events, lifecycle
+from intake.consultations import events as consultation_events
+from intake.transfers_in import events as transfer_events
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.outbox import OutboxRecord
@@ -92,9 +94,10 @@ class Gate(Protocol):
 
 
 def _held_at(monkeypatch: pytest.MonkeyPatch, builder: str, gate: Gate) -> None:
-    """Each request waits at ``gate`` when it builds its event (contact_types.<builder>):
+    """Each request waits at ``gate`` when it builds its event (its concept's events.<builder>):
     after it has read the record, before it writes."""
-    monkeypatch.setattr(contact_types, builder, gate.wrap(getattr(contact_types, builder)))
+    module = consultation_events if builder.startswith("consultation") else transfer_events
+    monkeypatch.setattr(module, builder, gate.wrap(getattr(module, builder)))
 
 
 async def advice_path(client: Any, monkeypatch: pytest.MonkeyPatch, gate: Gate) -> str:
@@ -121,7 +124,7 @@ async def test_two_advices_at_once_on_postgres_record_and_announce_one(
     answers = await asyncio.gather(client.post(path, json=ADVICE, headers=IO),
                                    client.post(path, json=ADVICE, headers=TM))
     assert sorted(a.status_code for a in answers) == [200, 409]
-    assert len(published(intake["engine"], contact_types.CONSULTATION_RECORDED)) == 1
+    assert len(published(intake["engine"], events.CONSULTATION_RECORDED)) == 1
     assert not meeting.met  # the second waited for the first, not at the rendezvous
 
 
@@ -136,7 +139,7 @@ async def test_two_decisions_at_once_on_postgres_decide_and_announce_once(
         client.post(path, json={"arrangement": "temporary"}, headers=OTHER_TM))
     assert sorted(a.status_code for a in answers) == [200, 409]
     [decided] = [a.json() for a in answers if a.status_code == 200]
-    [event] = published(intake["engine"], contact_types.TRANSFER_IN_RECEIVED)
+    [event] = published(intake["engine"], events.TRANSFER_IN_RECEIVED)
     assert event["arrangement"] == decided["decision"]["arrangement"]
     assert not meeting.met
 
@@ -154,12 +157,12 @@ async def test_a_dispute_is_announced_once_even_when_two_managers_dispute_at_onc
     [refused] = [a for a in answers if a.status_code == 409]
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["title"] == "Transfer-in already disputed"
-    assert len(published(intake["engine"], contact_types.TRANSFER_IN_RECEIVED)) == 1
+    assert len(published(intake["engine"], events.TRANSFER_IN_RECEIVED)) == 1
     # Once resolved it is decided, once.
     resolved = await client.post(path, json={"arrangement": "permanent"}, headers=TM)
     assert resolved.json()["status"] == lifecycle.DECIDED
     assert [e["arrangement"] for e in published(
-        intake["engine"], contact_types.TRANSFER_IN_RECEIVED)] == ["disputed", "permanent"]
+        intake["engine"], events.TRANSFER_IN_RECEIVED)] == ["disputed", "permanent"]
 
 
 class HeldOpen:
@@ -211,7 +214,7 @@ async def test_two_advices_at_once_in_embedded_mode_record_and_announce_one(
         client.post(path, json=ADVICE, headers=IO),
         held.second(client.post(path, json=ADVICE, headers=TM)))
     assert (first.status_code, second.status_code) == (200, 409)
-    assert len(published(embedded_intake["engine"], contact_types.CONSULTATION_RECORDED)) == 1
+    assert len(published(embedded_intake["engine"], events.CONSULTATION_RECORDED)) == 1
 
 
 async def test_two_decisions_at_once_in_embedded_mode_decide_and_announce_once(
@@ -224,5 +227,5 @@ async def test_two_decisions_at_once_in_embedded_mode_decide_and_announce_once(
         client.post(path, json={"arrangement": "permanent"}, headers=TM),
         held.second(client.post(path, json={"arrangement": "temporary"}, headers=OTHER_TM)))
     assert (first.status_code, second.status_code) == (200, 409)
-    [event] = published(embedded_intake["engine"], contact_types.TRANSFER_IN_RECEIVED)
+    [event] = published(embedded_intake["engine"], events.TRANSFER_IN_RECEIVED)
     assert event["arrangement"] == "permanent"

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-import intake.routing as intake_routing
-from intake import lifecycle, triage_handlers
-from intake.models import Contact
+import intake.contacts.routing as intake_routing
+from intake import lifecycle
+from intake.contacts import consumers
+from intake.contacts.models import Contact
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine, unit_of_work
@@ -77,14 +78,14 @@ async def test_a_consent_gate_return_after_the_contact_was_forwarded_changes_not
 
     # Triage's gate decision about the same case, made before it heard of the forwarding.
     gate = Event(
-        type=triage_handlers.CONSENT_GATE_APPLIED, source="/mash/triage", subject=reference,
+        type=consumers.CONSENT_GATE_APPLIED, source="/mash/triage", subject=reference,
         time=NOW, recordedtime=NOW, partnership="default",
         data={"case_reference": reference, "outcome": "returned_to_referrer",
               "applied_at": NOW.isoformat(), "consent_to_referral": "not_sought",
               "rationale": "Synthetic: discuss with mum.",
               "agreed_by": {"information_officer_id": "io-7", "team_manager_id": None}})
     ctx = service_context(intake["engine"], intake["bus"], FrozenClock(NOW), name="intake")
-    handlers = triage_handlers.event_handlers(ctx)
+    handlers = consumers.event_handlers(ctx)
     consumer = EventConsumer(name="intake.triage-decisions", engine=ctx.engine, bus=ctx.bus,
                              registry=ctx.registry, clock=ctx.clock, handlers=handlers)
     consumer._apply(gate, handlers[gate.type])  # handled: no error to retry or dead-letter
@@ -93,5 +94,5 @@ async def test_a_consent_gate_return_after_the_contact_was_forwarded_changes_not
         contact = uow.session.get(Contact, contact_id)
         assert contact is not None
         assert contact.status == lifecycle.FORWARDED
-    assert published(intake, triage_handlers.RETURNED_FOR_CONSENT) == []
+    assert published(intake, consumers.RETURNED_FOR_CONSENT) == []
     assert len(published(intake, intake_routing.FORWARDED)) == 1

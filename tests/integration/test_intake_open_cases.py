@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from intake.api_models_index import IdentityValidatedBy, RequesterBody
-from intake.matching import ChildKey
-from intake.models import Contact
-from intake.models_index import AnsweredCheck, OpenCase
-from intake.open_cases import MEDWAY_RECENT_INVOLVEMENT, OpenCaseMatch, find_open_case
+from intake.checks.api_models import IdentityValidatedBy, RequesterBody
+from intake.checks.matching import ChildKey
+from intake.checks.models import AnsweredCheck
+from intake.contacts.models import Contact
+from intake.open_cases.lookup import MEDWAY_RECENT_INVOLVEMENT, OpenCaseMatch, find_open_case
+from intake.open_cases.models import OpenCase
 from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
 from mashcore.db import make_engine

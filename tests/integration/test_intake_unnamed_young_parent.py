@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from intake.models import Contact
+from intake.contacts.models import Contact
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.settings import Settings

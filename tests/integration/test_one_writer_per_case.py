@@ -20,10 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-import intake.routing as intake_routing
+import intake.contacts.routing as intake_routing
 import sla_timekeeper.timekeeper as timekeeper_module
 from intake import lifecycle
-from intake.models import ContactAccess
+from intake.contacts.models import ContactAccess
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine, unit_of_work

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from intake.contact_time import ContactTimeCorrection
+from intake.contacts.time_corrections import ContactTimeCorrection
 from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
 from mashcore.db import make_engine, unit_of_work

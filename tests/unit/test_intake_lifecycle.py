@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from intake import lifecycle
-from intake.models import Contact
+from intake.contacts.models import Contact
 
 
 class FakeSession:

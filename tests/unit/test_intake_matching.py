@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from intake.matching import (
+from intake.checks.matching import (
     PROBABLE_MATCH_THRESHOLD,
     ChildKey,
     MatchResult,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from intake.api_models import REFERRAL_EXAMPLE, ReferralIn
+from intake.contacts.api_models import REFERRAL_EXAMPLE, ReferralIn
 from tests.support import synthetic_referral
 
 pytestmark = pytest.mark.unit

@@ -11,8 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from intake.api_models import REFERRAL_EXAMPLE, ReferralIn
-from intake.quality import (
+from intake.checks.quality import (
     AGENCY_SECTIONS,
     GLOSSARY,
     QUALITY_CODES,
@@ -22,6 +21,7 @@ from intake.quality import (
     assess,
     date_errors,
 )
+from intake.contacts.api_models import REFERRAL_EXAMPLE, ReferralIn
 from mashcore.schemas import default_contracts_dir
 from tests.support import synthetic_referral
 

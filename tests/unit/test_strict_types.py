@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from intake.api_models import ReferralIn
+from intake.contacts.api_models import ReferralIn
 from mash_enquiries.api_models import AttachmentIn
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.problems import PROBLEM_JSON

@@ -20,8 +20,9 @@ from sqlalchemy import and_, false
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from intake.models import Contact, ContactAccess
-from intake.models_other import Consultation, TransferIn
+from intake.consultations.models import Consultation
+from intake.contacts.models import Contact, ContactAccess
+from intake.transfers_in.models import TransferIn
 from mashcore.access import Scope, lock_down_visible, own_agency, own_partnership, scope_of
 from mashcore.audit import AuditAction, Owner, audit_read_or_404, owner_of
 from mashcore.auth import Principal, Role

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from intake.quality import age_on
+from intake.checks.quality import age_on
 
 CONTACT_RECEIVED = "mash.intake.contact.received.v1"
 

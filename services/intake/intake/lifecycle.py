@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from intake.models import Contact
+from intake.contacts.models import Contact
 from mashcore.db import UnitOfWork
 
 RECEIVED = "received"

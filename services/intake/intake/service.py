@@ -4,10 +4,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from intake import contact_time, index_handlers, triage_handlers
-from intake.api import router
-from intake.api_index import routers as index_routers
-from intake.api_other import routers as other_routers
+from intake.checks import api as checks_api
+from intake.consultations import api as consultations_api
+from intake.contacts import api as contacts_api
+from intake.contacts import consumers as contact_consumers
+from intake.contacts import time_corrections
+from intake.open_cases import api as open_cases_api
+from intake.open_cases import consumers as open_case_consumers
+from intake.transfers_in import api as transfers_in_api
 from mashcore.ratelimit import RateLimiter
 from mashcore.service import ConsumerSpec, ServiceContext, ServiceDefinition
 from mashcore.topics import INTAKE_CONTACTS, STRATEGY_CASES
@@ -33,15 +37,17 @@ SERVICE = ServiceDefinition(
         "creates a second referral."
     ),
     migrations=Path(__file__).parent / "migrations",
-    routers=lambda ctx: [*router(ctx), *other_routers(ctx), *index_routers(ctx),
-                         *contact_time.routers(ctx)],
+    # One package per concept, each with its routes in api.py (the order is the API page's).
+    routers=lambda ctx: [*contacts_api.router(ctx), *consultations_api.routers(ctx),
+                         *transfers_in_api.routers(ctx), *open_cases_api.routers(ctx),
+                         *checks_api.routers(ctx), *time_corrections.routers(ctx)],
     # The open-case index follows strategy: an ended plan closes the case.
-    consumers=[ConsumerSpec(name=index_handlers.CONSUMER,
+    consumers=[ConsumerSpec(name=open_case_consumers.CONSUMER,
                             topics=[STRATEGY_CASES],
-                            handlers=index_handlers.event_handlers),
+                            handlers=open_case_consumers.event_handlers),
                # A contact returned at triage's consent gate goes back to its referrer.
-               ConsumerSpec(name=triage_handlers.CONSUMER, topics=triage_handlers.TOPICS,
-                            handlers=triage_handlers.event_handlers)],
+               ConsumerSpec(name=contact_consumers.CONSUMER, topics=contact_consumers.TOPICS,
+                            handlers=contact_consumers.event_handlers)],
     produces=[INTAKE_CONTACTS],
     configure=configure,
 )

@@ -16,7 +16,7 @@ from sqlalchemy import union
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
-from intake.models import Contact, ContactLink
+from intake.contacts.models import Contact, ContactLink
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal
 from mashcore.db import UnitOfWork

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any, Literal, NamedTuple, get_args
 
-from intake.api_models import PersonIn, ReferralIn
+from intake.contacts.api_models import PersonIn, ReferralIn
 
 QualityCode = Literal[
     "no_date_of_birth",

@@ -25,11 +25,12 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 
-from intake.api_models_index import CheckAnswer, CheckFacts, CheckRequestIn, SiblingFact
-from intake.index_handlers import partnership_of, status_of
-from intake.matching import ChildKey
-from intake.models_index import OPEN, AnsweredCheck, OpenCase
-from intake.open_cases import indexed_case, matching_cases
+from intake.checks.api_models import CheckAnswer, CheckFacts, CheckRequestIn, SiblingFact
+from intake.checks.matching import ChildKey
+from intake.checks.models import AnsweredCheck
+from intake.open_cases.lookup import indexed_case, matching_cases
+from intake.open_cases.models import OPEN, OpenCase
+from intake.open_cases.service import partnership_of, status_of
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal
 from mashcore.envelope import Event

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 
-from intake import handlers
-from intake.api_models import ContactAccepted, ContactView, LockDownIn, ReferralIn
+from intake.contacts import service
+from intake.contacts.api_models import ContactAccepted, ContactView, LockDownIn, ReferralIn
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import problem_responses
 from mashcore.ratelimit import rate_limited
@@ -45,29 +45,29 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         ] = None,
     ) -> JSONResponse:
         """Submit a contact or referral. Retry safely with the same `Idempotency-Key`."""
-        return handlers.submit_contact(ctx, principal, body, idempotency_key)
+        return service.submit_contact(ctx, principal, body, idempotency_key)
 
     @api.get("/contacts/{contact_id}", response_model=ContactView)
     def get_contact(contact_id: str, ctx: Context, principal: Reader) -> ContactView:
         """One contact: its case reference and status."""
-        return handlers.get_contact(ctx, principal, contact_id)
+        return service.get_contact(ctx, principal, contact_id)
 
     @api.post("/contacts/{contact_id}/lock-down")
     def lock_down(contact_id: str, body: LockDownIn, ctx: Context,
                   principal: TeamManager) -> dict[str, Any]:
         """Restrict a record to named users; every other read is refused (and audited)."""
-        return handlers.lock_down(ctx, principal, contact_id, body)
+        return service.lock_down(ctx, principal, contact_id, body)
 
     @api.post("/contacts/{contact_id}/forward", responses=problem_responses(409))
     def forward(contact_id: str, ctx: Context, principal: HubStaff) -> dict[str, Any]:
         """Send the contact to the open case's allocated worker as a case note."""
-        return handlers.forward(ctx, principal, contact_id)
+        return service.forward(ctx, principal, contact_id)
 
     @api.get("/contacts")
     def list_contacts(
         ctx: Context, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:
         """Your agency's contacts, newest first."""
-        return handlers.list_contacts(ctx, principal, limit)
+        return service.list_contacts(ctx, principal, limit)
 
     return [api]

@@ -62,7 +62,7 @@ NhsNumber = Annotated[
 ]
 
 if TYPE_CHECKING:
-    from intake.quality import QualityAssessment
+    from intake.checks.quality import QualityAssessment
 
 YesNoUnknown = Literal["yes", "no", "unknown"]
 ConsentAnswer = Literal["yes", "no", "not_sought"]

@@ -16,7 +16,7 @@ import structlog
 from sqlmodel import select
 
 from intake import lifecycle
-from intake.models import Contact
+from intake.contacts.models import Contact
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event

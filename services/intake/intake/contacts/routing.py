@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from intake import domain, lifecycle, quality
-from intake.matching import ChildKey, find_repeats
-from intake.models import Contact, ContactAccess, ContactLink
-from intake.open_cases import find_open_case
+from intake import domain, lifecycle
+from intake.checks import quality
+from intake.checks.matching import ChildKey, find_repeats
+from intake.contacts.models import Contact, ContactAccess, ContactLink
+from intake.open_cases.lookup import find_open_case
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event

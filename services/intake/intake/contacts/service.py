@@ -11,15 +11,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import access, contact_time, cross_border, domain, lifecycle, quality, routing
-from intake.api_models import (
+from intake import access, domain, lifecycle
+from intake.checks import cross_border, quality
+from intake.contacts import routing, time_corrections
+from intake.contacts.api_models import (
     ContactAccepted,
     ContactView,
     LockDownIn,
     QualityFeedback,
     ReferralIn,
 )
-from intake.models import Contact, ContactLink
+from intake.contacts.models import Contact, ContactLink
 from mashcore import idempotency
 from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
@@ -67,7 +69,7 @@ def submit_contact(
         )
     partnership = partnership_for(ctx, principal, body.partnership)
     # Hub staff may record a contact that came in earlier: the clocks count from then.
-    received = contact_time.received_at(ctx, principal, partnership, body.received_at, now)
+    received = time_corrections.received_at(ctx, principal, partnership, body.received_at, now)
     assessment = quality.assess(body, principal.agency)
     via_hub = principal.role == Role.INFORMATION_OFFICER
     agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,

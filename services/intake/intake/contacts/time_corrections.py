@@ -20,9 +20,10 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, select
 
-from intake import access, routing
-from intake.api_models import IsoDateTimeText
-from intake.models import Contact
+from intake import access
+from intake.contacts import routing
+from intake.contacts.api_models import IsoDateTimeText
+from intake.contacts.models import Contact
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.db import utc_column

@@ -1,4 +1,4 @@
-"""Intake's REST API for the open-case index (its loader) and for requests for checks."""
+"""The open-case index over HTTP: its loader, one case or in bulk."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from intake import checks, index_handlers
-from intake.api_models_index import (
+from intake.open_cases import service
+from intake.open_cases.api_models import (
     CASE_REFERENCE_PATTERN,
-    CheckAnswer,
-    CheckRequestIn,
     OpenCaseIn,
     OpenCasesBulkIn,
     OpenCasesBulkStored,
@@ -23,9 +21,6 @@ from mashcore.service import Context, ServiceContext
 
 Loader = Annotated[Principal, Depends(require_roles(Role.SERVICE, Role.TEAM_MANAGER))]
 """The local authority's case management system (a service account), or a team manager."""
-HubWorker = Annotated[
-    Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
-]
 CaseReferencePath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=CASE_REFERENCE_PATTERN,
               description="The case's reference (MASH or the case management system's).")
@@ -33,7 +28,7 @@ CaseReferencePath = Annotated[
 
 
 def routers(_ctx: ServiceContext) -> list[APIRouter]:
-    """The open-case index loader and requests for checks."""
+    """The open-case index loader."""
     index = APIRouter(prefix="/v1", tags=["open cases"], responses=problem_responses())
 
     @index.put(
@@ -49,7 +44,7 @@ def routers(_ctx: ServiceContext) -> list[APIRouter]:
         or closed, with its allocated social worker and manager. 201 when the case was new,
         200 otherwise (`outcome` says whether anything changed). Audited as a write.
         """
-        stored = index_handlers.put_open_case(ctx, principal, case_reference, body)
+        stored = service.put_open_case(ctx, principal, case_reference, body)
         return JSONResponse(stored.model_dump(mode="json"),
                             status_code=201 if stored.outcome == "created" else 200)
 
@@ -62,21 +57,6 @@ def routers(_ctx: ServiceContext) -> list[APIRouter]:
         For loading the existing cases when intake starts using the index, and for periodic
         reconciliation. Idempotent; every case written is audited.
         """
-        return index_handlers.load_open_cases(ctx, principal, body)
+        return service.load_open_cases(ctx, principal, body)
 
-    requests = APIRouter(prefix="/v1", tags=["checks"], responses=problem_responses())
-
-    @requests.post("/checks", response_model=CheckAnswer)
-    def answer_check(body: CheckRequestIn, ctx: Context, principal: HubWorker) -> CheckAnswer:
-        """Answer a request for checks from a listed professional body (not a contact).
-
-        Record it only after validating the caller's identity (call back via the switchboard
-        if in doubt) and their active involvement with the child. The answer holds only the
-        four permitted facts: whether the child is known, whether the case is open or closed,
-        the allocated social worker and manager, and whether each sibling's case is open.
-        Anything more needs a written request authorised by a team manager. No contact or
-        case reference is created; the read is audited.
-        """
-        return checks.answer_check(ctx, principal, body)
-
-    return [index, requests]
+    return [index]

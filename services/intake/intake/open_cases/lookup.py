@@ -23,9 +23,9 @@ from typing import Literal
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from intake.checks.matching import PROBABLE_MATCH_THRESHOLD, ChildKey, MatchResult, match_score
 from intake.domain import local_today
-from intake.matching import PROBABLE_MATCH_THRESHOLD, ChildKey, MatchResult, match_score
-from intake.models_index import CLOSED, OPEN, OpenCase
+from intake.open_cases.models import CLOSED, OPEN, OpenCase
 
 __all__ = [
     "MEDWAY_RECENT_INVOLVEMENT",

@@ -1,4 +1,4 @@
-"""The open-case index: loaded by the case management system, kept current by events.
+"""The open-case index: loaded by the case management system (its events: consumers.py).
 
 Every write is audited (a write of a child's record, DOMAIN.md §10), and each runs in one unit
 of work. The loader is authoritative: what it sends replaces what intake held (the last write
@@ -7,7 +7,7 @@ wins), so a full reload repairs any drift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,30 +16,23 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from intake.api_models_index import (
+from intake.open_cases.api_models import (
     OpenCaseIn,
     OpenCaseOutcome,
     OpenCasesBulkIn,
     OpenCasesBulkStored,
     OpenCaseStored,
 )
-from intake.domain import local_today
-from intake.models_index import CLOSED, OPEN, CaseStatus, OpenCase
-from intake.open_cases import indexed_case
+from intake.open_cases.lookup import indexed_case
+from intake.open_cases.models import CLOSED, OPEN, CaseStatus, OpenCase
 from mashcore.audit import AuditAction, audit
-from mashcore.auth import Principal, Role
-from mashcore.consumer import EventHandler
-from mashcore.db import UnitOfWork
-from mashcore.envelope import Event, parse_time
+from mashcore.auth import Principal
 from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
 
 log = structlog.get_logger(__name__)
 
-PLAN_ENDED = "mash.strategy.plan.ended.v1"
-STEPPED_DOWN_TO_CHILD_IN_NEED = "stepped_down_to_child_in_need"
 RESOURCE = "open_case"
-CONSUMER = "strategy-cases"
 
 
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
@@ -144,54 +137,3 @@ def load_open_cases(ctx: ServiceContext, principal: Principal,
 def status_of(case: OpenCase) -> CaseStatus:
     """The case's status, typed."""
     return OPEN if case.status == OPEN else CLOSED
-
-
-# --- Events ----------------------------------------------------------------------------------
-
-_EVENT_WRITER = Principal(subject=f"intake.{CONSUMER}", role=Role.SERVICE, agency="mash")
-"""Who the audit log names for writes made on an event (the consumer, not a person)."""
-
-
-def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
-    """What intake's index does with strategy's events."""
-
-    def plan_ended(event: Event, uow: UnitOfWork) -> None:
-        """The child protection plan ended: the case closes, the involvement ended that day.
-
-        A step-down to a child-in-need plan leaves the case open: the child keeps an allocated
-        social worker under the new plan (DOMAIN.md §7). An event older than the case's
-        latest opening (the case was reopened since) changes nothing, and a case the index
-        never held is left alone: the event names no child to index.
-        """
-        data = event.data
-        case_reference = str(data["case_reference"])
-        ended_on = local_today(parse_time(str(data["ended_at"])))
-        reason = str(data["reason"])
-        case = indexed_case(uow.session, event.partnership, case_reference)
-        if case is None:
-            log.info("plan ended for a case not in the index", case_reference=case_reference)
-            return
-        if reason == STEPPED_DOWN_TO_CHILD_IN_NEED:
-            log.info("plan stepped down to child in need: case stays open",
-                     case_reference=case_reference)
-            return
-        if case.opened_on is not None and case.opened_on > ended_on:
-            log.info("plan ended before the case was last opened: ignored",
-                     case_reference=case_reference)
-            return
-        now = ctx.clock.now()
-        if case.status == OPEN:
-            case.status = CLOSED
-            case.closed_on = ended_on
-        elif case.closed_on is None:
-            case.closed_on = ended_on
-        if case.last_involvement_ended_on is None or case.last_involvement_ended_on < ended_on:
-            case.last_involvement_ended_on = ended_on
-        case.updated_at = now
-        uow.session.add(case)
-        audit(uow.session, principal=_EVENT_WRITER, action=AuditAction.WRITE,
-              resource=RESOURCE, resource_id=case_reference, case_reference=case_reference,
-              at=now, partnership=case.partnership)
-        log.info("case closed: plan ended", case_reference=case_reference, reason=reason)
-
-    return {PLAN_ENDED: plan_ended}

@@ -1,0 +1,74 @@
+"""The sequence every idempotent command in intake follows, written once.
+
+A command that creates or changes a record runs in one unit of work: replay a retried request
+(same client, same ``Idempotency-Key``, same request), make the change and its events, remember
+the response under the key, and commit. If another request with the same key committed first
+(the unique key raced), answer with what it stored instead of failing.
+
+The client is the caller's partnership, agency and subject: another partnership's system may
+have the same subject (issue 12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from mashcore import idempotency
+from mashcore.auth import Principal
+from mashcore.db import UnitOfWork
+from mashcore.service import ServiceContext
+
+
+def client_of(principal: Principal) -> str:
+    """The idempotency client: partnership, agency and subject."""
+    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
+
+
+def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
+    """The one partnership whose records the caller works in (need-to-know)."""
+    return principal.partnership or ctx.settings.partnership_default
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """One request's idempotency: who sent it, under which key, and its fingerprint."""
+
+    principal: Principal
+    key: str | None
+    request_hash: str
+
+    @classmethod
+    def of(cls, principal: Principal, key: str | None, request: Any) -> Idempotent:
+        """The request's idempotency, fingerprinting ``request`` (the body, and for a
+        command on a named record, the method and path too)."""
+        return cls(principal, key, idempotency.fingerprint(request))
+
+    def replay(self, uow: UnitOfWork) -> JSONResponse | None:
+        """The stored response if this request was already answered, else None."""
+        if not self.key:
+            return None
+        return idempotency.replay(uow.session, client=client_of(self.principal), key=self.key,
+                                  request_hash=self.request_hash)
+
+    def commit(self, uow: UnitOfWork, *, status_code: int, body: dict[str, Any],
+               location: str | None, at: datetime) -> JSONResponse | None:
+        """Remember the response under the key (if any) and commit. None once committed;
+        the stored response if the same key raced this request and won."""
+        if self.key:
+            idempotency.remember(uow.session, client=client_of(self.principal), key=self.key,
+                                 request_hash=self.request_hash, status_code=status_code,
+                                 body=body, location=location, at=at)
+        try:
+            uow.commit()
+        except IntegrityError:
+            uow.session.rollback()
+            replayed = self.replay(uow)
+            if replayed is not None:
+                return replayed
+            raise
+        return None
