@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from intake.contacts import service
 from intake.contacts.api_models import ContactAccepted, ContactView, LockDownIn, ReferralIn
+from intake.roles import HubStaff, Reader, TeamManager
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import problem_responses
 from mashcore.ratelimit import rate_limited
@@ -18,14 +19,6 @@ from mashcore.service import Context, ServiceContext
 # phoned in by a member of the public (its referrer is then agency `public`).
 Referrer = Annotated[
     Principal, Depends(require_roles(Role.REFERRER, Role.INFORMATION_OFFICER))
-]
-HubStaff = Annotated[
-    Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
-]
-TeamManager = Annotated[Principal, Depends(require_roles(Role.TEAM_MANAGER))]
-Reader = Annotated[
-    Principal,
-    Depends(require_roles(Role.REFERRER, Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)),
 ]
 
 
