@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-import intake.contacts.routing as intake_routing
-from intake import lifecycle
+from intake import events, lifecycle
 from intake.contacts import consumers
 from intake.contacts.models import Contact
 from mashcore.clock import FrozenClock
@@ -94,5 +93,5 @@ async def test_a_consent_gate_return_after_the_contact_was_forwarded_changes_not
         contact = uow.session.get(Contact, contact_id)
         assert contact is not None
         assert contact.status == lifecycle.FORWARDED
-    assert published(intake, consumers.RETURNED_FOR_CONSENT) == []
-    assert len(published(intake, intake_routing.FORWARDED)) == 1
+    assert published(intake, events.RETURNED_FOR_CONSENT) == []
+    assert len(published(intake, events.FORWARDED_TO_ALLOCATED_WORKER)) == 1

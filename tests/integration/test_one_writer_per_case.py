@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 import intake.contacts.routing as intake_routing
 import sla_timekeeper.timekeeper as timekeeper_module
-from intake import lifecycle
+from intake import events, lifecycle
 from intake.contacts.models import ContactAccess
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
@@ -180,7 +180,7 @@ async def test_two_simultaneous_forwards_of_a_contact_emit_one_forwarded_event(
                                          intake["client"].post(path, headers=other_officer))
     assert (first.status_code, second.status_code) == (200, 200)  # the second: already done
     assert {first.json()["status"], second.json()["status"]} == {lifecycle.FORWARDED}
-    assert len(published(intake["engine"], intake_routing.FORWARDED)) == 1
+    assert len(published(intake["engine"], events.FORWARDED_TO_ALLOCATED_WORKER)) == 1
 
 
 async def test_two_simultaneous_lock_downs_leave_one_whole_list_never_a_merge(
@@ -206,7 +206,7 @@ async def test_two_simultaneous_lock_downs_leave_one_whole_list_never_a_merge(
     with unit_of_work(intake["engine"]) as uow:
         in_force = sorted(a.user_id for a in uow.session.exec(
             select(ContactAccess).where(ContactAccess.contact_id == contact_id)))
-    [event] = published(intake["engine"], intake_routing.RECORD_LOCKED_DOWN)
+    [event] = published(intake["engine"], events.RECORD_LOCKED_DOWN)
     assert in_force == sorted(event["allowed_user_ids"])
     assert in_force in [sorted(named) for named in lists.values()]
 

@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo
 
 from intake.checks.quality import age_on
 
-CONTACT_RECEIVED = "mash.intake.contact.received.v1"
-
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 
 
@@ -92,8 +90,6 @@ def family_for_event(submission: dict[str, Any]) -> list[dict[str, Any]]:
     return family[:50]
 
 
-REFERRAL_ACCEPTED = "mash.intake.referral.accepted.v1"
-DASH_REQUESTED = "mash.intake.dash.requested.v1"
 LONDON = ZoneInfo("Europe/London")
 
 _CONSENT = {"yes": "given", "no": "refused", "not_sought": "not_sought", None: "unknown"}

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session
 
+from intake import events
 from intake.checks.api_models import CheckAnswer, CheckFacts, CheckRequestIn, SiblingFact
 from intake.checks.matching import ChildKey
 from intake.checks.models import AnsweredCheck
@@ -39,7 +40,6 @@ from mashcore.topics import INTAKE_CONTACTS
 
 log = structlog.get_logger(__name__)
 
-CHECKS_ANSWERED = "mash.intake.checks.answered.v1"
 RESOURCE = "check"
 
 
@@ -108,7 +108,7 @@ def answer_check(ctx: ServiceContext, principal: Principal, body: CheckRequestIn
             identity_validated_by=body.requester.identity_validated_by,
         ))
         ctx.emit(uow, Event(
-            type=CHECKS_ANSWERED, source=ctx.source, subject=check_id, time=now,
+            type=events.CHECKS_ANSWERED, source=ctx.source, subject=check_id, time=now,
             recordedtime=now, partnership=partnership,
             data=checks_answered_data(check_id=check_id, answered_at=now,
                                       answered_by=principal.subject, body=body, facts=facts),

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import structlog
 from sqlmodel import select
 
-from intake import lifecycle
+from intake import events, lifecycle
 from intake.contacts.models import Contact
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
@@ -26,7 +26,6 @@ from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
 CONSUMER = "triage-decisions"
 TOPICS = [TRIAGE_CASES]
 CONSENT_GATE_APPLIED = "mash.triage.consent-gate.applied.v1"
-RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
 RETURNED = lifecycle.RETURNED
 log = structlog.get_logger(__name__)
 AGENCIES = {"police", "health", "education", "probation", "housing", "camhs",
@@ -62,7 +61,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         lifecycle.move(uow, contact, RETURNED)  # the consumer holds the case's lock
         now = ctx.clock.now()
         ctx.emit(uow, event.follow_up(
-            type=RETURNED_FOR_CONSENT, source=ctx.source, recordedtime=now,
+            type=events.RETURNED_FOR_CONSENT, source=ctx.source, recordedtime=now,
             data={
                 "contact_id": contact.id,
                 "case_reference": contact.case_reference,

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from intake import domain, lifecycle
+from intake import domain, events, lifecycle
 from intake.checks import quality
 from intake.checks.matching import ChildKey, find_repeats
 from intake.contacts.models import Contact, ContactAccess, ContactLink
@@ -25,8 +25,6 @@ from mashcore.lockdown import replace_named_users
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
-LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
-RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
 HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
 CASE_REFERENCE = re.compile(r"^MASH-[0-9]{4}-[A-Z0-9]{8}$")
 
@@ -120,13 +118,13 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
         uow.session.add(ContactLink(contact_id=linked.id, linked_contact_id=contact.id,
                                     reason="parent_carer_under_18", created_at=now))
         for event_type, data in (
-            (domain.CONTACT_RECEIVED, domain.contact_received_data(
+            (events.CONTACT_RECEIVED, domain.contact_received_data(
                 contact_id=linked.id, case_reference=linked.case_reference, kind="referral",
                 partnership=linked.partnership, referrer_agency=principal.agency,
                 referrer_role=submission["referrer"].get("role") or "referrer",
                 children=[subject], concern_summary="A parent or carer under 18 named in "
                 f"referral {contact.case_reference}.", received_at=now)),
-            (LINKED_REFERRAL_CREATED, {
+            (events.LINKED_REFERRAL_CREATED, {
                 "case_reference": linked.case_reference,
                 "linked_to_case_reference": contact.case_reference,
                 "contact_id": linked.id, "link_reason": "parent_carer_under_18",
@@ -156,12 +154,11 @@ def lock_down(ctx: ServiceContext, uow: UnitOfWork, contact: Contact, principal:
     }
     if head_of_service is not None:
         data["head_of_service_consulted"] = head_of_service
-    ctx.emit(uow, Event(type=RECORD_LOCKED_DOWN, source=ctx.source,
+    ctx.emit(uow, Event(type=events.RECORD_LOCKED_DOWN, source=ctx.source,
                         subject=contact.case_reference, time=now, recordedtime=now,
                         partnership=contact.partnership, data=data), INTAKE_CONTACTS)
 
 
-FORWARDED = "mash.intake.contact.forwarded-to-allocated-worker.v1"
 
 
 class AlreadyForwarded(Exception):
@@ -215,7 +212,7 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
     }
     if CASE_REFERENCE.match(match.case_reference):
         data["existing_case_reference"] = match.case_reference
-    ctx.emit(uow, Event(type=FORWARDED, source=ctx.source, subject=contact.case_reference,
-                        time=now, recordedtime=now, partnership=contact.partnership,
-                        data=data), INTAKE_CONTACTS)
+    ctx.emit(uow, Event(type=events.FORWARDED_TO_ALLOCATED_WORKER, source=ctx.source,
+                        subject=contact.case_reference, time=now, recordedtime=now,
+                        partnership=contact.partnership, data=data), INTAKE_CONTACTS)
     return data

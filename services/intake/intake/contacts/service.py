@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from intake import access, domain, lifecycle
+from intake import access, domain, events, lifecycle
 from intake.checks import cross_border, quality
 from intake.contacts import routing, time_corrections
 from intake.contacts.api_models import (
@@ -96,7 +96,7 @@ def submit_contact(
         uow.session.add(contact)
         uow.session.flush()  # links and linked referrals refer to the row
         ctx.emit(uow, Event(
-            type=domain.CONTACT_RECEIVED,
+            type=events.CONTACT_RECEIVED,
             source=ctx.source,
             subject=contact.case_reference,
             time=received,
@@ -121,7 +121,7 @@ def submit_contact(
         ), INTAKE_CONTACTS)
         if body.kind == "referral":
             ctx.emit(uow, Event(
-                type=domain.REFERRAL_ACCEPTED, source=ctx.source, subject=contact.case_reference,
+                type=events.REFERRAL_ACCEPTED, source=ctx.source, subject=contact.case_reference,
                 time=received, recordedtime=now, partnership=contact.partnership,
                 data=domain.referral_accepted_data(
                     contact_id=contact.id, case_reference=contact.case_reference,
@@ -130,7 +130,7 @@ def submit_contact(
             ), INTAKE_CONTACTS)
         if domain.dash_missing(principal.agency, submission.get("domestic_abuse")):
             ctx.emit(uow, Event(
-                type=domain.DASH_REQUESTED, source=ctx.source, subject=contact.case_reference,
+                type=events.DASH_REQUESTED, source=ctx.source, subject=contact.case_reference,
                 time=now, recordedtime=now, partnership=contact.partnership,
                 data=domain.dash_requested_data(
                     request_id=str(uuid.uuid4()), contact_id=contact.id,

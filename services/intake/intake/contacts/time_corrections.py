@@ -20,7 +20,7 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, select
 
-from intake import access
+from intake import access, events
 from intake.contacts import routing
 from intake.contacts.api_models import IsoDateTimeText
 from intake.contacts.models import Contact
@@ -32,7 +32,6 @@ from mashcore.problems import ProblemHTTPException, problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
-TIME_CORRECTED = "mash.intake.contact.time-corrected.v1"
 ReasonCode = Literal["recorded_late", "wrong_time_entered", "system_clock_error", "other"]
 HubStaff = Annotated[
     Principal, Depends(require_roles(Role.INFORMATION_OFFICER, Role.TEAM_MANAGER))
@@ -134,7 +133,7 @@ def correct_time(ctx: ServiceContext, principal: Principal, contact_id: str,
                 "received_at": corrected.isoformat(), "corrected_at": now.isoformat(),
                 "corrected_by": {"user_id": principal.subject, "role": str(principal.role)},
                 "reason_code": body.reason_code}
-        ctx.emit(uow, Event(type=TIME_CORRECTED, source=ctx.source,
+        ctx.emit(uow, Event(type=events.CONTACT_TIME_CORRECTED, source=ctx.source,
                             subject=contact.case_reference, time=now, recordedtime=now,
                             partnership=contact.partnership, data=data), INTAKE_CONTACTS)
         audit(uow.session, principal=principal, action=AuditAction.WRITE,
