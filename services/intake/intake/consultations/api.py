@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from intake.consultations import service
 from intake.consultations.api_models import ConsultationAdviceIn, ConsultationIn, ConsultationView
+from intake.errors import refusals_as_problems
 from intake.roles import HubStaff, IdempotencyKey, Reader
 from mashcore.auth import Principal, Role
 from mashcore.problems import ProblemHTTPException, problem_responses
@@ -55,8 +56,9 @@ def routers(_ctx: ServiceContext) -> list[APIRouter]:
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         """Record the advice given on a consultation (hub staff); recorded once."""
-        return service.record_advice(ctx, principal, consultation_id, body,
-                                           idempotency_key)
+        with refusals_as_problems():
+            return service.record_advice(ctx, principal, consultation_id, body,
+                                         idempotency_key)
 
     @consultations.get("/consultations/{consultation_id}", response_model=ConsultationView)
     def get_consultation(

@@ -25,10 +25,11 @@ from intake.consultations.api_models import (
 )
 from intake.consultations.models import Consultation
 from intake.consultations.views import consultation_view
+from intake.errors import Refused
 from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.envelope import Event
-from mashcore.problems import ProblemHTTPException, invalid_fields
+from mashcore.problems import invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
@@ -133,8 +134,8 @@ def record_advice(
                               owner=access.consultation_owner(uow, consultation_id))
         assert consultation is not None  # audit_read_or_404 raised the 404 otherwise
         if not lifecycle.CONSULTATION.may_move(consultation, lifecycle.ADVICE_RECORDED):
-            raise ProblemHTTPException(409, "Advice already recorded",
-                                       "The advice on this consultation is already recorded.")
+            raise Refused("Advice already recorded",
+                          "The advice on this consultation is already recorded.")
         consultation.advice_given = body.advice_given
         consultation.outcome = body.outcome
         consultation.advice_given_by = user_id

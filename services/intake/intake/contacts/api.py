@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from intake.contacts import service
 from intake.contacts.api_models import ContactAccepted, ContactView, LockDownIn, ReferralIn
+from intake.errors import refusals_as_problems
 from intake.roles import HubStaff, Reader, TeamManager
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.problems import problem_responses
@@ -54,7 +55,8 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     @api.post("/contacts/{contact_id}/forward", responses=problem_responses(409))
     def forward(contact_id: str, ctx: Context, principal: HubStaff) -> dict[str, Any]:
         """Send the contact to the open case's allocated worker as a case note."""
-        return service.forward(ctx, principal, contact_id)
+        with refusals_as_problems():
+            return service.forward(ctx, principal, contact_id)
 
     @api.get("/contacts")
     def list_contacts(

@@ -22,6 +22,7 @@ from intake.contacts.api_models import (
     ReferralIn,
 )
 from intake.contacts.models import Contact, ContactLink
+from intake.errors import Refused
 from mashcore import idempotency
 from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
@@ -277,9 +278,9 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
         except routing.AlreadyForwarded:
             return {"contact_id": contact_id, "status": lifecycle.FORWARDED}
         except lifecycle.IllegalTransition as exc:
-            raise ProblemHTTPException(409, "Contact cannot be forwarded", str(exc)) from exc
+            raise Refused("Contact cannot be forwarded", str(exc)) from exc
         except ValueError as exc:
-            raise ProblemHTTPException(409, "No open case to forward to", str(exc)) from exc
+            raise Refused("No open case to forward to", str(exc)) from exc
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
               resource_id=contact_id, case_reference=contact.case_reference, at=now,
               partnership=contact.partnership)

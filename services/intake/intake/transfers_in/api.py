@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from intake.errors import refusals_as_problems
 from intake.roles import IdempotencyKey, Reader, TeamManager
 from intake.transfers_in import service
 from intake.transfers_in.api_models import (
@@ -58,8 +59,9 @@ def routers(_ctx: ServiceContext) -> list[APIRouter]:
     ) -> JSONResponse:
         """The team manager decides: permanent (a transfer-in conference is needed),
         temporary, or disputed (managers escalate; decide again once resolved)."""
-        return service.decide_transfer_in(ctx, principal, transfer_id, body,
-                                                idempotency_key)
+        with refusals_as_problems():
+            return service.decide_transfer_in(ctx, principal, transfer_id, body,
+                                              idempotency_key)
 
     @transfers.get("/transfers-in/{transfer_id}", response_model=TransferInView)
     def get_transfer_in(transfer_id: str, ctx: Context, principal: Reader) -> TransferInView:

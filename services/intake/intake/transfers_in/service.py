@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from intake import access, domain, lifecycle
 from intake.checks.quality import age_on
 from intake.commands import Idempotent, partnership_of
+from intake.errors import Refused
 from intake.transfers_in import events
 from intake.transfers_in.api_models import TransferDecisionIn, TransferInIn, TransferInView
 from intake.transfers_in.models import TransferIn
@@ -25,7 +26,7 @@ from intake.transfers_in.views import transfer_view
 from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.envelope import Event
-from mashcore.problems import ProblemHTTPException, invalid_fields
+from mashcore.problems import invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
@@ -138,12 +139,12 @@ def decide_transfer_in(
         target = lifecycle.DISPUTED if body.arrangement == "disputed" else lifecycle.DECIDED
         if not lifecycle.TRANSFER_IN.may_move(transfer, target):
             if transfer.status == lifecycle.DISPUTED:
-                raise ProblemHTTPException(
-                    409, "Transfer-in already disputed",
+                raise Refused(
+                    "Transfer-in already disputed",
                     "This transfer-in is already disputed: once the managers resolve it, "
                     "decide permanent or temporary.")
-            raise ProblemHTTPException(
-                409, "Transfer-in already decided",
+            raise Refused(
+                "Transfer-in already decided",
                 f"This transfer-in was already decided as {transfer.arrangement}.")
         transfer.arrangement = body.arrangement
         transfer.decision_rationale = body.rationale
