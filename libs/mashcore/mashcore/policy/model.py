@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from mashcore.plainwords import PlainWords
 from mashcore.workingtime import DayCountRule, WorkingCalendar
 
 Brag = Literal["blue", "green", "amber", "red"]
@@ -324,6 +325,10 @@ class PolicyPack(_Strict):
         default=DayCountRule.END_OF_NTH_WORKING_DAY,
         description="How 'within N working days' becomes an instant (docs/working-days.md).",
     )
+    plain_words: PlainWords = Field(
+        default_factory=PlainWords,
+        description="Phrases read in the referrer's own words (issue 20; mashcore/plainwords.py):"
+        " a partnership's rules add to default.yaml's.")
     contact_time_limit_days: int = Field(
         default=7, gt=0, le=90,
         description="How far back hub staff may record or correct when a contact came in "
