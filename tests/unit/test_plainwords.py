@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mashcore.plainwords import Matcher, PhraseRule, PlainWords
+from mashcore.plainwords import Matcher, PhraseRule, PlainWords, matcher_for
 from mashcore.plainwords_corpus import (
     PRECISION_FLOOR,
     RECALL_FLOOR,
@@ -16,7 +16,7 @@ from mashcore.plainwords_corpus import (
     main,
     score,
 )
-from mashcore.policy import default_policy_dir, load_pack
+from mashcore.policy import PolicyBook, PolicyError, default_policy_dir, load_pack
 
 PLAIN = PlainWords(
     context=["because", "since"],
@@ -108,3 +108,29 @@ def test_the_report_command_fails_below_the_floors(
     out = capsys.readouterr().out
     assert "da.text" in out and "NOT met" in out
     assert main([]) == 0
+
+
+def test_a_partnership_adds_local_terms_to_the_defaults():
+    default = load_pack(default_policy_dir() / "default.yaml")
+    local = default.model_copy(update={
+        "partnership": "somewhere",
+        "plain_words": PlainWords(rules=[
+            PhraseRule(code="da.text", kind="flag", flag="domestic_abuse",
+                       about="domestic abuse described in the referral", phrases=["barney"]),
+            PhraseRule(code="local.county-lines", kind="disclosure",
+                       about="words that may be exploitation", phrases=["going country"]),
+        ])})
+    book = PolicyBook({"default": default, "somewhere": local})
+    own = matcher_for(book, "somewhere")
+    found = {h.rule.code for h in own.found("a barney at home, he keeps going country")}
+    assert found == {"da.text", "local.county-lines"}
+    assert {h.rule.code for h in own.found("police were called")} == {"da.text"}
+    assert matcher_for(book, "elsewhere").found("a barney at home") == []
+
+
+def test_a_pack_with_a_bad_rule_fails_at_start_up(tmp_path: Path):
+    text = (default_policy_dir() / "default.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "default.yaml"
+    bad.write_text(text.replace("kind: flag", "kind: decide", 1), encoding="utf-8")
+    with pytest.raises(PolicyError, match="plain_words"):
+        PolicyBook.load(tmp_path)

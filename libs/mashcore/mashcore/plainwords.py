@@ -19,14 +19,20 @@ shown in the hub's own API responses only, never logged or put in an event.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import snowballstemmer  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from rapidfuzz.distance import OSA
+
+if TYPE_CHECKING:
+    from mashcore.policy import PolicyBook
+
+DEFAULT_PACK_NAME = "default"
 
 Kind = Literal["flag", "disclosure", "ask_why"]
 Phrase = Annotated[str, StringConstraints(min_length=2, max_length=80, strip_whitespace=True,
@@ -205,3 +211,33 @@ class Matcher:
         """Whether ``text`` says why, since when or how often (any ``context`` phrase)."""
         tokens = _tokens(text, self._breaks)
         return any(any(True for _ in _find(stems, tokens)) for stems in self._context if stems)
+
+
+def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *second]))
+
+
+def merged(base: PlainWords, local: PlainWords) -> PlainWords:
+    """``base`` (default.yaml's) with a partnership's own terms added.
+
+    A local rule with a base rule's code adds its phrases to it; any other local rule is added.
+    """
+    local_rules = {rule.code: rule for rule in local.rules}
+    rules = [rule.model_copy(update={"phrases": _union(rule.phrases,
+                                                       local_rules[rule.code].phrases)})
+             if rule.code in local_rules else rule for rule in base.rules]
+    known = {rule.code for rule in base.rules}
+    rules += [rule for rule in local.rules if rule.code not in known]
+    return PlainWords(negations=_union(base.negations, local.negations),
+                      clause_breaks=_union(base.clause_breaks, local.clause_breaks),
+                      context=_union(base.context, local.context), rules=rules)
+
+
+@functools.lru_cache(maxsize=128)
+def matcher_for(book: PolicyBook, partnership: str) -> Matcher:
+    """The partnership's matcher: default.yaml's phrase lists plus the partnership's own."""
+    default = book.for_partnership(DEFAULT_PACK_NAME).plain_words
+    own = book.for_partnership(partnership)
+    if own.partnership == DEFAULT_PACK_NAME:
+        return Matcher(default)
+    return Matcher(merged(default, own.plain_words))
