@@ -134,3 +134,27 @@ def test_a_pack_with_a_bad_rule_fails_at_start_up(tmp_path: Path):
     bad.write_text(text.replace("kind: flag", "kind: decide", 1), encoding="utf-8")
     with pytest.raises(PolicyError, match="plain_words"):
         PolicyBook.load(tmp_path)
+
+
+def test_a_partnerships_disclosures_point_to_its_own_indicators():
+    from triage.decision_support import Facts, suggest
+
+    book = PolicyBook.load()
+    pack = book.for_partnership("nottingham")
+    s = suggest(pack, Facts(concern="she said 'dad leathers me'"), matcher_for(book, "nottingham"))
+    assert [m.indicator.code for m in s.matches] == ["pc-abuse"]
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ("indicator: pc-suspected-abuse", "indicator: no-such-indicator", "indicator"),
+    ("kind: flag\n      flag: domestic_abuse", "kind: flag", "flag"),
+    ("code: disclosure.sexual", "code: da.text", "code"),
+])
+def test_a_rule_naming_what_the_pack_lacks_fails_at_start_up(
+    tmp_path: Path, old: str, new: str, field: str,
+) -> None:
+    text = (default_policy_dir() / "default.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "default.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(PolicyError, match=rf"plain_words.*{field}"):
+        PolicyBook.load(tmp_path)

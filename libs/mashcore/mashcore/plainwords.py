@@ -217,15 +217,21 @@ def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
 
 
+def _extended(base: PhraseRule, local: PhraseRule) -> PhraseRule:
+    """``base`` with ``local``'s phrases added, and its indicator when it names one."""
+    return base.model_copy(update={"phrases": _union(base.phrases, local.phrases),
+                                   "indicator": local.indicator or base.indicator})
+
+
 def merged(base: PlainWords, local: PlainWords) -> PlainWords:
     """``base`` (default.yaml's) with a partnership's own terms added.
 
-    A local rule with a base rule's code adds its phrases to it; any other local rule is added.
+    A local rule with a base rule's code adds its phrases to it (and names the partnership's
+    own indicator, if it gives one); any other local rule is added.
     """
     local_rules = {rule.code: rule for rule in local.rules}
-    rules = [rule.model_copy(update={"phrases": _union(rule.phrases,
-                                                       local_rules[rule.code].phrases)})
-             if rule.code in local_rules else rule for rule in base.rules]
+    rules = [_extended(rule, local_rules[rule.code]) if rule.code in local_rules else rule
+             for rule in base.rules]
     known = {rule.code for rule in base.rules}
     rules += [rule for rule in local.rules if rule.code not in known]
     return PlainWords(negations=_union(base.negations, local.negations),

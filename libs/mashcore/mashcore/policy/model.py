@@ -403,4 +403,22 @@ def reference_errors(pack: PolicyPack) -> list[tuple[tuple[str | int, ...], str]
             errors.append((("escalation_ladder", i, "stage"),
                            f"stage {stage.stage} is listed {i + 1}: number the stages 1, 2, "
                            "3... in order"))
+    errors += _plain_words_errors(pack, seen)
+    return errors
+
+
+def _plain_words_errors(pack: PolicyPack,
+                        indicators: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+    """A pack's phrase rules (issue 20): unique codes, indicators of this pack, flag rules."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    seen: set[str] = set()
+    for i, rule in enumerate(pack.plain_words.rules):
+        loc: tuple[str | int, ...] = ("plain_words", "rules", i)
+        if rule.code in seen:
+            errors.append(((*loc, "code"), f"duplicate rule code {rule.code!r}"))
+        seen.add(rule.code)
+        if rule.indicator is not None and rule.indicator not in indicators:
+            errors.append(((*loc, "indicator"), f"unknown indicator {rule.indicator!r}"))
+        if (rule.kind == "flag") != (rule.flag is not None):
+            errors.append(((*loc, "flag"), "a flag rule names its flag; no other rule does"))
     return errors
