@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ALL_TIERS := unit,integration,kafka,e2e,contract
 
-.PHONY: contracts contracts-release help install run run-kafka test test-unit lint format system-deps kafka-jars node-deps bench clean
+.PHONY: corpus-report contracts contracts-release help install run run-kafka test test-unit lint format system-deps kafka-jars node-deps bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -51,6 +51,9 @@ test: install system-deps kafka-jars node-deps lint  ## Every test tier; fails i
 
 test-unit: install  ## Only the unit tier (no servers)
 	PACT_DO_NOT_TRACK=true MASH_REQUIRE_TIERS=unit ./scripts/pytest-strict $(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+corpus-report: install  ## Precision and recall of the plain-words rules on policy/corpus/referrals.yaml
+	$(BIN)/python -m mashcore.plainwords_corpus
 
 contracts: install  ## Regenerate contracts/openapi/*.json and the topic table in contracts/README.md
 	$(BIN)/python -m contracttools.openapi --write

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from mashcore.plainwords import Hit, Matcher
 from mashcore.policy import Indicator, PolicyPack
 
 
@@ -84,6 +85,10 @@ class Suggestion:
     matches: tuple[Match, ...]
     unknown_codes: tuple[str, ...] = field(default=())
     explanation: str = ""
+    read_in_concern: tuple[Hit, ...] = field(default=())
+    """Disclosures and flags found in the concern's own words (issue 20), not negated."""
+    suggested_flags: tuple[Hit, ...] = field(default=())
+    """Flags the words suggest and the referral lacks: an information officer confirms them."""
 
 
 def _age_on(born: date, on: date) -> int:
@@ -95,9 +100,17 @@ def _mentions(text: str, keyword: str) -> bool:
     return re.search(rf"(?<!\w){words}(?!\w)", text, flags=re.IGNORECASE) is not None
 
 
-def suggest(pack: PolicyPack, facts: Facts) -> Suggestion:
-    """The suggestion under ``pack`` for ``facts``; pure, so it can be re-run at any time."""
+def suggest(pack: PolicyPack, facts: Facts, plain: Matcher | None = None) -> Suggestion:
+    """The suggestion under ``pack`` for ``facts``; pure, so it can be re-run at any time.
+
+    With ``plain`` (the partnership's phrase lists) a child's or parent's own words count for
+    the indicator their rule names, and flags the words suggest are listed to be confirmed.
+    """
     signals = facts.signals()
+    read = tuple(plain.found(facts.concern, kinds=("disclosure", "flag"))) if plain else ()
+    flagged = {"domestic_abuse": facts.domestic_abuse}
+    suggested = tuple(hit for hit in read if hit.rule.kind == "flag" and hit.rule.flag
+                      and not flagged.get(hit.rule.flag, False))
     ticks: list[tuple[Iterable[str], str]] = [
         (facts.ticked_by_referrer, "ticked by the referrer"),
         (facts.ticked_by_information_officer, "ticked by the information officer"),
@@ -112,13 +125,16 @@ def suggest(pack: PolicyPack, facts: Facts) -> Suggestion:
                     if _mentions(facts.concern, keyword)]
         because += [_SIGNAL_WORDS[signal] for signal in indicator.signals
                     if signal in signals]
+        because += [f"the concern's own words {hit.words!r} ({hit.rule.about})" for hit in read
+                    if hit.rule.kind == "disclosure" and hit.rule.indicator == indicator.code]
         if because:
             level = pack.level(indicator.level)
             matches.append(Match(indicator, level.name if level else indicator.level,
                                  tuple(because)))
     if not matches:
         return Suggestion(None, None, None, (), tuple(unknown),
-                          "No threshold indicator matched: decide on the referral itself.")
+                          "No threshold indicator matched: decide on the referral itself.",
+                          read, suggested)
     matches.sort(key=lambda m: (-pack.rank(m.indicator.level), m.indicator.code))
     top = pack.level(matches[0].indicator.level)
     assert top is not None
@@ -127,4 +143,4 @@ def suggest(pack: PolicyPack, facts: Facts) -> Suggestion:
                    f"indicator{'s' if len(matches) != 1 else ''} ({count} at this level). "
                    "Indicative only: the team manager decides.")
     return Suggestion(top.code, top.name, top.suggested_brag, tuple(matches), tuple(unknown),
-                      explanation)
+                      explanation, read, suggested)

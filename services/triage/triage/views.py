@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from mashcore.db import UnitOfWork
+from mashcore.plainwords import matcher_for
 from mashcore.service import ServiceContext
 from triage import decision_support, rules
 from triage.models import RatingHistory, TriageCase
@@ -48,7 +49,8 @@ def facts(case: TriageCase) -> decision_support.Facts:
 
 def suggestion_for(ctx: ServiceContext, case: TriageCase) -> decision_support.Suggestion:
     """Decision support under the case's partnership pack."""
-    return decision_support.suggest(ctx.policy.for_partnership(case.partnership), facts(case))
+    return decision_support.suggest(ctx.policy.for_partnership(case.partnership), facts(case),
+                                    matcher_for(ctx.policy, case.partnership))
 
 
 def summary(case: TriageCase, now: datetime) -> dict[str, Any]:
@@ -87,6 +89,17 @@ def _suggestion_view(suggestion: decision_support.Suggestion) -> dict[str, Any]:
              "text": m.indicator.text, "because": list(m.because)}
             for m in suggestion.matches],
         "unknown_indicator_codes": list(suggestion.unknown_codes),
+        # Issue 20: the referrer's own words, for the hub only (never logged or sent on).
+        "read_in_concern": [
+            {"rule": h.rule.code, "kind": h.rule.kind, "about": h.rule.about, "words": h.words,
+             "indicator": h.rule.indicator, "flag": h.rule.flag}
+            for h in suggestion.read_in_concern],
+        "suggested_flags": [
+            {"flag": h.rule.flag, "words": h.words,
+             "explanation": f"The concern's words suggest {h.rule.about}, but the referral is "
+             "not flagged: an information officer confirms the flag (the DASH request follows "
+             "confirmation). Suggested only; nothing is set."}
+            for h in suggestion.suggested_flags],
     }
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from mashcore.plainwords import PlainWords
 from mashcore.workingtime import DayCountRule, WorkingCalendar
 
 Brag = Literal["blue", "green", "amber", "red"]
@@ -324,6 +325,10 @@ class PolicyPack(_Strict):
         default=DayCountRule.END_OF_NTH_WORKING_DAY,
         description="How 'within N working days' becomes an instant (docs/working-days.md).",
     )
+    plain_words: PlainWords = Field(
+        default_factory=PlainWords,
+        description="Phrases read in the referrer's own words (issue 20; mashcore/plainwords.py):"
+        " a partnership's rules add to default.yaml's.")
     contact_time_limit_days: int = Field(
         default=7, gt=0, le=90,
         description="How far back hub staff may record or correct when a contact came in "
@@ -398,4 +403,22 @@ def reference_errors(pack: PolicyPack) -> list[tuple[tuple[str | int, ...], str]
             errors.append((("escalation_ladder", i, "stage"),
                            f"stage {stage.stage} is listed {i + 1}: number the stages 1, 2, "
                            "3... in order"))
+    errors += _plain_words_errors(pack, seen)
+    return errors
+
+
+def _plain_words_errors(pack: PolicyPack,
+                        indicators: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+    """A pack's phrase rules (issue 20): unique codes, indicators of this pack, flag rules."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    seen: set[str] = set()
+    for i, rule in enumerate(pack.plain_words.rules):
+        loc: tuple[str | int, ...] = ("plain_words", "rules", i)
+        if rule.code in seen:
+            errors.append(((*loc, "code"), f"duplicate rule code {rule.code!r}"))
+        seen.add(rule.code)
+        if rule.indicator is not None and rule.indicator not in indicators:
+            errors.append(((*loc, "indicator"), f"unknown indicator {rule.indicator!r}"))
+        if (rule.kind == "flag") != (rule.flag is not None):
+            errors.append(((*loc, "flag"), "a flag rule names its flag; no other rule does"))
     return errors

@@ -25,6 +25,7 @@ from fractions import Fraction
 from typing import Any, Literal, NamedTuple, get_args
 
 from intake.contacts.api_models import PersonIn, ReferralIn
+from mashcore.plainwords import Matcher
 
 QualityCode = Literal[
     "no_date_of_birth",
@@ -36,6 +37,9 @@ QualityCode = Literal[
     "missing_agency_section",
 ]
 QUALITY_CODES: tuple[QualityCode, ...] = get_args(QualityCode)
+FindingCode = QualityCode | Literal["fact_without_context"]
+"""``fact_without_context`` (issue 20) is told to the referrer only: it is not scored and not
+a released code, so it never goes into the event's ``missing_or_unclear``."""
 
 # The completeness score starts at 100 and loses at most each code's weight; the weights sum
 # to 100, so a referral with every finding scores 0 and one with none scores 100. Why these:
@@ -105,7 +109,7 @@ _SECTION_ASKS = {
 class Finding:
     """One thing missing or unclear: its code, the field concerned, and what to do."""
 
-    code: QualityCode
+    code: FindingCode
     field: str
     message: str
 
@@ -134,10 +138,12 @@ class DateError(NamedTuple):
 _Loss = tuple[Finding, Fraction]
 
 
-def assess(submission: ReferralIn, agency: str) -> QualityAssessment:
+def assess(submission: ReferralIn, agency: str,
+           plain: Matcher | None = None) -> QualityAssessment:
     """Score a referral's completeness and say what is missing or unclear.
 
-    ``agency`` is the referrer's agency from their credentials (e.g. ``health``).
+    ``agency`` is the referrer's agency from their credentials (e.g. ``health``); ``plain``
+    the partnership's phrase lists, to ask why where a fact lacks its context.
     """
     losses: list[_Loss] = [
         *_dates_of_birth(submission),
@@ -148,17 +154,19 @@ def assess(submission: ReferralIn, agency: str) -> QualityAssessment:
         *_jargon(submission),
         *_agency_section(submission, agency),
     ]
-    lost: dict[QualityCode, Fraction] = {}
+    lost: dict[str, Fraction] = {}
     for finding, points in losses:
         lost[finding.code] = lost.get(finding.code, Fraction(0)) + points
     total = Fraction(0)
-    for code, points in lost.items():
-        total += min(points, Fraction(WEIGHTS[code]))
+    for code in QUALITY_CODES:
+        if code in lost:
+            total += min(lost[code], Fraction(WEIGHTS[code]))
     return QualityAssessment(
         # Rounded down: any finding at all keeps the score below 100.
         completeness_score=max(0, math.floor(100 - total)),
         missing_or_unclear=[code for code in QUALITY_CODES if code in lost],
-        findings=[finding for finding, _ in losses],
+        findings=[finding for finding, _ in losses]
+        + (_facts_without_context(submission, plain) if plain is not None else []),
     )
 
 
@@ -493,6 +501,31 @@ def _jargon(submission: ReferralIn) -> Iterator[_Loss]:
                 f"The {label} uses abbreviations or jargon that people outside your agency "
                 f"may not understand: {'; '.join(found)}. Spell them out in plain words.",
             ), Fraction(WEIGHTS[code])
+
+
+# --- fact_without_context (issue 20) ----------------------------------------------------------
+
+
+def _facts_without_context(submission: ReferralIn, plain: Matcher) -> list[Finding]:
+    """A missed appointment, an absence, an injury ... reported without why, since when or
+    how often: ask for it, naming the fact (never the referrer's words)."""
+    texts = list(_concern_texts(submission))
+    if plain.gives_context(" \n".join(text for _, _, text in texts)):
+        return []
+    findings: list[Finding] = []
+    asked: set[str] = set()
+    for path, label, text in texts:
+        for hit in plain.found(text, kinds=("ask_why",)):
+            if hit.rule.code in asked:
+                continue
+            asked.add(hit.rule.code)
+            findings.append(Finding(
+                "fact_without_context", path,
+                f"The {label} mentions {hit.rule.about} but not why, since when or how often. "
+                "Say what you know of the reason, when it started and how often it happens: "
+                "the why is what focuses the support.",
+            ))
+    return findings
 
 
 # --- missing_agency_section ------------------------------------------------------------------

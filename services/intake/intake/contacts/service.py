@@ -27,6 +27,7 @@ from mashcore import idempotency
 from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.envelope import Event
+from mashcore.plainwords import matcher_for
 from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
@@ -71,7 +72,7 @@ def submit_contact(
     partnership = partnership_for(ctx, principal, body.partnership)
     # Hub staff may record a contact that came in earlier: the clocks count from then.
     received = time_corrections.received_at(ctx, principal, partnership, body.received_at, now)
-    assessment = quality.assess(body, principal.agency)
+    assessment = quality.assess(body, principal.agency, matcher_for(ctx.policy, partnership))
     via_hub = principal.role == Role.INFORMATION_OFFICER
     agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,
                                     via_hub_worker=via_hub)
@@ -193,7 +194,8 @@ def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> C
         contact_id=contact.id, case_reference=contact.case_reference, status=status,
         received_at=contact.received_at, kind=contact.kind, partnership=contact.partnership,
         referrer_agency=contact.referrer_agency,
-        quality=QualityFeedback.of(quality.assess(submitted, contact.referrer_agency)),
+        quality=QualityFeedback.of(quality.assess(submitted, contact.referrer_agency,
+                                                   matcher_for(ctx.policy, contact.partnership))),
     )
 
 

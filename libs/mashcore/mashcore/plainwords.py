@@ -1,0 +1,249 @@
+"""Reading what the referrer wrote: phrase rules matched in plain words (issue 20).
+
+Referrals arrive in the referrer's own words, misspelt, inflected and negated ("no marks
+seen", "denies any abuse"). A partnership's policy pack lists phrases per rule (``plain_words``
+in ``policy/partnerships/*.yaml``, defaults in ``default.yaml``); this module finds them:
+
+- words are compared by their Snowball stem (``hits``/``hitting``/``hit``), and a word of five
+  letters or more may be one edit away (rapidfuzz's optimal string alignment distance, so a
+  swapped pair of letters is one edit): ``brusing``, ``apointment``;
+- a phrase's words come in order, with at most one other word between two of them
+  ("hits me with the belt" matches ``hits me belt``); articles and possessives are ignored;
+- a phrase is negated (NegEx-style) when a negation word ("no", "not", "denies", "never",
+  "didn't" ...) comes at most ``NEGATION_WINDOW`` words before it in the same clause; a
+  clause ends at punctuation or a word such as "but" or "however".
+
+Matching is pure (no I/O). The matched words are the referrer's own words: they may be
+shown in the hub's own API responses only, never logged or put in an event.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import snowballstemmer  # type: ignore[import-untyped]
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from rapidfuzz.distance import OSA
+
+if TYPE_CHECKING:
+    from mashcore.policy import PolicyBook
+
+DEFAULT_PACK_NAME = "default"
+
+Kind = Literal["flag", "disclosure", "ask_why"]
+Phrase = Annotated[str, StringConstraints(min_length=2, max_length=80, strip_whitespace=True,
+                                          to_lower=True)]
+RuleCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,47}$")]
+About = Annotated[str, StringConstraints(min_length=3, max_length=120, strip_whitespace=True)]
+
+NEGATION_WINDOW = 4
+"""How many words before a phrase a negation word reaches (NegEx uses five or six)."""
+
+DEFAULT_NEGATIONS = (
+    "no", "not", "nil", "none", "never", "without", "denies", "denied", "deny", "didn't",
+    "doesn't", "don't", "hasn't", "haven't", "wasn't", "isn't", "nothing", "no evidence of",
+)
+DEFAULT_CLAUSE_BREAKS = ("but", "however", "although", "though", "yet", "except")
+_IGNORED = frozenset({"the", "a", "an", "my", "his", "her", "their", "our", "your", "its",
+                      "some", "any", "really", "very"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhraseRule(_Strict):
+    """One thing to recognise in the referrer's words."""
+
+    code: RuleCode
+    kind: Kind = Field(description="flag: suggest a flag for the information officer to "
+                       "confirm; disclosure: a child's or parent's words, explained by decision "
+                       "support; ask_why: a fact reported without its why, since when or how "
+                       "often")
+    about: About = Field(description="The fact in plain English, e.g. 'a missed appointment'.")
+    phrases: list[Phrase] = Field(min_length=1)
+    indicator: str | None = Field(
+        default=None, description="disclosure: the pack's indicator the words point to.")
+    flag: Literal["domestic_abuse"] | None = Field(
+        default=None, description="flag: the referral flag to suggest.")
+
+
+class PlainWords(_Strict):
+    """A pack's phrase lists (``plain_words``)."""
+
+    negations: list[Phrase] = Field(default_factory=lambda: list(DEFAULT_NEGATIONS))
+    clause_breaks: list[Phrase] = Field(default_factory=lambda: list(DEFAULT_CLAUSE_BREAKS))
+    context: list[Phrase] = Field(
+        default_factory=list,
+        description="ask_why: words that give a fact's why, since when or how often.")
+    rules: list[PhraseRule] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule found in a text: the referrer's own words that matched, and whether negated."""
+
+    rule: PhraseRule
+    words: str
+    negated: bool
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CLAUSE_END = re.compile(r"[.;:!?\n]+")
+_stemmer = snowballstemmer.stemmer("english")
+
+
+def _stem(word: str) -> str:
+    stem: str = _stemmer.stemWord(word.replace("'", ""))
+    return stem
+
+
+@dataclass(frozen=True)
+class _Token:
+    stem: str
+    word: str
+    start: int
+    end: int
+    clause: int
+
+
+def _tokens(text: str, breaks: frozenset[str]) -> list[_Token]:
+    text = text.lower().replace("\u2019", "'")
+    ends = [m.end() for m in _CLAUSE_END.finditer(text)]
+    out: list[_Token] = []
+    clause = 0
+    for m in _TOKEN.finditer(text):
+        while ends and ends[0] <= m.start():
+            ends.pop(0)
+            clause += 1
+        word = m.group()
+        if word in breaks:
+            clause += 1
+            continue
+        if word in _IGNORED:
+            continue
+        out.append(_Token(_stem(word), word.replace("'", ""), m.start(), m.end(), clause))
+    return out
+
+
+_Word = tuple[str, str]  # (stem, word)
+
+
+def _phrase(phrase: str) -> list[_Word]:
+    words = [w for w in _TOKEN.findall(phrase.lower().replace("\u2019", "'"))
+             if w not in _IGNORED]
+    return [(_stem(w), w.replace("'", "")) for w in words]
+
+
+def _same(want: _Word, got: _Token) -> bool:
+    if want[0] == got.stem:
+        return True
+    if min(len(want[1]), len(got.word)) < 5:
+        return False
+    return (OSA.distance(want[1], got.word, score_cutoff=1) <= 1
+            or OSA.distance(want[0], got.stem, score_cutoff=1) <= 1)
+
+
+def _find(stems: Sequence[_Word], tokens: Sequence[_Token]) -> Iterable[tuple[int, int]]:
+    """(first, last) token index of each place the phrase's stems occur."""
+    for first, token in enumerate(tokens):
+        if not _same(stems[0], token):
+            continue
+        at, ok = first, True
+        for stem in stems[1:]:
+            nxt = next((j for j in (at + 1, at + 2) if j < len(tokens)
+                        and tokens[j].clause == token.clause and _same(stem, tokens[j])),
+                       None)
+            if nxt is None:
+                ok = False
+                break
+            at = nxt
+        if ok:
+            yield first, at
+
+
+class Matcher:
+    """A pack's phrase lists, compiled once."""
+
+    def __init__(self, plain: PlainWords) -> None:
+        self.plain = plain
+        self._breaks = frozenset(plain.clause_breaks)
+        self._negations = [_phrase(n) for n in plain.negations]
+        self._rules = [(rule, [_phrase(p) for p in rule.phrases]) for rule in plain.rules]
+        self._context = [_phrase(c) for c in plain.context]
+
+    def _negated(self, tokens: Sequence[_Token], first: int) -> bool:
+        clause = tokens[first].clause
+        window = [t for t in tokens[max(0, first - NEGATION_WINDOW):first] if t.clause == clause]
+        return any(any(True for _ in _find(neg, window)) for neg in self._negations if neg)
+
+    def hits(self, text: str, kinds: Iterable[Kind] | None = None) -> list[Hit]:
+        """Each rule found in ``text`` (its first place not negated, else its first place)."""
+        wanted = set(kinds) if kinds is not None else None
+        tokens = _tokens(text, self._breaks)
+        lowered = text.replace("\u2019", "'")
+        found: list[Hit] = []
+        for rule, phrases in self._rules:
+            if wanted is not None and rule.kind not in wanted:
+                continue
+            best: Hit | None = None
+            for stems in phrases:
+                for first, last in _find(stems, tokens) if stems else ():
+                    hit = Hit(rule, lowered[tokens[first].start:tokens[last].end],
+                              self._negated(tokens, first))
+                    if best is None or (best.negated and not hit.negated):
+                        best = hit
+                if best is not None and not best.negated:
+                    break
+            if best is not None:
+                found.append(best)
+        return found
+
+    def found(self, text: str, kinds: Iterable[Kind] | None = None) -> list[Hit]:
+        """The rules found in ``text`` and not negated."""
+        return [hit for hit in self.hits(text, kinds) if not hit.negated]
+
+    def gives_context(self, text: str) -> bool:
+        """Whether ``text`` says why, since when or how often (any ``context`` phrase)."""
+        tokens = _tokens(text, self._breaks)
+        return any(any(True for _ in _find(stems, tokens)) for stems in self._context if stems)
+
+
+def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *second]))
+
+
+def _extended(base: PhraseRule, local: PhraseRule) -> PhraseRule:
+    """``base`` with ``local``'s phrases added, and its indicator when it names one."""
+    return base.model_copy(update={"phrases": _union(base.phrases, local.phrases),
+                                   "indicator": local.indicator or base.indicator})
+
+
+def merged(base: PlainWords, local: PlainWords) -> PlainWords:
+    """``base`` (default.yaml's) with a partnership's own terms added.
+
+    A local rule with a base rule's code adds its phrases to it (and names the partnership's
+    own indicator, if it gives one); any other local rule is added.
+    """
+    local_rules = {rule.code: rule for rule in local.rules}
+    rules = [_extended(rule, local_rules[rule.code]) if rule.code in local_rules else rule
+             for rule in base.rules]
+    known = {rule.code for rule in base.rules}
+    rules += [rule for rule in local.rules if rule.code not in known]
+    return PlainWords(negations=_union(base.negations, local.negations),
+                      clause_breaks=_union(base.clause_breaks, local.clause_breaks),
+                      context=_union(base.context, local.context), rules=rules)
+
+
+@functools.lru_cache(maxsize=128)
+def matcher_for(book: PolicyBook, partnership: str) -> Matcher:
+    """The partnership's matcher: default.yaml's phrase lists plus the partnership's own."""
+    default = book.for_partnership(DEFAULT_PACK_NAME).plain_words
+    own = book.for_partnership(partnership)
+    if own.partnership == DEFAULT_PACK_NAME:
+        return Matcher(default)
+    return Matcher(merged(default, own.plain_words))
