@@ -70,7 +70,7 @@ def synthetic_postcode(rng: random.Random) -> str:
 
 
 def synthetic_child(rng: random.Random) -> dict[str, Any]:
-    born = date(2008, 1, 1) + timedelta(days=rng.randint(0, 18 * 365))
+    born = date(2010, 1, 1) + timedelta(days=rng.randint(0, 16 * 365))  # under 18
     return {"first_name": synthetic_name(rng), "last_name": synthetic_name(rng),
             "date_of_birth": born.isoformat()}
 

@@ -37,10 +37,23 @@ from bench.report import percentile, write_report
 from devinfra.kafka import create_topics, ensure_kafka_jars, start_kafka
 from devinfra.postgres import free_port, start_postgres
 from devinfra.processes import ServiceProcess
+from intake.service import SERVICE as INTAKE
 from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
+from mashcore.topics import dead_letter_topic
+from triage.service import SERVICE as TRIAGE
 
 RESULTS = Path(__file__).parent / "results"
 REPEAT_WINDOW = timedelta(days=30)  # intake's default repeat window (settings)
+
+
+def service_topics() -> list[str]:
+    """Every topic intake and triage produce or consume, with the dead-letter ones: the
+    services are not ready until their topics exist."""
+    topics: list[str] = []
+    for service in (INTAKE, TRIAGE):
+        consumed = [t for spec in service.consumers for t in spec.topics]
+        topics += [*service.produces, *consumed, *map(dead_letter_topic, consumed)]
+    return sorted(set(topics))
 
 
 def synthetic_referral(n: int) -> dict[str, Any]:
@@ -200,6 +213,7 @@ def main() -> None:
         payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
         result["raw_kafka"] = asyncio.run(
             raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))
+        create_topics(broker.bootstrap_servers, service_topics(), partitions=3)
         phases = [("empty", 0)] + ([("stored", args.stored)] if args.stored else [])
         for phase, stored in phases:
             for service in ("intake", "triage"):
