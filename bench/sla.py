@@ -46,6 +46,7 @@ from typing import Any
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.durable import make_durable
 from devinfra.kafka import create_topics, ensure_kafka_jars, start_kafka
 from devinfra.postgres import PostgresServer, free_port, start_postgres
 from devinfra.processes import ServiceProcess
@@ -722,6 +723,10 @@ def main() -> None:
     failed = True
     try:
         with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
+            # Production durability (devinfra's test clusters run with fsync off).
+            result["postgres_durability"] = make_durable(pg)
+            print("PostgreSQL durability: " + ", ".join(
+                f"{k}={v}" for k, v in result["postgres_durability"].items()))
             bootstrap = broker.bootstrap_servers
             env = {
                 "MASH_BUS": "kafka",

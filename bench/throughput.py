@@ -15,34 +15,92 @@ import asyncio
 import json
 import os
 import platform
+import random
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.durable import (
+    bulk_load_contacts,
+    make_durable,
+    raw_inserts,
+    synthetic_child,
+    synthetic_postcode,
+)
+from bench.report import percentile, write_report
 from devinfra.kafka import create_topics, ensure_kafka_jars, start_kafka
 from devinfra.postgres import free_port, start_postgres
 from devinfra.processes import ServiceProcess
+from intake.service import SERVICE as INTAKE
 from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
+from mashcore.topics import dead_letter_topic
+from triage.service import SERVICE as TRIAGE
 
 RESULTS = Path(__file__).parent / "results"
+REPEAT_WINDOW = timedelta(days=30)  # intake's default repeat window (settings)
+
+
+def service_topics() -> list[str]:
+    """Every topic intake and triage produce or consume, with the dead-letter ones: the
+    services are not ready until their topics exist."""
+    topics: list[str] = []
+    for service in (INTAKE, TRIAGE):
+        consumed = [t for spec in service.consumers for t in spec.topics]
+        topics += [*service.produces, *consumed, *map(dead_letter_topic, consumed)]
+    return sorted(set(topics))
 
 
 def synthetic_referral(n: int) -> dict[str, Any]:
-    """An invented referral (synthetic data only)."""
+    """An invented referral about an identified child (synthetic data only), so repeat
+    detection does its real work on every submission."""
+    rng = random.Random(n)
     return {
         "kind": "referral",
         "referrer": {"name": f"Bench Referrer {n}", "role": "School nurse",
                      "email": f"nurse{n}@example.org"},
-        "children": [{"first_name": "Bench", "last_name": f"Child{n}",
-                      "date_of_birth": "2014-03-03"}],
+        "children": [synthetic_child(rng)],
+        "address": {"postcode": synthetic_postcode(rng)},
         "concern": {"summary": "Synthetic benchmark concern. " * 10},
     }
+
+
+async def open_loop(intake: ServiceProcess, rate: float, seconds: float,
+                    first: int) -> dict[str, float]:
+    """POST at a steady ``rate`` for ``seconds``, each at its intended time whatever the
+    earlier ones are doing (no coordinated omission): latency = answer - intended time."""
+    referrer = issue_dev_token(DEFAULT_DEV_KEY, subject="bench", role=Role.REFERRER,
+                               agency="health")
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=intake.url, timeout=60, limits=limits) as client:
+        start = time.perf_counter() + 0.5
+
+        async def send(i: int) -> None:
+            nonlocal errors
+            intended = start + i / rate
+            await asyncio.sleep(max(0.0, intended - time.perf_counter()))
+            n = first + i
+            response = await client.post("/v1/contacts", json=synthetic_referral(n),
+                                         headers={"Authorization": f"Bearer {referrer}",
+                                                  "Idempotency-Key": f"bench-open-{n}"})
+            latencies.append(time.perf_counter() - intended)
+            if response.status_code >= 300:
+                errors += 1
+
+        await asyncio.gather(*(send(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+    return {"rate": rate, "seconds": seconds, "requests": total, "errors": errors,
+            "achieved_per_second": total / elapsed,
+            "p50_seconds": percentile(latencies, 50), "p99_seconds": percentile(latencies, 99),
+            "max_seconds": max(latencies)}
 
 
 async def raw_kafka(bootstrap: str, events: int, payload_size: int) -> dict[str, float]:
@@ -125,50 +183,80 @@ async def pipeline(intake: ServiceProcess, triage: ServiceProcess, referrals: in
 
 
 def main() -> None:
-    """Run both measurements and write the results file."""
+    """Run the measurements and write the results (JSON, Markdown, PNG)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--referrals", type=int, default=1000,
                         help="referrals to push through (at most 1000 are counted in triage)")
     parser.add_argument("--raw-events", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--stored", type=int, default=1_000_000,
+                        help="contacts stored before the second throughput run (0: skip it)")
+    parser.add_argument("--rate", type=float, default=50.0, help="open-loop referrals/s")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="open-loop duration (0: skip it)")
+    parser.add_argument("--raw-pg-seconds", type=float, default=10.0)
     args = parser.parse_args()
     args.referrals = min(args.referrals, 1000)
 
     ensure_kafka_jars()
     work = Path(tempfile.mkdtemp(prefix="mash-bench-"))
-    with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
-        for service in ("intake", "triage"):
-            pg.create_database(f"bench_{service}")
-        env = {
-            "MASH_BUS": "kafka",
-            "MASH_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-            "MASH_DATABASE_URL_TEMPLATE": pg.url("bench_{service}"),
-            "MASH_LOG_LEVEL": "WARNING",
-            "MASH_DATA_DIR": str(work / "data"),
-            "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
-            "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
-        }
-        payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
-        raw = asyncio.run(raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))
-        with ServiceProcess("intake", free_port(), env, work / "intake.log") as intake, \
-                ServiceProcess("triage", free_port(), env, work / "triage.log") as triage:
-            system = asyncio.run(pipeline(intake, triage, args.referrals, args.concurrency))
-
-    ratio = system["referrals_per_second"] / raw["events_per_second"]
-    result = {
+    result: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "raw_kafka": raw,
-        "pipeline": system,
-        "ratio_referrals_to_raw_events": ratio,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
     }
+    with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
+        result["postgres_durability"] = make_durable(pg)
+        print("PostgreSQL durability: " + ", ".join(
+            f"{k}={v}" for k, v in result["postgres_durability"].items()))
+        result["raw_postgres"] = raw_inserts(pg, args.raw_pg_seconds)
+        payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
+        result["raw_kafka"] = asyncio.run(
+            raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))
+        create_topics(broker.bootstrap_servers, service_topics(), partitions=3)
+        phases = [("empty", 0)] + ([("stored", args.stored)] if args.stored else [])
+        for phase, stored in phases:
+            for service in ("intake", "triage"):
+                pg.create_database(f"bench_{phase}_{service}")
+            env = {
+                "MASH_BUS": "kafka",
+                "MASH_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
+                "MASH_DATABASE_URL_TEMPLATE": pg.url(f"bench_{phase}_{{service}}"),
+                "MASH_LOG_LEVEL": "WARNING",
+                "MASH_DATA_DIR": str(work / f"data-{phase}"),
+                "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
+                "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
+            }
+            with ServiceProcess("intake", free_port(), env,
+                                work / f"intake-{phase}.log") as intake, \
+                    ServiceProcess("triage", free_port(), env,
+                                   work / f"triage-{phase}.log") as triage:
+                load_seconds = bulk_load_contacts(
+                    pg, f"bench_{phase}_intake", stored, REPEAT_WINDOW) if stored else 0.0
+                system = asyncio.run(pipeline(intake, triage, args.referrals,
+                                              args.concurrency))
+                system["stored_contacts"] = stored
+                system["bulk_load_seconds"] = load_seconds
+                result["pipeline" if phase == "empty" else "pipeline_stored"] = system
+                if phase == "empty" and args.seconds:
+                    result["open_loop"] = asyncio.run(
+                        open_loop(intake, args.rate, args.seconds, first=10_000_000))
+
+    raw = result["raw_kafka"]
+    system = result["pipeline"]
+    result["ratio_referrals_to_raw_events"] = (
+        system["referrals_per_second"] / raw["events_per_second"])
+    result["ratio_referrals_to_raw_postgres_inserts"] = (
+        system["referrals_per_second"] / result["raw_postgres"]["inserts_per_second"])
+    if "pipeline_stored" in result:
+        result["ratio_stored_to_empty"] = (result["pipeline_stored"]["referrals_per_second"]
+                                           / system["referrals_per_second"])
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"throughput-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2))
-    print(f"raw aiokafka produce+consume : {raw['events_per_second']:10.1f} events/s")
-    print(f"intake -> triage over Kafka  : {system['referrals_per_second']:10.1f} referrals/s")
-    print(f"ratio                        : {ratio:10.4f}")
-    print(f"written to {out}")
+    summary, chart = write_report(result, out)
+    print(summary.read_text())
+    print(f"written to {out}, {summary.name}, {chart.name}")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,14 @@ strings) make its speed moot; the token-subset rule is a set comparison. Double 
 in neither; the stand-alone packages offering it are unmaintained, and it still would not link
 Siobhan/Shivon, which is why ``KNOWN_VARIANTS`` exists.
 
+Blocking (``blocking_key``): a score of 0.80 needs either the same date of birth (40 + names
+at least 40) or the same full postcode (a transposed or missing date of birth reaches 0.80 only
+with the postcode's 20; without it 0.70 at best). So two keys that share neither a date of
+birth nor a full postcode can never match at any threshold above 0.70, and the repeat lookup
+(``intake.repeat_index``) reads only the stored contacts that share one, then scores them here.
+Name or phonetic keys would not narrow that safely: a known variant, a word subset or a typo
+changes every single-code key (Siobhan/Shivon, Smith-Jones/Jones, Mathew/Matthew's codes).
+
 ``MatchResult.reasons`` name the kind of evidence only, never a name, date or postcode, so
 they can be logged and stored on the link.
 """
@@ -102,11 +110,13 @@ import jellyfish
 from mashcore.clock import to_utc
 
 __all__ = [
+    "BLOCKING_SAFE_ABOVE",
     "KNOWN_DISTINCT",
     "KNOWN_VARIANTS",
     "PROBABLE_MATCH_THRESHOLD",
     "ChildKey",
     "MatchResult",
+    "blocking_key",
     "find_repeats",
     "is_probable_match",
     "match_score",
@@ -456,6 +466,27 @@ def _score(a: ChildKey, b: ChildKey) -> MatchResult:
         return MatchResult(0.0, reasons)
     points = min(100, max(0, dob_points + name_points + postcode_points))
     return MatchResult(points / 100, reasons)
+
+
+BLOCKING_SAFE_ABOVE = (DOB_TRANSPOSED + 2 * NAME_EXACT) / 100
+"""``blocking_key`` finds every match for thresholds above this (0.70): see the docstring."""
+
+
+def blocking_key(key: ChildKey) -> tuple[date | None, str | None] | None:
+    """The date of birth and full postcode any match of ``key`` must share, or ``None``.
+
+    ``None`` when the key can match nothing: an unknown child, or neither a date of birth
+    nor a full postcode. Personal data: never log it.
+    """
+    wanted = normalise(key)
+    if not wanted.is_identified:
+        return None
+    postcode = wanted.postcode
+    if postcode is not None and not _FULL_POSTCODE.fullmatch(postcode.replace(" ", "")):
+        postcode = None
+    if wanted.date_of_birth is None and postcode is None:
+        return None
+    return wanted.date_of_birth, postcode
 
 
 def match_score(a: ChildKey, b: ChildKey) -> MatchResult:

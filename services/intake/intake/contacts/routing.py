@@ -11,10 +11,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
-
 from intake import domain, events, lifecycle
-from intake.checks import quality
+from intake.checks import quality, repeat_index
 from intake.checks.matching import ChildKey, find_repeats
 from intake.contacts.models import Contact, ContactAccess, ContactLink
 from intake.open_cases.lookup import find_open_case
@@ -47,15 +45,15 @@ def link_repeats(uow: UnitOfWork, contact: Contact, submission: dict[str, Any],
 
     Nothing is dropped or merged: a repeat is a link a person looks at (DOMAIN.md §3).
     """
-    recent_contacts = uow.session.exec(
-        select(Contact).where(col(Contact.received_at) >= now - window,
-                              Contact.id != contact.id)
-    ).all()
+    keys = child_keys(submission)
+    repeat_index.record_keys(uow.session, contact.id, keys)
+    recent_contacts = repeat_index.candidate_contacts(uow.session, keys, since=now - window,
+                                                      exclude_id=contact.id)
     recent = [(other.id, other.received_at, key)
               for other in recent_contacts
               for key in child_keys(json.loads(other.submission))]
     linked: dict[str, float] = {}
-    for key in child_keys(submission):
+    for key in keys:
         for other_id, result in find_repeats(key, recent, window, now):
             linked[other_id] = max(result.score, linked.get(other_id, 0.0))
     for other_id, score in linked.items():
@@ -115,6 +113,8 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
         )
         uow.session.add(linked)
         uow.session.flush()  # the link's foreign key needs the row
+        repeat_index.record_keys(uow.session, linked.id,
+                                 child_keys(json.loads(linked.submission)))
         uow.session.add(ContactLink(contact_id=linked.id, linked_contact_id=contact.id,
                                     reason="parent_carer_under_18", created_at=now))
         for event_type, data in (

@@ -1,0 +1,142 @@
+"""The benchmark's summary: figures against issue 17's goals, as Markdown and a PNG chart.
+
+``bench.throughput`` writes its JSON and then calls ``write_report``; the summary logic here
+is pure (tests/unit/test_bench_report.py). The chart uses matplotlib (pinned): a bar per
+figure as a fraction of its goal, so figures of different units share one axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured figure, and its goal when the issue sets one."""
+
+    name: str
+    value: float | None
+    unit: str
+    goal: float | None = None
+    higher_is_better: bool = True
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the goal is met (``None``: no goal, or not measured in this run)."""
+        if self.goal is None or self.value is None:
+            return None
+        return self.value >= self.goal if self.higher_is_better else self.value <= self.goal
+
+    @property
+    def fraction_of_goal(self) -> float | None:
+        """How far towards the goal (1.0 = exactly met; above 1 = better than the goal)."""
+        if self.goal is None or self.value is None or self.value == 0 or self.goal == 0:
+            return None
+        return self.value / self.goal if self.higher_is_better else self.goal / self.value
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by the nearest-rank method; no interpolation."""
+    if not values:
+        raise ValueError("no values")
+    if not 0 < q <= 100:
+        raise ValueError("q must be in (0, 100]")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _get(result: Mapping[str, Any], *path: str) -> float | None:
+    node: Any = result
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return float(node) if isinstance(node, int | float) else None
+
+
+def figures(result: Mapping[str, Any]) -> list[Figure]:
+    """The throughput run's figures, with the issue's goals where it sets one."""
+    empty = _get(result, "pipeline", "referrals_per_second")
+    stored = _get(result, "pipeline_stored", "referrals_per_second")
+    raw_pg = _get(result, "raw_postgres", "inserts_per_second")
+    stored_count = _get(result, "pipeline_stored", "stored_contacts")
+    return [
+        Figure("referrals/s intake → triage (closed loop, empty)", empty, "/s", 150),
+        Figure("÷ raw aiokafka events/s", _get(result, "ratio_referrals_to_raw_events"),
+               "", 0.02),
+        Figure(f"referrals/s with {int(stored_count or 0):,} stored contacts", stored, "/s"),
+        Figure("stored ÷ empty throughput",
+               stored / empty if stored is not None and empty else None, "", 0.8),
+        Figure("raw PostgreSQL durable inserts/s", raw_pg, "/s"),
+        Figure("intake referrals/s ÷ raw PostgreSQL inserts/s",
+               empty / raw_pg if empty is not None and raw_pg else None, ""),
+        Figure("open loop p50 latency", _get(result, "open_loop", "p50_seconds"), "s",
+               higher_is_better=False),
+        Figure("open loop p99 latency", _get(result, "open_loop", "p99_seconds"), "s",
+               higher_is_better=False),
+    ]
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "not measured"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def markdown(result: Mapping[str, Any]) -> str:
+    """A Markdown summary: the conditions of the run, then each figure against its goal."""
+    machine = result.get("machine") or {}
+    durability = result.get("postgres_durability") or {}
+    lines = [
+        f"# Benchmark {result.get('measured_at', '')}",
+        "",
+        f"Machine: {machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}; "
+        "broker, PostgreSQL and services on the same machine.",
+        "PostgreSQL durability: " + (", ".join(f"{k}={v}" for k, v in durability.items())
+                                     or "not checked"),
+        "",
+        "| figure | measured | goal | met |",
+        "|---|---|---|---|",
+    ]
+    for figure in figures(result):
+        goal = "—" if figure.goal is None else (
+            f"{'≥' if figure.higher_is_better else '≤'} {_number(figure.goal)}")
+        met = {True: "yes", False: "**no**", None: "—"}[figure.met]
+        lines.append(f"| {figure.name} | {_number(figure.value)}{figure.unit} | {goal} "
+                     f"| {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_chart(result: Mapping[str, Any], path: Path) -> None:
+    """A bar per figure with a goal: measured as a fraction of the goal (1 = met)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    shown = [f for f in figures(result) if f.fraction_of_goal is not None]
+    fig, ax = plt.subplots(figsize=(8, 1 + 0.6 * max(1, len(shown))))
+    names = [f.name for f in shown]
+    fractions = [f.fraction_of_goal or 0.0 for f in shown]
+    ax.barh(names, fractions, color=["tab:green" if f.met else "tab:red" for f in shown])
+    ax.axvline(1.0, color="black", linestyle="--", label="goal")
+    ax.set_xlabel("measured ÷ goal (≥ 1 meets the goal)")
+    ax.set_title(f"MASH bench {result.get('measured_at', '')[:19]}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(result: Mapping[str, Any], json_path: Path) -> tuple[Path, Path]:
+    """Write the Markdown summary and the chart beside the JSON file."""
+    summary, chart = json_path.with_suffix(".md"), json_path.with_suffix(".png")
+    summary.write_text(markdown(result))
+    write_chart(result, chart)
+    return summary, chart

@@ -1,0 +1,63 @@
+"""The benchmark summary's logic (bench/report.py): percentiles, goals, Markdown. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.report import Figure, figures, markdown, percentile
+
+RESULT: dict[str, Any] = {
+    "measured_at": "2026-12-04T20:00:00+00:00",
+    "machine": {"cpus": 2, "python": "3.11.9"},
+    "postgres_durability": {"fsync": "on", "synchronous_commit": "on",
+                            "full_page_writes": "on"},
+    "raw_postgres": {"inserts_per_second": 500.0},
+    "pipeline": {"referrals_per_second": 160.0},
+    "pipeline_stored": {"referrals_per_second": 120.0, "stored_contacts": 1_000_000},
+    "ratio_referrals_to_raw_events": 0.01,
+    "open_loop": {"p50_seconds": 0.02, "p99_seconds": 0.3},
+}
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_goals_are_met_or_missed_in_the_right_direction() -> None:
+    assert Figure("x", 150, "/s", 150).met is True
+    assert Figure("x", 149, "/s", 150).met is False
+    assert Figure("x", 0.1, "s", 0.25, higher_is_better=False).met is True
+    assert Figure("x", 0.3, "s", 0.25, higher_is_better=False).met is False
+    assert Figure("x", None, "/s", 150).met is None
+    assert Figure("x", 3, "/s").met is None
+
+
+def test_the_stored_run_is_judged_against_the_empty_one() -> None:
+    by_name = {f.name: f for f in figures(RESULT)}
+    ratio = by_name["stored ÷ empty throughput"]
+    assert ratio.value == pytest.approx(0.75)
+    assert ratio.met is False  # 0.75 < 0.8
+    assert by_name["intake referrals/s ÷ raw PostgreSQL inserts/s"].value == pytest.approx(0.32)
+    assert "referrals/s with 1,000,000 stored contacts" in by_name
+
+
+def test_the_summary_states_durability_and_each_figure_against_its_goal() -> None:
+    text = markdown(RESULT)
+    assert "fsync=on, synchronous_commit=on, full_page_writes=on" in text
+    assert "| referrals/s intake → triage (closed loop, empty) | 160/s | ≥ 150 | yes |" in text
+    assert "| ÷ raw aiokafka events/s | 0.01 | ≥ 0.02 | **no** |" in text
+    assert "| stored ÷ empty throughput | 0.75 | ≥ 0.8 | **no** |" in text
+
+
+def test_a_figure_not_measured_says_so() -> None:
+    text = markdown({"pipeline": {"referrals_per_second": 10.0}})
+    assert "not measured" in text
+    assert "PostgreSQL durability: not checked" in text
