@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from devinfra.kafka import create_topics, ensure_kafka_jars, start_kafka
 from devinfra.postgres import free_port, start_postgres
 from devinfra.processes import ServiceProcess
+from devinfra.topics import create_service_topics
 from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
 
 RESULTS = Path(__file__).parent / "results"
@@ -149,6 +150,7 @@ def main() -> None:
             "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
         }
         payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
+        create_service_topics(broker.bootstrap_servers)  # services never create topics
         raw = asyncio.run(raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))
         with ServiceProcess("intake", free_port(), env, work / "intake.log") as intake, \
                 ServiceProcess("triage", free_port(), env, work / "triage.log") as triage:
