@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import create_engine, func, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, select
 
 from mashcore.clock import FrozenClock
@@ -112,4 +113,68 @@ async def test_a_duplicate_delivered_concurrently_to_two_replicas_has_one_effect
         assert session.exec(select(func.count()).select_from(OutboxRecord)).one() == 1
     dead = await asyncio.to_thread(bus._read, "inspector", [INTAKE_CONTACTS + ".dlq"], 10)
     assert dead == []
+    await bus.stop()
+
+
+async def test_a_batch_whose_published_marker_is_lost_is_sent_again_and_applied_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # The relay commits its "published" marker without waiting for the flush: a crash may
+    # lose it. Then the batch goes out again, and the consumer's inbox makes that harmless.
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    registry = SchemaRegistry()
+    outbox = Outbox(registry, TopicNamer())
+    event = contact_received_event("MASH-2026-L0STMARK")
+    with unit_of_work(engine) as uow:
+        outbox.add(uow, event, INTAKE_CONTACTS)
+        uow.commit()
+    relay = OutboxRelay(engine, bus, FrozenClock(NOW))
+    marker = relay._mark_published
+
+    def crash(session: Session, rows: list[OutboxRecord]) -> None:
+        raise ConnectionError("server gone before the marker committed")
+
+    relay._mark_published = crash  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await relay.publish_pending()
+    relay._mark_published = marker  # type: ignore[method-assign]
+    assert await relay.publish_pending() == 1
+    assert await relay.publish_pending() == 0
+
+    delivered = await asyncio.to_thread(bus._read, "inspector", [INTAKE_CONTACTS], 10)
+    assert [m.header("ce_id") for m in delivered] == [event.id, event.id]
+    ctx = service_context(engine, bus, FrozenClock(NOW))
+    consumer = EventConsumer(name="triage.contacts", engine=engine, bus=bus, registry=registry,
+                             clock=ctx.clock, handlers=event_handlers(ctx))
+    for message in delivered:
+        await consumer(message)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(TriageCase)).one() == 1
+        assert session.exec(select(func.count()).select_from(InboxRecord)).one() == 1
+    await bus.stop()
+
+
+async def test_the_relay_s_asynchronous_marker_leaves_later_transactions_synchronous(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # One pooled connection, synchronous by default as in production (the test server's
+    # default is off): the relay's batch and the next unit of work share it.
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TRIAGE.migrations)
+    engine.dispose()
+    single = create_engine(pg_url, poolclass=QueuePool, pool_size=1, max_overflow=0,
+                           connect_args={"options": "-c synchronous_commit=on"})
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    await bus.start()
+    outbox = Outbox(SchemaRegistry(), TopicNamer())
+    with unit_of_work(single) as uow:
+        outbox.add(uow, case_opened(1), TRIAGE_CASES)
+        uow.commit()
+    assert await OutboxRelay(single, bus, FrozenClock(NOW)).publish_pending() == 1
+    with single.connect() as connection:
+        assert connection.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+        assert connection.execute(
+            text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one() == 0
+    single.dispose()
     await bus.stop()

@@ -22,7 +22,7 @@ from mashcore.bus import Bus
 from mashcore.clock import Clock
 from mashcore.db import UnitOfWork, unit_of_work
 from mashcore.envelope import Event, InvalidEnvelope
-from mashcore.inbox import already_processed, record_processed
+from mashcore.inbox import already_processed, claim
 from mashcore.logging import bind_event_context, clear_event_context
 from mashcore.messages import Message
 from mashcore.parking import NotYetKnown, ParkingLot
@@ -186,10 +186,9 @@ class EventConsumer:
         with unit_of_work(self._engine, self._on_commit) as uow:
             # One writer per case: events and commands about this case wait for each other.
             uow.lock_case(event.subject)
-            if already_processed(uow, self.name, event.id):
+            if not claim(uow, self.name, event.id, event.type, self._clock.now()):
                 log.info("duplicate delivery skipped", consumer=self.name)
                 return
-            record_processed(uow, self.name, event.id, event.type, self._clock.now())
             handler(event, uow)
             try:
                 uow.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 from mashcore.counters import EVENTS_HANDLED, count_inserts
@@ -37,3 +38,17 @@ def record_processed(
     uow.session.add(
         InboxRecord(consumer=consumer, event_id=event_id, event_type=event_type, processed_at=at)
     )
+
+
+def claim(uow: UnitOfWork, consumer: str, event_id: str, event_type: str, at: datetime) -> bool:
+    """Write the inbox row now; False (the transaction rolled back) if this consumer has
+    already committed this event. One statement per event, where a look-up followed by the
+    insert took two: the primary key decides, and a concurrent delivery of the same event
+    waits on it until the first commits or rolls back."""
+    record_processed(uow, consumer, event_id, event_type, at)
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        uow.session.rollback()
+        return False
+    return True

@@ -114,8 +114,22 @@ class OutboxRelay:
         return list(session.exec(query).all())
 
     def _mark_published(self, session: Session, rows: list[OutboxRecord]) -> None:
-        now = self._clock.now()
-        for row in rows:
-            row.published_at = now
-            session.add(row)
+        """Mark the batch published: one statement, and on PostgreSQL without waiting for
+        the marker's WAL flush.
+
+        Decision: the marker alone is committed asynchronously (SET LOCAL: this transaction
+        only, never the pooled connection's later ones). Losing it in a server crash only
+        means the batch is published again, which at-least-once delivery already allows and
+        every consumer's inbox absorbs; the events themselves were made durable by the
+        synchronous commit that wrote them. Profiling the bench showed the relay waking on
+        nearly every intake commit, each batch then waiting for a flush of its own.
+        """
+        if is_postgres(self._engine):
+            session.execute(text("SET LOCAL synchronous_commit TO off"))
+        table = OutboxRecord.__table__  # type: ignore[attr-defined]
+        session.execute(
+            table.update()
+            .where(table.c.id.in_([row.id for row in rows]))
+            .values(published_at=self._clock.now())
+        )
         session.commit()
