@@ -26,6 +26,7 @@ from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
 from mashcore.topics import SLA
+from sla_timekeeper import schedule
 from sla_timekeeper.clocks import (
     OPEN,
     RUNNING,
@@ -148,6 +149,7 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
                            due_at=clock.due_at, duration="{}", status=clock.status)
         _store(row, clock, rules[clock.clock])
         uow.session.add(row)
+        schedule.after_commit(ctx, uow, row.next_wake_at)
     for transition in transitions:
         publish(ctx, uow, transition, event)
     return transitions
@@ -213,6 +215,14 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     return fired
 
 
+def run_timer(ctx: ServiceContext) -> int:
+    """The service's timer: fire what is due, then read when the next clock falls due (the
+    loop sleeps until then; see sla_timekeeper.schedule)."""
+    fired = fire_due_clocks(ctx)
+    schedule.schedule_for(ctx).refresh(ctx)
+    return fired
+
+
 class ClockNotOpen(Exception):
     """The clock has ended (met or cancelled): there is nothing to extend."""
 
@@ -233,5 +243,6 @@ def extend(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, *, new_due_at: d
         "reason_code": reason_code, "approved_by_role": approved_by_role})
     _store(row, extended, rule)
     uow.session.add(row)
+    schedule.after_commit(ctx, uow, row.next_wake_at)
     publish(ctx, uow, transition, None)
     return transition
