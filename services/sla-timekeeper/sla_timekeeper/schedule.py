@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
+from sla_timekeeper.clocks import RUNNING
 from sla_timekeeper.models import ClockRow
 
 
@@ -64,7 +65,8 @@ class NextWake:
             self._refreshing, self._noted = True, None
         try:
             with Session(ctx.engine) as session:
-                earliest = session.exec(select(func.min(col(ClockRow.next_wake_at)))).one()
+                earliest = session.exec(select(func.min(col(ClockRow.next_wake_at)))
+                                        .where(col(ClockRow.status) == RUNNING)).one()
         except BaseException:
             with self._lock:
                 self._refreshing = False
