@@ -349,3 +349,19 @@ async def test_a_storm_of_clocks_due_at_one_instant_all_fire_and_the_service_sta
         count = sum(1 for m in messages if m.header("ce_type") == "mash.sla.clock.breached.v1")
         return count if count >= 1200 else None
     assert await eventually(all_breached, timeout=120, what="1,200 breaches") == 1200
+
+
+def test_a_backlog_is_fired_in_one_batch_one_commit_for_all_its_clocks(
+    timekeeper: Timekeeper,
+) -> None:
+    ctx = timekeeper.replica()
+    timekeeper.consume(ctx, *(
+        contact_received_event(f"MASH-2026-BATCH{i:03d}", contact_id=str(uuid.UUID(int=i + 7)))
+        for i in range(120)))
+    timekeeper.clock.set(NOW + timedelta(days=3))
+    # 120 cases' two breaches and one warning each: claimed in one query, written in one
+    # commit (the relay publishes them in batches), each once.
+    assert fire_due_clocks(ctx) == 120 * 3
+    assert fire_due_clocks(ctx) == 0
+    breaches = timekeeper.published("mash.sla.clock.breached.v1")
+    assert len({b["clock_id"] for b in breaches}) == len(breaches) == 240

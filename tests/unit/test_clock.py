@@ -96,3 +96,13 @@ def test_to_utc_keeps_the_instant_and_rejects_naive_datetimes() -> None:
     )
     with pytest.raises(ValueError):
         to_utc(datetime(2026, 1, 1))
+
+
+def test_frozen_clock_tells_its_subscribers_each_time_it_is_moved() -> None:
+    clock = FrozenClock(START)
+    seen: list[datetime] = []
+    clock.subscribe(lambda: seen.append(clock.now()))
+
+    clock.advance(minutes=5)
+    clock.set(START)
+    assert seen == [START + timedelta(minutes=5), START]

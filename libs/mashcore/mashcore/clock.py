@@ -6,6 +6,7 @@ instant it means, so it is rejected with ``ValueError`` wherever one is passed i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -40,6 +41,16 @@ class FrozenClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = to_utc(start)
+        self._moved: list[Callable[[], None]] = []
+
+    def subscribe(self, moved: Callable[[], None]) -> None:
+        """Call ``moved`` (from the mover's thread) each time the clock is set or advanced:
+        a timer waiting for a due time wakes when a test moves time to it."""
+        self._moved.append(moved)
+
+    def _notify(self) -> None:
+        for moved in list(self._moved):
+            moved()
 
     def now(self) -> datetime:
         """Return the frozen instant in UTC."""
@@ -48,6 +59,7 @@ class FrozenClock:
     def set(self, value: datetime) -> None:
         """Jump to the given instant (forwards or backwards)."""
         self._now = to_utc(value)
+        self._notify()
 
     def advance(self, delta: timedelta | None = None, /, **units: float) -> datetime:
         """Move forwards by a timedelta or by timedelta keywords (hours=4); return the new now."""
@@ -57,4 +69,5 @@ class FrozenClock:
         if step < timedelta(0):
             raise ValueError(f"advance cannot go backwards ({step}); use set() to rewind")
         self._now += step
+        self._notify()
         return self._now

@@ -43,7 +43,7 @@ from mashcore.relay import OutboxRelay
 from mashcore.retention import retention_metrics, retention_timer
 from mashcore.schemas import SchemaRegistry, default_registry
 from mashcore.settings import Settings
-from mashcore.tasks import WakeableLoop
+from mashcore.tasks import Alarm, WakeableLoop
 from mashcore.topics import TopicNamer
 
 log = structlog.get_logger(__name__)
@@ -68,6 +68,9 @@ class TimerSpec:
     name: str
     run: Callable[[ServiceContext], int]
     interval: float = 15.0
+    # Optional: the timer then sleeps until its next work is due (``interval`` at most, the
+    # fallback for changes made by other replicas) and is woken when it changes.
+    alarm: Callable[[ServiceContext], Alarm] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,12 @@ def _timer_loop(service: str, spec: TimerSpec, context: ServiceContext) -> Wakea
             log.info("timer ran", service=service, timer=spec.name, count=done)
         return done > 0
 
-    return WakeableLoop(f"{service}.{spec.name}", step, spec.interval, stop_timeout=5.0)
+    alarm = spec.alarm(context) if spec.alarm is not None else None
+    loop = WakeableLoop(f"{service}.{spec.name}", step, spec.interval, stop_timeout=5.0,
+                        pause=alarm.seconds_left if alarm is not None else None)
+    if alarm is not None:
+        alarm.bind(loop.wake_threadsafe)
+    return loop
 
 
 def verifier_from(settings: Settings) -> TokenVerifier:

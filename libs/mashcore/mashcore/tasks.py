@@ -5,12 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import structlog
 
 from mashcore.lograte import Outage
 
 log = structlog.get_logger(__name__)
+
+
+class Alarm(Protocol):
+    """When a timer's work next falls due, known in the process: its loop sleeps until then
+    (at most its interval) and is woken early through ``bind``'s callback (any thread)."""
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the next work is due; None if not known."""
+        ...
+
+    def bind(self, wake: Callable[[], None]) -> None:
+        """Remember how to wake the timer now."""
+        ...
 
 
 class WakeableLoop:
@@ -23,7 +37,12 @@ class WakeableLoop:
     """
 
     def __init__(self, name: str, step: Callable[[], Awaitable[bool]], interval: float,
-                 stop_timeout: float = 10.0) -> None:
+                 stop_timeout: float = 10.0,
+                 pause: Callable[[], float | None] | None = None) -> None:
+        # ``pause``: seconds until the next step is due (None: not known), read after each
+        # step; the loop never waits longer than ``interval``.
+        self._pause = pause
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._name = name
         self._step = step
         self._interval = interval
@@ -37,9 +56,16 @@ class WakeableLoop:
         """Run the next step now (call from the loop's own thread)."""
         self._wake.set()
 
+    def wake_threadsafe(self) -> None:
+        """Run the next step now (from any thread; nothing before start())."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
     def start(self) -> None:
         """Start looping in the background."""
         self._stopping = False
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name=self._name)
 
     async def stop(self) -> None:
@@ -70,6 +96,13 @@ class WakeableLoop:
                 self._outage.recovered()
             if more or self._stopping:
                 continue
+            wait = self._interval
+            if self._pause is not None:
+                due_in = self._pause()
+                if due_in is not None:
+                    # Due already but nothing was done (its row locked by a change): soon,
+                    # not in a busy loop.
+                    wait = min(wait, due_in if due_in > 0 else 0.05)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()

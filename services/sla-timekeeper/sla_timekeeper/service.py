@@ -16,7 +16,7 @@ from mashcore.topics import (
     STRATEGY_CASES,
     TRIAGE_CASES,
 )
-from sla_timekeeper import dashboard, live, timekeeper
+from sla_timekeeper import dashboard, live, schedule, timekeeper
 from sla_timekeeper.api import router
 
 SERVICE = ServiceDefinition(
@@ -32,7 +32,10 @@ SERVICE = ServiceDefinition(
                                     STRATEGY_CASES, NOTIFICATIONS],
                             handlers=timekeeper.event_handlers)],
     produces=[SLA],
-    timers=[TimerSpec(name="clocks", run=timekeeper.fire_due_clocks, interval=0.5)],
+    # Wakes when the next clock falls due (an in-process schedule fed from committed
+    # clocks); the half-second poll only covers changes made by another replica.
+    timers=[TimerSpec(name="clocks", run=timekeeper.run_timer, interval=0.5,
+                      alarm=schedule.schedule_for)],
     # The dashboard follows the SLA topic live, in every replica.
     feeds=[FeedSpec(name="dashboard", topics=[SLA], handler=live.feed_handler)],
     metrics=dashboard.sla_metrics,

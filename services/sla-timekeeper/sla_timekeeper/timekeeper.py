@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
@@ -26,6 +26,7 @@ from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
 from mashcore.topics import SLA
+from sla_timekeeper import schedule
 from sla_timekeeper.clocks import (
     OPEN,
     RUNNING,
@@ -40,7 +41,7 @@ from sla_timekeeper.clocks import on_event as engine_on_event
 from sla_timekeeper.defaults import default_rules
 from sla_timekeeper.models import ClockRow, TransitionRow
 
-BATCH = 200  # clocks claimed per transaction by the timer
+BATCH = 1000  # clocks claimed (one query) and fired (one commit) per transaction
 SLA_PREFIX = "mash.sla.clock."
 RETRY_FAILED = timedelta(minutes=1)
 log = structlog.get_logger(__name__)
@@ -148,6 +149,7 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
                            due_at=clock.due_at, duration="{}", status=clock.status)
         _store(row, clock, rules[clock.clock])
         uow.session.add(row)
+        schedule.after_commit(ctx, uow, row.next_wake_at)
     for transition in transitions:
         publish(ctx, uow, transition, event)
     return transitions
@@ -171,45 +173,92 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     """The durable timer: publish the warnings and breaches that are due; returns how many
     (the timer calls it again at once while it finds work).
 
-    A batch of due clocks is claimed in one transaction: on PostgreSQL with ``FOR UPDATE
-    SKIP LOCKED``, so two replicas take different clocks, and a clock whose case is being
-    changed (its lock held) is left for the next run; everywhere the version column
-    refuses a clock that changed meanwhile. Nothing is published twice. Each clock is fired
-    in its own savepoint: one that fails is logged and tried again a minute later, and
-    never holds up the others.
+    A batch of due clocks is claimed in one transaction and one query: on PostgreSQL with
+    ``FOR UPDATE SKIP LOCKED``, so two replicas take different clocks; the cases' locks are
+    tried in one more query, and a clock whose case is being changed (its lock held) is left
+    for the next run; everywhere the version column refuses a clock that changed meanwhile.
+    Nothing is published twice. Their transitions, outbox rows and new wake times are
+    written together, in one commit (the relay then publishes them in batches). A clock
+    that cannot be fired never holds up the others: should any part of the batch fail, it
+    is rolled back and fired again one clock per savepoint, where the failing clock is
+    logged and tried again a minute later.
     """
     now = now or ctx.clock.now()
+    try:
+        with ctx.unit_of_work() as uow:
+            fired = sum(_fire(ctx, uow, row, now) for row in _claim(uow, now))
+            uow.commit()
+    except Exception:
+        # A clock that cannot be fired, or one changed meanwhile: nothing of the batch was
+        # written; it is fired again clock by clock.
+        return _fire_one_by_one(ctx, now)
+    return fired
+
+
+def _claim(uow: UnitOfWork, now: datetime) -> list[ClockRow]:
+    """Up to BATCH due clocks, in one query, whose cases no one else is changing now."""
+    query = (select(ClockRow).where(col(ClockRow.next_wake_at) <= now,
+                                    col(ClockRow.status) == RUNNING)
+             .order_by(col(ClockRow.next_wake_at)).limit(BATCH))
+    postgres = uow.session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    rows = list(uow.session.exec(query).all())
+    if not postgres or not rows:
+        return rows
+    # The case locks (as UnitOfWork.try_lock_case takes them), tried all at once: an event
+    # (or a command) changing a case now, perhaps stopping this very clock, keeps it; the
+    # clock, still due, is looked at on the next run.
+    cases = sorted({row.case_reference for row in rows})
+    free = set(uow.session.execute(text(
+        "SELECT c FROM unnest(CAST(:cases AS text[])) AS c "
+        "WHERE pg_try_advisory_xact_lock(hashtextextended('mash-case:' || c, 0))"),
+        {"cases": cases}).scalars())
+    return [row for row in rows if row.case_reference in free]
+
+
+def _fire(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, now: datetime) -> int:
+    """One clock's due transitions, staged in the session (written by the next flush)."""
+    rule = rules_for(ctx, row.partnership)[row.clock]
+    clock, transitions = due_transitions(to_clock(row), rule, now)
+    for transition in transitions:
+        publish(ctx, uow, replace(transition, clock=clock), None)
+    _store(row, clock, rule)
+    return len(transitions)
+
+
+def _retry_later(uow: UnitOfWork, failed: list[str], now: datetime) -> None:
+    if failed:
+        uow.session.execute(update(ClockRow).where(col(ClockRow.clock_id).in_(failed))
+                            .values(next_wake_at=now + RETRY_FAILED))
+
+
+def _fire_one_by_one(ctx: ServiceContext, now: datetime) -> int:
+    """The batch again, each clock in its own savepoint: one that changed meanwhile is
+    skipped, one that fails is tried again later, and neither holds up the others."""
     fired = 0
     with ctx.unit_of_work() as uow:
-        query = (select(ClockRow).where(col(ClockRow.next_wake_at) <= now,
-                                        col(ClockRow.status) == RUNNING)
-                 .order_by(col(ClockRow.next_wake_at)).limit(BATCH))
-        if uow.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
         failed: list[str] = []
-        for row in uow.session.exec(query).all():
+        for row in _claim(uow, now):
             clock_id = row.clock_id
-            if not uow.try_lock_case(row.case_reference):
-                # An event (or a command) is changing this case now, perhaps stopping this
-                # very clock: leave it to them; still due, it is looked at on the next run.
-                continue
             try:
                 with uow.session.begin_nested():
-                    rule = rules_for(ctx, row.partnership)[row.clock]
-                    clock, transitions = due_transitions(to_clock(row), rule, now)
-                    _store(row, clock, rule)
-                    for transition in transitions:
-                        publish(ctx, uow, replace(transition, clock=clock), None)
-                fired += len(transitions)
+                    fired += _fire(ctx, uow, row, now)
             except StaleDataError:
                 continue  # another replica fired it (or an event moved it) meanwhile
             except Exception:
                 log.exception("clock could not be fired; retrying later", clock_id=clock_id)
                 failed.append(clock_id)
-        if failed:
-            uow.session.execute(update(ClockRow).where(col(ClockRow.clock_id).in_(failed))
-                                .values(next_wake_at=now + RETRY_FAILED))
+        _retry_later(uow, failed, now)
         uow.commit()
+    return fired
+
+
+def run_timer(ctx: ServiceContext) -> int:
+    """The service's timer: fire what is due, then read when the next clock falls due (the
+    loop sleeps until then; see sla_timekeeper.schedule)."""
+    fired = fire_due_clocks(ctx)
+    schedule.schedule_for(ctx).refresh(ctx)
     return fired
 
 
@@ -233,5 +282,6 @@ def extend(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, *, new_due_at: d
         "reason_code": reason_code, "approved_by_role": approved_by_role})
     _store(row, extended, rule)
     uow.session.add(row)
+    schedule.after_commit(ctx, uow, row.next_wake_at)
     publish(ctx, uow, transition, None)
     return transition
