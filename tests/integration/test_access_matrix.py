@@ -81,6 +81,9 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
                                                            {R.SERVICE: ANY, TM: ANY}),
     ("intake", "POST", "/v1/open-cases:bulk"): ("local_authority", {R.SERVICE: ANY, TM: ANY}),
     ("intake", "POST", "/v1/checks"): ("local_authority", {IO: ANY, TM: ANY}),
+    # the referrer's own address, for the notifications service only (issue 16).
+    ("intake", "GET", "/internal/v1/contacts/{contact_id}/referrer-route"): (
+        "education", {R.SERVICE: PARTNERSHIP}),
     # triage: hub staff of the case's partnership, whatever their agency.
     ("triage", "GET", "/v1/policy"): ("local_authority", {role: ANY for role in Role}),
     ("triage", "GET", "/v1/policy/{partnership}"): ("local_authority",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from intake import contact_time, index_handlers, triage_handlers
+from intake import contact_time, index_handlers, referrer_route, triage_handlers
 from intake.api import router
 from intake.api_index import routers as index_routers
 from intake.api_other import routers as other_routers
@@ -34,7 +34,7 @@ SERVICE = ServiceDefinition(
     ),
     migrations=Path(__file__).parent / "migrations",
     routers=lambda ctx: [*router(ctx), *other_routers(ctx), *index_routers(ctx),
-                         *contact_time.routers(ctx)],
+                         *contact_time.routers(ctx), *referrer_route.routers(ctx)],
     # The open-case index follows strategy: an ended plan closes the case.
     consumers=[ConsumerSpec(name=index_handlers.CONSUMER,
                             topics=[STRATEGY_CASES],
