@@ -29,6 +29,7 @@ from notifications.models import DEAD, PENDING, SENT, Notification
 from notifications.referrer_route import referrer_address
 from notifications.settings import NotifySettings
 from notifications.templates import personalisation, render, webhook_payload
+from notifications.webhooks import registered
 
 BATCH = 100
 LEASE = timedelta(minutes=5)
@@ -78,7 +79,11 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
     failure: DeliveryFailed | None = None
     invitation = notification.kind == "meeting_invitation"
     if notification.channel == "webhook":
-        hook = settings.webhook(notification.partnership, notification.recipient_agency)
+        with ctx.unit_of_work() as uow:  # the registry first, then the setting
+            hook = (registered(uow.session, notification.partnership,
+                               notification.recipient_agency)
+                    or settings.webhook(notification.partnership,
+                                        notification.recipient_agency))
         if hook is None:
             failure = DeliveryFailed("no_contact_route")
         else:

@@ -21,7 +21,7 @@ from mashcore.topics import (
     STRATEGY_CASES,
     TRIAGE_CASES,
 )
-from notifications import api, handlers, sender, template_files
+from notifications import api, handlers, sender, template_files, webhooks
 from notifications.metrics import notification_metrics
 from notifications.settings import NotifySettings
 
@@ -32,6 +32,7 @@ def _check_settings(_app: FastAPI, _ctx: ServiceContext) -> None:
     template files (a faulty one stops it, naming the file)."""
     NotifySettings()
     template_files.load(template_files.templates_dir())
+    webhooks.check_key()
 
 
 SERVICE = ServiceDefinition(
@@ -39,7 +40,7 @@ SERVICE = ServiceDefinition(
     title="MASH Notifications",
     description="Tells referrers, navigators, attendees and managers what they need to know.",
     migrations=Path(__file__).parent / "migrations",
-    routers=api.router,
+    routers=lambda ctx: [*api.router(ctx), *webhooks.router(ctx)],
     consumers=[
         ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS],
                      handlers=handlers.intake_handlers),

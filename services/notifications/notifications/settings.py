@@ -38,6 +38,8 @@ sending run (so an operator's change applies without a restart of the consumers)
 * ``MASH_NOTIFY_INTAKE_URL``, ``MASH_NOTIFY_INTAKE_TOKEN`` (a ``service`` token): where the
   referrer's own email is read at send time; without them feedback goes to the agency's
   referrer mailbox.
+* ``MASH_NOTIFY_WEBHOOK_KEY``: a Fernet key (``Fernet.generate_key()``) encrypting the webhook
+  registry's secrets at rest (``notifications/webhooks.py``).
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class NotifySettings(BaseSettings):
     intake_url: str | None = Field(default=None, pattern=r"^https?://")
     intake_token: SecretStr | None = None
     intake_timeout: float = 10.0
+    # The webhook registry's secrets are encrypted with this Fernet key (notifications.webhooks).
+    webhook_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def https_outside_development(self) -> NotifySettings:
