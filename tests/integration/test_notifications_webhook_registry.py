@@ -18,6 +18,7 @@ import standardwebhooks
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
+from mashcore.audit import AuditEntry
 from notifications.webhooks import WebhookSecret
 from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 from tests.integration.test_notifications_navigators_and_outcome import (
@@ -97,6 +98,9 @@ async def test_register_rotate_and_remove_the_old_secret_without_downtime(
         assert (await api.get("/v1/webhooks", headers=OTHER_TM)).json() == []
         assert (await api.post(f"/v1/webhooks/{hook['webhook_id']}/secrets",
                                headers=OTHER_TM)).status_code == 404
+        assert [(a.actor, a.outcome, a.partnership) for a in _audit(system)
+                if a.actor == "tm-2" and a.resource_id == hook["webhook_id"]] == [
+            ("tm-2", "refused", P)]
         stored = _stored_secrets(system)
         assert len(stored) == 2 and not any(s.startswith("whsec_") for s in stored)
 
@@ -118,5 +122,15 @@ def _stored_secrets(system: dict[str, Any]) -> list[str]:
     try:
         with Session(engine) as session:
             return [row.encrypted for row in session.exec(select(WebhookSecret))]
+    finally:
+        engine.dispose()
+
+
+def _audit(system: dict[str, Any]) -> list[AuditEntry]:
+    engine = create_engine(system["db_url"]["notifications"])
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(AuditEntry).where(
+                AuditEntry.resource == "webhook")))
     finally:
         engine.dispose()

@@ -34,9 +34,9 @@ from sqlmodel import Field as SqlField
 from sqlmodel import Session, SQLModel, col, delete, select
 
 from mashcore.access import scope_of
-from mashcore.audit import AuditAction, audit
+from mashcore.audit import AuditAction, audit, owner_of
 from mashcore.auth import Principal, Role, require_roles
-from mashcore.db import utc_column
+from mashcore.db import UnitOfWork, utc_column
 from mashcore.problems import ProblemHTTPException, problem_responses
 from mashcore.service import Context, ServiceContext
 from notifications.settings import NotifySettings, Webhook
@@ -175,13 +175,20 @@ def _audit(session: Session, principal: Principal, action: AuditAction, resource
           resource_id=resource_id, at=at, partnership=partnership, outcome=outcome)
 
 
-def _endpoint(ctx: ServiceContext, session: Session, principal: Principal,
+def _endpoint(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
               webhook_id: str, *, removed: bool = False) -> WebhookEndpoint:
     """The caller's endpoint (its partnership in the query): 404 otherwise, or if removed
-    (unless ``removed``: a repeated DELETE)."""
-    endpoint = session.exec(select(WebhookEndpoint).where(
+    (unless ``removed``: a repeated DELETE). A refusal is audited under the endpoint's
+    partnership (``refused``), or ``not_found``."""
+    endpoint = uow.session.exec(select(WebhookEndpoint).where(
         col(WebhookEndpoint.id) == webhook_id, _visible(ctx, principal))).first()
     if endpoint is None or (endpoint.deleted_at is not None and not removed):
+        owner = owner_of(uow.session, col(WebhookEndpoint.id), webhook_id,
+                         partnership_column=col(WebhookEndpoint.partnership))
+        _audit(uow.session, principal, AuditAction.WRITE, webhook_id, ctx.clock.now(),
+               owner.partnership if owner else None,
+               outcome="refused" if owner and endpoint is None else "not_found")
+        uow.commit()
         raise ProblemHTTPException(404, "Not found", "No such webhook.")
     return endpoint
 
@@ -251,7 +258,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         """Add a secret (answered once): every secret signs until the old one is removed."""
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
-            endpoint = _endpoint(ctx, uow.session, principal, webhook_id)
+            endpoint = _endpoint(ctx, uow, principal, webhook_id)
             row, plain = _new_secret(endpoint.id, now)
             uow.session.add(row)
             _audit(uow.session, principal, AuditAction.WRITE, endpoint.id, now,
@@ -267,7 +274,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         already removed: 204 again (idempotent)."""
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
-            endpoint = _endpoint(ctx, uow.session, principal, webhook_id, removed=True)
+            endpoint = _endpoint(ctx, uow, principal, webhook_id, removed=True)
             rows = uow.session.exec(select(WebhookSecret).where(
                 col(WebhookSecret.endpoint_id) == endpoint.id)).all()
             if secret_id not in {r.id for r in rows}:
@@ -288,7 +295,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         configured webhook) again. Already removed: 204 again (idempotent)."""
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
-            endpoint = _endpoint(ctx, uow.session, principal, webhook_id, removed=True)
+            endpoint = _endpoint(ctx, uow, principal, webhook_id, removed=True)
             uow.session.execute(delete(WebhookSecret).where(
                 col(WebhookSecret.endpoint_id) == endpoint.id))
             endpoint.deleted_at = endpoint.deleted_at or now
