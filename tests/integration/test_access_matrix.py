@@ -81,6 +81,9 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
                                                            {R.SERVICE: ANY, TM: ANY}),
     ("intake", "POST", "/v1/open-cases:bulk"): ("local_authority", {R.SERVICE: ANY, TM: ANY}),
     ("intake", "POST", "/v1/checks"): ("local_authority", {IO: ANY, TM: ANY}),
+    # the referrer's own address, for the notifications service only (issue 16).
+    ("intake", "GET", "/internal/v1/contacts/{contact_id}/referrer-route"): (
+        "education", {R.SERVICE: PARTNERSHIP}),
     # triage: hub staff of the case's partnership, whatever their agency.
     ("triage", "GET", "/v1/policy"): ("local_authority", {role: ANY for role in Role}),
     ("triage", "GET", "/v1/policy/{partnership}"): ("local_authority",
@@ -122,6 +125,15 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     # notifications: the delivery log, ops every partnership, a team manager their own.
     ("notifications", "GET", "/v1/notifications"): ("local_authority",
                                                     {TM: LIST, OPS: (SHOWN,) * 4}),
+    # notifications: the webhook registry, a team manager their partnership's, ops any.
+    ("notifications", "POST", "/v1/webhooks"): ("local_authority", {TM: ANY, OPS: ANY}),
+    ("notifications", "GET", "/v1/webhooks"): ("local_authority", {TM: ANY, OPS: ANY}),
+    ("notifications", "POST", "/v1/webhooks/{webhook_id}/secrets"): (
+        "local_authority", {TM: PARTNERSHIP, OPS: ANY}),
+    ("notifications", "DELETE", "/v1/webhooks/{webhook_id}/secrets/{secret_id}"): (
+        "local_authority", {TM: PARTNERSHIP, OPS: ANY}),
+    ("notifications", "DELETE", "/v1/webhooks/{webhook_id}"): (
+        "local_authority", {TM: PARTNERSHIP, OPS: ANY}),
     ("sla-timekeeper", "POST", "/v1/clocks/{clock_id}/extension"): (
         "local_authority", {TM: PARTNERSHIP, R.IRO: PARTNERSHIP}),
     # strategy: children's social care staff of the case's partnership; anyone else finds a
@@ -224,6 +236,7 @@ BODIES: dict[str, Any] = {
     "/v1/open-cases/{case_reference}": {"child": {"first_name": "Synthetic",
                                                   "last_name": "Indexed"}, "status": "open"},
     "/v1/open-cases:bulk": {"cases": []},
+    "/v1/webhooks": {"agency": "police", "url": "https://partner.example/mash"},
     "/v1/checks": {"requester": {"body": "police",
                                  "identity_validated_by": "call_back_via_switchboard",
                                  "active_involvement_confirmed": True},
@@ -292,7 +305,8 @@ QUERIES = {"/v1/clocks": "case_reference={case_reference}",
 # Writes that change what the others may do: after them, in this order (lock-down restricts
 # the record; after the threshold decision only a team manager re-rates).
 LAST = ("/v1/cases/{case_reference}/threshold-decision",
-        "/v1/cases/{case_reference}/consent-review", "/v1/contacts/{contact_id}/lock-down")
+        "/v1/cases/{case_reference}/consent-review", "/v1/contacts/{contact_id}/lock-down",
+        "/v1/webhooks/{webhook_id}/secrets/{secret_id}", "/v1/webhooks/{webhook_id}")
 REFERENCE = {"mash-enquiries": "decided_reference"}  # the record a list must show or hide
 
 
@@ -351,6 +365,8 @@ async def seed(system: dict[str, Any]) -> dict[str, str]:
     clock_id = await eventually(clock, what="the SLA clock")
 
     strategy_ids = await seed_strategy(system, contact["case_reference"])
+    hook = (await system["notifications"].post("/v1/webhooks", headers=tm, json={
+        "agency": "health", "url": "https://partner.example/mash"})).json()
 
     async def in_triage() -> bool:
         return (await triage.get(f"/v1/cases/{contact['case_reference']}",
@@ -361,7 +377,9 @@ async def seed(system: dict[str, Any]) -> dict[str, str]:
             "consultation_id": consultation["consultation_id"],
             "transfer_id": transfer["transfer_id"], "transfer_reference":
             transfer["case_reference"], "request_id": request_id, "episode_id": episode_id,
-            "clock_id": clock_id, "queue": "rating", "partnership": OWN_P, **strategy_ids}
+            "clock_id": clock_id, "queue": "rating", "partnership": OWN_P,
+            "webhook_id": hook["webhook_id"], "secret_id": hook["secrets"][0]["secret_id"],
+            **strategy_ids}
 
 
 async def seed_strategy(system: dict[str, Any], reference: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from intake.checks import api as checks_api
 from intake.consultations import api as consultations_api
 from intake.contacts import api as contacts_api
 from intake.contacts import consumers as contact_consumers
-from intake.contacts import time_corrections
+from intake.contacts import referrer_route, time_corrections
 from intake.open_cases import api as open_cases_api
 from intake.open_cases import consumers as open_case_consumers
 from intake.transfers_in import api as transfers_in_api
@@ -40,7 +40,8 @@ SERVICE = ServiceDefinition(
     # One package per concept, each with its routes in api.py (the order is the API page's).
     routers=lambda ctx: [*contacts_api.router(ctx), *consultations_api.routers(ctx),
                          *transfers_in_api.routers(ctx), *open_cases_api.routers(ctx),
-                         *checks_api.routers(ctx), *time_corrections.routers(ctx)],
+                         *checks_api.routers(ctx), *time_corrections.routers(ctx),
+                         *referrer_route.routers(ctx)],
     # The open-case index follows strategy: an ended plan closes the case.
     consumers=[ConsumerSpec(name=open_case_consumers.CONSUMER,
                             topics=[STRATEGY_CASES],

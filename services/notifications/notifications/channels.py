@@ -43,12 +43,15 @@ class Message:
 
 class DeliveryFailed(Exception):
     """The channel did not accept the message; ``code`` is notification.failed's reason
-    code, ``permanent`` when retrying cannot help."""
+    code, ``permanent`` when retrying cannot help; not ``counted`` when the failure was not
+    the message's (e.g. intake could not give the address): retried without using an
+    attempt, so it never makes the message dead."""
 
-    def __init__(self, code: str, *, permanent: bool = False) -> None:
+    def __init__(self, code: str, *, permanent: bool = False, counted: bool = True) -> None:
         super().__init__(code)
         self.code = code
         self.permanent = permanent
+        self.counted = counted
 
 
 class Channel(Protocol):

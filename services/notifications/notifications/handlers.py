@@ -21,6 +21,7 @@ from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
 from mashcore.service import ServiceContext
+from notifications import webhooks
 from notifications.invitations import meeting_payload
 from notifications.models import NOT_REQUIRED, PENDING, Notification, ReferrerRecord
 from notifications.settings import NotifySettings
@@ -149,7 +150,8 @@ def enquiries_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         def handle(event: Event, uow: UnitOfWork) -> None:
             data = event.data
             agency = str(data["agency"])
-            hook = NotifySettings().webhook(event.partnership, agency)
+            hook = (webhooks.registered(uow.session, event.partnership, agency)
+                    or NotifySettings().webhook(event.partnership, agency))
             _add(ctx, uow, event, kind, partnership=event.partnership, role="navigator",
                  agency=agency, detail=f"{data['request_id']} {data['deadline']}",
                  channel="webhook" if hook is not None else "email")

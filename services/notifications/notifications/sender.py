@@ -26,8 +26,10 @@ from mashcore.topics import NOTIFICATIONS
 from notifications.channels import DeliveryFailed, Message, WebhookChannel, channel_for
 from notifications.invitations import ics
 from notifications.models import DEAD, PENDING, SENT, Notification
+from notifications.referrer_route import referrer_address
 from notifications.settings import NotifySettings
 from notifications.templates import personalisation, render, webhook_payload
+from notifications.webhooks import registered
 
 BATCH = 100
 LEASE = timedelta(minutes=5)
@@ -77,7 +79,11 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
     failure: DeliveryFailed | None = None
     invitation = notification.kind == "meeting_invitation"
     if notification.channel == "webhook":
-        hook = settings.webhook(notification.partnership, notification.recipient_agency)
+        with ctx.unit_of_work() as uow:  # the registry first, then the setting
+            hook = (registered(uow.session, notification.partnership,
+                               notification.recipient_agency)
+                    or settings.webhook(notification.partnership,
+                                        notification.recipient_agency))
         if hook is None:
             failure = DeliveryFailed("no_contact_route")
         else:
@@ -93,8 +99,15 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
         clock = (notification.detail or "").split(" ")[1:2] or [""]
         address = settings.manager_route(notification.partnership, clock[0])
     else:
-        address = settings.mailbox("attendee" if invitation else notification.recipient_role,
-                                   notification.partnership, notification.recipient_agency)
+        try:
+            with ctx.unit_of_work() as uow:  # the referrer's own address: this send only
+                address = referrer_address(settings, uow.session, notification)
+        except DeliveryFailed as exc:
+            _record(ctx, settings, notification, exc)
+            return
+        address = address or settings.mailbox(
+            "attendee" if invitation else notification.recipient_role,
+            notification.partnership, notification.recipient_agency)
     if address is None:
         failure = DeliveryFailed("no_contact_route")
     else:
@@ -124,7 +137,8 @@ def _record(ctx: ServiceContext, settings: NotifySettings, notification: Notific
             data = {**_common(row), "sent_at": at.isoformat()}
             event_type = SENT_EVENT
         else:
-            final = failure.permanent or row.attempts >= settings.max_attempts
+            final = failure.permanent or (failure.counted
+                                          and row.attempts >= settings.max_attempts)
             retry_at = None if final else at + timedelta(
                 seconds=settings.backoff_seconds * 2 ** (row.attempts - 1))
             row.status = DEAD if final else PENDING
@@ -133,6 +147,8 @@ def _record(ctx: ServiceContext, settings: NotifySettings, notification: Notific
                     "failure_reason_code": failure.code, "will_retry": not final,
                     "next_attempt_at": retry_at.isoformat() if retry_at else None}
             event_type = FAILED_EVENT
+            if not failure.counted:
+                row.attempts -= 1  # not the message's failure: its attempts stay
             log.warning("notification not delivered", notification_id=row.id, kind=row.kind,
                         attempt=row.attempts, reason_code=failure.code, final=final)
         uow.session.add(row)

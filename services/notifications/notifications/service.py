@@ -21,15 +21,18 @@ from mashcore.topics import (
     STRATEGY_CASES,
     TRIAGE_CASES,
 )
-from notifications import api, handlers, sender
+from notifications import api, handlers, sender, template_files, webhooks
 from notifications.metrics import notification_metrics
 from notifications.settings import NotifySettings
 
 
 def _check_settings(_app: FastAPI, _ctx: ServiceContext) -> None:
     """MASH_NOTIFY_* are checked at start-up: a malformed mailbox map stops the service
-    with the variable named, rather than failing every send later."""
+    with the variable named, rather than failing every send later; so are the partnerships'
+    template files (a faulty one stops it, naming the file)."""
     NotifySettings()
+    template_files.load(template_files.templates_dir())
+    webhooks.check_key()
 
 
 SERVICE = ServiceDefinition(
@@ -37,7 +40,7 @@ SERVICE = ServiceDefinition(
     title="MASH Notifications",
     description="Tells referrers, navigators, attendees and managers what they need to know.",
     migrations=Path(__file__).parent / "migrations",
-    routers=api.router,
+    routers=lambda ctx: [*api.router(ctx), *webhooks.router(ctx)],
     consumers=[
         ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS],
                      handlers=handlers.intake_handlers),

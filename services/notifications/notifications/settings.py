@@ -35,6 +35,11 @@ sending run (so an operator's change applies without a restart of the consumers)
   ``MASH_NOTIFY_HOLD_SECONDS`` (60: how long an acknowledgement waits for intake's
   linked-referral announcement that follows its contact.received).
 * ``MASH_NOTIFY_LINK_BASE``: the hub's web address, for the link in a message.
+* ``MASH_NOTIFY_INTAKE_URL``, ``MASH_NOTIFY_INTAKE_TOKEN`` (a ``service`` token): where the
+  referrer's own email is read at send time; without them feedback goes to the agency's
+  referrer mailbox.
+* ``MASH_NOTIFY_WEBHOOK_KEY``: a Fernet key (``Fernet.generate_key()``) encrypting the webhook
+  registry's secrets at rest (``notifications/webhooks.py``).
 """
 
 from __future__ import annotations
@@ -88,6 +93,12 @@ class NotifySettings(BaseSettings):
     backoff_seconds: float = 60.0
     hold_seconds: float = 60.0
     link_base: str = "http://127.0.0.1:8000"
+    # The referrer's own address, read from intake at send time (notifications.referrer_route).
+    intake_url: str | None = Field(default=None, pattern=r"^https?://")
+    intake_token: SecretStr | None = None
+    intake_timeout: float = 10.0
+    # The webhook registry's secrets are encrypted with this Fernet key (notifications.webhooks).
+    webhook_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def https_outside_development(self) -> NotifySettings:

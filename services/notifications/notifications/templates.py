@@ -25,7 +25,11 @@ OUTCOMES = {
 
 
 def render(notification: Notification, link_base: str) -> tuple[str, str]:
-    """The subject and body of ``notification``."""
+    """The subject and body of ``notification``: the partnership's own template file if it
+    has one (``notifications.template_files``), else the built-in wording."""
+    own = _partnership_template(notification, link_base)
+    if own is not None:
+        return own
     ref = notification.case_reference
     link = f"{link_base.rstrip('/')}/contacts?case_reference={ref}"
     if notification.kind == "referrer_acknowledgement":
@@ -152,3 +156,23 @@ def webhook_payload(notification: Notification, link_base: str) -> dict[str, Any
             "data": {"case_reference": notification.case_reference,
                      "request_id": request_id, "deadline": deadline,
                      "link": f"{link_base.rstrip('/')}/v1/requests/{request_id}"}}
+
+
+def _partnership_template(notification: Notification,
+                          link_base: str) -> tuple[str, str] | None:
+    """The partnership's template file's wording, filled with references, times, links and
+    codes' wording only (never a name)."""
+    from notifications import template_files
+
+    values = personalisation(notification, link_base, "")
+    detail = [*(notification.detail or "").split(" "), "", "", ""]
+    meeting = json.loads(notification.payload or "{}") if notification.payload else {}
+    values |= {
+        "outcome": OUTCOMES.get(notification.detail or "", "a decision has been made"),
+        "police_reference": detail[2],
+        "title": str(meeting.get("title") or "Strategy discussion"),
+        "place": str(meeting.get("location") or meeting.get("dial_in")
+                     or "see the MASH system"),
+        "clock": CLOCKS.get(detail[1], detail[1].replace("_", " ")),
+    }
+    return template_files.render(notification, values)
