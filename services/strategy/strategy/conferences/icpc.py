@@ -30,7 +30,7 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import arrangements, events, rules
+from strategy.conferences import arrangements, cancellation, events, rules
 from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.models import ChildProtectionPlan, Conference, ConferenceReport
 from strategy.discussions import agency_code
@@ -105,7 +105,7 @@ def view(uow: UnitOfWork, c: Conference, *, full: bool,
         "chaired_by_iro": c.chaired_by_iro, "invitees": json.loads(c.invitees),
         "family_not_invited_reason": c.family_not_invited_reason if full else None,
         "sequence": c.sequence, "scheduled_at": _iso(c.scheduled_at),
-        **arrangements.fields(c),
+        **arrangements.fields(c), **cancellation.fields(c),
         "reports": [{"agency": r.agency, "due_at": _iso(r.due_at),
                      "status": "received" if r.received_at else "awaited",
                      "received_at": _iso(r.received_at)} for r in _reports(uow, c.id)],
@@ -212,8 +212,8 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
             raise ProblemHTTPException(409, "Already held",
                                        f"The conference {meeting_id} was held.")
         now = ctx.clock.now()
-        c.status, c.scheduled_for, c.chaired_by_iro = rules.SCHEDULED, s.scheduled_for, \
-            s.chaired_by_iro
+        cancellation.rescheduled(c)
+        c.scheduled_for, c.chaired_by_iro = s.scheduled_for, s.chaired_by_iro
         c.invitees = json.dumps(invitees)
         c.family_not_invited_reason = s.family_not_invited_reason
         c.sequence += 1
@@ -223,6 +223,23 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
         _sync_reports(ctx, uow, c, invitees)
         organiser = {"role": str(principal.role), "user_id": recordable_user_id(principal)}
         _emit(ctx, uow, c, events.ICPC_SCHEDULED, events.icpc_scheduled(c, organiser), now)
+        uow.commit()
+        return view(uow, c, full=True)
+
+
+def cancel(ctx: ServiceContext, principal: Principal, meeting_id: str, *,
+           reason: str) -> dict[str, Any]:
+    """Staff call off the scheduled ICPC (``icpc.cancelled``: the invitees' calendars drop
+    it); it is still due by the same date and is rescheduled with ``schedule``."""
+    recordable_user_id(principal)
+    with (access.audited_refusals(ctx, principal, CONFERENCE, meeting_id),
+          ctx.unit_of_work() as uow):
+        c = _conference(ctx, uow, principal, meeting_id, AuditAction.WRITE)
+        cancellation.cancel(ctx, uow, principal, c, what="conference",
+                            event_type=cancellation.ICPC_CANCELLED, reason=reason,
+                            status_key="conference_status", extra={
+                                "conference_kind": c.conference_kind,
+                                "due_at": c.due_at.isoformat()})
         uow.commit()
         return view(uow, c, full=True)
 

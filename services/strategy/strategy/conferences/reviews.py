@@ -26,7 +26,7 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import arrangements, plans, rules
+from strategy.conferences import arrangements, cancellation, plans, rules
 from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.icpc import READERS
 from strategy.conferences.models import ChildProtectionPlan, ReviewConference
@@ -50,7 +50,7 @@ def view(r: ReviewConference, p: ChildProtectionPlan, *, full: bool) -> dict[str
         "meeting_id": r.id, "plan_id": r.plan_id, "case_reference": r.case_reference,
         "first": r.first, "due_on": _iso(r.due_on), "status": r.status,
         "scheduled_for": _iso(r.scheduled_for), "chaired_by_iro": r.chaired_by_iro,
-        **arrangements.fields(r),
+        **arrangements.fields(r), **cancellation.fields(r),
         "invitees": json.loads(r.invitees), "sequence": r.sequence,
         "held_at": _iso(r.held_at), "attendees": json.loads(r.attendees),
         "decision": r.decision,
@@ -117,9 +117,11 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
         now = ctx.clock.now()
         existing = list(uow.session.exec(select(ReviewConference).where(
             ReviewConference.plan_id == p.id)))
-        pending = [r for r in existing if r.status == "scheduled"]
-        if pending:
+        pending = [r for r in existing
+                   if r.status in (cancellation.SCHEDULED, cancellation.CANCELLED)]
+        if pending:  # a new time re-arranges (or reinstates) the pending review
             r = pending[0]
+            cancellation.rescheduled(r)
             r.scheduled_for, r.chaired_by_iro = scheduled_for, chaired_by_iro
             r.invitees, r.scheduled_at = json.dumps(invitees), now
             r.sequence += 1
@@ -143,6 +145,23 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             **arrangements.fields(r),
             "organiser": {"role": str(principal.role),
                           "user_id": recordable_user_id(principal)}}, now)
+        uow.commit()
+        return view(r, p, full=True)
+
+
+def cancel(ctx: ServiceContext, principal: Principal, meeting_id: str, *,
+           reason: str) -> dict[str, Any]:
+    """Staff call off the scheduled review (``review-conference.cancelled``); the next
+    ``schedule`` of the plan reinstates the same meeting, still due on the same date."""
+    recordable_user_id(principal)
+    with (access.audited_refusals(ctx, principal, REVIEW, meeting_id),
+          ctx.unit_of_work() as uow):
+        r, p = _review(ctx, uow, principal, meeting_id, AuditAction.WRITE)
+        cancellation.cancel(ctx, uow, principal, r, what="review conference",
+                            event_type=cancellation.REVIEW_CANCELLED, reason=reason,
+                            status_key="review_status", extra={
+                                "plan_id": p.id, "first": r.first,
+                                "due_on": r.due_on.isoformat()})
         uow.commit()
         return view(r, p, full=True)
 

@@ -1,0 +1,29 @@
+"""Conference, review and core group cancellations: when and why (a reason code), for the
+calendar cancellation and the views (issue 16).
+
+Revision ID: 0013_meeting_cancellations
+Revises: 0012
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013_meeting_cancellations"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+TABLES = ("strategy_conference", "strategy_review_conference", "strategy_core_group")
+
+
+def upgrade() -> None:
+    for table in TABLES:
+        op.add_column(table, sa.Column("cancelled_at", sa.DateTime(timezone=True),
+                                       nullable=True))
+        op.add_column(table, sa.Column("cancelled_reason", sa.String(40), nullable=True))
+
+
+def downgrade() -> None:
+    for table in TABLES:
+        for column in ("cancelled_reason", "cancelled_at"):
+            op.drop_column(table, column)
