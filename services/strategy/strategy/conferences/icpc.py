@@ -78,10 +78,10 @@ def _reports(uow: UnitOfWork, conference_id: str) -> list[ConferenceReport]:
         .order_by(col(ConferenceReport.agency))))
 
 
-def _for_agency(decision: dict[str, Any], agency: str | None) -> dict[str, Any]:
-    """What of a child's decision concerns an agency attendee: the plan, its categories and
-    first review, and only their own agency's core group members and plan actions; never
-    the outline plan's free text."""
+def for_agency(decision: dict[str, Any], agency: str | None) -> dict[str, Any]:
+    """What of a child's decision (or plan view) concerns an agency attendee: the plan, its
+    categories and first review, and only their own agency's core group members and plan
+    actions; never the outline plan's free text."""
     mine = {k: v for k, v in decision.items() if k != "outline_plan"}
     for key, owner in (("core_group", "agency"), ("actions", "owner_agency")):
         if isinstance(mine.get(key), list):
@@ -98,7 +98,8 @@ def view(uow: UnitOfWork, c: Conference, *, full: bool,
         "meeting_id": c.id, "case_reference": c.case_reference, "kind": c.kind,
         "conference_kind": c.conference_kind, "status": c.status,
         "s47_strategy_meeting_id": c.s47_strategy_meeting_id,
-        "s47_started_at": _iso(c.s47_started_at), "due_at": _iso(c.due_at),
+        "s47_started_at": _iso(c.s47_started_at), "transfer_id": c.transfer_id,
+        "due_at": _iso(c.due_at),
         "child_numbers": json.loads(c.child_numbers),
         "scheduled_for": _iso(c.scheduled_for),
         "within_timescale": (c.scheduled_for <= c.due_at) if c.scheduled_for else None,
@@ -110,7 +111,7 @@ def view(uow: UnitOfWork, c: Conference, *, full: bool,
                      "status": "received" if r.received_at else "awaited",
                      "received_at": _iso(r.received_at)} for r in _reports(uow, c.id)],
         "held_at": _iso(c.held_at), "attendees": json.loads(c.attendees),
-        "decisions": decisions if full else [_for_agency(d, agency) for d in decisions],
+        "decisions": decisions if full else [for_agency(d, agency) for d in decisions],
         "decision_summary": c.decision_summary if full else None,
     }
 

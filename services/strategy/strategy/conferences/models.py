@@ -36,6 +36,7 @@ class Conference(SQLModel, table=True):
     status: str = Field(max_length=30, index=True)
     s47_strategy_meeting_id: str | None = Field(default=None, max_length=36, index=True)
     s47_started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    transfer_id: str | None = Field(default=None, max_length=36)  # transfer_in: intake's
     due_at: datetime = Field(sa_column=utc_column())
     child_numbers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of ints
     created_at: datetime = Field(sa_column=utc_column())

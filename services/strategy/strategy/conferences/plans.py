@@ -21,13 +21,14 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from strategy import access
 from strategy.conferences import rules
-from strategy.conferences.icpc import READERS, case_rows
+from strategy.conferences.icpc import READERS, case_rows, for_agency
 from strategy.conferences.models import (
     ChildProtectionPlan,
     CoreGroupMeeting,
     PlanAction,
     ReviewConference,
 )
+from strategy.discussions import agency_code
 
 PLAN = "child_protection_plan"
 
@@ -100,8 +101,14 @@ def plan(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, plan_id: st
 
 
 def read(ctx: ServiceContext, principal: Principal, plan_id: str) -> dict[str, Any]:
+    """One plan, audited: whole for staff and IROs; for a core group member of another
+    agency, what concerns their agency (as the conference's per-agency view): its own
+    members of the core group and its own actions, never the outline plan's free text."""
     with ctx.unit_of_work() as uow:
-        return view(uow, plan(ctx, uow, principal, plan_id, AuditAction.READ))
+        whole = view(uow, plan(ctx, uow, principal, plan_id, AuditAction.READ))
+        if principal.role in READERS:
+            return whole
+        return for_agency(whole, agency_code(principal.agency))
 
 
 def list_for_case(ctx: ServiceContext, principal: Principal,

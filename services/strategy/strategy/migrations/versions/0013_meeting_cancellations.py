@@ -1,5 +1,6 @@
 """Conference, review and core group cancellations: when and why (a reason code), for the
-calendar cancellation and the views (issue 16).
+calendar cancellation and the views (issue 16); and a transfer-in conference's transfer, so
+its held event meets that transfer's clock only.
 
 Revision ID: 0013_meeting_cancellations
 Revises: 0012
@@ -21,9 +22,11 @@ def upgrade() -> None:
         op.add_column(table, sa.Column("cancelled_at", sa.DateTime(timezone=True),
                                        nullable=True))
         op.add_column(table, sa.Column("cancelled_reason", sa.String(40), nullable=True))
+    op.add_column("strategy_conference", sa.Column("transfer_id", sa.String(36), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("strategy_conference", "transfer_id")
     for table in TABLES:
         for column in ("cancelled_reason", "cancelled_at"):
             op.drop_column(table, column)
