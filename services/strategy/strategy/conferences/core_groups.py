@@ -25,7 +25,6 @@ from mashcore.topics import STRATEGY_CASES
 from strategy import access
 from strategy.conferences import arrangements, cancellation, plans, rules
 from strategy.conferences.arrangements import Arrangement
-from strategy.conferences.icpc import READERS
 from strategy.conferences.models import ChildProtectionPlan, CoreGroupMeeting
 
 CORE_GROUP = "core_group_meeting"
@@ -69,23 +68,10 @@ def _emit(ctx: ServiceContext, uow: UnitOfWork, m: CoreGroupMeeting, event_type:
 
 def _meeting(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeting_id: str,
              action: AuditAction) -> tuple[CoreGroupMeeting, ChildProtectionPlan]:
-    row = uow.session.exec(select(CoreGroupMeeting).where(
-        CoreGroupMeeting.id == meeting_id,
-        access.in_partnership(ctx, principal, CoreGroupMeeting.partnership))).first()
-    if row is not None and action is not AuditAction.READ:
-        uow.lock_case(row.case_reference)
-        uow.session.refresh(row)
-    p = uow.session.get(ChildProtectionPlan, row.plan_id) if row else None
-    invited = row is not None and any(
-        x.get("user_id") == principal.subject for x in json.loads(row.invitees))
-    allowed = (row is not None and p is not None
-               and (principal.role in READERS or invited or plans.in_core_group(principal, p))
-               and access.case_visible(uow, principal, row.case_reference))
-    access.check(ctx, uow, principal, what="core group meeting", resource=CORE_GROUP,
-                 resource_id=meeting_id, case_reference=row.case_reference if row else None,
-                 allowed=allowed, action=action)
-    assert row is not None and p is not None
-    return row, p
+    """A core group meeting and its plan: staff, IROs, invitees or the plan's core group."""
+    return plans.meeting_of_plan(ctx, uow, principal, CoreGroupMeeting, meeting_id, action,
+                                 what="core group meeting", resource=CORE_GROUP,
+                                 core_group_reads=True)
 
 
 def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str, Any]:

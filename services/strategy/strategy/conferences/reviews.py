@@ -70,24 +70,10 @@ def _emit(ctx: ServiceContext, uow: UnitOfWork, case_reference: str, partnership
 
 def _review(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeting_id: str,
             action: AuditAction) -> tuple[ReviewConference, ChildProtectionPlan]:
-    row = uow.session.exec(select(ReviewConference).where(
-        ReviewConference.id == meeting_id,
-        access.in_partnership(ctx, principal, ReviewConference.partnership))).first()
-    if row is not None and action is not AuditAction.READ:
-        uow.lock_case(row.case_reference)
-        uow.session.refresh(row)
-    p = uow.session.get(ChildProtectionPlan, row.plan_id) if row else None
-    invited = row is not None and any(
-        x.get("user_id") == principal.subject for x in json.loads(row.invitees))
-    allowed = (row is not None and p is not None and (principal.role in READERS or invited)
-               and access.case_visible(uow, principal, row.case_reference))
-    access.check(ctx, uow, principal, what="review conference", resource=REVIEW,
-                 resource_id=meeting_id, case_reference=row.case_reference if row else None,
-                 allowed=allowed, action=action)
-    assert row is not None and p is not None
-    if action is not AuditAction.READ:
-        uow.session.refresh(p)
-    return row, p
+    """A review conference and its plan: staff, IROs or its invitees."""
+    return plans.meeting_of_plan(ctx, uow, principal, ReviewConference, meeting_id, action,
+                                 what="review conference", resource=REVIEW,
+                                 core_group_reads=False)
 
 
 def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str, Any]:
