@@ -8,9 +8,11 @@ and recorded held with a plan by its IRO (``icpc.record_held``, which calls
 ``events.icpc_held``); the plan's first core group scheduled and held
 (``core_groups.schedule`` and ``record_held``); its first review scheduled and held
 (``reviews.schedule`` and ``record_held``), continuing the plan, closing it or stepping it
-down, which ends it (``plan.ended``). What they emit is captured at the outbox and encoded
-as the relay does. No message is written by hand; the last tests break the builders
-(``icpc_held``, ``icpc_scheduled``, the plan's end reasons) and check verification fails.
+down, which ends it (``plan.ended``); and each of the three meetings scheduled then
+cancelled (``icpc.cancel``, ``core_groups.cancel``, ``reviews.cancel``). What they emit is
+captured at the outbox and encoded as the relay does. No message is written by hand; the
+last tests break the builders (``icpc_held``, ``icpc_scheduled``, the plan's end reasons)
+and check verification fails.
 """
 
 from __future__ import annotations
@@ -104,6 +106,24 @@ def review_scheduled(ctx: ServiceContext, clock: FrozenClock, reference: str) ->
                      invitees=CORE_GROUP)
 
 
+def icpc_cancelled(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    icpc.cancel(ctx, BS, _icpc_scheduled(ctx, reference), reason="chair_unavailable")
+
+
+def core_group_cancelled(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    plan_id = _icpc_held_with_a_plan(ctx, clock, reference)
+    meeting = core_groups.schedule(ctx, SW, plan_id, scheduled_for=CORE_GROUP_AT,
+                                   invitees=CORE_GROUP)
+    core_groups.cancel(ctx, SW, meeting["meeting_id"], reason="family_unavailable")
+
+
+def review_cancelled(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
+    plan_id = _icpc_held_with_a_plan(ctx, clock, reference)
+    review = reviews.schedule(ctx, SW, plan_id, scheduled_for=REVIEW_AT,
+                              chaired_by_iro=IRO.subject, invitees=CORE_GROUP)
+    reviews.cancel(ctx, BS, review["meeting_id"], reason="reports_not_ready")
+
+
 def icpc_with_a_plan(ctx: ServiceContext, clock: FrozenClock, reference: str) -> None:
     _icpc_held_with_a_plan(ctx, clock, reference)
 
@@ -153,6 +173,9 @@ STATES: dict[str, Callable[[ServiceContext, FrozenClock, str], None]] = {
     "an initial child protection conference has been scheduled": icpc_scheduled,
     "a plan's first core group has been scheduled": core_group_scheduled,
     "a plan's first review conference has been scheduled": review_scheduled,
+    "an initial child protection conference has been cancelled": icpc_cancelled,
+    "a plan's first core group has been cancelled": core_group_cancelled,
+    "a plan's first review conference has been cancelled": review_cancelled,
 }
 
 

@@ -185,7 +185,8 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     **{("strategy", "POST", path): ("local_authority", SOCIAL_CARE) for path in (
         "/v1/conferences/{meeting_id}/schedule", "/v1/plans/{plan_id}/actions",
         "/v1/plans/{plan_id}/copy-given-to-child", "/v1/plans/{plan_id}/core-groups",
-        "/v1/plans/{plan_id}/reviews")},
+        "/v1/plans/{plan_id}/reviews", "/v1/conferences/{meeting_id}/cancel",
+        "/v1/core-groups/{meeting_id}/cancel", "/v1/review-conferences/{meeting_id}/cancel")},
     **{("strategy", "POST", path): ("local_authority", {R.IRO: PARTNERSHIP}) for path in (
         "/v1/conferences/{meeting_id}/held", "/v1/review-conferences/{meeting_id}/held")},
 }
@@ -279,6 +280,8 @@ BODIES: dict[str, Any] = {
                                               "chaired_by_iro": "iro-1",
                                               "invitees": CONFERENCE_PEOPLE_IN},
     "/v1/conferences/{meeting_id}/held": CONFERENCE_HELD,
+    **{f"{prefix}{{meeting_id}}/cancel": {"reason": "arranged_in_error"} for prefix in (
+        "/v1/conferences/", "/v1/core-groups/", "/v1/review-conferences/")},
     "/v1/plans/{plan_id}/actions": {"new_actions": [{
         "what": "Synthetic: weekly visit.", "owner_role": "social_worker",
         "owner_agency": "local_authority", "due_on": "2026-12-18"}]},

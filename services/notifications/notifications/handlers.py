@@ -39,6 +39,9 @@ DISCUSSION_CANCELLED = "mash.strategy.discussion.cancelled.v1"
 ICPC_SCHEDULED = "mash.strategy.icpc.scheduled.v1"
 CORE_GROUP_SCHEDULED = "mash.strategy.core-group.scheduled.v1"
 REVIEW_SCHEDULED = "mash.strategy.review-conference.scheduled.v1"
+ICPC_CANCELLED = "mash.strategy.icpc.cancelled.v1"
+CORE_GROUP_CANCELLED = "mash.strategy.core-group.cancelled.v1"
+REVIEW_CANCELLED = "mash.strategy.review-conference.cancelled.v1"
 CLOCK_BREACHED = "mash.sla.clock.breached.v1"
 CLOCK_WARNED = "mash.sla.clock.warned.v1"
 ACK, OUTCOME = "referrer_acknowledgement", "referrer_outcome"
@@ -163,9 +166,10 @@ def enquiries_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
 
 
 def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
-    """A strategy discussion scheduled, rescheduled or cancelled: an iCalendar invitation,
-    update or cancellation to each invited agency's attendee mailbox (one per agency; the
-    same UID every time, strategy's SEQUENCE), no names (DOMAIN.md §7, §10)."""
+    """A strategy discussion, conference or core group scheduled, rescheduled or cancelled:
+    an iCalendar invitation, update or cancellation to each invited agency's attendee
+    mailbox (one per agency; the same UID every time, strategy's SEQUENCE), no names
+    (DOMAIN.md §7, §10). A cancellation carries the invitees the last invitation went to."""
 
     def invite(cancelled: bool, title: str = "Strategy discussion") -> EventHandler:
         def handle(event: Event, uow: UnitOfWork) -> None:
@@ -182,10 +186,13 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                      role=role, agency=agency, payload=payload)
         return handle
 
+    icpc, review, core_group = ("Child protection conference",
+                                "Review child protection conference", "Core group meeting")
     return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True),
-            ICPC_SCHEDULED: invite(False, "Child protection conference"),
-            REVIEW_SCHEDULED: invite(False, "Review child protection conference"),
-            CORE_GROUP_SCHEDULED: invite(False, "Core group meeting")}
+            ICPC_SCHEDULED: invite(False, icpc), ICPC_CANCELLED: invite(True, icpc),
+            REVIEW_SCHEDULED: invite(False, review), REVIEW_CANCELLED: invite(True, review),
+            CORE_GROUP_SCHEDULED: invite(False, core_group),
+            CORE_GROUP_CANCELLED: invite(True, core_group)}
 
 
 def sla_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:

@@ -14,7 +14,7 @@ from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDate, IsoDateTime, StrictBool
 from strategy.api_models import Agency, Body, Format, LongText, PractitionerRole, Text, UserId
 from strategy.api_models import Short as Place
-from strategy.conferences import core_groups, icpc, plans, reviews
+from strategy.conferences import cancellation, core_groups, icpc, plans, reviews
 from strategy.conferences.arrangements import Arrangement
 
 Organiser = Annotated[Principal, Depends(require_roles(
@@ -173,6 +173,19 @@ class ReviewHeldIn(Body):
     rationale: Text
 
 
+CancelReason = Literal["chair_unavailable", "key_practitioners_unavailable",
+                       "family_unavailable", "reports_not_ready",
+                       "venue_or_dial_in_unavailable", "arranged_in_error"]
+
+
+class MeetingCancelIn(Body):
+    """Call off a scheduled meeting: a reason code only (no free text, no names). The
+    statutory due date is unchanged: reschedule it."""
+
+    reason: CancelReason = Field(description="; ".join(
+        f"`{code}`: {words}" for code, words in cancellation.REASONS.items()))
+
+
 def router(_ctx: ServiceContext) -> list[APIRouter]:
     """The conferences' routes."""
     api = APIRouter(prefix="/v1", responses=problem_responses())
@@ -201,6 +214,15 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
             invitees=[p.model_dump(exclude_none=True) for p in body.invitees],
             family_not_invited_reason=body.family_not_invited_reason,
             arrangement=body.arrangement()))
+
+    @api.post("/conferences/{meeting_id}/cancel", tags=["conferences"],
+              responses=problem_responses(403, 409, 422))
+    def cancel_conference(meeting_id: str, body: MeetingCancelIn, ctx: Context,
+                          principal: Organiser) -> dict[str, Any]:
+        """Call off the scheduled ICPC (409 once held): the invitees get a calendar
+        cancellation. Its clock keeps running (still due within 15 working days of the
+        strategy discussion): schedule it again."""
+        return icpc.cancel(ctx, principal, meeting_id, reason=body.reason)
 
     @api.post("/conferences/{meeting_id}/reports/{agency}/received", tags=["conferences"],
               responses=problem_responses(403, 404))
@@ -292,6 +314,15 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         return core_groups.circulate_minutes(ctx, principal, meeting_id,
                                              minutes=body.minutes)
 
+    @api.post("/core-groups/{meeting_id}/cancel", tags=["core groups"],
+              responses=problem_responses(403, 409, 422))
+    def cancel_core_group(meeting_id: str, body: MeetingCancelIn, ctx: Context,
+                          principal: Organiser) -> dict[str, Any]:
+        """Call off the scheduled core group (409 once held); the plan's next core group
+        arrangement reinstates it. The first core group is still due within 10 working
+        days of the ICPC."""
+        return core_groups.cancel(ctx, principal, meeting_id, reason=body.reason)
+
     @api.post("/plans/{plan_id}/reviews", tags=["review conferences"],
               responses=problem_responses(403, 409, 422))
     def schedule_review(plan_id: str, body: ReviewScheduleIn, ctx: Context,
@@ -309,6 +340,14 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                     principal: CurrentPrincipal) -> dict[str, Any]:
         """One review conference (staff, IROs, invitees). Audited."""
         return reviews.read(ctx, principal, meeting_id)
+
+    @api.post("/review-conferences/{meeting_id}/cancel", tags=["review conferences"],
+              responses=problem_responses(403, 409, 422))
+    def cancel_review(meeting_id: str, body: MeetingCancelIn, ctx: Context,
+                      principal: Organiser) -> dict[str, Any]:
+        """Call off the scheduled review conference (409 once held); the plan's next review
+        arrangement reinstates it, still due on the same date."""
+        return reviews.cancel(ctx, principal, meeting_id, reason=body.reason)
 
     @api.post("/review-conferences/{meeting_id}/held", tags=["review conferences"],
               responses=problem_responses(403, 409, 422))

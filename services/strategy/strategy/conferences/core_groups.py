@@ -23,9 +23,8 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import arrangements, plans, rules
+from strategy.conferences import arrangements, cancellation, plans, rules
 from strategy.conferences.arrangements import Arrangement
-from strategy.conferences.icpc import READERS
 from strategy.conferences.models import ChildProtectionPlan, CoreGroupMeeting
 
 CORE_GROUP = "core_group_meeting"
@@ -45,7 +44,7 @@ def view(m: CoreGroupMeeting, p: ChildProtectionPlan, due_at: datetime | None,
         "first": m.first, "status": m.status, "due_at": _iso(due_at),
         "chair_role": rules.core_group_chair_role(m.first),
         "scheduled_for": _iso(m.scheduled_for), "invitees": json.loads(m.invitees),
-        **arrangements.fields(m),
+        **arrangements.fields(m), **cancellation.fields(m),
         "sequence": m.sequence, "held_at": _iso(m.held_at), "chaired_by": m.chaired_by,
         "attendees": json.loads(m.attendees), "minutes_due_at": _iso(m.minutes_due_at),
         "circulated_at": _iso(m.circulated_at), "plan_status": p.status,
@@ -69,23 +68,10 @@ def _emit(ctx: ServiceContext, uow: UnitOfWork, m: CoreGroupMeeting, event_type:
 
 def _meeting(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeting_id: str,
              action: AuditAction) -> tuple[CoreGroupMeeting, ChildProtectionPlan]:
-    row = uow.session.exec(select(CoreGroupMeeting).where(
-        CoreGroupMeeting.id == meeting_id,
-        access.in_partnership(ctx, principal, CoreGroupMeeting.partnership))).first()
-    if row is not None and action is not AuditAction.READ:
-        uow.lock_case(row.case_reference)
-        uow.session.refresh(row)
-    p = uow.session.get(ChildProtectionPlan, row.plan_id) if row else None
-    invited = row is not None and any(
-        x.get("user_id") == principal.subject for x in json.loads(row.invitees))
-    allowed = (row is not None and p is not None
-               and (principal.role in READERS or invited or plans.in_core_group(principal, p))
-               and access.case_visible(uow, principal, row.case_reference))
-    access.check(ctx, uow, principal, what="core group meeting", resource=CORE_GROUP,
-                 resource_id=meeting_id, case_reference=row.case_reference if row else None,
-                 allowed=allowed, action=action)
-    assert row is not None and p is not None
-    return row, p
+    """A core group meeting and its plan: staff, IROs, invitees or the plan's core group."""
+    return plans.meeting_of_plan(ctx, uow, principal, CoreGroupMeeting, meeting_id, action,
+                                 what="core group meeting", resource=CORE_GROUP,
+                                 core_group_reads=True)
 
 
 def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str, Any]:
@@ -111,9 +97,11 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
         now = ctx.clock.now()
         existing = list(uow.session.exec(select(CoreGroupMeeting).where(
             CoreGroupMeeting.plan_id == p.id)))
-        pending = [m for m in existing if m.status == "scheduled"]
-        if pending:  # one arrangement at a time: a new time re-arranges it
+        pending = [m for m in existing
+                   if m.status in (cancellation.SCHEDULED, cancellation.CANCELLED)]
+        if pending:  # one arrangement at a time: a new time re-arranges (or reinstates) it
             m = pending[0]
+            cancellation.rescheduled(m)
             m.scheduled_for, m.invitees = scheduled_for, json.dumps(invitees)
             m.sequence += 1
             m.scheduled_at = now
@@ -135,6 +123,25 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
                           "user_id": recordable_user_id(principal)}}, now)
         uow.commit()
         return view(m, p, _first_due(ctx, m, p))
+
+
+def cancel(ctx: ServiceContext, principal: Principal, meeting_id: str, *,
+           reason: str) -> dict[str, Any]:
+    """Staff call off the scheduled core group (``core-group.cancelled``); the next
+    ``schedule`` of the plan reinstates the same meeting (a first one stays the first,
+    still due within 10 working days of the ICPC)."""
+    recordable_user_id(principal)
+    with (access.audited_refusals(ctx, principal, CORE_GROUP, meeting_id),
+          ctx.unit_of_work() as uow):
+        m, p = _meeting(ctx, uow, principal, meeting_id, AuditAction.WRITE)
+        due = _first_due(ctx, m, p)
+        cancellation.cancel(ctx, uow, principal, m, what="core group",
+                            event_type=cancellation.CORE_GROUP_CANCELLED, reason=reason,
+                            status_key="core_group_status", extra={
+                                "plan_id": p.id, "first": m.first,
+                                **({"due_at": due.isoformat()} if due else {})})
+        uow.commit()
+        return view(m, p, due)
 
 
 @dataclass(frozen=True)

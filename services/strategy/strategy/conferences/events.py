@@ -34,8 +34,9 @@ def icpc_scheduled(c: Conference, organiser: dict[str, str] | None = None) -> di
 
 def icpc_held(c: Conference, decision: dict[str, Any],
               plan: ChildProtectionPlan | None) -> dict[str, Any]:
-    """``icpc.held.v1`` for one child: stops the s47's icpc clock; with a plan, starts the
-    plan's first_core_group and first_review_conference clocks (keyed by plan_id)."""
+    """``icpc.held.v1`` for one child: stops the s47's icpc clock (a transfer-in
+    conference: its transfer's own clock, by transfer_id); with a plan, starts the plan's
+    first_core_group and first_review_conference clocks (keyed by plan_id)."""
     assert c.held_at is not None and c.chaired_by_iro is not None
     return {
         "meeting_id": c.id, "case_reference": c.case_reference,
@@ -48,4 +49,5 @@ def icpc_held(c: Conference, decision: dict[str, Any],
         **({"decision_summary": c.decision_summary} if c.decision_summary else {}),
         "strategy_meeting_id": c.s47_strategy_meeting_id,
         "child_number": decision["child_number"],
+        **({"transfer_id": c.transfer_id} if c.transfer_id else {}),
     }

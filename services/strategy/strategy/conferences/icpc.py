@@ -30,7 +30,7 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import arrangements, events, rules
+from strategy.conferences import arrangements, cancellation, events, rules
 from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.models import ChildProtectionPlan, Conference, ConferenceReport
 from strategy.discussions import agency_code
@@ -78,10 +78,10 @@ def _reports(uow: UnitOfWork, conference_id: str) -> list[ConferenceReport]:
         .order_by(col(ConferenceReport.agency))))
 
 
-def _for_agency(decision: dict[str, Any], agency: str | None) -> dict[str, Any]:
-    """What of a child's decision concerns an agency attendee: the plan, its categories and
-    first review, and only their own agency's core group members and plan actions; never
-    the outline plan's free text."""
+def for_agency(decision: dict[str, Any], agency: str | None) -> dict[str, Any]:
+    """What of a child's decision (or plan view) concerns an agency attendee: the plan, its
+    categories and first review, and only their own agency's core group members and plan
+    actions; never the outline plan's free text."""
     mine = {k: v for k, v in decision.items() if k != "outline_plan"}
     for key, owner in (("core_group", "agency"), ("actions", "owner_agency")):
         if isinstance(mine.get(key), list):
@@ -98,19 +98,20 @@ def view(uow: UnitOfWork, c: Conference, *, full: bool,
         "meeting_id": c.id, "case_reference": c.case_reference, "kind": c.kind,
         "conference_kind": c.conference_kind, "status": c.status,
         "s47_strategy_meeting_id": c.s47_strategy_meeting_id,
-        "s47_started_at": _iso(c.s47_started_at), "due_at": _iso(c.due_at),
+        "s47_started_at": _iso(c.s47_started_at), "transfer_id": c.transfer_id,
+        "due_at": _iso(c.due_at),
         "child_numbers": json.loads(c.child_numbers),
         "scheduled_for": _iso(c.scheduled_for),
         "within_timescale": (c.scheduled_for <= c.due_at) if c.scheduled_for else None,
         "chaired_by_iro": c.chaired_by_iro, "invitees": json.loads(c.invitees),
         "family_not_invited_reason": c.family_not_invited_reason if full else None,
         "sequence": c.sequence, "scheduled_at": _iso(c.scheduled_at),
-        **arrangements.fields(c),
+        **arrangements.fields(c), **cancellation.fields(c),
         "reports": [{"agency": r.agency, "due_at": _iso(r.due_at),
                      "status": "received" if r.received_at else "awaited",
                      "received_at": _iso(r.received_at)} for r in _reports(uow, c.id)],
         "held_at": _iso(c.held_at), "attendees": json.loads(c.attendees),
-        "decisions": decisions if full else [_for_agency(d, agency) for d in decisions],
+        "decisions": decisions if full else [for_agency(d, agency) for d in decisions],
         "decision_summary": c.decision_summary if full else None,
     }
 
@@ -212,8 +213,8 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
             raise ProblemHTTPException(409, "Already held",
                                        f"The conference {meeting_id} was held.")
         now = ctx.clock.now()
-        c.status, c.scheduled_for, c.chaired_by_iro = rules.SCHEDULED, s.scheduled_for, \
-            s.chaired_by_iro
+        cancellation.rescheduled(c)
+        c.scheduled_for, c.chaired_by_iro = s.scheduled_for, s.chaired_by_iro
         c.invitees = json.dumps(invitees)
         c.family_not_invited_reason = s.family_not_invited_reason
         c.sequence += 1
@@ -223,6 +224,23 @@ def schedule(ctx: ServiceContext, principal: Principal, meeting_id: str,
         _sync_reports(ctx, uow, c, invitees)
         organiser = {"role": str(principal.role), "user_id": recordable_user_id(principal)}
         _emit(ctx, uow, c, events.ICPC_SCHEDULED, events.icpc_scheduled(c, organiser), now)
+        uow.commit()
+        return view(uow, c, full=True)
+
+
+def cancel(ctx: ServiceContext, principal: Principal, meeting_id: str, *,
+           reason: str) -> dict[str, Any]:
+    """Staff call off the scheduled ICPC (``icpc.cancelled``: the invitees' calendars drop
+    it); it is still due by the same date and is rescheduled with ``schedule``."""
+    recordable_user_id(principal)
+    with (access.audited_refusals(ctx, principal, CONFERENCE, meeting_id),
+          ctx.unit_of_work() as uow):
+        c = _conference(ctx, uow, principal, meeting_id, AuditAction.WRITE)
+        cancellation.cancel(ctx, uow, principal, c, what="conference",
+                            event_type=cancellation.ICPC_CANCELLED, reason=reason,
+                            status_key="conference_status", extra={
+                                "conference_kind": c.conference_kind,
+                                "due_at": c.due_at.isoformat()})
         uow.commit()
         return view(uow, c, full=True)
 

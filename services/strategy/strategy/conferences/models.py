@@ -36,6 +36,7 @@ class Conference(SQLModel, table=True):
     status: str = Field(max_length=30, index=True)
     s47_strategy_meeting_id: str | None = Field(default=None, max_length=36, index=True)
     s47_started_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    transfer_id: str | None = Field(default=None, max_length=36)  # transfer_in: intake's
     due_at: datetime = Field(sa_column=utc_column())
     child_numbers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of ints
     created_at: datetime = Field(sa_column=utc_column())
@@ -52,6 +53,9 @@ class Conference(SQLModel, table=True):
     ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     location: str | None = Field(default=None, max_length=500)
     dial_in: str | None = Field(default=None, max_length=500)
+    # Cancelled (conferences.cancellation): when and the reason code; cleared on rescheduling.
+    cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    cancelled_reason: str | None = Field(default=None, max_length=40)
     # Held.
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     attendees: str = Field(default="[]", sa_column=Column(Text, nullable=False))
@@ -145,6 +149,9 @@ class CoreGroupMeeting(SQLModel, table=True):
     ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     location: str | None = Field(default=None, max_length=500)
     dial_in: str | None = Field(default=None, max_length=500)
+    # Cancelled (conferences.cancellation): when and the reason code; cleared on rescheduling.
+    cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    cancelled_reason: str | None = Field(default=None, max_length=40)
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     chaired_by: str | None = Field(default=None, max_length=128)
     chaired_by_role: str | None = Field(default=None, max_length=20)
@@ -182,6 +189,9 @@ class ReviewConference(SQLModel, table=True):
     ends_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     location: str | None = Field(default=None, max_length=500)
     dial_in: str | None = Field(default=None, max_length=500)
+    # Cancelled (conferences.cancellation): when and the reason code; cleared on rescheduling.
+    cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    cancelled_reason: str | None = Field(default=None, max_length=40)
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     attendees: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     decision: str | None = Field(default=None, max_length=30)

@@ -21,13 +21,14 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from strategy import access
 from strategy.conferences import rules
-from strategy.conferences.icpc import READERS, case_rows
+from strategy.conferences.icpc import READERS, case_rows, for_agency
 from strategy.conferences.models import (
     ChildProtectionPlan,
     CoreGroupMeeting,
     PlanAction,
     ReviewConference,
 )
+from strategy.discussions import agency_code
 
 PLAN = "child_protection_plan"
 
@@ -99,9 +100,44 @@ def plan(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, plan_id: st
     return row
 
 
+def meeting_of_plan(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                    model: Any, meeting_id: str, action: AuditAction, *, what: str,
+                    resource: str, core_group_reads: bool) -> tuple[Any, ChildProtectionPlan]:
+    """A plan's meeting (``model``: core group or review conference) of the caller's
+    partnership with its plan, for staff and IROs, its invitees, and (``core_group_reads``)
+    the plan's core group; for a change the case is locked first and both rows re-read.
+    Audited as ``what``/``resource``; otherwise an audited 404."""
+    row = uow.session.exec(select(model).where(
+        model.id == meeting_id,
+        access.in_partnership(ctx, principal, model.partnership))).first()
+    if row is not None and action is not AuditAction.READ:
+        uow.lock_case(row.case_reference)
+        uow.session.refresh(row)
+    p = uow.session.get(ChildProtectionPlan, row.plan_id) if row else None
+    invited = row is not None and any(
+        x.get("user_id") == principal.subject for x in json.loads(row.invitees))
+    member = core_group_reads and p is not None and in_core_group(principal, p)
+    allowed = (row is not None and p is not None
+               and (principal.role in READERS or invited or member)
+               and access.case_visible(uow, principal, row.case_reference))
+    access.check(ctx, uow, principal, what=what, resource=resource, resource_id=meeting_id,
+                 case_reference=row.case_reference if row else None, allowed=allowed,
+                 action=action)
+    assert row is not None and p is not None
+    if action is not AuditAction.READ:
+        uow.session.refresh(p)
+    return row, p
+
+
 def read(ctx: ServiceContext, principal: Principal, plan_id: str) -> dict[str, Any]:
+    """One plan, audited: whole for staff and IROs; for a core group member of another
+    agency, what concerns their agency (as the conference's per-agency view): its own
+    members of the core group and its own actions, never the outline plan's free text."""
     with ctx.unit_of_work() as uow:
-        return view(uow, plan(ctx, uow, principal, plan_id, AuditAction.READ))
+        whole = view(uow, plan(ctx, uow, principal, plan_id, AuditAction.READ))
+        if principal.role in READERS:
+            return whole
+        return for_agency(whole, agency_code(principal.agency))
 
 
 def list_for_case(ctx: ServiceContext, principal: Principal,

@@ -26,7 +26,7 @@ from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
 from strategy import access
-from strategy.conferences import arrangements, plans, rules
+from strategy.conferences import arrangements, cancellation, plans, rules
 from strategy.conferences.arrangements import Arrangement
 from strategy.conferences.icpc import READERS
 from strategy.conferences.models import ChildProtectionPlan, ReviewConference
@@ -50,7 +50,7 @@ def view(r: ReviewConference, p: ChildProtectionPlan, *, full: bool) -> dict[str
         "meeting_id": r.id, "plan_id": r.plan_id, "case_reference": r.case_reference,
         "first": r.first, "due_on": _iso(r.due_on), "status": r.status,
         "scheduled_for": _iso(r.scheduled_for), "chaired_by_iro": r.chaired_by_iro,
-        **arrangements.fields(r),
+        **arrangements.fields(r), **cancellation.fields(r),
         "invitees": json.loads(r.invitees), "sequence": r.sequence,
         "held_at": _iso(r.held_at), "attendees": json.loads(r.attendees),
         "decision": r.decision,
@@ -70,24 +70,10 @@ def _emit(ctx: ServiceContext, uow: UnitOfWork, case_reference: str, partnership
 
 def _review(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, meeting_id: str,
             action: AuditAction) -> tuple[ReviewConference, ChildProtectionPlan]:
-    row = uow.session.exec(select(ReviewConference).where(
-        ReviewConference.id == meeting_id,
-        access.in_partnership(ctx, principal, ReviewConference.partnership))).first()
-    if row is not None and action is not AuditAction.READ:
-        uow.lock_case(row.case_reference)
-        uow.session.refresh(row)
-    p = uow.session.get(ChildProtectionPlan, row.plan_id) if row else None
-    invited = row is not None and any(
-        x.get("user_id") == principal.subject for x in json.loads(row.invitees))
-    allowed = (row is not None and p is not None and (principal.role in READERS or invited)
-               and access.case_visible(uow, principal, row.case_reference))
-    access.check(ctx, uow, principal, what="review conference", resource=REVIEW,
-                 resource_id=meeting_id, case_reference=row.case_reference if row else None,
-                 allowed=allowed, action=action)
-    assert row is not None and p is not None
-    if action is not AuditAction.READ:
-        uow.session.refresh(p)
-    return row, p
+    """A review conference and its plan: staff, IROs or its invitees."""
+    return plans.meeting_of_plan(ctx, uow, principal, ReviewConference, meeting_id, action,
+                                 what="review conference", resource=REVIEW,
+                                 core_group_reads=False)
 
 
 def read(ctx: ServiceContext, principal: Principal, meeting_id: str) -> dict[str, Any]:
@@ -117,9 +103,11 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
         now = ctx.clock.now()
         existing = list(uow.session.exec(select(ReviewConference).where(
             ReviewConference.plan_id == p.id)))
-        pending = [r for r in existing if r.status == "scheduled"]
-        if pending:
+        pending = [r for r in existing
+                   if r.status in (cancellation.SCHEDULED, cancellation.CANCELLED)]
+        if pending:  # a new time re-arranges (or reinstates) the pending review
             r = pending[0]
+            cancellation.rescheduled(r)
             r.scheduled_for, r.chaired_by_iro = scheduled_for, chaired_by_iro
             r.invitees, r.scheduled_at = json.dumps(invitees), now
             r.sequence += 1
@@ -143,6 +131,23 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             **arrangements.fields(r),
             "organiser": {"role": str(principal.role),
                           "user_id": recordable_user_id(principal)}}, now)
+        uow.commit()
+        return view(r, p, full=True)
+
+
+def cancel(ctx: ServiceContext, principal: Principal, meeting_id: str, *,
+           reason: str) -> dict[str, Any]:
+    """Staff call off the scheduled review (``review-conference.cancelled``); the next
+    ``schedule`` of the plan reinstates the same meeting, still due on the same date."""
+    recordable_user_id(principal)
+    with (access.audited_refusals(ctx, principal, REVIEW, meeting_id),
+          ctx.unit_of_work() as uow):
+        r, p = _review(ctx, uow, principal, meeting_id, AuditAction.WRITE)
+        cancellation.cancel(ctx, uow, principal, r, what="review conference",
+                            event_type=cancellation.REVIEW_CANCELLED, reason=reason,
+                            status_key="review_status", extra={
+                                "plan_id": p.id, "first": r.first,
+                                "due_on": r.due_on.isoformat()})
         uow.commit()
         return view(r, p, full=True)
 

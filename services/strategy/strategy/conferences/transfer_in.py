@@ -46,6 +46,7 @@ def handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
         uow.session.add(Conference(
             id=conference_id, case_reference=event.subject, partnership=event.partnership,
             kind="icpc", conference_kind="transfer_in", status=rules.AWAITING_SCHEDULE,
+            transfer_id=str(data["transfer_id"]),
             due_at=rules.icpc_due(pack.working_calendar(), received),
             child_numbers=json.dumps(list(range(1, len(data["children"]) + 1))),
             created_at=ctx.clock.now()))
