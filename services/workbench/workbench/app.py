@@ -5,7 +5,7 @@ from the owning service's API with the user's own bearer token. Forms work witho
 JavaScript; the queue refreshes itself with a small script when JavaScript runs.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the routes' Annotated aliases are local.
 
 import secrets
 from collections.abc import AsyncIterator, Mapping

@@ -1,0 +1,176 @@
+"""The workbench in a real headless browser (Debian's Chromium, never a downloaded one).
+
+Intake, triage and mash-enquiries run in-process on one embedded bus and SQLite with a
+frozen clock; the workbench is served by uvicorn on a free local port and reads their APIs
+(httpx, the user's own bearer token). axe-core (from tools/workbench-assets, never a CDN)
+checks every page visited against WCAG 2.2 AA: 0 violations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page, async_playwright, expect
+
+from mashcore.clock import FrozenClock
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.settings import Settings
+from tests.e2e.test_dashboard_browser import serving
+from tests.support import auth, eventually, running_services, synthetic_referral, token
+from workbench.apis import Apis
+from workbench.app import WorkbenchSettings, create_workbench
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
+P = "coventry"
+SCHOOL = auth("referrer", "education", subject="school-1", partnership=P)
+TM = auth("team_manager", "local_authority", subject="tm-1", partnership=P)
+NAVIGATOR = token("navigator", "police", subject="nav-police-1", partnership=P)
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "tools" / "workbench-assets" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+async def accessible(page: Page) -> None:
+    """axe-core on the page as it is now: no WCAG 2.2 AA violation."""
+    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(content=AXE.read_text())
+    result = await page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_22_AA)
+    violations = [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]}
+                  for v in result["violations"]]
+    assert not violations, f"{page.url}: {json.dumps(violations)}"
+
+
+async def shoot(page: Page, tmp_path: Path, name: str) -> None:
+    shot = (ROOT / "docs" / "screenshots" / f"workbench-{name}.png"
+            if os.environ.get("MASH_UPDATE_SCREENSHOT") else tmp_path / f"{name}.png")
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(shot), full_page=True, animations="disabled")
+    assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+async def test_a_police_navigator_answers_a_red_request_in_the_browser(tmp_path: Path) -> None:
+    assert AXE.exists(), "run `make node-deps` (axe-core in tools/workbench-assets)"
+    settings = Settings(data_dir=tmp_path)
+    bus = EmbeddedBus(tmp_path / "bus.sqlite", poll_interval=0.05)
+    await bus.start()
+    clock = FrozenClock(NOW)
+    page_errors: list[str] = []
+    try:
+        async with running_services(settings, ["intake", "triage", "mash-enquiries"], bus,
+                                    clock) as clients:
+            app = create_workbench(settings, WorkbenchSettings(refresh_seconds=1),
+                                   apis=Apis(clients), clock=clock)
+            async with serving(app) as workbench, async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                           args=["--no-sandbox"])
+                try:
+                    await journey(browser, workbench.url, clients, tmp_path, page_errors)
+                finally:
+                    await browser.close()
+    finally:
+        await bus.stop()
+    assert not page_errors, page_errors
+
+
+async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Path,
+                  page_errors: list[str]) -> None:
+    # bypass_csp: only so the test can inject axe-core; the pages never run inline script.
+    context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                        bypass_csp=True)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+    # Signed out: every page leads to the sign-in page, which explains mash-token.
+    await page.goto(f"{url}/navigator")
+    assert page.url == f"{url}/sign-in"
+    await expect(page.locator("main")).to_contain_text("mash-token")
+    await accessible(page)
+    await shoot(page, tmp_path, "sign-in")
+    await page.get_by_label("Access token").fill("not-a-token")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_test_id("error-summary")).to_contain_text("valid")
+    await accessible(page)
+
+    await page.get_by_label("Access token").fill(NAVIGATOR)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{url}/navigator")
+    await expect(page.get_by_test_id("who")).to_contain_text("Navigator, police · coventry")
+    cookies = {c["name"]: c for c in await context.cookies()}
+    assert cookies["wb_session"]["httpOnly"] and cookies["wb_session"]["sameSite"] == "Strict"
+    assert NAVIGATOR not in cookies["wb_session"]["value"]  # encoded and signed
+    await expect(page.get_by_test_id("queue-empty")).to_be_visible()
+    await accessible(page)
+
+    # A school refers; the manager rates it Red for MASH enquiries (over REST here).
+    body = synthetic_referral(partnership=P, consent={
+        "consent_to_referral": "yes", "consent_to_information_sharing": "yes"})
+    response = await clients["intake"].post("/v1/contacts", json=body, headers=SCHOOL)
+    assert response.status_code == 202, response.text
+    reference = response.json()["case_reference"]
+
+    async def decided() -> bool:
+        r = await clients["triage"].post(
+            f"/v1/cases/{reference}/threshold-decision", headers=TM,
+            json={"level_code": "L4", "brag": "red", "route": "mash_enquiries",
+                  "rationale": "Synthetic: urgent enquiries needed."})
+        return r.status_code == 200
+
+    await eventually(decided, what="the threshold decision")
+
+    # The request appears in the open queue without a reload, with its time left.
+    row = page.get_by_test_id("queue-row").filter(has_text=reference)
+    await expect(row).to_have_attribute("data-status", "pending", timeout=30_000)
+    await expect(row).to_contain_text("Red")
+    await expect(row).to_contain_text("left")
+    await accessible(page)
+    await shoot(page, tmp_path, "navigator-queue")
+
+    await row.get_by_role("link").click()
+    request_url = page.url
+    child = body["children"][0]
+    await expect(page.get_by_test_id("subjects")).to_contain_text(child["last_name"])
+    for secret in (child["first_name"], child["last_name"]):
+        assert secret not in request_url  # ids in URLs, never names
+    await accessible(page)
+
+    # A colleague's tab, opened now: it will act second.
+    other = await context.new_page()
+    await other.goto(request_url)
+
+    # The answer without saying whether anything is known: the API's problem, by the field.
+    await page.get_by_label("What your systems show").fill("Synthetic: one call-out in 2025.")
+    await page.get_by_role("button", name="Send answer").click()
+    await expect(page.get_by_test_id("error-summary")).to_be_visible()
+    await expect(page.locator("#known-error")).to_be_visible()
+    await expect(page.get_by_label("What your systems show")).to_have_value(
+        "Synthetic: one call-out in 2025.")  # nothing typed is lost
+    await accessible(page)
+    await shoot(page, tmp_path, "navigator-answer-errors")
+
+    await page.get_by_role("radio", name="Yes").check()
+    await page.get_by_role("button", name="Send answer").click()
+    await expect(page.get_by_test_id("sent")).to_contain_text("Your answer was sent")
+    await expect(page.get_by_test_id("status")).to_have_text("Answered")
+    await expect(page.get_by_test_id("reply")).to_contain_text("one call-out in 2025")
+    await accessible(page)
+    await shoot(page, tmp_path, "navigator-answered")
+
+    # The colleague declines after the answer: told to reload, their words kept.
+    await other.get_by_role("radio", name="Wrong agency").check()
+    await other.get_by_label("Explanation").fill("Synthetic: not ours.")
+    await other.get_by_role("button", name="Decline the request").click()
+    await expect(other.get_by_test_id("error-summary")).to_contain_text("Reload")
+    await expect(other.get_by_label("Explanation")).to_have_value("Synthetic: not ours.")
+    await accessible(other)
+
+    # Signing out ends the session.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(f"{url}/sign-in")
+    await page.goto(f"{url}/navigator")
+    assert page.url == f"{url}/sign-in"
