@@ -53,6 +53,18 @@ class WorkbenchSettings(BaseSettings):
                 "mash-enquiries": self.enquiries_url}
 
 
+def workbench_for(settings: Settings, port_offset: int = 0) -> FastAPI:
+    """The workbench `mash run` serves next to the services, on their ports (+ offset)."""
+    wb = WorkbenchSettings()
+    defaults = WorkbenchSettings.model_fields
+    urls = {"intake_url": "intake", "triage_url": "triage", "enquiries_url": "mash-enquiries"}
+    for field, service in urls.items():
+        if getattr(wb, field) == defaults[field].default:  # not set in the environment
+            port = SERVICE_PORTS[service] + port_offset
+            setattr(wb, field, f"http://127.0.0.1:{port}")
+    return create_workbench(settings, wb)
+
+
 class NotSignedIn(Exception):
     """No valid session: the user is sent to the sign-in page."""
 
