@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ async def test_a_police_navigator_answers_a_red_request_in_the_browser(tmp_path:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                            args=["--no-sandbox"])
                 try:
-                    await journey(browser, workbench.url, clients, tmp_path, page_errors)
+                    await journey(browser, workbench.url, clients, tmp_path, page_errors, clock)
                 finally:
                     await browser.close()
     finally:
@@ -79,7 +79,7 @@ async def test_a_police_navigator_answers_a_red_request_in_the_browser(tmp_path:
 
 
 async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Path,
-                  page_errors: list[str]) -> None:
+                  page_errors: list[str], clock: FrozenClock) -> None:
     # bypass_csp: only so the test can inject axe-core; the pages never run inline script.
     context = await browser.new_context(viewport={"width": 1280, "height": 900},
                                         bypass_csp=True)
@@ -128,6 +128,15 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
     await expect(row).to_have_attribute("data-status", "pending", timeout=30_000)
     await expect(row).to_contain_text("Red")
     await expect(row).to_contain_text("left")
+    await expect(row).to_have_attribute("data-late", "false")
+
+    # Past its deadline (the injected clock), the same row turns late, still live.
+    [entry] = [e for e in (await clients["mash-enquiries"].get(
+        "/v1/requests", headers={"Authorization": f"Bearer {NAVIGATOR}"})).json()
+        if e["case_reference"] == reference]
+    clock.set(datetime.fromisoformat(entry["deadline"]) + timedelta(hours=1, minutes=5))
+    await expect(row).to_have_attribute("data-late", "true", timeout=15_000)
+    await expect(row).to_contain_text("Late by 1 hour 5 minutes")
     await accessible(page)
     await shoot(page, tmp_path, "navigator-queue")
 
