@@ -68,3 +68,14 @@ def test_a_problem_s_errors_are_put_next_to_their_fields() -> None:
 
 def test_lines_of_a_textarea() -> None:
     assert views.lines(" a \n\n b\r\n") == ["a", "b"]
+
+
+def test_a_triage_queue_line_shows_the_time_left_to_decide() -> None:
+    [row, undated] = views.case_rows([
+        {"case_reference": "MASH-2026-AAAAAAAA", "brag": None, "overdue": False,
+         "threshold_decision_due_at": "2026-11-24T08:00:00+00:00"},
+        {"case_reference": "MASH-2026-BBBBBBBB", "brag": "amber", "overdue": False,
+         "threshold_decision_due_at": None}], NOW)
+    assert (row["time_left"], row["late"]) == ("Late by 1 hour", True)
+    assert (undated["time_left"], undated["late"], undated["brag_tag"]) == (
+        "", False, "govuk-tag--orange")

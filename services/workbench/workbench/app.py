@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import session, views
+from workbench import officer, session, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -186,6 +186,17 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
 
     NavigatorUser = Annotated[tuple[Principal, str], Depends(navigator)]
 
+    def user_with(*roles: Role) -> Any:
+        def dependency(request: Request) -> tuple[Principal, str]:
+            user = signed_in(request)
+            if user[0].role not in roles:
+                raise NotSignedIn
+            return user
+        return dependency
+
+    officer.install(app, api=api, render=render, user_with=user_with, form=form,
+                    now=clock.now)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -220,6 +231,8 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         principal, _token = user
         if principal.role == Role.NAVIGATOR:
             return RedirectResponse("/navigator", status_code=303)
+        if principal.role == Role.INFORMATION_OFFICER:
+            return RedirectResponse("/officer", status_code=303)
         return render(request, "home.html", principal=principal)
 
     async def queue(token: str) -> list[dict[str, Any]]:

@@ -89,3 +89,14 @@ def field_errors(problem: Mapping[str, Any], fields: Sequence[str]) -> dict[str,
 def lines(text: str) -> list[str]:
     """The non-empty lines of a textarea, trimmed (one list item per line)."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def case_rows(entries: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A triage queue's lines (already most urgent first) with the time left to decide."""
+    rows = []
+    for entry in entries:
+        due = entry.get("threshold_decision_due_at")
+        text, late = time_left(str(due), now) if due else ("", False)
+        rows.append({**entry, "time_left": text, "late": late or bool(entry.get("overdue")),
+                     "brag_tag": BRAG_TAGS.get(str(entry.get("brag")), "")})
+    return rows
