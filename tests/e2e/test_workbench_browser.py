@@ -20,14 +20,14 @@ from mashcore.clock import FrozenClock
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.settings import Settings
 from tests.e2e.test_dashboard_browser import serving
-from tests.support import auth, eventually, running_services, synthetic_referral, token
+from tests.support import auth, running_services, synthetic_referral, token
 from workbench.apis import Apis
 from workbench.app import WorkbenchSettings, create_workbench
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
 P = "coventry"
 SCHOOL = auth("referrer", "education", subject="school-1", partnership=P)
-TM = auth("team_manager", "local_authority", subject="tm-1", partnership=P)
+TM_TOKEN = token("team_manager", "local_authority", subject="tm-1", partnership=P)
 OFFICER = token("information_officer", "local_authority", subject="io-1", partnership=P)
 NAVIGATOR = token("navigator", "police", subject="nav-police-1", partnership=P)
 CHROMIUM = "/usr/bin/chromium"
@@ -109,7 +109,7 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
     await accessible(page)
 
     # A school refers; the information officer rates it Red in the browser; the manager
-    # decides Red, MASH enquiries (over REST here).
+    # decides Red, MASH enquiries, in the browser too.
     body = synthetic_referral(partnership=P, consent={
         "consent_to_referral": "yes", "consent_to_information_sharing": "yes"})
     response = await clients["intake"].post("/v1/contacts", json=body, headers=SCHOOL)
@@ -118,14 +118,8 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
     await rate_red_as_the_information_officer(browser, url, reference, body, tmp_path,
                                               page_errors)
 
-    async def decided() -> bool:
-        r = await clients["triage"].post(
-            f"/v1/cases/{reference}/threshold-decision", headers=TM,
-            json={"level_code": "L4", "brag": "red", "route": "mash_enquiries",
-                  "rationale": "Synthetic: urgent enquiries needed."})
-        return r.status_code == 200
-
-    await eventually(decided, what="the threshold decision")
+    manager = await sign_in(browser, url, TM_TOKEN, page_errors)
+    await decide_red_as_the_team_manager(manager, url, reference, tmp_path)
 
     # The request appears in the open queue without a reload, with its time left.
     row = page.get_by_test_id("queue-row").filter(has_text=reference)
@@ -181,6 +175,8 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
     await expect(other.get_by_test_id("error-summary")).to_contain_text("Reload")
     await expect(other.get_by_label("Explanation")).to_have_value("Synthetic: not ours.")
     await accessible(other)
+
+    await record_the_outcome(manager, url, reference, clients, tmp_path)
 
     # Signing out ends the session.
     await page.get_by_role("button", name="Sign out").click()
@@ -238,3 +234,64 @@ async def rate_red_as_the_information_officer(browser: Any, url: str, reference:
     await accessible(page)
     await shoot(page, tmp_path, "officer-case")
     await page.context.close()
+
+
+async def decide_red_as_the_team_manager(page: Page, url: str, reference: str,
+                                         tmp_path: Path) -> None:
+    await expect(page).to_have_url(f"{url}/manager")
+    row = page.get_by_test_id("case-row").filter(has_text=reference)
+    await expect(row).to_have_count(1)
+    await accessible(page)
+    await shoot(page, tmp_path, "manager-queue")
+    await row.get_by_role("link").click()
+    await expect(page.get_by_test_id("decision-support")).to_be_visible()
+    # The partnership's own levels (Coventry's pack) and its routes.
+    levels = page.get_by_role("group", name="Level of need")
+    await expect(levels.get_by_role("radio")).to_have_count(4)
+    await levels.get_by_role("radio", name="L4 Statutory").check()
+    await page.get_by_role("group", name="Final BRAG rating").get_by_role(
+        "radio", name="Red").check()
+    await page.get_by_role("group", name="Route").get_by_role(
+        "radio", name="Mash enquiries").check()
+    await page.get_by_role("button", name="Record the decision").click()
+    await expect(page.locator("#rationale-error")).to_be_visible()  # required by the API
+    await expect(page.get_by_role("radio", name="L4 Statutory")).to_be_checked()
+    await accessible(page)
+    await page.get_by_label("Rationale").fill("Synthetic: urgent enquiries needed.")
+    await page.get_by_role("button", name="Record the decision").click()
+    await expect(page.get_by_test_id("sent")).to_be_visible()
+    await accessible(page)
+    await shoot(page, tmp_path, "manager-decision")
+
+
+async def record_the_outcome(page: Page, url: str, reference: str, clients: dict[str, Any],
+                             tmp_path: Path) -> None:
+    # The other agencies answer from their own systems (over REST).
+    tm = {"Authorization": f"Bearer {TM_TOKEN}"}
+    [summary] = [e for e in (await clients["mash-enquiries"].get("/v1/episodes", headers=tm)
+                             ).json() if e["case_reference"] == reference]
+    episode = (await clients["mash-enquiries"].get(f"/v1/episodes/{summary['episode_id']}",
+                                                   headers=tm)).json()
+    for answer in episode["answers"]:
+        if answer["status"] == "pending":
+            headers = auth("navigator", answer["agency"], subject=f"nav-{answer['agency']}",
+                           partnership=P)
+            r = await clients["mash-enquiries"].post(
+                f"/v1/requests/{answer['request_id']}/answer", headers=headers,
+                json={"known": False, "summary": f"Synthetic: {answer['agency']} holds nothing."})
+            assert r.status_code == 200, r.text
+
+    await page.goto(f"{url}/manager")
+    await page.get_by_test_id("episode-row").filter(has_text=reference).get_by_role(
+        "link").click()
+    police = page.get_by_test_id("answer-row").and_(page.locator('[data-agency="police"]'))
+    await expect(police).to_contain_text("one call-out in 2025")
+    await expect(page.get_by_test_id("answer-row")).to_have_count(len(episode["answers"]))
+    await accessible(page)
+    await shoot(page, tmp_path, "manager-episode")
+    await page.get_by_role("radio", name="Strategy discussion").check()
+    await page.get_by_label("Rationale").fill("Synthetic: the answers show significant harm.")
+    await page.get_by_role("button", name="Record the outcome").click()
+    await expect(page.get_by_test_id("sent")).to_be_visible()
+    await expect(page.get_by_test_id("outcome")).to_contain_text("Strategy discussion")
+    await accessible(page)

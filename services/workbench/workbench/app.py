@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import officer, session, views
+from workbench import manager, officer, session, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -194,8 +194,9 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
             return user
         return dependency
 
-    officer.install(app, api=api, render=render, user_with=user_with, form=form,
-                    now=clock.now)
+    for pages in (manager, officer):
+        pages.install(app, api=api, render=render, user_with=user_with, form=form,
+                      now=clock.now)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -231,6 +232,8 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         principal, _token = user
         if principal.role == Role.NAVIGATOR:
             return RedirectResponse("/navigator", status_code=303)
+        if principal.role == Role.TEAM_MANAGER:
+            return RedirectResponse("/manager", status_code=303)
         if principal.role == Role.INFORMATION_OFFICER:
             return RedirectResponse("/officer", status_code=303)
         return render(request, "home.html", principal=principal)

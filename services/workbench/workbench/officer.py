@@ -41,9 +41,14 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
                           title="Case not found", message="It does not exist or is not yours.")
         if not answer.ok:
             raise ApiUnavailable("triage")
+        pack = (await app.state.team_manager_policy(user[1])
+                if user[0].role == Role.TEAM_MANAGER else None)
         return render(request, "case.html", status, principal=user[0], case=answer.body,
+                      pack=pack,
                       brag_tags=views.BRAG_TAGS, sent=request.query_params.get("sent"),
                       **context)
+
+    app.state.case_page = case_page  # the manager's decision form re-renders it
 
     @app.get("/cases/{reference}", response_class=HTMLResponse)
     async def case(request: Request, reference: str, user: Staff) -> Response:
