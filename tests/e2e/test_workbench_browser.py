@@ -118,6 +118,7 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
     await rate_red_as_the_information_officer(browser, url, reference, body, tmp_path,
                                               page_errors)
 
+    await consent_gate_as_the_information_officer(browser, url, clients, tmp_path, page_errors)
     manager = await sign_in(browser, url, TM_TOKEN, page_errors)
     await decide_red_as_the_team_manager(manager, url, reference, tmp_path)
 
@@ -295,3 +296,39 @@ async def record_the_outcome(page: Page, url: str, reference: str, clients: dict
     await expect(page.get_by_test_id("sent")).to_be_visible()
     await expect(page.get_by_test_id("outcome")).to_contain_text("Strategy discussion")
     await accessible(page)
+
+
+async def consent_gate_as_the_information_officer(browser: Any, url: str,
+                                                  clients: dict[str, Any], tmp_path: Path,
+                                                  page_errors: list[str]) -> None:
+    """No safeguarding concerns and no consent: the officer chooses the consent gate's exit."""
+    body = synthetic_referral(partnership=P, consent={
+        "consent_to_referral": "no", "consent_to_information_sharing": "no",
+        "reasons_if_not": "Synthetic: parents not yet asked."})
+    response = await clients["intake"].post("/v1/contacts", json=body, headers=SCHOOL)
+    assert response.status_code == 202, response.text
+    reference = response.json()["case_reference"]
+    page = await sign_in(browser, url, OFFICER, page_errors)
+    row = page.get_by_test_id("case-row").filter(has_text=reference)
+    for _ in range(30):  # the case is opened from intake's event: reload until it is listed
+        if await row.count():
+            break
+        await page.wait_for_timeout(500)
+        await page.reload()
+    await row.get_by_role("link").click()
+    await page.get_by_role("radio", name="Green").check()
+    await page.get_by_role("group", name="Are there safeguarding concerns?").get_by_role(
+        "radio", name="No").check()
+    await page.get_by_role("button", name="Save the rating").click()
+    await expect(page.get_by_test_id("case-status")).to_have_text("Awaiting consent gate")
+    await page.get_by_role("button", name="Record the exit").click()
+    await expect(page.locator("#outcome-error")).to_be_visible()
+    await accessible(page)
+    await page.get_by_role("radio", name="Return to the referrer").check()
+    await page.get_by_label("Why").fill("Synthetic: the family should be asked first.")
+    await page.get_by_role("button", name="Record the exit").click()
+    await expect(page.get_by_test_id("sent")).to_be_visible()
+    await expect(page.get_by_role("button", name="Record the exit")).to_have_count(0)
+    await accessible(page)
+    await shoot(page, tmp_path, "officer-consent-gate")
+    await page.context.close()

@@ -11,6 +11,12 @@ from workbench import views
 from workbench.apis import Apis, ApiUnavailable
 
 RATING_FIELDS = ("brag", "safeguarding_concerns", "rationale")
+GATE_FIELDS = ("outcome", "rationale")
+GATE_EXITS: dict[str, str] = {
+    "returned_to_referrer": "Return to the referrer to discuss with the family",
+    "early_help_hub": "Forward to the Early Help Hub (a team manager must agree)",
+    "closed": "Close (a team manager must agree)",
+}
 
 
 def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
@@ -44,7 +50,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         pack = (await app.state.team_manager_policy(user[1])
                 if user[0].role == Role.TEAM_MANAGER else None)
         return render(request, "case.html", status, principal=user[0], case=answer.body,
-                      pack=pack,
+                      pack=pack, gate_exits=GATE_EXITS,
                       brag_tags=views.BRAG_TAGS, sent=request.query_params.get("sent"),
                       **context)
 
@@ -53,6 +59,23 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
     @app.get("/cases/{reference}", response_class=HTMLResponse)
     async def case(request: Request, reference: str, user: Staff) -> Response:
         return await case_page(request, user, reference)
+
+    @app.post("/cases/{reference}/consent-gate")
+    async def consent_gate(request: Request, reference: str, user: Officer) -> Response:
+        fields = await form(request)
+        body = {k: fields[k] for k in GATE_FIELDS if fields.get(k, "").strip()}
+        answer = await api.post("triage", f"/v1/cases/{reference}/consent-gate", user[1], body)
+        if answer.ok:
+            return RedirectResponse(f"/cases/{reference}?sent=consent_gate", status_code=303)
+        if answer.status in (409, 412):
+            errors = {"": "Someone else acted on this case first. Reload the page to see "
+                          "it; what you typed is kept below."}
+        elif answer.status in (400, 422):
+            errors = views.field_errors(answer.problem, GATE_FIELDS)
+        else:
+            raise ApiUnavailable("triage")
+        return await case_page(request, user, reference, 409 if answer.status in (409, 412)
+                               else 422, values=fields, errors=errors, gate_form=True)
 
     @app.post("/cases/{reference}/rating")
     async def rate(request: Request, reference: str, user: Officer) -> Response:
