@@ -75,3 +75,11 @@ async def test_an_api_outage_is_a_gov_uk_503_page_with_retry_after(
     assert "Sorry, the service is unavailable" in response.text
     assert "Traceback" not in response.text and "httpx" not in response.text
     assert "govuk-frontend.min.css" in response.text
+
+
+async def test_a_page_for_another_role_is_refused_with_403(client: httpx.AsyncClient) -> None:
+    await sign_in(client)  # a navigator
+    for path in ("/officer", "/manager", "/cases/MASH-2026-AAAAAAAA", "/episodes/x"):
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "not for your role" in response.text

@@ -69,6 +69,10 @@ class NotSignedIn(Exception):
     """No valid session: the user is sent to the sign-in page."""
 
 
+class WrongRole(Exception):
+    """Signed in, but the page is for another role."""
+
+
 class CsrfRefused(Exception):
     """A form posted without the matching CSRF token."""
 
@@ -138,6 +142,11 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     async def not_signed_in(_request: Request, _exc: NotSignedIn) -> Response:
         return RedirectResponse("/sign-in", status_code=303)
 
+    @app.exception_handler(WrongRole)
+    async def wrong_role(request: Request, _exc: WrongRole) -> Response:
+        return render(request, "error.html", 403, title="This page is not for your role",
+                      message="Your role does not use this page.")
+
     @app.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, _exc: CsrfRefused) -> Response:
         return render(request, "error.html", 403, title="Your form has expired",
@@ -181,7 +190,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
 
     def navigator(user: User) -> tuple[Principal, str]:
         if user[0].role != Role.NAVIGATOR:
-            raise NotSignedIn
+            raise WrongRole
         return user
 
     NavigatorUser = Annotated[tuple[Principal, str], Depends(navigator)]
@@ -190,7 +199,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         def dependency(request: Request) -> tuple[Principal, str]:
             user = signed_in(request)
             if user[0].role not in roles:
-                raise NotSignedIn
+                raise WrongRole
             return user
         return dependency
 
