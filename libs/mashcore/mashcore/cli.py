@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_all.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICE_MODULES)}")
     run_all.add_argument("--port-offset", type=int, default=0,
                          help="add this to every default port (to run two systems side by side)")
+    bench = sub.add_parser("workbench", help="serve only the hub's web pages (the APIs' "
+                           "addresses from MASH_WORKBENCH_*_URL)")
+    bench.add_argument("--port", type=int, default=None)
     watcher = sub.add_parser("watch", help="print events on topics as they happen (no "
                              "personal data), e.g. mash watch mash.triage.cases.v1")
     watcher.add_argument("topics", nargs="+", help="topic names, e.g. mash.triage.cases.v1")
@@ -131,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(watch(settings, args.topics))
         return 0
+    if args.command == "workbench":
+        from workbench.app import serve_workbench
+
+        return serve_workbench(settings, args.port or settings.port)
     if args.command in ("dlq", "parked"):
         return dlq.run(args, settings)
     services = [args.service] if args.command == "serve" else (args.services or

@@ -65,6 +65,18 @@ def workbench_for(settings: Settings, port_offset: int = 0) -> FastAPI:
     return create_workbench(settings, wb)
 
 
+def serve_workbench(settings: Settings, port: int | None) -> int:
+    """`mash workbench`: the pages alone (a container of their own), until SIGTERM."""
+    import uvicorn
+
+    from mashcore.logging import configure_logging
+
+    configure_logging("workbench", level=settings.log_level, json=settings.log_json)
+    uvicorn.run(create_workbench(settings), host=settings.host, port=port or WORKBENCH_PORT,
+                log_config=None, access_log=False)
+    return 0
+
+
 class NotSignedIn(Exception):
     """No valid session: the user is sent to the sign-in page."""
 
