@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ALL_TIERS := unit,integration,kafka,e2e,contract
 
-.PHONY: corpus-report contracts contracts-release help install run run-kafka test test-unit lint format system-deps kafka-jars node-deps bench clean
+.PHONY: corpus-report contracts contracts-release help install run run-kafka test test-unit lint format system-deps kafka-jars node-deps workbench-assets bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -37,7 +37,17 @@ $(NODE_DEPS_STAMP): tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --no-audit --no-fund
 	touch $(NODE_DEPS_STAMP)
 
-node-deps: $(NODE_DEPS_STAMP)  ## Install the AsyncAPI validator's npm packages (tools/asyncapi)
+WORKBENCH_DEPS_STAMP := tools/workbench-assets/node_modules/.installed-stamp
+$(WORKBENCH_DEPS_STAMP): tools/workbench-assets/package-lock.json
+	npm ci --prefix tools/workbench-assets --no-audit --no-fund
+	touch $(WORKBENCH_DEPS_STAMP)
+
+node-deps: $(NODE_DEPS_STAMP) $(WORKBENCH_DEPS_STAMP)  ## Install the npm packages (AsyncAPI validator; GOV.UK Frontend and axe-core)
+
+workbench-assets: $(WORKBENCH_DEPS_STAMP)  ## Re-vendor GOV.UK Frontend's dist into the workbench (after bumping it)
+	rm -rf services/workbench/workbench/static/govuk && mkdir -p services/workbench/workbench/static/govuk
+	cp tools/workbench-assets/node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.{css,js} services/workbench/workbench/static/govuk/
+	cp -r tools/workbench-assets/node_modules/govuk-frontend/dist/govuk/assets services/workbench/workbench/static/govuk/
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check .

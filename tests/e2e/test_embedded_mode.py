@@ -14,6 +14,7 @@ import httpx
 
 from mashcore.settings import SERVICE_PORTS
 from tests.support import auth, eventually_sync, synthetic_referral
+from workbench.app import WORKBENCH_PORT
 
 REFERRER = auth("referrer", "education", subject="school-mis")
 IO = auth("information_officer", "local-authority", subject="io-embedded")
@@ -28,7 +29,7 @@ def free_offset() -> int:
     for _ in range(100):
         # Below Linux's ephemeral range (32768+), where client connections take ports at will.
         offset = random.randrange(10000, 24000, 10)
-        if all(port_is_free(p + offset) for p in SERVICE_PORTS.values()):
+        if all(port_is_free(p + offset) for p in [*SERVICE_PORTS.values(), WORKBENCH_PORT]):
             return offset
     raise RuntimeError("no free port range")
 
@@ -52,8 +53,11 @@ class AllInOne:
         def all_healthy() -> bool:
             assert self.process is not None and self.process.poll() is None, self.log.read_text()
             try:
-                return all(httpx.get(f"{self.url(s)}/healthz", timeout=1).status_code == 200
-                           for s in SERVICE_PORTS)
+                # The workbench (the hub's web pages) comes up with them.
+                urls = [self.url(s) for s in SERVICE_PORTS]
+                urls.append(f"http://127.0.0.1:{WORKBENCH_PORT + self.offset}")
+                return all(httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+                           for url in urls)
             except httpx.HTTPError:
                 return False
 

@@ -56,7 +56,8 @@ async def _serve_one(server: _Server) -> bool:
 
 
 async def serve(
-    services: Sequence[str], settings: Settings, port_override: int | None, port_offset: int = 0
+    services: Sequence[str], settings: Settings, port_override: int | None, port_offset: int = 0,
+    workbench: bool = False,
 ) -> bool:
     """Serve the services on their ports until SIGINT/SIGTERM, sharing one bus.
 
@@ -74,6 +75,15 @@ async def serve(
         servers.append(_Server(config))
         print(f"{definition.name:<15} http://{settings.host}:{port}  "
               f"(API docs: http://{settings.host}:{port}/docs)", flush=True)
+    if workbench:  # the hub's web pages, on the APIs above (services/workbench)
+        from workbench.app import WORKBENCH_PORT, workbench_for
+
+        port = WORKBENCH_PORT + port_offset
+        servers.append(_Server(uvicorn.Config(workbench_for(settings, port_offset),
+                                              host=settings.host, port=port, log_config=None,
+                                              access_log=False, lifespan="on")))
+        print(f"{'workbench':<15} http://{settings.host}:{port}  (sign in with a mash-token)",
+              flush=True)
 
     loop = asyncio.get_running_loop()
 
@@ -107,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_all.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICE_MODULES)}")
     run_all.add_argument("--port-offset", type=int, default=0,
                          help="add this to every default port (to run two systems side by side)")
+    bench = sub.add_parser("workbench", help="serve only the hub's web pages (the APIs' "
+                           "addresses from MASH_WORKBENCH_*_URL)")
+    bench.add_argument("--port", type=int, default=None)
     watcher = sub.add_parser("watch", help="print events on topics as they happen (no "
                              "personal data), e.g. mash watch mash.triage.cases.v1")
     watcher.add_argument("topics", nargs="+", help="topic names, e.g. mash.triage.cases.v1")
@@ -121,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(watch(settings, args.topics))
         return 0
+    if args.command == "workbench":
+        from workbench.app import serve_workbench
+
+        return serve_workbench(settings, args.port or settings.port)
     if args.command in ("dlq", "parked"):
         return dlq.run(args, settings)
     services = [args.service] if args.command == "serve" else (args.services or
@@ -136,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = (args.port or settings.port) if args.command == "serve" else None
     offset = args.port_offset if args.command == "run" else 0
     with contextlib.suppress(KeyboardInterrupt):
-        if not asyncio.run(serve(services, settings, port, offset)):
+        # `mash run` with no names: the whole system, the workbench included.
+        with_workbench = args.command == "run" and not args.services
+        if not asyncio.run(serve(services, settings, port, offset, with_workbench)):
             print("mash: a service could not start (see the log above; is its port in use?)",
                   file=sys.stderr)
             return 1
