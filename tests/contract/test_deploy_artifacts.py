@@ -454,7 +454,7 @@ def exposed_ports(commands: list[dockerfile.Command]) -> set[int]:
 
 def test_the_image_exposes_exactly_the_service_ports() -> None:
     stage = final_stage(parse_dockerfile(DOCKERFILE.read_text(encoding="utf-8")))
-    assert exposed_ports(stage) == set(PORTS.values())
+    assert exposed_ports(stage) == set(PORTS.values()) | set(WEB_APPS.values())
 
 
 def test_the_image_healthcheck_probes_liveness() -> None:
