@@ -46,6 +46,7 @@ class Issuer:
     """A protocol-shaped OpenID provider; the test steers what it signs."""
 
     url: str = ""
+    client_secret: str | None = CLIENT_SECRET  # None: a public client (PKCE alone)
     key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
     signing_key: rsa.RSAPrivateKey | None = None  # None: the key the JWKS publishes
@@ -93,8 +94,14 @@ class Issuer:
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             grant_type, code = form.get("grant_type"), form.get("code", "")
             redirect_uri, code_verifier = form.get("redirect_uri"), form.get("code_verifier", "")
-            basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-            if request.headers.get("authorization") != f"Basic {basic}":
+            if self.client_secret is None:
+                authenticated = (form.get("client_id") == CLIENT_ID
+                                 and "authorization" not in request.headers)
+            else:
+                pair = f"{CLIENT_ID}:{self.client_secret}".encode()
+                authenticated = request.headers.get("authorization") == (
+                    f"Basic {base64.b64encode(pair).decode()}")
+            if not authenticated:
                 return JSONResponse({"error": "invalid_client"}, status_code=401)
             asked = self.codes.pop(code, None)  # a code is redeemed once
             challenge = base64.urlsafe_b64encode(
@@ -146,17 +153,23 @@ async def running(app: FastAPI) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture
-async def system() -> AsyncIterator[tuple[Issuer, str]]:
-    issuer = Issuer()
+@asynccontextmanager
+async def issuer_and_workbench(client_secret: str | None) -> AsyncIterator[tuple[Issuer, str]]:
+    issuer = Issuer(client_secret=client_secret)
     async with running(issuer.app()) as issuer_url:
         issuer.url = issuer_url
         settings = Settings(jwks_url=f"{issuer_url}/jwks", jwt_issuer=issuer_url,
                             jwt_audience="mash")
         wb = WorkbenchSettings(session_secret=SESSION_SECRET, oidc_issuer=issuer_url,
-                               oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET)
+                               oidc_client_id=CLIENT_ID, oidc_client_secret=client_secret)
         async with running(create_workbench(settings, wb)) as workbench_url:
             yield issuer, workbench_url
+
+
+@pytest.fixture
+async def system() -> AsyncIterator[tuple[Issuer, str]]:
+    async with issuer_and_workbench(CLIENT_SECRET) as both:
+        yield both
 
 
 async def test_sign_in_walks_the_code_flow_and_keeps_the_access_token_in_the_session(
@@ -243,3 +256,11 @@ async def test_an_issuer_that_does_not_answer_is_a_503_with_retry_after() -> Non
     assert page.status_code == 503
     assert page.headers["Retry-After"].isdigit()
     assert "login is not answering" in page.text
+
+
+async def test_a_public_client_signs_in_by_pkce_alone() -> None:
+    async with issuer_and_workbench(None) as (_issuer, workbench), \
+            httpx.AsyncClient(follow_redirects=True) as browser:
+        page = await browser.get(f"{workbench}/sign-in")
+        assert page.status_code == 200 and "You are signed in" in page.text
+        assert (await browser.get(f"{workbench}/")).status_code == 200
