@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dockerfile
 import jsonschema
@@ -33,6 +34,7 @@ from sqlalchemy.engine import make_url
 from mashcore import topics, topology
 from mashcore.service import SERVICE_MODULES, ConsumerSpec, ServiceDefinition, iter_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
+from workbench.app import WORKBENCH_PORT, WorkbenchSettings
 
 pytestmark = pytest.mark.contract
 
@@ -62,6 +64,10 @@ DATABASES = {
 DEFINITIONS = list(iter_definitions(SERVICES))
 TOPICS = set(topology.all_topics(DEFINITIONS))
 PARTITIONS = topics.PARTITIONS
+# Deployed beside the services but not one of them: the workbench (issue 18) has no database
+# and no topics; it calls the APIs it shows over HTTP (the list is its own settings').
+WEB_APPS = {"workbench": WORKBENCH_PORT}
+HTTP_CALLERS = {"workbench": set(WorkbenchSettings().api_urls())}
 KAFKA_TLS_PORT = 9093  # the Strimzi cluster's only listener: TLS, client certificates
 RUNTIME_UID = 10001
 SERVICE_ENV = {
@@ -448,7 +454,7 @@ def exposed_ports(commands: list[dockerfile.Command]) -> set[int]:
 
 def test_the_image_exposes_exactly_the_service_ports() -> None:
     stage = final_stage(parse_dockerfile(DOCKERFILE.read_text(encoding="utf-8")))
-    assert exposed_ports(stage) == set(PORTS.values())
+    assert exposed_ports(stage) == set(PORTS.values()) | set(WEB_APPS.values())
 
 
 def test_the_image_healthcheck_probes_liveness() -> None:
@@ -706,7 +712,7 @@ def pod_labels(deployment: Doc) -> dict[str, str]:
 
 def test_kubernetes_deploys_exactly_the_registered_services() -> None:
     names = {d["metadata"]["name"] for d in of_kind(manifests(), "Deployment")}
-    assert names == set(SERVICES)
+    assert names == set(SERVICES) | set(WEB_APPS)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -1035,8 +1041,20 @@ def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
     }
 
 
+def ingress_peers(docs: list[Doc], deployment: Doc) -> list[Doc]:
+    """Every peer that an ingress rule of a policy governing the pod admits."""
+    return [peer for policy in policies_selecting(docs, deployment, "Ingress")
+            for rule in policy["spec"].get("ingress", []) for peer in rule["from"]]
+
+
+def pods_admitted(docs: list[Doc], peers: list[Doc]) -> set[str]:
+    """The Deployments (same namespace) whose pods a list of podSelector peers admits."""
+    return {d["metadata"]["name"] for d in of_kind(docs, "Deployment")
+            if any(labels_match(peer["podSelector"], pod_labels(d)) for peer in peers)}
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_only_the_ingress_controller_and_prometheus_reach_a_service_on_its_http_port(
+def test_only_the_ingress_controller_prometheus_and_its_callers_reach_a_service_on_its_http_port(
     service: str,
 ) -> None:
     docs = manifests()
@@ -1044,11 +1062,29 @@ def test_only_the_ingress_controller_and_prometheus_reach_a_service_on_its_http_
     assert allowed_ports(docs, deployment, "Ingress") == {("TCP", "http")}
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert {p["name"]: p["containerPort"] for p in container["ports"]}["http"] == PORTS[service]
-    peers = [peer for policy in policies_selecting(docs, deployment, "Ingress")
-             for rule in policy["spec"].get("ingress", []) for peer in rule["from"]]
-    assert all(set(peer) == {"namespaceSelector"} for peer in peers)
+    peers = ingress_peers(docs, deployment)
+    from_namespaces = [peer for peer in peers if set(peer) == {"namespaceSelector"}]
+    from_pods = [peer for peer in peers if set(peer) != {"namespaceSelector"}]
     assert sorted(p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                  for p in peers) == ["ingress-nginx", "monitoring"]
+                  for p in from_namespaces) == ["ingress-nginx", "monitoring"]
+    # Pods of this namespace that call the service over HTTP (a bare podSelector: the same
+    # namespace), and exactly those.
+    assert all(set(peer) == {"podSelector"} for peer in from_pods)
+    callers = {app for app, called in HTTP_CALLERS.items() if service in called}
+    assert pods_admitted(docs, from_pods) == callers
+
+
+def test_the_ingress_check_notices_a_policy_that_lets_every_pod_in() -> None:
+    docs = manifests()
+    docs.append({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "oops", "namespace": "mash"},
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "triage"}},
+                 "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": "http"}]}]}})
+    peers = [p for p in ingress_peers(docs, named(docs, "Deployment", "triage"))
+             if "podSelector" in p]
+    assert pods_admitted(docs, peers) == set(SERVICES) | set(WEB_APPS)
 
 
 def test_kafka_egress_reaches_the_strimzi_cluster_brokers() -> None:
@@ -1080,6 +1116,94 @@ def test_the_network_policy_check_catches_an_allow_all_egress_rule() -> None:
         }
     )
     assert ("*", 0) in allowed_ports(docs, named(docs, "Deployment", "notifications"), "Egress")
+
+
+# --- Kubernetes: the workbench ------------------------------------------------------------
+
+
+def egress_rules(docs: list[Doc], deployment: Doc) -> list[Doc]:
+    """Every egress rule of a policy governing the pod."""
+    return [rule for policy in policies_selecting(docs, deployment, "Egress")
+            for rule in policy["spec"].get("egress", [])]
+
+
+@pytest.mark.parametrize("app", sorted(WEB_APPS))
+def test_a_web_app_runs_hardened_on_its_port_behind_its_service(app: str) -> None:
+    docs = manifests()
+    deployment = named(docs, "Deployment", app)
+    pod = pod_spec(deployment)
+    (container,) = pod["containers"]
+    assert container["args"] == [app]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": WEB_APPS[app]}
+    assert {e["name"]: e.get("value") for e in container["env"]}["MASH_PORT"] == str(
+        WEB_APPS[app])
+    (port,) = named(docs, "Service", app)["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (WEB_APPS[app], "http")
+    assert pod_hardening_problems(deployment) == []
+    assert pod["serviceAccountName"] == app
+    assert named(docs, "ServiceAccount", app)["automountServiceAccountToken"] is False
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+@pytest.mark.parametrize("app", sorted(WEB_APPS))
+def test_a_web_app_has_no_database_no_kafka_identity_and_no_broker_route(app: str) -> None:
+    docs = manifests()
+    deployment = named(docs, "Deployment", app)
+    (container,) = pod_spec(deployment)["containers"]
+    assert "MASH_DATABASE_URL" not in {e["name"] for e in container["env"]}
+    assert app not in {u["metadata"]["name"] for u in of_kind(docs, "KafkaUser")}
+    assert not [v for v in pod_spec(deployment)["volumes"] if "secret" in v]
+    ports = allowed_ports(docs, deployment, "Egress")
+    assert ("TCP", KAFKA_TLS_PORT) not in ports and ("TCP", 5432) not in ports
+
+
+def test_the_workbench_reaches_dns_the_apis_it_calls_and_the_identity_provider_only() -> None:
+    docs = manifests()
+    workbench = named(docs, "Deployment", "workbench")
+    assert allowed_ports(docs, workbench, "Egress") == {
+        ("UDP", 53), ("TCP", 53), ("TCP", "http"), ("TCP", 443)}
+    to_apis = [peer for rule in egress_rules(docs, workbench)
+               if {p["port"] for p in rule["ports"]} == {"http"} for peer in rule["to"]]
+    assert all(set(peer) == {"podSelector"} for peer in to_apis)
+    assert pods_admitted(docs, to_apis) == HTTP_CALLERS["workbench"]
+    # The identity provider is outside the cluster: HTTPS to public addresses, never to
+    # the cluster's own (private) ranges.
+    to_idp = [peer for rule in egress_rules(docs, workbench)
+              if {p["port"] for p in rule["ports"]} == {443} for peer in rule["to"]]
+    assert to_idp and all(set(peer) == {"ipBlock"} for peer in to_idp)
+    for peer in to_idp:
+        assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(
+            peer["ipBlock"].get("except", []))
+    # Users come in through the ingress controller only.
+    assert allowed_ports(docs, workbench, "Ingress") == {("TCP", "http")}
+    assert [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for p in ingress_peers(docs, workbench)] == ["ingress-nginx"]
+
+
+def test_the_workbench_calls_the_apis_through_their_services_and_keeps_its_secrets() -> None:
+    docs = manifests()
+    (container,) = pod_spec(named(docs, "Deployment", "workbench"))["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    names = {"intake": "INTAKE", "triage": "TRIAGE", "mash-enquiries": "ENQUIRIES"}
+    for service in HTTP_CALLERS["workbench"]:
+        url = urlsplit(env[f"MASH_WORKBENCH_{names[service]}_URL"]["value"])
+        assert (url.hostname, url.port) == (f"{service}.mash.svc", PORTS[service])
+        assert named(docs, "Service", service)["spec"]["ports"][0]["port"] == PORTS[service]
+    assert env["MASH_WORKBENCH_OIDC_ISSUER"]["value"].startswith("https://")
+    for secret in ("MASH_WORKBENCH_SESSION_SECRET", "MASH_WORKBENCH_OIDC_CLIENT_SECRET"):
+        assert "secretKeyRef" in env[secret]["valueFrom"]
+    # The issuer the APIs trust is the one the workbench signs in with.
+    common = named(docs, "ConfigMap", "mash-common")["data"]
+    assert common["MASH_JWT_ISSUER"] == env["MASH_WORKBENCH_OIDC_ISSUER"]["value"]
+
+
+def test_the_workbench_egress_check_notices_a_route_to_the_database() -> None:
+    docs = manifests()
+    named(docs, "Deployment", "workbench")["spec"]["template"]["metadata"]["labels"][
+        "app.kubernetes.io/part-of"] = "mash-front-door"
+    ports = allowed_ports(docs, named(docs, "Deployment", "workbench"), "Egress")
+    assert ("TCP", 5432) in ports and ("TCP", KAFKA_TLS_PORT) in ports
 
 
 # --- Kubernetes: Strimzi Kafka and topics --------------------------------------------------

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import manager, officer, session, views
+from workbench import manager, officer, oidc, session, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -47,6 +47,13 @@ class WorkbenchSettings(BaseSettings):
     # None: Secure cookies unless the browser is on a loopback address (development).
     cookie_secure: bool | None = None
     refresh_seconds: int = 5
+    # Production sign-in (OIDC authorization code + PKCE). No issuer: the development page
+    # where a `mash-token` is pasted. The redirect URL defaults to this app's /callback.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "mash-workbench"
+    oidc_client_secret: str | None = None
+    oidc_redirect_url: str | None = None
+    oidc_scope: str = "openid"
 
     def api_urls(self) -> dict[str, str]:
         return {"intake": self.intake_url, "triage": self.triage_url,
@@ -109,6 +116,8 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     api = apis or Apis.from_urls(wb.api_urls())
     env = _templates()
     secret = wb.session_secret or secrets.token_urlsafe(32)
+    login = (oidc.OidcLogin(wb.oidc_issuer, wb.oidc_client_id, wb.oidc_client_secret,
+                            scope=wb.oidc_scope) if wb.oidc_issuer else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -223,12 +232,25 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/sign-in", response_class=HTMLResponse)
-    def sign_in_page(request: Request) -> Response:
-        return render(request, "sign_in.html")
+    def start_session(request: Request, token: str, response: Response) -> Response:
+        response.set_cookie(session.SESSION_COOKIE, session.sign(secret, token),
+                            httponly=True, samesite="strict", secure=secure(request), path="/")
+        return response
+
+    if login is not None:
+        oidc.install(app, login, render=render, secure=secure, secret=secret,
+                     verifier=verifier, start_session=start_session,
+                     redirect_url=wb.oidc_redirect_url)
+    else:
+        @app.get("/sign-in", response_class=HTMLResponse)
+        def sign_in_page(request: Request) -> Response:
+            return render(request, "sign_in.html")
 
     @app.post("/sign-in")
     async def sign_in(request: Request) -> Response:
+        if login is not None:  # production: tokens come from the issuer, never pasted
+            return render(request, "error.html", 404, title="Page not found",
+                          message="Sign in through your organisation's login.")
         fields = await form(request)
         token = fields.get("token", "").strip()
         try:
@@ -236,10 +258,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         except AuthError:
             return render(request, "sign_in.html", 400,
                           errors={"token": "Enter a valid, unexpired access token"})
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(session.SESSION_COOKIE, session.sign(secret, token),
-                            httponly=True, samesite="strict", secure=secure(request), path="/")
-        return response
+        return start_session(request, token, RedirectResponse("/", status_code=303))
 
     @app.post("/sign-out")
     async def sign_out(request: Request) -> Response:
