@@ -13,12 +13,15 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from sqlmodel import Session, col, select
 
+import triage.access
 from mashcore.audit import AuditEntry
 from mashcore.db import make_engine
 from mashcore.outbox import OutboxRecord
 from mashcore.topics import INTAKE_CONTACTS
+from tests.concurrency import Rendezvous
 from tests.integration.test_triage_workflow import CONSENTED, staff, submit, system
 from tests.support import auth, eventually
 
@@ -146,3 +149,24 @@ async def test_input_is_strict_and_another_partnership_gets_404(
                             .order_by(col(AuditEntry.id))).all()
     engine.dispose()
     assert ("io-medway", "refused") in {(row.actor, row.outcome) for row in rows}
+
+
+async def test_two_confirmations_at_once_announce_it_once(
+    system: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both requests meet just after loading the case: without the case's lock both would
+    see it unanswered and announce it twice."""
+    s = staff("coventry")
+    reference = await submit(system, "coventry", **CONSENTED, **CONCERN)
+    engine = make_engine(system["db_url"]["triage"])
+    meeting = Rendezvous(engine)
+    monkeypatch.setattr(triage.access, "load_for_change",
+                        meeting.wrap(triage.access.load_for_change, after=True))
+    answer = {"confirmed": True, "reason": "described_in_concern"}
+    first, second = await asyncio.gather(
+        system["triage"].post(FLAG.format(reference), headers=s["io"], json=answer),
+        system["triage"].post(FLAG.format(reference), headers=s["tm"], json=answer))
+    engine.dispose()
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert not meeting.met  # the second waited at the case's lock
+    assert staged(system, "triage", reference, CONFIRMED) == 1
