@@ -102,6 +102,8 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
         "local_authority", {TM: PARTNERSHIP}),
     ("triage", "POST", "/v1/cases/{case_reference}/consent-review"): ("local_authority",
                                                                       {TM: PARTNERSHIP}),
+    ("triage", "POST", "/v1/cases/{case_reference}/flags/domestic-abuse"): ("local_authority",
+                                                                           HUB_READ),
     # MASH enquiries: the police request goes to police navigators of coventry only.
     ("mash-enquiries", "GET", "/v1/requests"): ("police", {NAV: LIST_AGENCY}),
     ("mash-enquiries", "GET", "/v1/requests/{request_id}"): ("police", {NAV: AGENCY}),
@@ -237,6 +239,8 @@ BODIES: dict[str, Any] = {
     "/v1/open-cases/{case_reference}": {"child": {"first_name": "Synthetic",
                                                   "last_name": "Indexed"}, "status": "open"},
     "/v1/open-cases:bulk": {"cases": []},
+    "/v1/cases/{case_reference}/flags/domestic-abuse": {"confirmed": False,
+                                                        "reason": "not_domestic_abuse"},
     "/v1/webhooks": {"agency": "police", "url": "https://partner.example/mash"},
     "/v1/checks": {"requester": {"body": "police",
                                  "identity_validated_by": "call_back_via_switchboard",

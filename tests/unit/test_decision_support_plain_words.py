@@ -41,3 +41,11 @@ def test_domestic_abuse_in_the_text_is_suggested_not_set():
     flagged = suggest(PACK, Facts(concern=facts.concern, domestic_abuse=True), PLAIN)
     assert flagged.suggested_flags == ()
     assert "fe-domestic-abuse" in {m.indicator.code for m in flagged.matches}
+
+
+def test_an_answered_flag_is_no_longer_suggested():
+    concern = "Police were called to a domestic, dad was shouting and screaming."
+    declined = suggest(PACK, Facts(concern=concern, answered_flags=("domestic_abuse",)), PLAIN)
+    assert declined.suggested_flags == ()
+    assert [h.rule.code for h in declined.read_in_concern] == [
+        h.rule.code for h in suggest(PACK, Facts(concern=concern), PLAIN).read_in_concern]

@@ -8,7 +8,7 @@ from intake.checks import api as checks_api
 from intake.consultations import api as consultations_api
 from intake.contacts import api as contacts_api
 from intake.contacts import consumers as contact_consumers
-from intake.contacts import referrer_route, time_corrections
+from intake.contacts import dash_on_confirmation, referrer_route, time_corrections
 from intake.open_cases import api as open_cases_api
 from intake.open_cases import consumers as open_case_consumers
 from intake.transfers_in import api as transfers_in_api
@@ -48,7 +48,10 @@ SERVICE = ServiceDefinition(
                             handlers=open_case_consumers.event_handlers),
                # A contact returned at triage's consent gate goes back to its referrer.
                ConsumerSpec(name=contact_consumers.CONSUMER, topics=contact_consumers.TOPICS,
-                            handlers=contact_consumers.event_handlers)],
+                            handlers=lambda ctx: {
+                                **contact_consumers.event_handlers(ctx),
+                                # Issue 20: a confirmed domestic-abuse flag asks for the DASH.
+                                **dash_on_confirmation.event_handlers(ctx)})],
     produces=[INTAKE_CONTACTS],
     configure=configure,
 )

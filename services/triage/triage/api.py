@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
 from mashcore.problems import invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
-from triage import access, calibration, policy_view, queues, workflow
+from triage import access, calibration, flags, policy_view, queues, workflow
 from triage.api_models import (
     Brag,
     ConsentGateIn,
@@ -172,4 +172,4 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                                        consent_to_referral=body.consent_to_referral,
                                        reason=body.reason, basis=body.basis)
 
-    return [api]
+    return [api, *flags.routers(_ctx)]  # issue 20: the domestic-abuse flag's answer

@@ -36,6 +36,8 @@ class Facts:
     received_on: date | None = None
     referral_signals: Sequence[str] = ()
     """Facts intake found in the full referral (mash.intake.referral.accepted.v1 signals)."""
+    answered_flags: Sequence[str] = ()
+    """Flags hub staff confirmed or declined (triage.flags): no longer suggested."""
 
     def signals(self) -> set[str]:
         found: set[str] = set(self.referral_signals)
@@ -110,7 +112,8 @@ def suggest(pack: PolicyPack, facts: Facts, plain: Matcher | None = None) -> Sug
     read = tuple(plain.found(facts.concern, kinds=("disclosure", "flag"))) if plain else ()
     flagged = {"domestic_abuse": facts.domestic_abuse}
     suggested = tuple(hit for hit in read if hit.rule.kind == "flag" and hit.rule.flag
-                      and not flagged.get(hit.rule.flag, False))
+                      and not flagged.get(hit.rule.flag, False)
+                      and hit.rule.flag not in facts.answered_flags)
     ticks: list[tuple[Iterable[str], str]] = [
         (facts.ticked_by_referrer, "ticked by the referrer"),
         (facts.ticked_by_information_officer, "ticked by the information officer"),

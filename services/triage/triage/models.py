@@ -86,6 +86,13 @@ class TriageCase(SQLModel, table=True):
     )
     enquiries_due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Issue 20: hub staff's answer to a domestic-abuse flag suggested by the concern's words
+    # (triage.flags): "confirmed" (the DASH request follows) or "declined".
+    domestic_abuse_flag: str | None = Field(default=None, max_length=20)
+    domestic_abuse_flag_reason: str | None = Field(default=None, max_length=40)
+    domestic_abuse_flag_by: str | None = Field(default=None, max_length=128)
+    domestic_abuse_flag_at: datetime | None = Field(default=None,
+                                                    sa_column=utc_column(nullable=True))
 
 
 class RatingHistory(SQLModel, table=True):

@@ -37,13 +37,15 @@ def facts(case: TriageCase) -> decision_support.Facts:
         ticked_by_referrer=tuple(referral.get("threshold_indicators") or ()),
         ticked_by_information_officer=tuple(json.loads(case.indicators_ticked)),
         ticked_by_team_manager=tuple(json.loads(case.indicators_ticked_by_manager)),
-        domestic_abuse=bool((referral.get("flags") or {}).get("domestic_abuse")),
+        domestic_abuse=(bool((referral.get("flags") or {}).get("domestic_abuse"))
+                        or case.domestic_abuse_flag == "confirmed"),
         domestic_abuse_risk=assessment.get("risk_level"),
         children_dates_of_birth=tuple(
             date.fromisoformat(child["date_of_birth"]) if child.get("date_of_birth") else None
             for child in json.loads(case.children)),
         received_on=case.received_at.astimezone(ENGLAND).date(),
         referral_signals=tuple(referral.get("signals") or ()),
+        answered_flags=("domestic_abuse",) if case.domestic_abuse_flag else (),
     )
 
 
@@ -146,6 +148,11 @@ def case_view(ctx: ServiceContext, uow: UnitOfWork, case: TriageCase) -> dict[st
                           "proposed_by": case.gate_proposed_by}
                          if case.gate_outcome else None),
         "decision_support": _suggestion_view(suggestion_for(ctx, case)),
+        # Issue 20: hub staff's answer to a suggested flag (triage.flags).
+        "flag_answers": ({"domestic_abuse": {
+            "answer": case.domestic_abuse_flag, "reason": case.domestic_abuse_flag_reason,
+            "by": case.domestic_abuse_flag_by, "at": _iso(case.domestic_abuse_flag_at)}}
+            if case.domestic_abuse_flag else {}),
         "decision": decision,
         "history": [{"at": _iso(h.at), "kind": h.kind, "brag": h.brag,
                      "level_code": h.level_code, "by": h.by_user, "role": h.by_role,
