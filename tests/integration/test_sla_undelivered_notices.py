@@ -117,3 +117,10 @@ async def test_a_notice_that_failed_for_good_is_shown_until_a_resend_delivers_it
     await eventually(cleared, what="the delivered notice leaving the list")
     assert [e["partnership"] for e in (await summary(system, OPS))["undelivered_notices"]] \
         == [OTHER]
+
+    # The dashboard's horizon is 30 days, as for its breach rates: older failures drop off.
+    system["clock"].advance(days=30, minutes=4)
+    assert (await summary(system, OPS))["undelivered_notices"] == [
+        {"partnership": OTHER, "count": 1}]
+    system["clock"].advance(minutes=2)
+    assert (await summary(system, OPS))["undelivered_notices"] == []

@@ -113,7 +113,7 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
         by_agency = rates(ClockRow.agency, col(ClockRow.clock) == "partner_information_request",
                           col(ClockRow.agency).is_not(None))
         # Notices never delivered: counts; case references for a partnership's managers.
-        notices = undelivered.read(uow.session, partnerships)
+        notices = undelivered.read(uow.session, partnerships, now)
     stages: dict[str, dict[str, Any]] = {}
     for clock, brag, count, breached in by_stage:
         stage = stages.setdefault(clock, {

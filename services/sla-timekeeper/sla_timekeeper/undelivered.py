@@ -4,14 +4,15 @@ The timekeeper follows the notifications service's outcomes: a ``notification.fa
 that will not be retried (the notice is dead) puts the notice on a small list; a later
 ``notification.sent`` for the same notification (a manual resend delivered it) takes it off.
 Only codes are kept: the notification id, partnership, kind, case reference, failure code and
-since when; never an address or a body. The dashboard shows the count per partnership to ops
-and, to a team manager of that partnership, the case references (a read, audited).
+since when; never an address or a body. The dashboard shows those of the last 30 days (its
+horizon, as for breach rates): the count per partnership to ops and, to a team manager of that
+partnership, the case references (a read, audited).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Index, delete, func
@@ -29,13 +30,16 @@ SENT = "mash.notifications.notification.sent.v1"
 FAILED = "mash.notifications.notification.failed.v1"
 RESOURCE = "undelivered_notice"
 SHOWN = 50  # case references listed per partnership (the oldest first); the count is all
+WINDOW = timedelta(days=30)  # the dashboard's horizon, as for its breach rates
 
 
 class UndeliveredNotice(SQLModel, table=True):
     """A notice that was never delivered and will not be retried (codes only)."""
 
     __tablename__ = "undelivered_notice"
-    __table_args__ = (Index("ix_undelivered_notice_partnership", "partnership", "since"),)
+    # The dashboard reads the window's notices by since (a range, covering the partnership):
+    # a small table, of the last 30 days' final failures.
+    __table_args__ = (Index("ix_undelivered_notice_since", "since", "partnership"),)
 
     notification_id: str = Field(primary_key=True, max_length=36)
     partnership: str = Field(max_length=100)
@@ -87,10 +91,12 @@ def with_notices(base: Callable[[ServiceContext], Mapping[str, EventHandler]],
     return handlers
 
 
-def read(session: Session, partnerships: list[str] | None) -> list[dict[str, Any]]:
-    """Per partnership (in the caller's partnerships, in SQL): how many notices were never
-    delivered; and, for a partnership-scoped caller (a team manager), which ones."""
-    counts = sa_select(col(UndeliveredNotice.partnership), func.count())
+def read(session: Session, partnerships: list[str] | None,
+         now: datetime) -> list[dict[str, Any]]:
+    """Per partnership (in the caller's partnerships, in SQL): how many notices failed for
+    good in the last 30 days; and, for a partnership-scoped caller (a team manager), which."""
+    recent = col(UndeliveredNotice.since) >= now - WINDOW
+    counts = sa_select(col(UndeliveredNotice.partnership), func.count()).where(recent)
     if partnerships is not None:
         counts = counts.where(col(UndeliveredNotice.partnership).in_(partnerships))
     totals = session.execute(counts.group_by(col(UndeliveredNotice.partnership))).all()
@@ -100,7 +106,7 @@ def read(session: Session, partnerships: list[str] | None) -> list[dict[str, Any
         if partnerships is not None:
             rows = session.exec(
                 select(UndeliveredNotice)
-                .where(col(UndeliveredNotice.partnership) == partnership)
+                .where(col(UndeliveredNotice.partnership) == partnership, recent)
                 .order_by(col(UndeliveredNotice.since)).limit(SHOWN)).all()
             entry["notices"] = [{"notification_id": r.notification_id,
                                  "case_reference": r.case_reference, "kind": r.kind,

@@ -23,8 +23,8 @@ def upgrade() -> None:
         sa.Column("reason_code", sa.String(40), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_undelivered_notice_partnership", "undelivered_notice",
-                    ["partnership", "since"])
+    op.create_index("ix_undelivered_notice_since", "undelivered_notice",
+                    ["since", "partnership"])
 
 
 def downgrade() -> None:
