@@ -139,19 +139,20 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                         yield "event: expired\ndata: {}\n\n"
                         return
                     data, first = first, None
-                    if data is None:
-                        try:
+                    try:
+                        if data is None:
                             data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
-                        except Exception as exc:
-                            if not is_outage(exc):
-                                raise
-                            # Ended cleanly; EventSource reconnects after `retry` ms.
-                            yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
-                                   "event: unavailable\ndata: {}\n\n")
-                            return
-                    # Each notice's case reference audited once per stream, when first shown.
-                    shown = [n for n in undelivered.listed(data) if n[0] not in audited]
-                    await asyncio.to_thread(undelivered.audit_shown, ctx, principal, shown)
+                        # Each notice's case reference audited once per stream, when first
+                        # shown (nothing is shown that could not be audited).
+                        shown = [n for n in undelivered.listed(data) if n[0] not in audited]
+                        await asyncio.to_thread(undelivered.audit_shown, ctx, principal, shown)
+                    except Exception as exc:
+                        if not is_outage(exc):
+                            raise
+                        # Ended cleanly; EventSource reconnects after `retry` ms.
+                        yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
+                               "event: unavailable\ndata: {}\n\n")
+                        return
                     audited.update(n[0] for n in shown)
                     yield f"event: summary\ndata: {json.dumps(data)}\n\n"
                     await asyncio.sleep(COALESCE_SECONDS)  # a storm is shown, not replayed
