@@ -67,7 +67,10 @@ PARTITIONS = topics.PARTITIONS
 # Deployed beside the services but not one of them: the workbench (issue 18) has no database
 # and no topics; it calls the APIs it shows over HTTP (the list is its own settings').
 WEB_APPS = {"workbench": WORKBENCH_PORT}
-HTTP_CALLERS = {"workbench": set(WorkbenchSettings().api_urls())}
+# Who calls whom over HTTP inside the namespace: services (notifications reads a referrer's
+# own address from intake) and the web apps.
+SERVICE_CALLS = {"notifications": {"intake"}}
+HTTP_CALLERS = {**SERVICE_CALLS, "workbench": set(WorkbenchSettings().api_urls())}
 KAFKA_TLS_PORT = 9093  # the Strimzi cluster's only listener: TLS, client certificates
 RUNTIME_UID = 10001
 SERVICE_ENV = {
@@ -1030,6 +1033,7 @@ def test_the_service_namespace_denies_all_traffic_by_default() -> None:
     assert len(deny_all) == 1
 
 
+# The one call between services: notifications reads a referrer's address from intake.
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
     docs = manifests()
@@ -1038,7 +1042,40 @@ def test_a_service_may_only_reach_dns_kafka_and_postgres(service: str) -> None:
         ("TCP", 53),
         ("TCP", KAFKA_TLS_PORT),
         ("TCP", 5432),
-    }
+    } | {("TCP", PORTS[callee]) for callee in SERVICE_CALLS.get(service, ())}
+
+
+def in_namespace_peers(docs: list[Doc], deployment: Doc, direction: str) -> set[str]:
+    """The services whose pods a deployment's policies name as peers in its own namespace
+    (a podSelector without a namespaceSelector)."""
+    key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    names = set()
+    for policy in policies_selecting(docs, deployment, direction):
+        for rule in policy["spec"].get(key, []):
+            for peer in rule.get(peers_key, []):
+                if set(peer) == {"podSelector"}:
+                    names |= {service for service in SERVICES if labels_match(
+                        peer["podSelector"], pod_labels(named(docs, "Deployment", service)))}
+    return names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_calls_and_is_called_by_only_the_services_it_must(service: str) -> None:
+    docs = manifests()
+    deployment = named(docs, "Deployment", service)
+    assert in_namespace_peers(docs, deployment, "Egress") == SERVICE_CALLS.get(service, set())
+    callers = {caller for caller, callees in SERVICE_CALLS.items() if service in callees}
+    assert in_namespace_peers(docs, deployment, "Ingress") == callers
+    if callers:  # on the callee's HTTP port only
+        assert allowed_ports(docs, deployment, "Ingress") == {("TCP", "http")}
+
+
+def test_notifications_reads_the_referrer_route_from_intake_with_secrets_from_secrets() -> None:
+    (container,) = pod_spec(named(manifests(), "Deployment", "notifications"))["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MASH_NOTIFY_INTAKE_URL"]["value"] == f"http://intake.mash.svc:{PORTS['intake']}"
+    for name in ("MASH_NOTIFY_INTAKE_TOKEN", "MASH_NOTIFY_WEBHOOK_KEY"):
+        assert "secretKeyRef" in env[name]["valueFrom"], name
 
 
 def ingress_peers(docs: list[Doc], deployment: Doc) -> list[Doc]:

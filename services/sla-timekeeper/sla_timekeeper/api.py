@@ -30,7 +30,7 @@ from mashcore.outage import RETRY_AFTER_SECONDS, is_outage
 from mashcore.problems import ProblemHTTPException, invalid_fields, problem_responses
 from mashcore.service import Context, ServiceContext
 from mashcore.strict_types import IsoDateTime
-from sla_timekeeper import dashboard, live, refusals, timekeeper
+from sla_timekeeper import dashboard, live, refusals, timekeeper, undelivered
 from sla_timekeeper.clocks import STOPPED_EARLY
 from sla_timekeeper.models import ClockRow
 
@@ -99,8 +99,12 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     @api.get("/v1/dashboard/summary", tags=["dashboard"])
     def summary(ctx: Context, principal: Ops) -> dict[str, Any]:
         """Timescale health now: open clocks by stage and BRAG, the most urgent, today's
-        breaches, warnings and met deadlines, breach rates. Case references only."""
-        return dashboard.summary(ctx, _scope(ctx, principal))
+        breaches, warnings and met deadlines, breach rates, notices never delivered (their
+        case references to a team manager of that partnership, audited). Case references
+        only."""
+        data = dashboard.summary(ctx, _scope(ctx, principal))
+        undelivered.audit_shown(ctx, principal, undelivered.listed(data))
+        return data
 
     @api.get("/v1/dashboard/stream", tags=["dashboard"], responses=problem_responses(503))
     async def stream(request: Request, ctx: Context,
@@ -121,6 +125,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
 
         async def events() -> AsyncIterator[str]:
             nonlocal first
+            audited: set[str] = set()
             try:
                 waiter = hub.subscribe()  # here, so the generator's finally releases it
             except live.TooManyStreams:
@@ -134,16 +139,21 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                         yield "event: expired\ndata: {}\n\n"
                         return
                     data, first = first, None
-                    if data is None:
-                        try:
+                    try:
+                        if data is None:
                             data = await hub.latest(key, lambda: dashboard.summary(ctx, scope))
-                        except Exception as exc:
-                            if not is_outage(exc):
-                                raise
-                            # Ended cleanly; EventSource reconnects after `retry` ms.
-                            yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
-                                   "event: unavailable\ndata: {}\n\n")
-                            return
+                        # Each notice's case reference audited once per stream, when first
+                        # shown (nothing is shown that could not be audited).
+                        shown = [n for n in undelivered.listed(data) if n[0] not in audited]
+                        await asyncio.to_thread(undelivered.audit_shown, ctx, principal, shown)
+                    except Exception as exc:
+                        if not is_outage(exc):
+                            raise
+                        # Ended cleanly; EventSource reconnects after `retry` ms.
+                        yield (f"retry: {RETRY_AFTER_SECONDS * 1000}\n"
+                               "event: unavailable\ndata: {}\n\n")
+                        return
+                    audited.update(n[0] for n in shown)
                     yield f"event: summary\ndata: {json.dumps(data)}\n\n"
                     await asyncio.sleep(COALESCE_SECONDS)  # a storm is shown, not replayed
                     # asyncio.wait, not wait_for: a cancellation on shutdown is never lost.

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from mashcore import counters
 from mashcore.service import ServiceContext
+from sla_timekeeper import undelivered
 from sla_timekeeper.clocks import CANCELLED, MET
 from sla_timekeeper.models import OPEN_ONLY, SLA_EVENTS, ClockRow, TransitionRow
 
@@ -111,6 +112,8 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
         by_partnership = rates(ClockRow.partnership)
         by_agency = rates(ClockRow.agency, col(ClockRow.clock) == "partner_information_request",
                           col(ClockRow.agency).is_not(None))
+        # Notices never delivered: counts; case references for a partnership's managers.
+        notices = undelivered.read(uow.session, partnerships, now)
     stages: dict[str, dict[str, Any]] = {}
     for clock, brag, count, breached in by_stage:
         stage = stages.setdefault(clock, {
@@ -146,6 +149,7 @@ def summary(ctx: ServiceContext, partnerships: list[str] | None = None) -> dict[
         "recent": [{"kind": t.kind, "clock": t.clock, "label": LABELS.get(t.clock, t.clock),
                     "case_reference": t.case_reference, "at": t.recorded_at.isoformat()}
                    for t in recent],
+        "undelivered_notices": notices,
     }
 
 

@@ -1,4 +1,5 @@
-"""Pushing the dashboard live: every SLA event on mash.sla.v1 wakes the connected browsers,
+"""Pushing the dashboard live: every SLA event on mash.sla.v1 (and every notification sent
+or failed on mash.notifications.v1: the undelivered notices) wakes the connected browsers,
 which get a fresh summary (Server-Sent Events). Each replica follows the topic itself (a
 feed, not a shared consumer group), so every browser sees every event."""
 
@@ -66,6 +67,8 @@ class Broadcaster:
 
 
 BROADCASTERS: dict[int, Broadcaster] = {}
+OUTCOMES = ("mash.notifications.notification.sent.v1",
+            "mash.notifications.notification.failed.v1")
 
 
 def broadcaster(ctx: ServiceContext) -> Broadcaster:
@@ -74,10 +77,13 @@ def broadcaster(ctx: ServiceContext) -> Broadcaster:
 
 
 def feed_handler(ctx: ServiceContext) -> Callable[[Message], Awaitable[None]]:
-    """The SLA topic feed: any message wakes this instance's streams."""
+    """The SLA topic feed: any SLA event, or a notification's outcome, wakes this
+    instance's streams (the notifications topic's other events change nothing shown)."""
     hub = broadcaster(ctx)
 
-    async def on_message(_message: Message) -> None:
-        hub.wake()
+    async def on_message(message: Message) -> None:
+        kind = message.header("ce_type") or ""
+        if not kind.startswith("mash.notifications.") or kind in OUTCOMES:
+            hub.wake()
 
     return on_message

@@ -16,7 +16,7 @@ from mashcore.topics import (
     STRATEGY_CASES,
     TRIAGE_CASES,
 )
-from sla_timekeeper import dashboard, live, schedule, timekeeper
+from sla_timekeeper import dashboard, live, schedule, timekeeper, undelivered
 from sla_timekeeper.api import router
 
 SERVICE = ServiceDefinition(
@@ -30,13 +30,15 @@ SERVICE = ServiceDefinition(
     consumers=[ConsumerSpec(name="pipeline",
                             topics=[INTAKE_CONTACTS, TRIAGE_CASES, ENQUIRIES_EPISODES,
                                     STRATEGY_CASES, NOTIFICATIONS],
-                            handlers=timekeeper.event_handlers)],
+                            handlers=undelivered.with_notices(timekeeper.event_handlers))],
     produces=[SLA],
     # Wakes when the next clock falls due (an in-process schedule fed from committed
     # clocks); the half-second poll only covers changes made by another replica.
     timers=[TimerSpec(name="clocks", run=timekeeper.run_timer, interval=0.5,
                       alarm=schedule.schedule_for)],
-    # The dashboard follows the SLA topic live, in every replica.
-    feeds=[FeedSpec(name="dashboard", topics=[SLA], handler=live.feed_handler)],
+    # The dashboard follows the SLA topic live, in every replica (and the notices that
+    # were never delivered: notifications' outcomes).
+    feeds=[FeedSpec(name="dashboard", topics=[SLA, NOTIFICATIONS],
+                    handler=live.feed_handler)],
     metrics=dashboard.sla_metrics,
 )
