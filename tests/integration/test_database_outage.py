@@ -69,7 +69,10 @@ async def test_an_outage_is_a_503_with_retry_after_and_the_retry_is_accepted_onc
     own_postgres: PostgresServer, tmp_path: Path,
 ) -> None:
     async with served_intake(own_postgres, tmp_path) as intake, httpx.AsyncClient(
-        base_url=intake["url"], limits=httpx.Limits(max_connections=1), timeout=30,
+        base_url=intake["url"], timeout=30,
+        # httpx drops an idle connection after 5 s by default: stopping PostgreSQL on a loaded
+        # machine can take longer, and the test would then see a new connection, not a closed one.
+        limits=httpx.Limits(max_connections=1, keepalive_expiry=120),
     ) as client:
         before = await client.post("/v1/contacts", json=synthetic_referral(1),
                                    headers={**SCHOOL, "Idempotency-Key": "k-1"})
