@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -22,11 +22,23 @@ from mashcore import idempotency
 from mashcore.auth import Principal
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
+from mashcore.topics import INTAKE_CONTACTS
+
+if TYPE_CHECKING:
+    from intake.contacts.models import Contact
 
 
 def client_of(principal: Principal) -> str:
     """The idempotency client: partnership, agency and subject."""
     return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
+
+
+def publish(ctx: ServiceContext, uow: UnitOfWork, contact: Contact) -> None:
+    """Write the contact's change and the events it recorded (its pending events) to this
+    unit of work: they commit together, through the outbox."""
+    uow.session.add(contact)
+    for event in contact.pull_events():
+        ctx.emit(uow, event, INTAKE_CONTACTS)
 
 
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
