@@ -11,6 +11,7 @@ have the same subject (issue 12).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,22 @@ def publish(ctx: ServiceContext, uow: UnitOfWork, contact: Contact) -> None:
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
     """The one partnership whose records the caller works in (need-to-know)."""
     return principal.partnership or ctx.settings.partnership_default
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a command answers: the status, the body and, for a created record, its address;
+    ``committed`` runs once the change is committed (a log line), never on a replay."""
+
+    status_code: int
+    body: dict[str, Any]
+    location: str | None = None
+    committed: Callable[[], None] | None = None
+
+    def response(self) -> JSONResponse:
+        """The HTTP response."""
+        headers = {"Location": self.location} if self.location else None
+        return JSONResponse(self.body, status_code=self.status_code, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -84,3 +101,21 @@ class Idempotent:
                 return replayed
             raise
         return None
+
+    def run(self, ctx: ServiceContext, at: datetime,
+            change: Callable[[UnitOfWork], Answer]) -> JSONResponse:
+        """The whole sequence in one unit of work: replay a retried request, or make the
+        ``change`` (its rows, events and audit entries) and commit it with its answer under
+        the key."""
+        with ctx.unit_of_work() as uow:
+            replayed = self.replay(uow)
+            if replayed is not None:
+                return replayed
+            answer = change(uow)
+            raced = self.commit(uow, status_code=answer.status_code, body=answer.body,
+                                location=answer.location, at=at)
+            if raced is not None:
+                return raced
+        if answer.committed is not None:
+            answer.committed()
+        return answer.response()
