@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
+from mash_app.services import iter_definitions
 from mashcore.auth import DEFAULT_DEV_KEY, Role, issue_dev_token
 from mashcore.bus import Bus
 from mashcore.clock import Clock, FrozenClock
@@ -23,7 +24,7 @@ from mashcore.envelope import Event
 from mashcore.policy import PolicyBook
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import default_registry
-from mashcore.service import ServiceContext, create_app, iter_definitions, verifier_from
+from mashcore.service import ServiceContext, create_app, verifier_from
 from mashcore.settings import Settings
 from mashcore.topics import TopicNamer
 

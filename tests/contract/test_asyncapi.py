@@ -27,9 +27,9 @@ from contracttools.asyncapi import (
     generated_section,
     render_readme_table,
 )
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore import topics as topics_module
 from mashcore.envelope import Event
-from mashcore.service import SERVICE_MODULES, iter_definitions
 from mashcore.topics import dead_letter_topic
 
 REPO = Path(__file__).resolve().parents[2]

@@ -31,8 +31,9 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from sqlalchemy.engine import make_url
 
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore import topics, topology
-from mashcore.service import SERVICE_MODULES, ConsumerSpec, ServiceDefinition, iter_definitions
+from mashcore.service import ConsumerSpec, ServiceDefinition
 from mashcore.settings import SERVICE_PORTS, Settings
 from workbench.app import WORKBENCH_PORT, WorkbenchSettings
 

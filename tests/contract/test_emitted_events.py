@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from mash_app.services import SERVICE_MODULES
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event, InvalidEnvelope
 from mashcore.messages import Message
 from mashcore.schemas import SchemaRegistry, SchemaViolation
-from mashcore.service import SERVICE_MODULES
 from mashcore.settings import Settings
 from mashcore.tap import TAP_ENV, read_published
 from tests.support import auth, eventually, running_services, synthetic_referral

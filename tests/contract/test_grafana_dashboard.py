@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.schemas import default_registry
-from mashcore.service import SERVICE_MODULES, iter_definitions
 from mashcore.settings import Settings
 from sla_timekeeper.timekeeper import SLA_PREFIX
 from tests.support import auth, eventually, running_services, synthetic_referral

@@ -15,10 +15,11 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from contracttools import openapi
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.problems import PROBLEM_JSON
 from mashcore.schemas import default_contracts_dir
-from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import SERVICE_PORTS, Settings
 
 SERVICES = sorted(SERVICE_MODULES)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from mash_app.services import SERVICE_MODULES
 from mashcore.problems import PROBLEM_JSON
 from mashcore.schemas import default_contracts_dir
-from mashcore.service import SERVICE_MODULES
 
 OPENAPI_DIR = default_contracts_dir() / "openapi"
 METHODS = {"get", "put", "post", "delete", "patch"}

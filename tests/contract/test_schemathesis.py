@@ -37,9 +37,10 @@ from schemathesis.specs.openapi.checks import (
 
 from devinfra.postgres import free_port
 from devinfra.processes import ServiceProcess
+from mash_app.services import iter_definitions
 from mashcore.auth import DEFAULT_DEV_KEY, Role
 from mashcore.embedded_bus import EmbeddedBus
-from mashcore.service import create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from tests.support import token
 

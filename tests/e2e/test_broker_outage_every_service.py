@@ -17,8 +17,8 @@ from devinfra.kafka import start_kafka
 from devinfra.postgres import free_port
 from devinfra.processes import ServiceProcess
 from devinfra.topics import create_service_topics
+from mash_app.services import SERVICE_MODULES
 from mashcore.auth import DEFAULT_DEV_KEY
-from mashcore.service import SERVICE_MODULES
 from tests.support import eventually_sync
 
 STOP_WITHIN_S = 10.0

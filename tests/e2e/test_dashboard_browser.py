@@ -22,10 +22,11 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import async_playwright, expect
 
+from mash_app.services import iter_definitions
 from mashcore.clock import FrozenClock
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.messages import Message
-from mashcore.service import create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from mashcore.topics import SLA
 from tests.support import auth, eventually, running_services, synthetic_referral, token

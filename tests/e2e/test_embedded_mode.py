@@ -47,7 +47,7 @@ class AllInOne:
         env.pop("MASH_DATABASE_URL_TEMPLATE", None)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mashcore.cli", "run", "--port-offset", str(self.offset)],
+                [sys.executable, "-m", "mash_app", "run", "--port-offset", str(self.offset)],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
 
         def all_healthy() -> bool:
@@ -112,7 +112,7 @@ def test_the_whole_system_refuses_to_half_start_when_a_port_is_taken(tmp_path: P
         taken.listen()
         env = {**os.environ, "MASH_DATA_DIR": str(tmp_path / "data"), "MASH_BUS": "embedded"}
         result = subprocess.run(
-            [sys.executable, "-m", "mashcore.cli", "run", "--port-offset", str(offset)],
+            [sys.executable, "-m", "mash_app", "run", "--port-offset", str(offset)],
             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "could not start" in result.stderr
@@ -133,7 +133,7 @@ def test_a_malformed_policy_pack_stops_start_up_naming_file_line_and_field(
     env = {**os.environ, "MASH_DATA_DIR": str(tmp_path / "data"), "MASH_BUS": "embedded",
            "MASH_POLICY_DIR": str(packs)}
     result = subprocess.run(
-        [sys.executable, "-m", "mashcore.cli", "run", "--port-offset", str(free_offset())],
+        [sys.executable, "-m", "mash_app", "run", "--port-offset", str(free_offset())],
         env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert (f"{packs / 'default.yaml'}:{line_no}: indicators[0].level: unknown level 'L9'"

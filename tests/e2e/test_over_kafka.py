@@ -257,7 +257,7 @@ def test_a_team_managers_threshold_decision_reaches_the_next_stage_over_the_brok
 
     # What a new user runs to watch it arrive: `mash watch mash.triage.cases.v1`.
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "mashcore.cli", "watch", TRIAGE_CASES],
+        [sys.executable, "-m", "mash_app", "watch", TRIAGE_CASES],
         env={**os.environ, **system_env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         text=True)
     try:

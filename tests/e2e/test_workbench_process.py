@@ -18,7 +18,7 @@ def test_mash_workbench_serves_the_sign_in_page_on_its_port(tmp_path: Path) -> N
     log = tmp_path / "workbench.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mashcore.cli", "workbench", "--port", str(port)],
+            [sys.executable, "-m", "mash_app", "workbench", "--port", str(port)],
             env={**os.environ, "MASH_DATA_DIR": str(tmp_path)}, stdout=out,
             stderr=subprocess.STDOUT)
     try:

@@ -17,9 +17,10 @@ import pytest
 import uvicorn
 
 from devinfra.postgres import PostgresServer, free_port, start_postgres
+from mash_app.services import iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
-from mashcore.service import create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from mashcore.topics import INTAKE_CONTACTS
 from tests.support import auth, eventually, synthetic_referral

@@ -21,8 +21,9 @@ import pytest
 import uvicorn
 
 from devinfra.postgres import PostgresServer, free_port
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
-from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from tests.integration.test_database_outage import own_postgres
 from tests.support import auth, eventually, token

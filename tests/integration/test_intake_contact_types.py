@@ -399,3 +399,39 @@ async def test_only_the_roles_the_front_door_allows_may_act(intake: dict[str, An
         assert await status("POST", f"/v1/transfers-in/{transfer_id}/decision", headers,
                             {"arrangement": "permanent"}) == 403
     assert (await client.post("/v1/consultations", json=consultation())).status_code == 401
+
+
+def outbox_types(db_url: str, key: str) -> list[str]:
+    """The types of the events intake wrote to its outbox under one key."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT event_type FROM outbox WHERE key = :key "
+                                           "ORDER BY id"), {"key": key}).all()
+    finally:
+        engine.dispose()
+    return [r[0] for r in rows]
+
+
+async def test_a_retried_transfer_in_and_decision_are_answered_the_same_and_announced_once(
+    intake: dict[str, Any],
+) -> None:
+    client = intake["client"]
+    key = {"Idempotency-Key": f"transfer-{uuid.uuid4()}"}
+    first = await client.post("/v1/transfers-in", json=transfer(), headers={**LA, **key})
+    again = await client.post("/v1/transfers-in", json=transfer(), headers={**LA, **key})
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.json() == first.json()
+    transfer_id, reference = first.json()["transfer_id"], first.json()["case_reference"]
+
+    decision = {"arrangement": "permanent", "rationale": "Synthetic: settled here."}
+    decision_key = {"Idempotency-Key": f"decision-{uuid.uuid4()}"}
+    decided = await client.post(f"/v1/transfers-in/{transfer_id}/decision", json=decision,
+                                headers={**TM, **decision_key})
+    retried = await client.post(f"/v1/transfers-in/{transfer_id}/decision", json=decision,
+                                headers={**TM, **decision_key})
+    assert decided.status_code == 200 and "Location" not in decided.headers
+    assert (retried.status_code, retried.headers["Idempotent-Replayed"]) == (200, "true")
+    assert retried.json() == decided.json()
+    assert outbox_types(intake["db"], reference) == [TRANSFER_IN_RECEIVED]

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, select
 
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine, unit_of_work
@@ -24,7 +25,6 @@ from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import Outbox, OutboxRecord
 from mashcore.relay import OutboxRelay
 from mashcore.schemas import SchemaRegistry
-from mashcore.service import SERVICE_MODULES, iter_definitions
 from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES, TopicNamer
 from tests.support import case_opened_event, contact_received_event, service_context
 from triage.handlers import event_handlers

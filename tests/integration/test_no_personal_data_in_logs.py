@@ -26,8 +26,8 @@ import structlog
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from mash_app.services import SERVICE_MODULES
 from mashcore.logging import configure_logging
-from mashcore.service import SERVICE_MODULES
 from tests.markers import ACCEPTED, SPOILERS, Markers, leaks, referral, refused_with, spoil
 from tests.support import SAMPLE_TIME, auth, eventually, services_on_postgres
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mash_app.cli import main
 from mash_enquiries.service import SERVICE as ENQUIRIES
-from mashcore.cli import main
 from mashcore.clock import FrozenClock
 from mashcore.db import make_engine
 from mashcore.migrations import upgrade_to_head

@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-from mashcore.service import SERVICE_MODULES
+from mash_app.services import SERVICE_MODULES
 from tests.integration.test_startup_migrations import two_replicas_migrate
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from devinfra.kafka import create_topics_async
-from mashcore.cli import main
+from mash_app.cli import main
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from devinfra.kafka import create_topics_async, list_topics
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.kafka_bus import KafkaBus
-from mashcore.service import SERVICE_MODULES, iter_definitions
 from mashcore.settings import Settings
 from mashcore.topics import PARTITIONS
 from mashcore.topology import topics_of

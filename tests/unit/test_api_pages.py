@@ -6,8 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
-from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 
 

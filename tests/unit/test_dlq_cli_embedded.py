@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mashcore.cli import main
+from mash_app.cli import main
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
 from mashcore.db import make_engine

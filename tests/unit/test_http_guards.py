@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from mash_app.services import iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.problems import PROBLEM_JSON
-from mashcore.service import create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 
 LIMIT = 50_000

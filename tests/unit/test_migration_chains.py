@@ -10,7 +10,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from mashcore.service import SERVICE_MODULES, iter_definitions
+from mash_app.services import SERVICE_MODULES, iter_definitions
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_MODULES))

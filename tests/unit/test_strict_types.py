@@ -16,10 +16,11 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from intake.contacts.api_models import ReferralIn
+from mash_app.services import iter_definitions
 from mash_enquiries.api_models import AttachmentIn
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.problems import PROBLEM_JSON
-from mashcore.service import create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from mashcore.strict_types import IsoDate, IsoDateTime
 from tests.support import auth, synthetic_referral

@@ -34,9 +34,10 @@ from pydantic import (
     Strict,
 )
 
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore import strict_types
 from mashcore.embedded_bus import EmbeddedBus
-from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from tests.support import auth
 from tests.unit.test_strict_types import faulty_fields, post

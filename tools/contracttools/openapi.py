@@ -22,9 +22,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from mash_app.services import SERVICE_MODULES, iter_definitions
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.schemas import default_contracts_dir
-from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import SERVICE_PORTS, Settings
 
 __all__ = [

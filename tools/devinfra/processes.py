@@ -39,7 +39,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "mashcore.cli", "serve", self.service, "--port", str(self.port)],
+            [sys.executable, "-m", "mash_app", "serve", self.service, "--port", str(self.port)],
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,

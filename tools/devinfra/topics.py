@@ -7,13 +7,14 @@ tests and the benchmarks create them first, from the services' definitions.
 from __future__ import annotations
 
 from devinfra.kafka import create_topics
+from mash_app.services import all_definitions
 from mashcore.topics import PARTITIONS
 from mashcore.topology import all_topics
 
 
 def service_topics(namespace: str = "") -> list[str]:
     """Every topic a registered service reads or writes, with the namespace prefix."""
-    return [f"{namespace}{topic}" for topic in all_topics()]
+    return [f"{namespace}{topic}" for topic in all_topics(all_definitions())]
 
 
 def create_service_topics(bootstrap: str, namespace: str = "") -> list[str]:

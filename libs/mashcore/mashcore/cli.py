@@ -1,4 +1,6 @@
-"""``mash``: run one service (``mash serve intake``) or the whole system (``mash run``)."""
+"""``mash``: run one service (``mash serve intake``) or the whole system (``mash run``).
+
+The services come from the deployable's composition root (mash_app.cli passes them)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import uvicorn
 
@@ -18,7 +20,7 @@ from mashcore.kafka_bus import KafkaBus
 from mashcore.kafka_security import client_options
 from mashcore.logging import configure_logging, install_excepthooks
 from mashcore.policy import PolicyBook, PolicyError
-from mashcore.service import SERVICE_MODULES, create_app, iter_definitions
+from mashcore.service import create_app, load_definitions
 from mashcore.settings import SERVICE_PORTS, Settings
 from mashcore.watch import watch
 
@@ -57,7 +59,7 @@ async def _serve_one(server: _Server) -> bool:
 
 async def serve(
     services: Sequence[str], settings: Settings, port_override: int | None, port_offset: int = 0,
-    workbench: bool = False,
+    workbench: bool = False, *, registry: Mapping[str, str],
 ) -> bool:
     """Serve the services on their ports until SIGINT/SIGTERM, sharing one bus.
 
@@ -67,7 +69,7 @@ async def serve(
     bus = make_bus(settings, client_id="+".join(services))
     await bus.start()
     servers: list[_Server] = []
-    for definition in iter_definitions(services):
+    for definition in load_definitions(registry, services):
         app = create_app(definition, settings, bus=bus, manage_bus=False)
         port = port_override or SERVICE_PORTS[definition.name] + port_offset
         config = uvicorn.Config(app, host=settings.host, port=port, log_config=None,
@@ -106,15 +108,16 @@ async def serve(
     return started
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mash`` command."""
+def main(argv: Sequence[str] | None, *, services: Mapping[str, str]) -> int:
+    """The ``mash`` command over ``services`` (name -> module defining ``SERVICE``)."""
+    registry = services
     parser = argparse.ArgumentParser(prog="mash", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve_one = sub.add_parser("serve", help="run one service in this process")
-    serve_one.add_argument("service", choices=sorted(SERVICE_MODULES))
+    serve_one.add_argument("service", choices=sorted(registry))
     serve_one.add_argument("--port", type=int, default=None)
     run_all = sub.add_parser("run", help="run several services (default: all) in this process")
-    run_all.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICE_MODULES)}")
+    run_all.add_argument("services", nargs="*", help=f"any of {', '.join(registry)}")
     run_all.add_argument("--port-offset", type=int, default=0,
                          help="add this to every default port (to run two systems side by side)")
     bench = sub.add_parser("workbench", help="serve only the hub's web pages (the APIs' "
@@ -125,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     watcher.add_argument("topics", nargs="+", help="topic names, e.g. mash.triage.cases.v1")
     dlq.add_commands(sub)
     args = parser.parse_args(argv)
-    unknown = sorted(set(getattr(args, "services", [])) - set(SERVICE_MODULES))
+    unknown = sorted(set(getattr(args, "services", [])) - set(registry))
     if unknown:
         parser.error(f"unknown services: {', '.join(unknown)}")
 
@@ -139,10 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_workbench(settings, args.port or settings.port)
     if args.command in ("dlq", "parked"):
-        return dlq.run(args, settings)
-    services = [args.service] if args.command == "serve" else (args.services or
-                                                                 list(SERVICE_MODULES))
-    configure_logging("+".join(services), level=settings.log_level, json=settings.log_json)
+        return dlq.run(args, settings, services=list(registry))
+    names = [args.service] if args.command == "serve" else (args.services or list(registry))
+    configure_logging("+".join(names), level=settings.log_level, json=settings.log_json)
     install_excepthooks()  # uncaught exceptions too: class names and locations, no messages
     try:
         # Every pack is checked before anything starts: a hub never runs on half a policy.
@@ -155,12 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         # `mash run` with no names: the whole system, the workbench included.
         with_workbench = args.command == "run" and not args.services
-        if not asyncio.run(serve(services, settings, port, offset, with_workbench)):
+        if not asyncio.run(serve(names, settings, port, offset, with_workbench,
+                                 registry=registry)):
             print("mash: a service could not start (see the log above; is its port in use?)",
                   file=sys.stderr)
             return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

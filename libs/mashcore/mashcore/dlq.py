@@ -248,13 +248,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    "database: consumer, case reference, what it waits for, since, attempts")
 
 
-def run(args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
-    """Carry out ``mash dlq ...`` or ``mash parked``; the exit status."""
+def run(args: argparse.Namespace, settings: Settings, out: TextIO | None = None, *,
+        services: Sequence[str]) -> int:
+    """Carry out ``mash dlq ...`` or ``mash parked`` (over ``services``, by name); the exit
+    status."""
     out = out or sys.stdout
-    from mashcore.service import SERVICE_MODULES
-
     if args.command == "parked":
-        print_parked(parked_events(settings, list(SERVICE_MODULES)), out)
+        print_parked(parked_events(settings, services), out)
         return 0
     letters = asyncio.run(read_dead_letters(settings, args.topic))
     if args.dlq_command == "list":

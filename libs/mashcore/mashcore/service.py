@@ -312,20 +312,13 @@ def create_app(
     return app
 
 
-def iter_definitions(names: Sequence[str]) -> Iterator[ServiceDefinition]:
-    """Load the services' definitions by name (composition root only)."""
+def load_definitions(modules: Mapping[str, str],
+                     names: Sequence[str]) -> Iterator[ServiceDefinition]:
+    """Load the named services' definitions from a registry (name -> module defining
+    ``SERVICE``). The deployable's composition root (mash_app.services) holds the registry:
+    the shared runtime lists no services."""
     import importlib
 
     for name in names:
-        module = importlib.import_module(SERVICE_MODULES[name])
+        module = importlib.import_module(modules[name])
         yield module.SERVICE
-
-
-SERVICE_MODULES: dict[str, str] = {
-    "intake": "intake.service",
-    "triage": "triage.service",
-    "mash-enquiries": "mash_enquiries.service",
-    "strategy": "strategy.service",
-    "notifications": "notifications.service",
-    "sla-timekeeper": "sla_timekeeper.service",
-}

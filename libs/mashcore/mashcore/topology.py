@@ -50,10 +50,6 @@ def feed_group_prefixes(definition: ServiceDefinition) -> list[str]:
     return [f"{definition.name}.{feed.name}." for feed in definition.feeds]
 
 
-def all_topics(definitions: Sequence[ServiceDefinition] | None = None) -> list[str]:
-    """Every topic any service reads or writes (all registered services by default)."""
-    if definitions is None:
-        from mashcore.service import SERVICE_MODULES, iter_definitions
-
-        definitions = list(iter_definitions(list(SERVICE_MODULES)))
+def all_topics(definitions: Sequence[ServiceDefinition]) -> list[str]:
+    """Every topic any of the services reads or writes."""
     return _unique(t for definition in definitions for t in topics_of(definition))

@@ -11,9 +11,10 @@ have the same subject (issue 12).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,10 @@ from mashcore import idempotency
 from mashcore.auth import Principal
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
+from mashcore.topics import INTAKE_CONTACTS
+
+if TYPE_CHECKING:
+    from intake.contacts.models import Contact
 
 
 def client_of(principal: Principal) -> str:
@@ -29,9 +34,33 @@ def client_of(principal: Principal) -> str:
     return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
+def publish(ctx: ServiceContext, uow: UnitOfWork, contact: Contact) -> None:
+    """Write the contact's change and the events it recorded (its pending events) to this
+    unit of work: they commit together, through the outbox."""
+    uow.session.add(contact)
+    for event in contact.pull_events():
+        ctx.emit(uow, event, INTAKE_CONTACTS)
+
+
 def partnership_of(ctx: ServiceContext, principal: Principal) -> str:
     """The one partnership whose records the caller works in (need-to-know)."""
     return principal.partnership or ctx.settings.partnership_default
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a command answers: the status, the body and, for a created record, its address;
+    ``committed`` runs once the change is committed (a log line), never on a replay."""
+
+    status_code: int
+    body: dict[str, Any]
+    location: str | None = None
+    committed: Callable[[], None] | None = None
+
+    def response(self) -> JSONResponse:
+        """The HTTP response."""
+        headers = {"Location": self.location} if self.location else None
+        return JSONResponse(self.body, status_code=self.status_code, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -72,3 +101,21 @@ class Idempotent:
                 return replayed
             raise
         return None
+
+    def run(self, ctx: ServiceContext, at: datetime,
+            change: Callable[[UnitOfWork], Answer]) -> JSONResponse:
+        """The whole sequence in one unit of work: replay a retried request, or make the
+        ``change`` (its rows, events and audit entries) and commit it with its answer under
+        the key."""
+        with ctx.unit_of_work() as uow:
+            replayed = self.replay(uow)
+            if replayed is not None:
+                return replayed
+            answer = change(uow)
+            raced = self.commit(uow, status_code=answer.status_code, body=answer.body,
+                                location=answer.location, at=at)
+            if raced is not None:
+                return raced
+        if answer.committed is not None:
+            answer.committed()
+        return answer.response()

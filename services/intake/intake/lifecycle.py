@@ -6,9 +6,11 @@ transitions): a handful of states and moves read best as data a reviewer can che
 DOMAIN.md §3 and §5, with nothing bound to the ORM row and no new dependency. ``Lifecycle``
 is that table with its two questions (may it move? move it), one per kind of record.
 
-A change to a contact is one writer per case: load it with ``contact_for_change``, which
-takes the case's lock (``UnitOfWork.lock_case``) and then reads the row as committed, so two
-requests (or a request and an event) about one contact act one after the other.
+A contact's status changes only through the ``Contact`` aggregate's methods
+(``intake.contacts.models``), which check ``CONTACT`` and record the events to publish. A
+change to a contact is one writer per case: load it with ``intake.access.contact_for_change``,
+which takes the case's lock (``UnitOfWork.lock_case``) and then reads the row as committed, so
+two requests (or a request and an event) about one contact act one after the other.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from intake.contacts.models import Contact
 from mashcore.db import UnitOfWork
 
 RECEIVED = "received"
@@ -66,17 +67,8 @@ class Lifecycle:
         uow.session.add(row)
 
 
+# Only the Contact aggregate (intake.contacts.models) asks this table and moves a contact.
 CONTACT = Lifecycle("contact", TRANSITIONS)
-
-
-def may_move(contact: Contact, target: str) -> bool:
-    """True if the contact may go from its status to ``target``."""
-    return CONTACT.may_move(contact, target)
-
-
-def move(uow: UnitOfWork, contact: Contact, target: str) -> None:
-    """Change the contact's status, or raise IllegalTransition."""
-    CONTACT.move(uow, contact, target)
 
 
 # A request for consultation [002 §3]: the advice is recorded once.
@@ -98,11 +90,3 @@ TRANSFER_IN = Lifecycle("transfer-in", {
     DECIDED: frozenset(),
 })
 
-
-def contact_for_change(uow: UnitOfWork, contact_id: str) -> Contact | None:
-    """The contact, with its case locked for this unit of work and read as committed."""
-    contact = uow.session.get(Contact, contact_id)
-    if contact is not None:
-        uow.lock_case(contact.case_reference)  # the reference never changes
-        uow.session.refresh(contact)
-    return contact

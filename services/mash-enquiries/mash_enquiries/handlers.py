@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from intake.events import CONTACT_RECEIVED, RECORD_LOCKED_DOWN
 from mash_enquiries import episodes
 from mash_enquiries.models import CaseAccess, CaseRecord
 from mashcore.consumer import EventHandler, NotYetKnown
@@ -13,8 +14,6 @@ from mashcore.envelope import Event, parse_time
 from mashcore.lockdown import named_in, replace_named_users
 from mashcore.service import ServiceContext
 
-CONTACT_RECEIVED = "mash.intake.contact.received.v1"
-RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 CASE_RE_RATED = "mash.triage.case.re-rated.v1"
 CONSENT_OVERRIDE_RECORDED = "mash.triage.consent-override.recorded.v1"

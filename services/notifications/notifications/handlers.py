@@ -17,6 +17,12 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from intake.events import (
+    CONTACT_RECEIVED,
+    DASH_REQUESTED,
+    LINKED_REFERRAL_CREATED,
+    RETURNED_FOR_CONSENT,
+)
 from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
@@ -26,10 +32,6 @@ from notifications.invitations import meeting_payload
 from notifications.models import NOT_REQUIRED, PENDING, Notification, ReferrerRecord
 from notifications.settings import NotifySettings
 
-CONTACT_RECEIVED = "mash.intake.contact.received.v1"
-LINKED_REFERRAL_CREATED = "mash.intake.linked-referral.created.v1"
-RETURNED_FOR_CONSENT = "mash.intake.contact.returned-for-consent.v1"
-DASH_REQUESTED = "mash.intake.dash.requested.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"
 INFORMATION_REQUESTED = "mash.enquiries.information.requested.v1"

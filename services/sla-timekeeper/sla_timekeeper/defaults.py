@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import get_args
 
+from intake import events as intake_events
 from mashcore.policy import Duration, PolicyPack
 from mashcore.policy.model import ClockRule, Route, Trigger
 
-INTAKE = "mash.intake."
 TRIAGE = "mash.triage."
 ENQUIRIES = "mash.enquiries."
 STRATEGY = "mash.strategy."
 NOTIFY = "mash.notifications.notification.sent.v1"
-RECEIVED = f"{INTAKE}contact.received.v1"
+RECEIVED = intake_events.CONTACT_RECEIVED
 DISCUSSION = f"{STRATEGY}discussion.held.v1"
 ICPC_HELD = f"{STRATEGY}icpc.held.v1"
 CORE_GROUP = f"{STRATEGY}core-group.held.v1"
@@ -63,16 +63,16 @@ def default_rules(pack: PolicyPack) -> dict[str, ClockRule]:
 
 
 def _build(pack: PolicyPack) -> dict[str, ClockRule]:
-    forwarded = _t(f"{INTAKE}contact.forwarded-to-allocated-worker.v1",
+    forwarded = _t(intake_events.FORWARDED_TO_ALLOCATED_WORKER,
                    reason_code="linked_to_open_case")
     # Hub staff corrected when the contact came in: its clocks count from the new time.
-    time_corrected = [_t(f"{INTAKE}contact.time-corrected.v1", "received_at")]
+    time_corrected = [_t(intake_events.CONTACT_TIME_CORRECTED, "received_at")]
     # Feedback goes to professional referrers only (DOMAIN.md §7, §10): no feedback clock
     # for a member of the public or an anonymous referrer (intake's agency `public`), and
     # none for a linked referral the hub created itself (it is cancelled as it is announced,
     # right after its contact.received on the same partition).
     feedback_due = _t(RECEIVED, "received_at", unless={"referrer.agency": "public"})
-    hub_created = _t(f"{INTAKE}linked-referral.created.v1",
+    hub_created = _t(intake_events.LINKED_REFERRAL_CREATED,
                      reason_code="hub_created_linked_referral")
     plan_ended = _t(f"{STRATEGY}plan.ended.v1", "ended_at", instance="plan_id",
                     reason_code="plan_ended")
@@ -85,7 +85,7 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
                         _t(f"{TRIAGE}consent-gate.applied.v1", "applied_at")],
                   cancel=[forwarded],
                   correct=time_corrected,
-                  national_return=[_t(f"{INTAKE}referral.accepted.v1", "accepted_at")],
+                  national_return=[_t(intake_events.REFERRAL_ACCEPTED, "accepted_at")],
                   duration=pack.threshold_decision_within),
         ClockRule(clock="referrer_acknowledged",
                   start=[feedback_due],
@@ -151,7 +151,7 @@ def _build(pack: PolicyPack) -> dict[str, ClockRule]:
         # transfer. Its held event names no transfer: it meets the case's transfer-in
         # clocks only, never an s47's ICPC clock (nor does an initial ICPC meet this one).
         ClockRule(clock="transfer_in_conference",
-                  start=[_t(f"{INTAKE}transfer-in.received.v1", "received_at",
+                  start=[_t(intake_events.TRANSFER_IN_RECEIVED, "received_at",
                             instance="transfer_id", arrangement="permanent",
                             transfer_in_conference_required=True)],
                   stop=[_t(ICPC_HELD, "held_at", instance="transfer_id",

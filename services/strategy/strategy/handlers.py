@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from intake.events import CONTACT_RECEIVED, RECORD_LOCKED_DOWN, TRANSFER_IN_RECEIVED
 from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
@@ -17,10 +18,8 @@ from mashcore.lockdown import named_in, replace_named_users
 from mashcore.service import ServiceContext
 from strategy.discussions import Request, open_discussion
 from strategy.models import CaseAccess, StrategyCase
-from strategy.transfers import TRANSFER_IN_RECEIVED, transfer_in_received
+from strategy.transfers import transfer_in_received
 
-CONTACT_RECEIVED = "mash.intake.contact.received.v1"
-RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
 THRESHOLD_DECIDED = "mash.triage.threshold.decided.v1"
 CASE_RE_RATED = "mash.triage.case.re-rated.v1"
 OUTCOME_DECIDED = "mash.enquiries.outcome.decided.v1"

@@ -23,7 +23,6 @@ from strategy import rules
 from strategy.discussions import Request, open_discussion
 from strategy.models import Discussion, StrategyCase
 
-TRANSFER_IN_RECEIVED = "mash.intake.transfer-in.received.v1"
 TRIGGER = "transfer_in"
 TRANSFERRING_AUTHORITY = "local_authority"
 

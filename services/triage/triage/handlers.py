@@ -9,6 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from intake.events import (
+    CONTACT_RECEIVED,
+    CONTACT_TIME_CORRECTED,
+    FORWARDED_TO_ALLOCATED_WORKER,
+    RECORD_LOCKED_DOWN,
+    REFERRAL_ACCEPTED,
+)
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
@@ -17,12 +24,6 @@ from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
 from triage import domain, rules
 from triage.models import CaseAccess, TriageCase
-
-CONTACT_RECEIVED = "mash.intake.contact.received.v1"
-REFERRAL_ACCEPTED = "mash.intake.referral.accepted.v1"
-FORWARDED_TO_ALLOCATED_WORKER = "mash.intake.contact.forwarded-to-allocated-worker.v1"
-RECORD_LOCKED_DOWN = "mash.intake.record.locked-down.v1"
-CONTACT_TIME_CORRECTED = "mash.intake.contact.time-corrected.v1"
 
 
 class CaseNotOpened(LookupError):

@@ -15,7 +15,7 @@ import structlog
 from fastapi.responses import JSONResponse
 
 from intake import access, domain, lifecycle
-from intake.commands import Idempotent, partnership_of
+from intake.commands import Answer, Idempotent, partnership_of
 from intake.consultations import events
 from intake.consultations.api_models import (
     PROFESSIONAL_AGENCIES,
@@ -28,6 +28,7 @@ from intake.consultations.views import consultation_view
 from intake.errors import Refused
 from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role, recordable_user_id
+from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.problems import invalid_fields
 from mashcore.service import ServiceContext
@@ -75,37 +76,32 @@ def submit_consultation(
     if errors:
         raise invalid_fields("Invalid consultation", errors)
     agency = professional_agency(principal, body)
+    consultation = Consultation(
+        id=str(uuid.uuid4()),
+        partnership=partnership_of(ctx, principal),
+        status=lifecycle.AWAITING_ADVICE,
+        professional_agency=agency,
+        professional_role=body.professional.role,
+        submitted_by_agency=principal.agency,
+        submitted_by_role=str(principal.role),
+        submitted_by_subject=principal.subject,
+        question=body.question,
+        child_details=body.child.model_dump_json() if body.child else None,
+        consulted_at=body.consulted_at or now,
+        received_at=now,
+    )
 
-    with ctx.unit_of_work() as uow:
-        replayed = request.replay(uow)
-        if replayed is not None:
-            return replayed
-        consultation = Consultation(
-            id=str(uuid.uuid4()),
-            partnership=partnership_of(ctx, principal),
-            status=lifecycle.AWAITING_ADVICE,
-            professional_agency=agency,
-            professional_role=body.professional.role,
-            submitted_by_agency=principal.agency,
-            submitted_by_role=str(principal.role),
-            submitted_by_subject=principal.subject,
-            question=body.question,
-            child_details=body.child.model_dump_json() if body.child else None,
-            consulted_at=body.consulted_at or now,
-            received_at=now,
-        )
+    def put_on_the_log(uow: UnitOfWork) -> Answer:
         uow.session.add(consultation)
-        response_body = consultation_view(consultation).model_dump(mode="json")
-        location = f"/v1/consultations/{consultation.id}"
         audit(uow.session, principal=principal, action=AuditAction.WRITE,
               resource="consultation", resource_id=consultation.id, at=now)
-        raced = request.commit(uow, status_code=201, body=response_body, location=location,
-                               at=now)
-        if raced is not None:
-            return raced
-    log.info("consultation received", consultation_id=consultation.id,
-             agency=consultation.professional_agency, partnership=consultation.partnership)
-    return JSONResponse(response_body, status_code=201, headers={"Location": location})
+        return Answer(201, consultation_view(consultation).model_dump(mode="json"),
+                      f"/v1/consultations/{consultation.id}", lambda: log.info(
+                          "consultation received", consultation_id=consultation.id,
+                          agency=consultation.professional_agency,
+                          partnership=consultation.partnership))
+
+    return request.run(ctx, now, put_on_the_log)
 
 
 def record_advice(
@@ -122,10 +118,8 @@ def record_advice(
         "body": body.model_dump(mode="json")})
     user_id = recordable_user_id(principal)
     now = ctx.clock.now()
-    with ctx.unit_of_work() as uow:
-        replayed = request.replay(uow)
-        if replayed is not None:
-            return replayed
+
+    def record(uow: UnitOfWork) -> Answer:
         consultation = access.consultation_for_change(ctx, uow, principal, consultation_id)
         if consultation is None:  # audited for its owner, committed, and a 404
             audit_read_or_404(uow, principal=principal, what="consultation",
@@ -147,15 +141,14 @@ def record_advice(
             time=now, recordedtime=now, partnership=consultation.partnership,
             data=events.consultation_recorded_data(consultation),
         ), INTAKE_CONTACTS)
-        response_body = consultation_view(consultation).model_dump(mode="json")
         audit(uow.session, principal=principal, action=AuditAction.WRITE,
               resource="consultation", resource_id=consultation.id, at=now)
-        raced = request.commit(uow, status_code=200, body=response_body, location=None, at=now)
-        if raced is not None:
-            return raced
-    log.info("consultation advice recorded", consultation_id=consultation.id,
-             outcome=consultation.outcome, partnership=consultation.partnership)
-    return JSONResponse(response_body, status_code=200)
+        return Answer(200, consultation_view(consultation).model_dump(mode="json"),
+                      committed=lambda: log.info(
+                          "consultation advice recorded", consultation_id=consultation.id,
+                          outcome=consultation.outcome, partnership=consultation.partnership))
+
+    return request.run(ctx, now, record)
 
 
 def get_consultation(

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 import structlog
 from sqlmodel import select
 
-from intake import events, lifecycle
+from intake import commands, lifecycle
 from intake.contacts.models import Contact
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.service import ServiceContext
-from mashcore.topics import INTAKE_CONTACTS, TRIAGE_CASES
+from mashcore.topics import TRIAGE_CASES
 
 CONSUMER = "triage-decisions"
 TOPICS = [TRIAGE_CASES]
@@ -49,7 +49,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             raise UnknownContact(event.subject)
         if contact.status == RETURNED:
             return
-        if not lifecycle.may_move(contact, RETURNED):
+        if not contact.may_become(RETURNED):
             # Hub staff forwarded it to the open case's worker first (the two decisions
             # crossed): it is routed, and returning it too would notify twice. Nothing to
             # do, and nothing wrong with the event (never dead-lettered).
@@ -58,11 +58,9 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             return
         if contact.referrer_agency == "public":
             raise ValueError("a contact from a member of the public is never returned")
-        lifecycle.move(uow, contact, RETURNED)  # the consumer holds the case's lock
         now = ctx.clock.now()
-        ctx.emit(uow, event.follow_up(
-            type=events.RETURNED_FOR_CONSENT, source=ctx.source, recordedtime=now,
-            data={
+        contact.return_for_consent(  # the consumer holds the case's lock
+            event, source=ctx.source, at=now, data={
                 "contact_id": contact.id,
                 "case_reference": contact.case_reference,
                 "returned_at": str(data["applied_at"]),
@@ -74,8 +72,8 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                 "safeguarding_concerns": False,
                 "consent_to_referral": data["consent_to_referral"],
                 "guidance": data["rationale"],
-            },
-        ), INTAKE_CONTACTS)
+            })
+        commands.publish(ctx, uow, contact)
 
     return {CONSENT_GATE_APPLIED: return_to_referrer}
 

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from intake import domain, events, lifecycle
+from intake import commands, domain, events, lifecycle
 from intake.checks import quality, repeat_index
 from intake.checks.matching import ChildKey, find_repeats
 from intake.contacts.models import Contact, ContactAccess, ContactLink
@@ -176,9 +176,8 @@ def note_open_case(ctx: ServiceContext, uow: UnitOfWork, contact: Contact,
                                recent_involvement=timedelta(weeks=weeks) if weeks else None,
                                partnership=contact.partnership)
         if match is not None and match.allocated_worker_id:
-            contact.open_case_reference = match.case_reference
-            contact.open_case_reason = match.reason
-            lifecycle.move(uow, contact, lifecycle.OPEN_CASE_FOUND)
+            contact.note_open_case(match.case_reference, match.reason)
+            commands.publish(ctx, uow, contact)
             return
 
 
@@ -187,8 +186,7 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
     """Send the contact to the open case's worker as a case note (DOMAIN.md §3)."""
     if contact.status == lifecycle.FORWARDED:
         raise AlreadyForwarded(contact.id)
-    if not lifecycle.may_move(contact, lifecycle.FORWARDED):
-        raise lifecycle.IllegalTransition(contact.status, lifecycle.FORWARDED)
+    contact.check_may_become(lifecycle.FORWARDED)
     key = child_keys(json.loads(contact.submission))
     weeks = ctx.policy.for_partnership(contact.partnership).recent_involvement_weeks
     match = next((m for k in key if k.is_identified
@@ -199,7 +197,6 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
                   if m is not None and m.allocated_worker_id), None)
     if match is None:
         raise ValueError("no open case with an allocated worker matches this contact")
-    lifecycle.move(uow, contact, lifecycle.FORWARDED)
     data: dict[str, Any] = {
         "contact_id": contact.id, "case_reference": contact.case_reference,
         "forwarded_at": now.isoformat(),
@@ -212,7 +209,6 @@ def forward_to_allocated_worker(ctx: ServiceContext, uow: UnitOfWork, contact: C
     }
     if CASE_REFERENCE.match(match.case_reference):
         data["existing_case_reference"] = match.case_reference
-    ctx.emit(uow, Event(type=events.FORWARDED_TO_ALLOCATED_WORKER, source=ctx.source,
-                        subject=contact.case_reference, time=now, recordedtime=now,
-                        partnership=contact.partnership, data=data), INTAKE_CONTACTS)
+    contact.forward_to_allocated_worker(data, source=ctx.source, at=now)
+    commands.publish(ctx, uow, contact)
     return data

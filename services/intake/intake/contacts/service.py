@@ -8,11 +8,11 @@ from typing import Any
 
 import structlog
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from intake import access, domain, events, lifecycle
 from intake.checks import cross_border, quality
+from intake.commands import Answer, Idempotent
 from intake.contacts import routing, time_corrections
 from intake.contacts.api_models import (
     ContactAccepted,
@@ -23,9 +23,9 @@ from intake.contacts.api_models import (
 )
 from intake.contacts.models import Contact, ContactLink
 from intake.errors import Refused
-from mashcore import idempotency
 from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
+from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.plainwords import matcher_for
 from mashcore.problems import ProblemHTTPException
@@ -34,11 +34,6 @@ from mashcore.topics import INTAKE_CONTACTS
 
 log = structlog.get_logger(__name__)
 HUB_ROLES = (Role.INFORMATION_OFFICER, Role.TEAM_MANAGER)
-
-
-def _client(principal: Principal) -> str:
-    # The partnership too: another partnership's system may have the same subject (issue 12).
-    return f"{principal.partnership or ''}:{principal.agency}:{principal.subject}"
 
 
 def partnership_for(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:
@@ -58,7 +53,7 @@ def submit_contact(
 ) -> JSONResponse:
     """Record the contact and its ``contact.received`` event in one transaction."""
     submission = body.model_dump(mode="json")
-    request_hash = idempotency.fingerprint(submission)
+    request = Idempotent.of(principal, idempotency_key, submission)
     now = ctx.clock.now()
 
     errors = quality.date_errors(body, domain.local_today(now))
@@ -77,12 +72,7 @@ def submit_contact(
     agency = domain.referrer_agency(principal.agency, body.referrer.anonymous,
                                     via_hub_worker=via_hub)
 
-    with ctx.unit_of_work() as uow:
-        if idempotency_key:
-            replayed = idempotency.replay(uow.session, client=_client(principal),
-                                          key=idempotency_key, request_hash=request_hash)
-            if replayed is not None:
-                return replayed
+    def receive(uow: UnitOfWork) -> Answer:
         contact = Contact(
             id=domain.new_contact_id(),
             case_reference=domain.new_case_reference(now),
@@ -147,29 +137,16 @@ def submit_contact(
             status=lifecycle.RECEIVED, received_at=received,
             quality=QualityFeedback.of(assessment),
         )
-        location = f"/v1/contacts/{contact.id}"
-        response_body = accepted.model_dump(mode="json")
-        if idempotency_key:
-            idempotency.remember(uow.session, client=_client(principal), key=idempotency_key,
-                                 request_hash=request_hash, status_code=202,
-                                 body=response_body, location=location, at=now)
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="contact",
               resource_id=contact.id, case_reference=contact.case_reference, at=now,
               partnership=contact.partnership)
-        try:
-            uow.commit()
-        except IntegrityError:
-            # The same key raced us and won: answer with what it stored.
-            uow.session.rollback()
-            if idempotency_key:
-                replayed = idempotency.replay(uow.session, client=_client(principal),
-                                              key=idempotency_key, request_hash=request_hash)
-                if replayed is not None:
-                    return replayed
-            raise
-    log.info("contact received", case_reference=contact.case_reference, contact_id=contact.id,
-             kind=contact.kind, agency=principal.agency, partnership=contact.partnership)
-    return JSONResponse(response_body, status_code=202, headers={"Location": location})
+        return Answer(202, accepted.model_dump(mode="json"), f"/v1/contacts/{contact.id}",
+                      lambda: log.info("contact received", case_reference=contact.case_reference,
+                                       contact_id=contact.id, kind=contact.kind,
+                                       agency=principal.agency,
+                                       partnership=contact.partnership))
+
+    return request.run(ctx, now, receive)
 
 
 def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> ContactView:

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from intake import access, domain, lifecycle
 from intake.checks.quality import age_on
-from intake.commands import Idempotent, partnership_of
+from intake.commands import Answer, Idempotent, partnership_of
 from intake.errors import Refused
 from intake.transfers_in import events
 from intake.transfers_in.api_models import TransferDecisionIn, TransferInIn, TransferInView
@@ -25,6 +25,7 @@ from intake.transfers_in.models import TransferIn
 from intake.transfers_in.views import transfer_view
 from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, recordable_user_id
+from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.problems import invalid_fields
 from mashcore.service import ServiceContext
@@ -69,37 +70,32 @@ def submit_transfer_in(
     errors = _transfer_date_errors(body, domain.local_today(now))
     if errors:
         raise invalid_fields("Invalid transfer-in", errors)
+    transfer = TransferIn(
+        id=str(uuid.uuid4()),
+        case_reference=domain.new_case_reference(now),
+        partnership=partnership_of(ctx, principal),
+        status=lifecycle.AWAITING_DECISION,
+        from_authority=body.from_authority,
+        submitted_by_agency=principal.agency,
+        submitted_by_role=str(principal.role),
+        submitted_by_subject=principal.subject,
+        children=json.dumps(submission["children"]),
+        child_protection_plan=json.dumps(submission["child_protection_plan"]),
+        received_at=now,
+    )
 
-    with ctx.unit_of_work() as uow:
-        replayed = request.replay(uow)
-        if replayed is not None:
-            return replayed
-        transfer = TransferIn(
-            id=str(uuid.uuid4()),
-            case_reference=domain.new_case_reference(now),
-            partnership=partnership_of(ctx, principal),
-            status=lifecycle.AWAITING_DECISION,
-            from_authority=body.from_authority,
-            submitted_by_agency=principal.agency,
-            submitted_by_role=str(principal.role),
-            submitted_by_subject=principal.subject,
-            children=json.dumps(submission["children"]),
-            child_protection_plan=json.dumps(submission["child_protection_plan"]),
-            received_at=now,
-        )
+    def receive(uow: UnitOfWork) -> Answer:
         uow.session.add(transfer)
-        response_body = transfer_view(transfer).model_dump(mode="json")
-        location = f"/v1/transfers-in/{transfer.id}"
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
               resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
               partnership=transfer.partnership)
-        raced = request.commit(uow, status_code=201, body=response_body, location=location,
-                               at=now)
-        if raced is not None:
-            return raced
-    log.info("transfer-in received", transfer_id=transfer.id,
-             case_reference=transfer.case_reference, partnership=transfer.partnership)
-    return JSONResponse(response_body, status_code=201, headers={"Location": location})
+        return Answer(201, transfer_view(transfer).model_dump(mode="json"),
+                      f"/v1/transfers-in/{transfer.id}", lambda: log.info(
+                          "transfer-in received", transfer_id=transfer.id,
+                          case_reference=transfer.case_reference,
+                          partnership=transfer.partnership))
+
+    return request.run(ctx, now, receive)
 
 
 def decide_transfer_in(
@@ -125,10 +121,8 @@ def decide_transfer_in(
             "true: why there is reasonable cause to suspect significant harm")])
     strategy_reason = (body.strategy_discussion_reason
                        if body.strategy_discussion_required else None)
-    with ctx.unit_of_work() as uow:
-        replayed = request.replay(uow)
-        if replayed is not None:
-            return replayed
+
+    def decide(uow: UnitOfWork) -> Answer:
         transfer = access.transfer_for_change(ctx, uow, principal, transfer_id)
         if transfer is None:  # audited for its owner, committed, and a 404
             audit_read_or_404(uow, principal=principal, what="transfer-in",
@@ -157,16 +151,16 @@ def decide_transfer_in(
             time=now, recordedtime=now, partnership=transfer.partnership,
             data=events.transfer_in_received_data(transfer, strategy_reason),
         ), INTAKE_CONTACTS)
-        response_body = transfer_view(transfer).model_dump(mode="json")
         audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
               resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
               partnership=transfer.partnership)
-        raced = request.commit(uow, status_code=200, body=response_body, location=None, at=now)
-        if raced is not None:
-            return raced
-    log.info("transfer-in decided", transfer_id=transfer.id,
-             case_reference=transfer.case_reference, arrangement=transfer.arrangement)
-    return JSONResponse(response_body, status_code=200)
+        return Answer(200, transfer_view(transfer).model_dump(mode="json"),
+                      committed=lambda: log.info(
+                          "transfer-in decided", transfer_id=transfer.id,
+                          case_reference=transfer.case_reference,
+                          arrangement=transfer.arrangement))
+
+    return request.run(ctx, now, decide)
 
 
 def get_transfer_in(ctx: ServiceContext, principal: Principal, transfer_id: str) -> TransferInView:

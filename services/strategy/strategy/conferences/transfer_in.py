@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping
 
+from intake.events import TRANSFER_IN_RECEIVED as TRANSFER_IN
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
@@ -19,8 +20,6 @@ from mashcore.service import ServiceContext
 from strategy.conferences import rules
 from strategy.conferences.models import Conference
 from strategy.models import StrategyCase
-
-TRANSFER_IN = "mash.intake.transfer-in.received.v1"
 
 
 def handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
