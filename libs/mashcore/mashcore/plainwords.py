@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -94,11 +95,22 @@ class Hit:
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _CLAUSE_END = re.compile(r"[.;:!?\n]+")
-_stemmer = snowballstemmer.stemmer("english")
+# A Snowball stemmer keeps its working state on the instance and is not thread-safe: FastAPI
+# runs request handlers on a thread pool, and a shared one raised IndexError under load.
+# Each thread has its own.
+_local = threading.local()
+
+
+def stemmer() -> object:
+    """This thread's English stemmer."""
+    own = getattr(_local, "stemmer", None)
+    if own is None:
+        own = _local.stemmer = snowballstemmer.stemmer("english")
+    return own
 
 
 def _stem(word: str) -> str:
-    stem: str = _stemmer.stemWord(word.replace("'", ""))
+    stem: str = stemmer().stemWord(word.replace("'", ""))  # type: ignore[attr-defined]
     return stem
 
 
