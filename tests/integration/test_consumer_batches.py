@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from mashcore.bus import Bus
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine
@@ -39,13 +40,18 @@ A, B, C, P, Q = (f"MASH-2026-0000000{x}" for x in "ABCPQ")
 def engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
     upgrade_to_head(engine, TRIAGE.migrations)
+    create_effect_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+def create_effect_tables(engine: Engine) -> None:
+    """What the test handler writes: one row per effect; prerequisites that have arrived."""
     with engine.begin() as connection:
         connection.execute(text(
             "CREATE TABLE batch_effect (seq BIGSERIAL PRIMARY KEY, case_ref TEXT NOT NULL,"
             " event_id TEXT NOT NULL)"))
         connection.execute(text("CREATE TABLE batch_prereq (case_ref TEXT PRIMARY KEY)"))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -75,7 +81,7 @@ def apply_effect(event: Event, uow: UnitOfWork) -> None:
                         {"c": event.subject, "e": event.id})
 
 
-def consumer_on(engine: Engine, bus: EmbeddedBus, batch_size: int = 100) -> EventConsumer:
+def consumer_on(engine: Engine, bus: Bus, batch_size: int = 100) -> EventConsumer:
     return EventConsumer(name=CONSUMER, engine=engine, bus=bus, registry=default_registry(),
                          clock=FrozenClock(NOW), retry=RetryPolicy(attempts=2, first_delay=0),
                          handlers={"mash.intake.contact.received.v1": apply_effect},
