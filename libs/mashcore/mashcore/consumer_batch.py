@@ -41,7 +41,7 @@ from sqlmodel import Session, col, select
 from mashcore.db import unit_of_work
 from mashcore.envelope import Event
 from mashcore.inbox import record_processed
-from mashcore.logging import clear_event_context
+from mashcore.logging import bind_event_context, clear_event_context
 from mashcore.messages import Message
 from mashcore.parking import NotYetKnown, ParkedEvent
 
@@ -132,6 +132,8 @@ def _apply_batch(consumer: EventConsumer,
             uow.lock_case(case_reference)
         for message, event, handler in items:
             case = event.subject
+            bind_event_context(event_id=event.id, case_reference=case,
+                               correlation_id=event.correlationid)
             if case in held_back:
                 outcome.one_by_one.append(message)
                 continue
@@ -164,6 +166,7 @@ def _apply_batch(consumer: EventConsumer,
             savepoint.commit()
             outcome.applied += 1
             applied_cases[case] = None
+        clear_event_context()
         uow.commit()
     outcome.applied_cases = list(applied_cases)
     return outcome
