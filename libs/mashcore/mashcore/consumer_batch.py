@@ -7,8 +7,9 @@ partition) are applied in one transaction:
 1. every event is read and checked first; one that cannot be read is dead-lettered, as today;
 2. the batch's case locks are taken up front, in sorted order of case reference (see
    *Deadlocks* below);
-3. per event a SAVEPOINT, its inbox row (the primary key decides, as ``inbox.claim``), then
-   its handler; an event that fails rolls back to its savepoint only;
+3. the batch's events already in the inbox are skipped (one query); per event a SAVEPOINT,
+   its inbox row and its handler's rows in one flush (a concurrent duplicate fails on the
+   inbox's primary key and is skipped); an event that fails rolls back to its savepoint only;
 4. one COMMIT; the caller commits the offsets only after it returns.
 
 Order per case is kept: once an event of a case fails or must wait in the batch, the case's
@@ -40,7 +41,7 @@ from sqlmodel import Session, col, select
 
 from mashcore.db import unit_of_work
 from mashcore.envelope import Event
-from mashcore.inbox import record_processed
+from mashcore.inbox import InboxRecord, already_processed, record_processed
 from mashcore.logging import bind_event_context, clear_event_context
 from mashcore.messages import Message
 from mashcore.parking import NotYetKnown, ParkedEvent
@@ -98,9 +99,12 @@ async def handle_batch(consumer: EventConsumer, messages: Sequence[Message]) -> 
     for message, event, waiting_for in outcome.to_park:
         await asyncio.to_thread(consumer.parking.park, consumer.name, message, event,
                                 waiting_for)
-    for case_reference in outcome.applied_cases:
-        # The prerequisite of the case's parked events may just have arrived.
-        await consumer.parking.after_commit(case_reference)
+    if outcome.applied_cases:
+        # The prerequisite of the case's parked events may just have arrived: retried for
+        # the cases that have parked events (one query, not one per case).
+        for case_reference in await asyncio.to_thread(_with_parked, consumer,
+                                                      outcome.applied_cases):
+            await consumer.parking.after_commit(case_reference)
     for message in outcome.one_by_one:
         await consumer(message)
 
@@ -119,6 +123,16 @@ def _waiting_ahead(consumer: EventConsumer, cases: list[str]) -> dict[str, str]:
     return waiting
 
 
+def _with_parked(consumer: EventConsumer, cases: list[str]) -> list[str]:
+    """The cases among these with events parked by any consumer of the service."""
+    with Session(consumer.parking.engine) as session:
+        found = set(session.exec(
+            select(ParkedEvent.case_reference).distinct()
+            .where(col(ParkedEvent.consumer).in_(list(consumer.parking.consumers)),
+                   col(ParkedEvent.case_reference).in_(cases))).all())
+    return [case for case in cases if case in found]
+
+
 def _apply_batch(consumer: EventConsumer,
                  items: list[tuple[Message, Event, EventHandler]]) -> BatchOutcome:
     cases = sorted({event.subject for _m, event, _h in items})
@@ -130,6 +144,11 @@ def _apply_batch(consumer: EventConsumer,
     with unit_of_work(consumer._engine, consumer._on_commit) as uow:
         for case_reference in cases:  # one consistent order: see the module's docstring
             uow.lock_case(case_reference)
+        # The events this consumer has committed already: one query for the whole batch.
+        done = set(uow.session.exec(
+            select(InboxRecord.event_id).where(
+                InboxRecord.consumer == consumer.name,
+                col(InboxRecord.event_id).in_([event.id for _m, event, _h in items]))).all())
         for message, event, handler in items:
             case = event.subject
             bind_event_context(event_id=event.id, case_reference=case,
@@ -140,15 +159,13 @@ def _apply_batch(consumer: EventConsumer,
             if case in waiting:
                 outcome.to_park.append((message, event, waiting[case]))
                 continue
-            savepoint = uow.session.begin_nested()
-            try:
-                record_processed(uow, consumer.name, event.id, event.type, now)
-                uow.session.flush()
-            except IntegrityError:
-                savepoint.rollback()
+            if event.id in done:
                 outcome.duplicates += 1  # this consumer already committed this event
                 continue
+            savepoint = uow.session.begin_nested()
             try:
+                # The inbox row goes out with the handler's rows, in one flush.
+                record_processed(uow, consumer.name, event.id, event.type, now)
                 handler(event, uow)
                 uow.session.flush()
             except NotYetKnown as exc:
@@ -158,12 +175,18 @@ def _apply_batch(consumer: EventConsumer,
                 continue
             except Exception as exc:
                 savepoint.rollback()
+                if isinstance(exc, IntegrityError) and already_processed(
+                        uow, consumer.name, event.id):
+                    # Another delivery of it committed while this batch ran (a rebalance).
+                    outcome.duplicates += 1
+                    continue
                 log.warning("event failed in its batch; retried on its own",
                             consumer=consumer.name, error=type(exc).__name__)
                 held_back.add(case)
                 outcome.one_by_one.append(message)
                 continue
             savepoint.commit()
+            done.add(event.id)
             outcome.applied += 1
             applied_cases[case] = None
         clear_event_context()
