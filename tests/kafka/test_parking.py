@@ -102,11 +102,12 @@ class EnquiriesConsumers:
         self.lot = ParkingLot(ctx.engine, ctx.clock, max_age=timedelta(hours=24))
         self.contacts = EventConsumer(
             name="mash-enquiries.contacts", engine=ctx.engine, bus=bus, registry=ctx.registry,
-            clock=ctx.clock, handlers=intake_handlers(ctx), parking=self.lot)
+            clock=ctx.clock, handlers=intake_handlers(ctx), parking=self.lot,
+            batch_size=ctx.settings.consumer_batch)
         self.decisions = EventConsumer(
             name="mash-enquiries.decisions", engine=ctx.engine, bus=bus,
             registry=ctx.registry, clock=ctx.clock, handlers=triage_handlers(ctx),
-            parking=self.lot)
+            parking=self.lot, batch_size=ctx.settings.consumer_batch)
         self.subscriptions = [
             bus.subscribe(f"{namespace}contacts", [f"{namespace}{INTAKE_CONTACTS}"],
                           self.contacts),

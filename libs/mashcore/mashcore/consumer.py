@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -20,7 +20,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from mashcore.bus import Bus
 from mashcore.clock import Clock
-from mashcore.db import UnitOfWork, unit_of_work
+from mashcore.consumer_batch import handle_batch
+from mashcore.db import UnitOfWork, is_postgres, unit_of_work
 from mashcore.envelope import Event, InvalidEnvelope
 from mashcore.inbox import already_processed, claim
 from mashcore.logging import bind_event_context, clear_event_context
@@ -102,6 +103,7 @@ class EventConsumer:
         retry: RetryPolicy | None = None,
         on_commit: Callable[[], None] | None = None,
         parking: ParkingLot | None = None,
+        batch_size: int = 1,
     ) -> None:
         self.name = name
         self._engine = engine
@@ -114,6 +116,18 @@ class EventConsumer:
         # Events waiting for a prerequisite; shared by the service's consumers (service.py).
         self.parking = parking or ParkingLot(engine, clock)
         self.parking.register(self)
+        # Events applied per transaction by a subscription that polls batches (Kafka), on
+        # PostgreSQL: mashcore/consumer_batch.py. 1 = one transaction per event.
+        self.batch_size = max(1, batch_size) if is_postgres(engine) else 1
+
+    async def handle_batch(self, messages: Sequence[Message]) -> None:
+        """Handle one partition's messages, in order, ``batch_size`` per transaction at most
+        (the subscription hands over no more); return when every one is done with."""
+        if self.batch_size <= 1 or len(messages) <= 1:
+            for message in messages:
+                await self(message)
+            return
+        await handle_batch(self, messages)
 
     async def __call__(self, message: Message) -> None:
         """Handle one message; return only when it is processed or dead-lettered.

@@ -302,6 +302,11 @@ class KafkaSubscription:
     async def _handle_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
     ) -> None:
+        batch_size = int(getattr(self._handler, "batch_size", 1))
+        handle_batch = getattr(self._handler, "handle_batch", None)
+        if batch_size > 1 and handle_batch is not None:
+            await self._handle_in_batches(consumer, tp, records, handle_batch, batch_size)
+            return
         for record in records:
             if self._stopping:
                 break
@@ -327,3 +332,29 @@ class KafkaSubscription:
                 break
             # Committed once per fetched batch, after every message in it was handled.
             self._uncommitted[tp] = record.offset + 1
+
+    async def _handle_in_batches(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any],
+        handle_batch: Any, batch_size: int,
+    ) -> None:
+        """Up to ``batch_size`` records per call, each call one transaction (issue 17,
+        mashcore/consumer_batch.py); the offset moves past a chunk only once it returned."""
+        for start in range(0, len(records), batch_size):
+            if self._stopping:
+                break
+            chunk = records[start:start + batch_size]
+            messages = [Message(topic=r.topic, key=r.key, value=r.value or b"",
+                                headers=tuple(r.headers or ()), partition=r.partition,
+                                offset=r.offset) for r in chunk]
+            try:
+                await handle_batch(messages)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("batch handler raised; its messages will be redelivered",
+                              topic=tp.topic, partition=tp.partition,
+                              offset=chunk[0].offset)
+                consumer.seek(tp, chunk[0].offset)
+                await asyncio.sleep(1.0)
+                break
+            self._uncommitted[tp] = chunk[-1].offset + 1

@@ -132,6 +132,11 @@ class ParkingLot:
         """A consumer whose parked events this lot retries."""
         self._consumers[consumer.name] = consumer
 
+    @property
+    def consumers(self) -> list[str]:
+        """The names of the consumers whose parked events this lot retries."""
+        return list(self._consumers)
+
     # -- parking ---------------------------------------------------------------------------
 
     def waiting_ahead(self, consumer: str, case_reference: str) -> str | None:

@@ -218,7 +218,7 @@ def create_app(
             handler = EventConsumer(
                 name=consumer_name, engine=engine, bus=bus, registry=context.registry,
                 clock=clock, handlers=spec.handlers(context), retry=retry,
-                on_commit=relay.notify, parking=parking,
+                on_commit=relay.notify, parking=parking, batch_size=settings.consumer_batch,
             )
             subscription = bus.subscribe(
                 topics(consumer_name), [topics(t) for t in spec.topics], handler

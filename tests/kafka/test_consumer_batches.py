@@ -1,0 +1,103 @@
+"""Batched application (issue 17) through the real Kafka broker: a subscription hands a
+partition's polled records to the consumer in batches, one transaction each, and commits the
+offsets only after them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from devinfra.kafka import create_topics_async
+from mashcore.db import make_engine
+from mashcore.kafka_bus import KafkaBus
+from mashcore.messages import Message
+from mashcore.migrations import upgrade_to_head
+from mashcore.topics import INTAKE_CONTACTS
+from tests.integration.test_consumer_batches import (
+    consumer_on,
+    create_effect_tables,
+    effects,
+    inbox_count,
+)
+from tests.kafka.test_kafka_bus import read_topic
+from tests.support import contact_received_event, eventually
+from triage.service import SERVICE as TRIAGE
+
+
+@pytest.fixture
+async def bus(kafka_broker: Any) -> AsyncIterator[KafkaBus]:
+    bus = KafkaBus(kafka_broker.bootstrap_servers, client_id="test-batches")
+    await bus.start()
+    yield bus
+    await bus.stop()
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TRIAGE.migrations)
+    create_effect_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+async def test_polled_batches_apply_once_in_case_order_with_the_poison_dead_lettered(
+    bus: KafkaBus, kafka_broker: Any, namespace: str, engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic = f"{namespace}{INTAKE_CONTACTS}"
+    await create_topics_async(bus.bootstrap_servers, [topic, topic + ".dlq"])
+    cases = [f"MASH-2026-BATCH00{n}" for n in range(3)]
+    events = [contact_received_event(cases[n % 3], summary="poison" if n == 10 else "ok")
+              for n in range(30)]
+    # All on the topic before the group starts: the first poll brings them together.
+    await bus.publish([e.to_message(topic) for e in events])
+
+    consumer = consumer_on(engine, bus)
+    real_handle_batch = consumer.handle_batch
+    sizes: list[int] = []
+
+    async def first_call_fails(messages: Sequence[Message]) -> None:
+        sizes.append(len(messages))
+        if len(sizes) == 1:  # nothing applied: the subscription must deliver them again
+            raise ConnectionError("injected: the database went away")
+        await real_handle_batch(messages)
+
+    monkeypatch.setattr(consumer, "handle_batch", first_call_fails)
+    good = [(e.subject, e.id) for e in events if e.data["concern"]["summary"] == "ok"]
+    subscription = bus.subscribe(f"{namespace}group", [topic], consumer)
+    await subscription.start()
+    try:
+        async def all_applied() -> bool:
+            return len(effects(engine)) >= len(good)
+
+        await eventually(all_applied, timeout=60, what="every good event applied")
+    finally:
+        await subscription.stop()
+    assert max(sizes) > 1  # batches, not single events
+    for case in cases:
+        assert [e for c, e in effects(engine) if c == case] == [
+            e for c, e in good if c == case]
+    assert sorted(effects(engine)) == sorted(good)
+    [dead] = await read_topic(kafka_broker.bootstrap_servers, topic + ".dlq", 1)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["ce_id"] == events[10].id
+    assert headers["dlq_reason"] == "handler failed after 2 attempts: ValueError"
+
+    # The offsets were committed after the batches: the group resumes past them.
+    calls = len(sizes)
+    again = bus.subscribe(f"{namespace}group", [topic], consumer)
+    await again.start()
+    await bus.publish([contact_received_event(cases[0]).to_message(topic)])
+    try:
+        async def the_new_one_applied() -> bool:
+            return len(effects(engine)) == len(good) + 1
+
+        await eventually(the_new_one_applied, timeout=60, what="the next event applied")
+    finally:
+        await again.stop()
+    assert sum(sizes[calls:]) == 1
+    assert inbox_count(engine) == len(good) + 1
