@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from devinfra.postgres import PostgresServer
-from intake.matching import ChildKey, blocking_key
+from intake.checks.matching import ChildKey, blocking_key
 
 NULL = "\\N"  # COPY text format
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
