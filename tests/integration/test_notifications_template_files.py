@@ -1,12 +1,13 @@
 """A partnership's own template file is what its referrers receive (issue 16): intake and
 notifications on the real PostgreSQL server, the sender speaking SMTP to a real SMTP server
 (aiosmtpd). Medway has its own acknowledgement wording; Coventry, without a file, gets the
-built-in wording."""
+default wording (the templates folder's default/)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from notifications.sender import send_due
+from notifications.template_files import templates_dir
 from tests.integration.notifications_support import Inbox, smtp_inbox, system_fixture
 from tests.support import auth, eventually, synthetic_referral
 
@@ -27,6 +29,7 @@ OWN = "Subject: Medway hub: contact {reference} received\n\nMedway's own words f
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Inbox]:
+    shutil.copytree(templates_dir() / "default", tmp_path / "templates" / "default")
     folder = tmp_path / "templates" / "medway"
     folder.mkdir(parents=True)
     (folder / "referrer_acknowledgement.txt").write_text(OWN, encoding="utf-8")

@@ -4,6 +4,7 @@ stops the service, naming the file; the repository's own files are valid."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,19 @@ def test_the_service_does_not_start_with_a_faulty_file(tmp_path: Path,
 
 def test_the_repositorys_own_template_files_are_valid() -> None:
     assert "example" in load(template_files.templates_dir())  # a partnership named example
+
+
+def test_the_service_does_not_start_without_a_default_for_every_kind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(template_files.templates_dir() / "default", tmp_path / "default")
+    (tmp_path / "default" / "meeting_cancellation.txt").unlink()
+    monkeypatch.setenv("MASH_NOTIFY_TEMPLATES_DIR", str(tmp_path))
+    with pytest.raises(TemplateError) as refused:
+        _check_settings(None, None)  # type: ignore[arg-type]
+    assert str(tmp_path / "default") in str(refused.value)
+    assert "no default template for meeting_cancellation" in str(refused.value)
+
+
+def test_the_repositorys_defaults_cover_every_kind() -> None:
+    book = template_files.check(template_files.templates_dir())
+    assert set(book["default"]) == set(template_files.ALLOWED)

@@ -31,7 +31,7 @@ def _check_settings(_app: FastAPI, _ctx: ServiceContext) -> None:
     with the variable named, rather than failing every send later; so are the partnerships'
     template files (a faulty one stops it, naming the file)."""
     NotifySettings()
-    template_files.load(template_files.templates_dir())
+    template_files.check(template_files.templates_dir())
     webhooks.check_key()
 
 

@@ -3,12 +3,17 @@
 A partnership that wants its own wording puts a file per kind of message in
 ``policy/notifications/<partnership>/<kind>.txt`` (or under ``MASH_NOTIFY_TEMPLATES_DIR``):
 its first line ``Subject: …``, a blank line, then the body, in plain English (GOV.UK style).
-Kinds without a file keep the built-in wording (``notifications.templates``); a meeting
-invitation's file is used for invitations and updates, cancellations keep the built-in text.
+Kinds without a file use the default wording, ``policy/notifications/default/<kind>.txt``
+(the same format; the hub's starting point): one file per kind, plus
+``meeting_cancellation`` (a meeting invitation's file is used for invitations and updates, the
+cancellation file for cancellations). A kind without a default file stops start-up.
 
 Only these placeholders may be used, in braces (``{reference}``): ``reference``, ``link``,
 ``due`` everywhere; ``outcome`` (referrer_outcome), ``police_reference`` (dash_request),
-``title`` and ``place`` (meeting_invitation), ``clock`` (alerts). They carry a reference,
+``police_reference_line`` (``Your reference: …`` and a line break, or nothing) and
+``send_by`` (``by <time>`` or ``today``) (dash_request), ``title``, ``title_lower`` (both
+meeting kinds), ``updated`` (``Updated: `` or nothing) and ``place`` (meeting_invitation),
+``clock`` (alerts). They carry a reference,
 times, a link or a code's wording: never a name. The files are checked when the service
 starts: an unknown kind, an unknown placeholder (one that could carry a name is refused by
 name), or a missing ``Subject:`` line stops it, naming the file.
@@ -29,10 +34,16 @@ from notifications.models import Notification
 from notifications.settings import EMAIL_KINDS
 
 COMMON = frozenset({"reference", "link", "due"})
-EXTRA = {"referrer_outcome": {"outcome"}, "dash_request": {"police_reference"},
-         "meeting_invitation": {"title", "place"}, "sla_breach_alert": {"clock"},
-         "manager_alert": {"clock"}}
-ALLOWED = {kind: COMMON | EXTRA.get(kind, set()) for kind in EMAIL_KINDS}
+CANCELLATION = "meeting_cancellation"
+"""The template of a cancelled meeting invitation (its own file, not a kind of message)."""
+EXTRA = {"referrer_outcome": {"outcome"},
+         "dash_request": {"police_reference", "police_reference_line", "send_by"},
+         "meeting_invitation": {"title", "title_lower", "updated", "place"},
+         CANCELLATION: {"title", "title_lower"},
+         "sla_breach_alert": {"clock"}, "manager_alert": {"clock"}}
+ALLOWED = {kind: COMMON | EXTRA.get(kind, set()) for kind in (*EMAIL_KINDS, CANCELLATION)}
+DEFAULT = "default"
+"""The folder of the default wording, used for a partnership without its own file."""
 NAME_LIKE = re.compile(r"name|child|family|parent|carer|person|address|birth|dob|email|"
                        r"phone|referrer|subject", re.IGNORECASE)
 
@@ -57,7 +68,7 @@ def parse(path: Path) -> Template:
     """One template file, checked: a known kind, a ``Subject:`` line, allowed placeholders."""
     kind = path.stem
     if path.suffix != ".txt" or kind not in ALLOWED:
-        raise TemplateError(f"{path}: not a kind of message (one of {', '.join(EMAIL_KINDS)}"
+        raise TemplateError(f"{path}: not a kind of message (one of {', '.join(ALLOWED)}"
                             ", as <kind>.txt)")
     first, _, body = path.read_text(encoding="utf-8").partition("\n")
     if not first.startswith("Subject:") or not first[len("Subject:"):].strip():
@@ -88,18 +99,32 @@ def load(folder: Path) -> dict[str, dict[str, Template]]:
     return book
 
 
+def check(folder: Path) -> dict[str, dict[str, Template]]:
+    """``load``, at start-up: also every kind needs a default file (the message names it)."""
+    book = load(folder)
+    missing = [kind for kind in ALLOWED if kind not in book.get(DEFAULT, {})]
+    if missing:
+        raise TemplateError(f"{folder / DEFAULT}: no default template for "
+                            f"{', '.join(missing)} (add <kind>.txt for each)")
+    return book
+
+
 @cache
 def _book(folder: Path) -> dict[str, dict[str, Template]]:
     return load(folder)
 
 
-def render(notification: Notification, values: dict[str, str]) -> tuple[str, str] | None:
-    """The partnership's own subject and body for ``notification``, or None (built-in)."""
-    if notification.kind == "meeting_invitation" and json.loads(
+def render(notification: Notification, values: dict[str, str]) -> tuple[str, str]:
+    """The subject and body for ``notification``: the partnership's own file, else the
+    default one."""
+    name = notification.kind
+    if name == "meeting_invitation" and json.loads(
             notification.payload or "{}").get("cancelled"):
-        return None
-    template = _book(templates_dir()).get(notification.partnership, {}).get(notification.kind)
+        name = CANCELLATION
+    book = _book(templates_dir())
+    template = (book.get(notification.partnership, {}).get(name)
+                or book.get(DEFAULT, {}).get(name))
     if template is None:
-        return None
-    allowed = {k: v for k, v in values.items() if k in ALLOWED[notification.kind]}
+        raise ValueError(f"no template for {notification.kind}")
+    allowed = {k: v for k, v in values.items() if k in ALLOWED[name]}
     return template.subject.format(**allowed), template.body.format(**allowed)
