@@ -109,6 +109,16 @@ def contact_owner(uow: UnitOfWork, contact_id: str) -> Owner | None:
                     case_reference_column=col(Contact.case_reference))
 
 
+def contact_to_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
+                      contact_id: str) -> Contact:
+    """The contact to change, its case locked (contact_for_change); a contact the caller may
+    not see, or that does not exist, is an audited 404 (refuse_change)."""
+    contact = contact_for_change(ctx, uow, principal, contact_id)
+    if contact is None:
+        refuse_change(ctx, uow, principal, contact_id)
+    return contact
+
+
 def refuse_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
                   contact_id: str) -> NoReturn:
     """A change to a contact the caller may not see (or that does not exist): audited for

@@ -227,9 +227,7 @@ def lock_down(ctx: ServiceContext, principal: Principal, contact_id: str,
     """A team manager restricts a staff-linked record to named users."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = access.contact_for_change(ctx, uow, principal, contact_id)
-        if contact is None:
-            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
+        contact = access.contact_to_change(ctx, uow, principal, contact_id)  # audited 404
         routing.lock_down(
             ctx, uow, contact, principal, allowed_user_ids=request.allowed_user_ids,
             reason_code=request.reason_code,
@@ -249,9 +247,7 @@ def forward(ctx: ServiceContext, principal: Principal, contact_id: str) -> dict[
     """Hub staff confirm: this is case information for the open case's allocated worker."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        contact = access.contact_for_change(ctx, uow, principal, contact_id)
-        if contact is None:
-            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
+        contact = access.contact_to_change(ctx, uow, principal, contact_id)  # audited 404
         try:
             data = routing.forward_to_allocated_worker(ctx, uow, contact, principal, now)
         except routing.AlreadyForwarded:

@@ -108,9 +108,7 @@ def correct_time(ctx: ServiceContext, principal: Principal, contact_id: str,
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         # One writer per case; the caller's partnership and need-to-know in the query.
-        contact = access.contact_for_change(ctx, uow, principal, contact_id)
-        if contact is None:
-            access.refuse_change(ctx, uow, principal, contact_id)  # audited 404
+        contact = access.contact_to_change(ctx, uow, principal, contact_id)  # audited 404
         corrected = checked_time(ctx, contact.partnership, body.received_at, now)
         previous = contact.received_at
         if corrected == previous:
