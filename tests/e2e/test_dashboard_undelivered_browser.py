@@ -17,11 +17,12 @@ from pathlib import Path
 from playwright.async_api import async_playwright, expect
 from sqlmodel import Session, col, select
 
+from mash_app.services import iter_definitions
 from mashcore.audit import AuditEntry
 from mashcore.clock import FrozenClock
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
-from mashcore.service import create_app, iter_definitions
+from mashcore.service import create_app
 from mashcore.settings import Settings
 from mashcore.topics import NOTIFICATIONS
 from sla_timekeeper.undelivered import FAILED, SENT
