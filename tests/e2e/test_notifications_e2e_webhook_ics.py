@@ -141,7 +141,10 @@ def test_a_red_case_s_police_request_reaches_the_registered_webhook_signed_witho
         # Who the request is about is read through the link, by the police's navigator only.
         opened = httpx.get(data["link"], headers=POLICE_NAVIGATOR, timeout=10)
         assert opened.status_code == 200, opened.text
-        assert opened.json()["request_id"] == data["request_id"] and SURNAME in opened.text
+        request = opened.json()
+        assert request["request_id"] == data["request_id"] and SURNAME in opened.text
+        assert datetime.fromisoformat(request["deadline"]) == datetime.fromisoformat(
+            data["deadline"])
         assert httpx.get(data["link"], timeout=10).status_code == 401
 
         # The police's request went to its system, not also to its mailbox; health's by email.
@@ -214,11 +217,12 @@ def test_a_scheduled_strategy_discussion_sends_an_ics_that_a_reschedule_updates(
     first = _delivered(smtp, len(invited))
     assert sorted(to for to, _, _ in first) == sorted(ATTENDEES[a] for a in invited)
     uids = set()
-    for _to, subject, cal in first:
+    for to, subject, cal in first:
         assert str(cal["METHOD"]) == "REQUEST"
         [vevent] = cal.walk("VEVENT")
+        assert str(vevent["ATTENDEE"]) == f"mailto:{to}"
         uids.add(str(vevent["UID"]))
-        assert vevent.decoded("DTSTART") == starts and int(vevent["SEQUENCE"]) == 0
+        assert vevent.decoded("DTSTART") == starts and int(str(vevent["SEQUENCE"])) == 0
         assert reference in str(vevent["SUMMARY"]) and reference in subject
     [uid] = uids
 
@@ -233,6 +237,6 @@ def test_a_scheduled_strategy_discussion_sends_an_ics_that_a_reschedule_updates(
     for _to, subject, cal in updates:
         assert str(cal["METHOD"]) == "REQUEST"
         [vevent] = cal.walk("VEVENT")
-        assert str(vevent["UID"]) == uid and int(vevent["SEQUENCE"]) > 0
+        assert str(vevent["UID"]) == uid and int(str(vevent["SEQUENCE"])) > 0
         assert vevent.decoded("DTSTART") == later and subject.startswith("Updated:")
     assert len(_invites(smtp)) == 2 * len(invited)  # one per agency per version
