@@ -31,7 +31,8 @@ def _mac(secret: str, payload: bytes) -> str:
 
 def sign(secret: str, value: str) -> str:
     """``value`` and its signature, cookie-safe."""
-    payload = base64.urlsafe_b64encode(value.encode())
+    # Unpadded: an "=" in a cookie value makes it quoted, which not every client undoes.
+    payload = base64.urlsafe_b64encode(value.encode()).rstrip(b"=")
     return f"{payload.decode()}.{_mac(secret, payload)}"
 
 
@@ -43,7 +44,7 @@ def unsign(secret: str, signed: str | None) -> str | None:
     if not hmac.compare_digest(mac, _mac(secret, payload.encode())):
         return None
     try:
-        return base64.urlsafe_b64decode(payload.encode()).decode()
+        return base64.urlsafe_b64decode(payload.encode() + b"=" * (-len(payload) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         return None
 
