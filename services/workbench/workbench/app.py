@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import manager, officer, oidc, session, views
+from workbench import manager, officer, oidc, questions, session, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -389,7 +389,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
 
     async def act(request: Request, user: tuple[Principal, str], request_id: str, action: str,
                   body: Mapping[str, Any], fields: dict[str, str],
-                  names: tuple[str, ...]) -> Response:
+                  names: questions.Form) -> Response:
         answer = await api.post("mash-enquiries", f"/v1/requests/{request_id}/{action}",
                                 user[1], dict(body))
         if answer.ok:
@@ -417,7 +417,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         if fields.get("known") in ("yes", "no"):
             body["known"] = fields["known"] == "yes"
         return await act(request, user, request_id, "answer", body, fields,
-                         ("known", "summary", "risk_indicators"))
+                         questions.NAVIGATOR_ANSWER)
 
     @app.post("/navigator/requests/{request_id}/decline")
     async def navigator_decline(request: Request, request_id: str,
@@ -427,6 +427,6 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         if fields.get("reason_code"):
             body["reason_code"] = fields["reason_code"]
         return await act(request, user, request_id, "decline", body, fields,
-                         ("reason_code", "explanation"))
+                         questions.NAVIGATOR_DECLINE)
 
     return app
