@@ -181,7 +181,7 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
 
     # Signing out ends the session.
     await page.get_by_role("button", name="Sign out").click()
-    await expect(page).to_have_url(f"{url}/sign-in")
+    await expect(page).to_have_url(f"{url}/signed-out")
     await page.goto(f"{url}/navigator")
     assert page.url == f"{url}/sign-in"
 
