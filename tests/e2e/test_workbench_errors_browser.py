@@ -3,12 +3,13 @@
 Intake and triage run in-process on one embedded bus and SQLite (as in
 ``test_workbench_browser.py``); the workbench is served by uvicorn and driven by Debian's
 Chromium. The rating form refused by triage's API shows GOV.UK wording for each question, in
-the error summary and beside the field; axe-core finds 0 WCAG 2.2 AA violations.
+the error summary and beside the field; an idle session ends and the live queue says so;
+axe-core finds 0 WCAG 2.2 AA violations.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from mashcore.clock import FrozenClock
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.settings import Settings
 from tests.e2e.test_dashboard_browser import serving
-from tests.e2e.test_workbench_browser import AXE, CHROMIUM, OFFICER, SCHOOL, accessible
+from tests.e2e.test_workbench_browser import (
+    AXE,
+    CHROMIUM,
+    NAVIGATOR,
+    OFFICER,
+    SCHOOL,
+    accessible,
+)
 from tests.support import running_services, synthetic_referral
 from workbench.apis import Apis
 from workbench.app import WorkbenchSettings, create_workbench
@@ -35,18 +43,20 @@ async def test_the_rating_form_says_what_to_fix_for_each_question_then_sign_out(
     clock = FrozenClock(NOW)
     page_errors: list[str] = []
     try:
-        async with running_services(settings, ["intake", "triage"], bus, clock) as clients:
+        async with running_services(settings, ["intake", "triage", "mash-enquiries"], bus,
+                                    clock) as clients:
             body = synthetic_referral(partnership="coventry")
             response = await clients["intake"].post("/v1/contacts", json=body, headers=SCHOOL)
             assert response.status_code == 202, response.text
-            app = create_workbench(settings, WorkbenchSettings(), apis=Apis(clients),
-                                   clock=clock)
+            app = create_workbench(settings, WorkbenchSettings(refresh_seconds=1),
+                                   apis=Apis(clients), clock=clock)
             async with serving(app) as workbench, async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                            args=["--no-sandbox"])
                 try:
                     await rate_with_mistakes(browser, workbench.url,
                                              response.json()["case_reference"], page_errors)
+                    await idle_navigator_is_signed_out(browser, workbench.url, clock)
                 finally:
                     await browser.close()
     finally:
@@ -95,4 +105,21 @@ async def rate_with_mistakes(browser: Any, url: str, reference: str,
     await accessible(page)
     await page.goto(f"{url}/officer")
     assert page.url == f"{url}/sign-in"
+    await context.close()
+
+
+async def idle_navigator_is_signed_out(browser: Any, url: str, clock: FrozenClock) -> None:
+    """The live queue keeps refreshing, but that is not use: after 30 idle minutes (the
+    injected clock) the page itself goes to the signed-out page and says why."""
+    context = await browser.new_context(bypass_csp=True)
+    page = await context.new_page()
+    await page.goto(f"{url}/sign-in")
+    await page.get_by_label("Access token").fill(NAVIGATOR)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{url}/navigator")
+    clock.advance(timedelta(minutes=31))
+    await expect(page).to_have_url(f"{url}/signed-out?reason=timeout", timeout=15_000)
+    await expect(page.get_by_test_id("timed-out")).to_contain_text("30 minutes")
+    await accessible(page)
+    assert "wb_session" not in {c["name"] for c in await context.cookies()}
     await context.close()
