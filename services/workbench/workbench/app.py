@@ -334,7 +334,8 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
                           timed_out=query.get("reason") == "timeout",
                           idle_minutes=wb.session_idle_minutes,
                           max_hours=wb.session_max_hours)
-        response.delete_cookie(session.SESSION_COOKIE, path="/")
+        # The session was cleared by the POST (or the timeout) that led here: a GET never
+        # signs anyone out, so a link from another site cannot.
         response.delete_cookie(oidc.SIGN_OUT_COOKIE, path="/signed-out")
         return response
 
