@@ -94,6 +94,9 @@ async def rate_with_mistakes(browser: Any, url: str, reference: str,
         "Select yes if there are safeguarding concerns")
     await expect(page.locator("#rationale-error")).to_contain_text(
         "The reason for this rating must be 4000 characters or fewer")
+    await expect(page.get_by_label("Why this rating")).to_have_class(
+        "govuk-textarea govuk-textarea--error")
+    await expect(page.get_by_label("Why this rating")).to_have_value("x" * 4001)  # kept
     await expect(summary.get_by_role("link", name="Select a BRAG rating")).to_have_attribute(
         "href", "#brag")
     await accessible(page)
