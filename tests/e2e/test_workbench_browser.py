@@ -65,7 +65,9 @@ async def test_a_police_navigator_answers_a_red_request_in_the_browser(tmp_path:
     try:
         async with running_services(settings, ["intake", "triage", "mash-enquiries"], bus,
                                     clock) as clients:
-            app = create_workbench(settings, WorkbenchSettings(refresh_seconds=1),
+            # The clock jumps five hours below: a session policy that outlasts it.
+            app = create_workbench(settings, WorkbenchSettings(refresh_seconds=1,
+                                                               session_idle_minutes=600),
                                    apis=Apis(clients), clock=clock)
             async with serving(app) as workbench, async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM,
@@ -181,7 +183,7 @@ async def journey(browser: Any, url: str, clients: dict[str, Any], tmp_path: Pat
 
     # Signing out ends the session.
     await page.get_by_role("button", name="Sign out").click()
-    await expect(page).to_have_url(f"{url}/sign-in")
+    await expect(page).to_have_url(f"{url}/signed-out")
     await page.goto(f"{url}/navigator")
     assert page.url == f"{url}/sign-in"
 

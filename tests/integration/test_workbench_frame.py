@@ -83,3 +83,14 @@ async def test_a_page_for_another_role_is_refused_with_403(client: httpx.AsyncCl
         response = await client.get(path)
         assert response.status_code == 403, path
         assert "not for your role" in response.text
+
+
+async def test_sign_out_clears_the_session_but_the_signed_out_page_alone_does_not(
+        client: httpx.AsyncClient) -> None:
+    await sign_in(client)
+    page = await client.get("/signed-out")  # e.g. a link from another site
+    assert page.status_code == 200 and "You have signed out" in page.text
+    assert (await client.get("/navigator")).status_code == 503  # still signed in (API down)
+    out = await client.post("/sign-out", data={"csrf_token": client.cookies["wb_csrf"]})
+    assert out.status_code == 303 and out.headers["location"] == "/signed-out"
+    assert (await client.get("/navigator")).headers["location"] == "/sign-in"

@@ -2,7 +2,9 @@
 
 The issuer is a local, protocol-shaped OpenID provider written for this test (discovery,
 JWKS, an authorize endpoint that redirects straight back with a code, a token endpoint that
-checks the PKCE verifier and client secret and issues RS256-signed tokens): not a real IdP.
+checks the PKCE verifier and client secret and issues RS256-signed tokens, an end-session
+endpoint that checks the ID token hint and the registered post-logout address): not a real
+IdP.
 It and the workbench are each served by uvicorn on a loopback port; httpx walks the flow
 following redirects. The workbench verifies the access token as the APIs do: against the
 issuer's JWKS, with its issuer and the ``mash`` audience.
@@ -18,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -29,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from mashcore.clock import FrozenClock
 from mashcore.settings import Settings
 from tests.support import eventually
 from workbench import session
@@ -54,6 +58,9 @@ class Issuer:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     id_token_overrides: dict[str, Any] = field(default_factory=dict)
     access_token_overrides: dict[str, Any] = field(default_factory=dict)
+    end_session: bool = True  # False: discovery names no end_session_endpoint
+    post_logout_redirect_uris: set[str] = field(default_factory=set)  # registered
+    signed_out: list[str] = field(default_factory=list)  # subjects whose session it ended
 
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self.signing_key or self.key, algorithm="RS256",
@@ -68,7 +75,28 @@ class Issuer:
                     "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
                     "response_types_supported": ["code"], "subject_types_supported": ["public"],
                     "id_token_signing_alg_values_supported": ["RS256"],
-                    "code_challenge_methods_supported": ["S256"]}
+                    "code_challenge_methods_supported": ["S256"],
+                    **({"end_session_endpoint": f"{self.url}/logout"}
+                       if self.end_session else {})}
+
+        @app.get("/logout")
+        def logout(request: Request) -> Any:
+            # RP-Initiated Logout 1.0: the hint must be an ID token this issuer signed for
+            # the client, and the return address one the client registered.
+            params = dict(request.query_params)
+            try:
+                hint = jwt.decode(params.get("id_token_hint", ""), self.key.public_key(),
+                                  algorithms=["RS256"], audience=CLIENT_ID,
+                                  options={"verify_exp": False})
+            except jwt.PyJWTError:
+                return JSONResponse({"error": "invalid_request"}, status_code=400)
+            back = params.get("post_logout_redirect_uri", "")
+            if back not in self.post_logout_redirect_uris or params.get(
+                    "client_id") != CLIENT_ID:
+                return JSONResponse({"error": "invalid_request"}, status_code=400)
+            self.signed_out.append(hint["sub"])
+            query = urlencode({"state": params["state"]}) if "state" in params else ""
+            return RedirectResponse(f"{back}?{query}", status_code=303)
 
         @app.get("/jwks")
         def jwks() -> dict[str, Any]:
@@ -154,15 +182,18 @@ async def running(app: FastAPI) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def issuer_and_workbench(client_secret: str | None) -> AsyncIterator[tuple[Issuer, str]]:
-    issuer = Issuer(client_secret=client_secret)
+async def issuer_and_workbench(client_secret: str | None, *, end_session: bool = True,
+                               clock: FrozenClock | None = None,
+                               ) -> AsyncIterator[tuple[Issuer, str]]:
+    issuer = Issuer(client_secret=client_secret, end_session=end_session)
     async with running(issuer.app()) as issuer_url:
         issuer.url = issuer_url
         settings = Settings(jwks_url=f"{issuer_url}/jwks", jwt_issuer=issuer_url,
                             jwt_audience="mash")
         wb = WorkbenchSettings(session_secret=SESSION_SECRET, oidc_issuer=issuer_url,
                                oidc_client_id=CLIENT_ID, oidc_client_secret=client_secret)
-        async with running(create_workbench(settings, wb)) as workbench_url:
+        async with running(create_workbench(settings, wb, clock=clock)) as workbench_url:
+            issuer.post_logout_redirect_uris.add(f"{workbench_url}/signed-out")
             yield issuer, workbench_url
 
 
@@ -185,7 +216,9 @@ async def test_sign_in_walks_the_code_flow_and_keeps_the_access_token_in_the_ses
         assert asked["state"] and asked["nonce"] and asked["redirect_uri"] == \
             f"{workbench}/callback"
         cookie = page.history[-1].cookies.get("wb_session") or browser.cookies["wb_session"]
-        access_token = session.unsign(SESSION_SECRET, cookie)
+        kept = session.Session.open(SESSION_SECRET, cookie)
+        assert kept and kept.id_token
+        access_token = kept.token
         assert access_token and jwt.decode(access_token, options={"verify_signature": False})[
             "role"] == "social_worker"
         set_cookie = [h for h in page.headers.get_list("set-cookie")
@@ -264,3 +297,102 @@ async def test_a_public_client_signs_in_by_pkce_alone() -> None:
         page = await browser.get(f"{workbench}/sign-in")
         assert page.status_code == 200 and "You are signed in" in page.text
         assert (await browser.get(f"{workbench}/")).status_code == 200
+
+
+async def sign_out(browser: httpx.AsyncClient, workbench: str) -> httpx.Response:
+    """The sign-out button: a POST carrying the page's CSRF token."""
+    csrf = browser.cookies.get("wb_csrf") or (await browser.get(
+        f"{workbench}/signed-out")).cookies["wb_csrf"]
+    return await browser.post(f"{workbench}/sign-out", data={"csrf_token": csrf})
+
+
+async def test_sign_out_ends_the_session_at_the_issuer_too_and_comes_back_checked(
+        system: tuple[Issuer, str]) -> None:
+    issuer, workbench = system
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        await browser.get(f"{workbench}/sign-in")
+        assert (await browser.get(f"{workbench}/")).status_code == 200
+        page = await sign_out(browser, workbench)
+        assert [str(r.url).split("?")[0] for r in page.history] == [
+            f"{workbench}/sign-out", f"{issuer.url}/logout"]
+        assert page.url.path == "/signed-out" and page.url.params["state"]
+        assert "You have signed out" in page.text
+        assert "also been signed out of your organisation" in page.text
+        assert issuer.signed_out == [SOCIAL_WORKER["sub"]]  # the hint was our ID token
+        assert "wb_session" not in browser.cookies and "wb_signout" not in browser.cookies
+        home = await browser.get(f"{workbench}/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/sign-in"
+
+
+async def test_a_return_from_the_issuer_with_a_forged_state_is_not_taken_as_signed_out(
+        system: tuple[Issuer, str]) -> None:
+    _issuer, workbench = system
+    async with httpx.AsyncClient(follow_redirects=True) as browser:
+        await browser.get(f"{workbench}/sign-in")
+        to_issuer = await sign_out(browser, workbench)  # through the issuer and back
+        assert "also been signed out" in to_issuer.text
+        forged = await browser.get(f"{workbench}/signed-out?state=forged-state")
+        assert "could not confirm that your organisation" in forged.text
+        assert "also been signed out" not in forged.text
+
+
+async def test_an_issuer_without_an_end_session_endpoint_signs_out_locally_and_says_so() -> None:
+    async with issuer_and_workbench(CLIENT_SECRET, end_session=False) as (issuer, workbench), \
+            httpx.AsyncClient(follow_redirects=True) as browser:
+        await browser.get(f"{workbench}/sign-in")
+        page = await sign_out(browser, workbench)
+        assert [str(r.url).split("?")[0] for r in page.history] == [f"{workbench}/sign-out"]
+        assert page.url.path == "/signed-out"
+        assert "cannot be signed out from here" in page.text
+        assert "wb_session" not in browser.cookies and not issuer.signed_out
+        home = await browser.get(f"{workbench}/", follow_redirects=False)
+        assert home.headers["location"] == "/sign-in"
+
+
+async def test_sign_out_sends_the_configured_post_logout_address_never_the_request_s() -> None:
+    issuer = Issuer()
+    async with running(issuer.app()) as issuer_url:
+        issuer.url = issuer_url
+        settings = Settings(jwks_url=f"{issuer_url}/jwks", jwt_issuer=issuer_url)
+        wb = WorkbenchSettings(session_secret=SESSION_SECRET, oidc_issuer=issuer_url,
+                               oidc_client_id=CLIENT_ID,
+                               oidc_post_logout_redirect_url="https://hub.example/signed-out")
+        app = create_workbench(settings, wb)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="https://elsewhere.example") as browser:
+            csrf = (await browser.get("/signed-out")).cookies["wb_csrf"]
+            response = await browser.post("/sign-out", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    to_issuer = urlsplit(response.headers["location"])
+    assert f"{to_issuer.scheme}://{to_issuer.netloc}{to_issuer.path}" == f"{issuer_url}/logout"
+    asked = parse_qs(to_issuer.query)
+    assert asked["post_logout_redirect_uri"] == ["https://hub.example/signed-out"]
+    assert asked["client_id"] == [CLIENT_ID] and asked["state"][0]
+    set_cookie = [h for h in response.headers.get_list("set-cookie")
+                  if h.startswith("wb_signout=")]
+    assert set_cookie and "HttpOnly" in set_cookie[0] and "Path=/signed-out" in set_cookie[0]
+
+
+async def test_an_idle_session_and_a_session_past_its_lifetime_are_signed_out() -> None:
+    clock = FrozenClock(datetime.now(UTC))
+    async with issuer_and_workbench(CLIENT_SECRET, clock=clock) as (_issuer, workbench), \
+            httpx.AsyncClient(follow_redirects=True) as browser:
+        await browser.get(f"{workbench}/sign-in")
+        for _ in range(3):  # used every 25 minutes: still signed in
+            clock.advance(minutes=25)
+            assert (await browser.get(f"{workbench}/")).url.path == "/"
+        clock.advance(minutes=20)
+        await browser.get(f"{workbench}/navigator/queue")  # the live queue's refresh: not use
+        clock.advance(minutes=11)
+        page = await browser.get(f"{workbench}/")
+        assert page.url.path == "/signed-out" and page.url.params["reason"] == "timeout"
+        assert "You have been signed out" in page.text and "30 minutes" in page.text
+        assert "wb_session" not in browser.cookies
+
+        await browser.get(f"{workbench}/sign-in")
+        for _ in range(23):  # busy all shift: 23 x 25 minutes is 9 h 35 min
+            clock.advance(minutes=25)
+            assert (await browser.get(f"{workbench}/")).url.path == "/"
+        clock.advance(minutes=25)  # 10 hours after signing in
+        page = await browser.get(f"{workbench}/")
+        assert page.url.path == "/signed-out" and "10 hours" in page.text

@@ -129,7 +129,7 @@ async def test_a_validation_problem_never_echoes_the_submitted_values(
 async def test_a_missing_required_field_is_named_by_its_path(client: httpx.AsyncClient) -> None:
     body = problem(await client.post("/referrals", json={"children": [VALID_CHILD]}), 422)
 
-    assert body["errors"] == [{"field": "agency", "message": "Field required"}]
+    assert body["errors"] == [{"field": "agency", "message": "Field required", "code": "missing"}]
 
 
 async def test_a_missing_body_is_reported_as_the_body(client: httpx.AsyncClient) -> None:

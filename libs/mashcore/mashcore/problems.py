@@ -2,7 +2,9 @@
 
 Every error a MASH service returns is an ``application/problem+json`` document
 with at least ``type``, ``title``, ``status`` and ``detail``. Validation errors
-carry an ``errors`` list of ``{"field", "message"}`` pairs. Submitted values are
+carry an ``errors`` list of ``{"field", "message"}`` pairs (request-validation errors also
+a ``code``: pydantic's error type, e.g. ``missing``, so a client can word its own message,
+as the workbench does). Submitted values are
 never echoed back: a faulty field in a referral may hold a child's name.
 """
 
@@ -55,7 +57,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {"type": "string", "description": "What is wrong, as a stable "
+                             "code (e.g. `missing`, `string_too_long`, `literal_error`), "
+                             "where one is known."},
+                },
             },
         },
     },
@@ -174,7 +182,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     for error in exc.errors():
         loc = error.get("loc", ())
         message = str(error.get("msg", "Invalid value"))
-        errors.append({"field": field_path(loc), "message": message})
+        errors.append({"field": field_path(loc), "message": message,
+                       "code": str(error.get("type", "value_error"))})
     return errors
 
 

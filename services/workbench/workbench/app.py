@@ -10,6 +10,8 @@ JavaScript; the queue refreshes itself with a small script when JavaScript runs.
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -24,13 +26,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import manager, officer, oidc, session, views
+from workbench import manager, officer, oidc, questions, session, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 WORKBENCH_PORT = 8007
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+PASSIVE_PATHS = frozenset({"/navigator/queue"})  # fetched by the page itself: not use
 
 
 class WorkbenchSettings(BaseSettings):
@@ -54,6 +57,13 @@ class WorkbenchSettings(BaseSettings):
     oidc_client_secret: str | None = None
     oidc_redirect_url: str | None = None
     oidc_scope: str = "openid"
+    # Where the issuer sends the browser after signing out (RP-initiated logout): registered
+    # with the issuer, never taken from a request. Default: this app's /signed-out.
+    oidc_post_logout_redirect_url: str | None = None
+    # Session policy: signed out after this long without using a page, and this long after
+    # signing in whatever happens (one working shift; the live queue's refresh is not use).
+    session_idle_minutes: int = 30
+    session_max_hours: int = 10
 
     def api_urls(self) -> dict[str, str]:
         return {"intake": self.intake_url, "triage": self.triage_url,
@@ -88,6 +98,10 @@ class NotSignedIn(Exception):
     """No valid session: the user is sent to the sign-in page."""
 
 
+class SessionExpired(Exception):
+    """The session was idle too long or has lasted too long: it is cleared and said so."""
+
+
 class WrongRole(Exception):
     """Signed in, but the page is for another role."""
 
@@ -116,6 +130,8 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     api = apis or Apis.from_urls(wb.api_urls())
     env = _templates()
     secret = wb.session_secret or secrets.token_urlsafe(32)
+    lifetime = session.Lifetime(idle=timedelta(minutes=wb.session_idle_minutes),
+                                absolute=timedelta(hours=wb.session_max_hours))
     login = (oidc.OidcLogin(wb.oidc_issuer, wb.oidc_client_id, wb.oidc_client_secret,
                             scope=wb.oidc_scope) if wb.oidc_issuer else None)
 
@@ -163,6 +179,26 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     async def not_signed_in(_request: Request, _exc: NotSignedIn) -> Response:
         return RedirectResponse("/sign-in", status_code=303)
 
+    @app.exception_handler(SessionExpired)
+    async def session_expired(_request: Request, _exc: SessionExpired) -> Response:
+        response = RedirectResponse("/signed-out?reason=timeout", status_code=303)
+        response.delete_cookie(session.SESSION_COOKIE, path="/")
+        return response
+
+    @app.middleware("http")
+    async def keep_alive(request: Request, call_next: Any) -> Response:
+        """A page used (not the live queue's refresh, not an asset) restarts the idle time."""
+        response: Response = await call_next(request)
+        current = session.Session.open(secret, request.cookies.get(session.SESSION_COOKIE))
+        if (current is None or request.url.path in PASSIVE_PATHS
+                or request.url.path.startswith(("/assets", "/static"))
+                or lifetime.expired(current, clock.now())
+                or any(h.startswith(f"{session.SESSION_COOKIE}=")
+                       for h in response.headers.getlist("set-cookie"))):
+            return response
+        keep(request, response, replace(current, last_active=clock.now()))
+        return response
+
     @app.exception_handler(WrongRole)
     async def wrong_role(request: Request, _exc: WrongRole) -> Response:
         return render(request, "error.html", 403, title="This page is not for your role",
@@ -199,9 +235,12 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         return fields
 
     def signed_in(request: Request) -> tuple[Principal, str]:
-        token = session.unsign(secret, request.cookies.get(session.SESSION_COOKIE))
-        if not token:
+        current = session.Session.open(secret, request.cookies.get(session.SESSION_COOKIE))
+        if current is None:
             raise NotSignedIn
+        if lifetime.expired(current, clock.now()):
+            raise SessionExpired
+        token = current.token
         try:
             return verifier.verify(token), token
         except AuthError as exc:
@@ -232,9 +271,14 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    def start_session(request: Request, token: str, response: Response) -> Response:
-        response.set_cookie(session.SESSION_COOKIE, session.sign(secret, token),
+    def keep(request: Request, response: Response, current: session.Session) -> None:
+        response.set_cookie(session.SESSION_COOKIE, current.seal(secret),
                             httponly=True, samesite="strict", secure=secure(request), path="/")
+
+    def start_session(request: Request, token: str, response: Response,
+                      id_token: str | None = None) -> Response:
+        now = clock.now()
+        keep(request, response, session.Session(token, id_token, started=now, last_active=now))
         return response
 
     if login is not None:
@@ -263,8 +307,36 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
     @app.post("/sign-out")
     async def sign_out(request: Request) -> Response:
         await form(request)
-        response = RedirectResponse("/sign-in", status_code=303)
+        current = session.Session.open(secret, request.cookies.get(session.SESSION_COOKIE))
+        response: Response = RedirectResponse("/signed-out", status_code=303)
+        if login is not None:  # end the issuer's session too (RP-initiated logout)
+            response = await oidc.sign_out_at_issuer(
+                login, request, secret=secret, id_token=current.id_token if current else None,
+                post_logout_redirect_uri=(wb.oidc_post_logout_redirect_url
+                                          or str(request.url_for("signed_out"))),
+                secure=secure(request))
         response.delete_cookie(session.SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/signed-out", response_class=HTMLResponse, name="signed_out")
+    def signed_out(request: Request) -> Response:
+        query = request.query_params
+        issuer = None
+        if login is not None:
+            issuer = query.get("issuer", "")
+            if "state" in query:  # back from the issuer's end-session endpoint
+                issuer = ("signed-out" if oidc.returned_from_issuer(
+                    secret, request.cookies.get(oidc.SIGN_OUT_COOKIE), query["state"])
+                    else "unconfirmed")
+                if issuer == "unconfirmed":
+                    log.warning("sign-out state mismatch")
+        response = render(request, "signed_out.html", issuer=issuer,
+                          timed_out=query.get("reason") == "timeout",
+                          idle_minutes=wb.session_idle_minutes,
+                          max_hours=wb.session_max_hours)
+        # The session was cleared by the POST (or the timeout) that led here: a GET never
+        # signs anyone out, so a link from another site cannot.
+        response.delete_cookie(oidc.SIGN_OUT_COOKIE, path="/signed-out")
         return response
 
     @app.get("/", response_class=HTMLResponse)
@@ -318,7 +390,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
 
     async def act(request: Request, user: tuple[Principal, str], request_id: str, action: str,
                   body: Mapping[str, Any], fields: dict[str, str],
-                  names: tuple[str, ...]) -> Response:
+                  names: questions.Form) -> Response:
         answer = await api.post("mash-enquiries", f"/v1/requests/{request_id}/{action}",
                                 user[1], dict(body))
         if answer.ok:
@@ -346,7 +418,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         if fields.get("known") in ("yes", "no"):
             body["known"] = fields["known"] == "yes"
         return await act(request, user, request_id, "answer", body, fields,
-                         ("known", "summary", "risk_indicators"))
+                         questions.NAVIGATOR_ANSWER)
 
     @app.post("/navigator/requests/{request_id}/decline")
     async def navigator_decline(request: Request, request_id: str,
@@ -356,6 +428,6 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
         if fields.get("reason_code"):
             body["reason_code"] = fields["reason_code"]
         return await act(request, user, request_id, "decline", body, fields,
-                         ("reason_code", "explanation"))
+                         questions.NAVIGATOR_DECLINE)
 
     return app

@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mashcore.auth import Principal, Role
-from workbench import views
+from workbench import questions, views
 from workbench.apis import Apis, ApiUnavailable
 
 DECISION_FIELDS = ("level_code", "brag", "route", "rationale")
@@ -63,7 +63,8 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         if answer.ok:
             return RedirectResponse(f"/cases/{reference}?sent=threshold_decision",
                                     status_code=303)
-        errors = conflict_or_problem(answer.status, answer.problem, DECISION_FIELDS, "triage")
+        errors = conflict_or_problem(answer.status, answer.problem,
+                                     questions.THRESHOLD_DECISION, "triage")
         page: Response = await app.state.case_page(
             request, user, reference, 409 if answer.status in (409, 412) else 422,
             values=fields, errors=errors)
@@ -94,14 +95,15 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
                                 user[1], body)
         if answer.ok:
             return RedirectResponse(f"/episodes/{episode_id}?sent=outcome", status_code=303)
-        errors = conflict_or_problem(answer.status, answer.problem, OUTCOME_FIELDS,
+        errors = conflict_or_problem(answer.status, answer.problem, questions.OUTCOME,
                                      "mash-enquiries")
         return await episode_page(request, user, episode_id,
                                   409 if answer.status in (409, 412) else 422,
                                   values=fields, errors=errors)
 
 
-def conflict_or_problem(status: int, problem: Any, fields: tuple[str, ...],
+def conflict_or_problem(status: int, problem: Any,
+                        fields: tuple[str, ...] | questions.Form,
                         service: str) -> dict[str, str]:
     """The errors to show for a refused form: a conflict asks for a reload."""
     if status in (409, 412):

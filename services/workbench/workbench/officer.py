@@ -7,10 +7,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mashcore.auth import Principal, Role
-from workbench import views
+from workbench import questions, views
 from workbench.apis import Apis, ApiUnavailable
 
-RATING_FIELDS = ("brag", "safeguarding_concerns", "rationale")
 GATE_FIELDS = ("outcome", "rationale")
 GATE_EXITS: dict[str, str] = {
     "returned_to_referrer": "Return to the referrer to discuss with the family",
@@ -71,7 +70,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
             errors = {"": "Someone else acted on this case first. Reload the page to see "
                           "it; what you typed is kept below."}
         elif answer.status in (400, 422):
-            errors = views.field_errors(answer.problem, GATE_FIELDS)
+            errors = views.field_errors(answer.problem, questions.CONSENT_GATE)
         else:
             raise ApiUnavailable("triage")
         return await case_page(request, user, reference, 409 if answer.status in (409, 412)
@@ -94,7 +93,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
             errors = {"": "Someone else acted on this case first. Reload the page to see "
                           "it; what you typed is kept below."}
         elif answer.status in (400, 422):
-            errors = views.field_errors(answer.problem, RATING_FIELDS)
+            errors = views.field_errors(answer.problem, questions.RATING)
         else:
             raise ApiUnavailable("triage")
         return await case_page(request, user, reference, 409 if answer.status in (409, 412)

@@ -20,7 +20,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import jwt
@@ -37,6 +37,7 @@ from workbench import session
 log = structlog.get_logger(__name__)
 PENDING_COOKIE = "wb_oidc"
 PENDING_MAX_AGE = 600  # seconds a browser has to come back from the issuer
+SIGN_OUT_COOKIE = "wb_signout"  # the state of an RP-initiated logout, until the issuer returns
 ID_TOKEN_ALGORITHMS = ["RS256", "ES256"]
 
 
@@ -152,8 +153,9 @@ class OidcLogin:
         return url, pending
 
     async def finish(self, redirect_uri: str, params: dict[str, str],
-                     pending: Pending | None) -> str:
-        """Check the callback, redeem the code, validate the ID token; the access token."""
+                     pending: Pending | None) -> tuple[str, str]:
+        """Check the callback, redeem the code, validate the ID token; the access token and
+        the ID token (kept as the hint for signing out at the issuer)."""
         if pending is None:
             raise SignInFailed("no pending sign-in")
         if not hmac.compare_digest(params.get("state", "").encode(), pending.state.encode()):
@@ -170,7 +172,20 @@ class OidcLogin:
         if not hmac.compare_digest(str(claims.get("nonce", "")).encode(),
                                    pending.nonce.encode()):
             raise SignInFailed("nonce mismatch")
-        return access_token
+        return access_token, id_token
+
+    async def end_session_url(self, id_token: str | None, post_logout_redirect_uri: str,
+                              state: str) -> str | None:
+        """The issuer's RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0), or
+        None when its discovery document has no ``end_session_endpoint``."""
+        endpoint = (await self.metadata()).get("end_session_endpoint")
+        if not isinstance(endpoint, str) or not endpoint:
+            return None
+        params = {"client_id": self.client_id,
+                  "post_logout_redirect_uri": post_logout_redirect_uri, "state": state}
+        if id_token:
+            params["id_token_hint"] = id_token
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
     async def _signing_key(self, id_token: str, meta: dict[str, Any]) -> Any:
         try:
@@ -231,8 +246,8 @@ def install(app: FastAPI, login: OidcLogin, *, render: Any, secure: Any, secret:
     async def oidc_callback(request: Request) -> Response:
         pending = Pending.open(secret, request.cookies.get(PENDING_COOKIE))
         try:
-            token = await login.finish(callback_url(request), dict(request.query_params),
-                                       pending)
+            token, id_token = await login.finish(callback_url(request),
+                                                 dict(request.query_params), pending)
             verifier.verify(token)  # the APIs' own check: role, agency, audience, expiry
         except IssuerUnavailable:
             return unavailable(request)
@@ -245,6 +260,35 @@ def install(app: FastAPI, login: OidcLogin, *, render: Any, secure: Any, secret:
         else:
             # A page, not a redirect: the Strict session cookie is then sent on the same-site
             # navigation to "/" (a redirect chain that began at the issuer would not send it).
-            response = start_session(request, token, render(request, "signed_in.html"))
+            response = start_session(request, token, render(request, "signed_in.html"),
+                                     id_token=id_token)
         response.delete_cookie(PENDING_COOKIE, path="/callback")
         return response
+
+
+async def sign_out_at_issuer(login: OidcLogin, request: Request, *, secret: str,
+                             id_token: str | None, post_logout_redirect_uri: str,
+                             secure: bool) -> Response:
+    """Where the browser goes once the local session is cleared: the issuer's end-session
+    endpoint (with a state kept in a short cookie), or, if the issuer has none or does not
+    answer, straight to the signed-out page, which then says the issuer was not signed out."""
+    state = generate_token(32)
+    try:
+        url = await login.end_session_url(id_token, post_logout_redirect_uri, state)
+    except (IssuerUnavailable, SignInFailed):
+        return RedirectResponse("/signed-out?issuer=unavailable", status_code=303)
+    if url is None:
+        return RedirectResponse("/signed-out?issuer=no-logout", status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    # SameSite=Lax: the issuer's redirect back is a cross-site navigation.
+    response.set_cookie(SIGN_OUT_COOKIE, session.sign(secret, state), max_age=PENDING_MAX_AGE,
+                        httponly=True, samesite="lax", secure=secure, path="/signed-out")
+    return response
+
+
+def returned_from_issuer(secret: str, cookie: str | None, state: str | None) -> bool:
+    """Whether the issuer's redirect back carries the state this browser was given."""
+    expected = session.unsign(secret, cookie)
+    if not expected or not state:
+        return False
+    return hmac.compare_digest(expected.encode(), state.encode())

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from workbench import questions
+
 # GOV.UK tag colours for the BRAG ratings (DOMAIN.md): the text is always shown too.
 BRAG_TAGS: dict[str, str] = {
     "red": "govuk-tag--red",
@@ -72,18 +74,13 @@ def queue_rows(entries: Iterable[Mapping[str, Any]], now: datetime) -> list[dict
     return rows
 
 
-def field_errors(problem: Mapping[str, Any], fields: Sequence[str]) -> dict[str, str]:
-    """A problem's errors by form field: ``risk_indicators.0`` is the ``risk_indicators``
-    field; an error on no known field goes under ``""`` (the summary only). The first
-    message per field is kept."""
-    errors: dict[str, str] = {}
-    for error in problem.get("errors") or []:
-        name = str(error.get("field", "")).split(".")[0].split("[")[0]
-        key = name if name in fields else ""
-        errors.setdefault(key, str(error.get("message", "Check this answer")))
-    if not errors:
-        errors[""] = str(problem.get("detail") or problem.get("title") or "Check your answers")
-    return errors
+def field_errors(problem: Mapping[str, Any],
+                 fields: Sequence[str] | questions.Form) -> dict[str, str]:
+    """A problem's errors by form field (see :func:`workbench.questions.form_errors`): with
+    a form's questions, worded for them; with bare field names, the API's messages.
+    ``risk_indicators.0`` is the ``risk_indicators`` field; an error on no known field goes
+    under ``""`` (the summary only); the first message per field is kept."""
+    return questions.form_errors(problem, fields)
 
 
 def lines(text: str) -> list[str]:

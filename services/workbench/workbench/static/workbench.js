@@ -9,6 +9,10 @@ for (const region of document.querySelectorAll("[data-live]")) {
   const refresh = async () => {
     try {
       const response = await fetch(region.dataset.live, { credentials: "same-origin" });
+      if (response.redirected && new URL(response.url).pathname === "/signed-out") {
+        window.location.assign(response.url);  // the session ended: say so, not a stale queue
+        return;
+      }
       if (response.ok && response.url.endsWith(region.dataset.live)) {
         region.innerHTML = await response.text();
         region.dataset.state = "live";
