@@ -131,7 +131,7 @@ async def journey(browser: Any, url: str, reference: str, child: str, tmp_path: 
     await expect(row).to_contain_text("Hold by")
     await accessible(worker)
     await shoot(worker, tmp_path, "strategy-list")
-    await row.get_by_role("link", name="Children 1").click()
+    await row.get_by_role("link", name="Child 1").click()
     discussion_url = worker.url
     await expect(worker.get_by_test_id("children")).to_contain_text(child)
     await expect(worker.get_by_test_id("status")).to_have_text("Requested")
