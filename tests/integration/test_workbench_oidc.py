@@ -191,8 +191,9 @@ async def test_sign_in_walks_the_code_flow_and_keeps_the_access_token_in_the_ses
         set_cookie = [h for h in page.headers.get_list("set-cookie")
                       if h.startswith("wb_session=")]
         assert set_cookie and "HttpOnly" in set_cookie[0]
-        home = await browser.get(f"{workbench}/")
-        assert home.status_code == 200 and "Your work" in home.text
+        # Signed in: a social worker's start page is the strategy work list (not sign-in).
+        home = await browser.get(f"{workbench}/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/strategy"
         # Production takes tokens from the issuer only: the paste form is gone.
         assert (await browser.post(f"{workbench}/sign-in", data={"token": "x"})
                 ).status_code == 404
@@ -263,4 +264,5 @@ async def test_a_public_client_signs_in_by_pkce_alone() -> None:
             httpx.AsyncClient(follow_redirects=True) as browser:
         page = await browser.get(f"{workbench}/sign-in")
         assert page.status_code == 200 and "You are signed in" in page.text
-        assert (await browser.get(f"{workbench}/")).status_code == 200
+        assert (await browser.get(f"{workbench}/", follow_redirects=False)
+                ).headers["location"] == "/strategy"  # signed in, not sent to sign-in
