@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, get_args
 
+import pytest
+
 from mashcore.workingtime import WorkingCalendar
 from strategy import api_models
+from workbench import strategy
 from workbench import strategy_forms as sf
+from workbench.apis import ApiAnswer, ApiUnavailable
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday
 CALENDAR = WorkingCalendar.england()
@@ -131,3 +135,20 @@ def test_the_work_list_is_earliest_deadline_first_and_finished_discussions_last(
     # Within 3 working days of Monday: the end of Thursday (UK time).
     assert rows[3]["deadline"] == "2026-11-27T00:00:00+00:00"
     assert rows[4]["deadline"] is None and rows[4]["status_words"] == "Minutes circulated"
+
+
+def test_a_refused_form_asks_for_a_reload_names_its_fields_or_gives_the_standard_page() -> None:
+    lost = ApiAnswer(409, {"detail": "Strategy discussion x is 'held'."})
+    status, errors = strategy.form_errors(lost, sf.CANCEL_FIELDS)
+    assert status == 409 and "Reload" in errors[""] and "'held'" in errors[""]
+    problem = ApiAnswer(422, {"errors": [
+        {"field": "invitees", "message": "needs police (at least one invitee with agency "
+                                         "'police')"},
+        {"field": "invitees[2].agency", "message": "Input should be 'police', ..."}]})
+    assert strategy.form_errors(problem, sf.SCHEDULE_FIELDS) == (422, {
+        "invitees": "needs police (at least one invitee with agency 'police')"})
+    for status in (403, 404):
+        with pytest.raises(strategy.Refused):
+            strategy.form_errors(ApiAnswer(status, {}), sf.SCHEDULE_FIELDS)
+    with pytest.raises(ApiUnavailable):
+        strategy.form_errors(ApiAnswer(429, {}), sf.SCHEDULE_FIELDS)
