@@ -224,8 +224,9 @@ async def test_sign_in_walks_the_code_flow_and_keeps_the_access_token_in_the_ses
         set_cookie = [h for h in page.headers.get_list("set-cookie")
                       if h.startswith("wb_session=")]
         assert set_cookie and "HttpOnly" in set_cookie[0]
-        home = await browser.get(f"{workbench}/")
-        assert home.status_code == 200 and "Your work" in home.text
+        # Signed in: a social worker's start page is the strategy work list (not sign-in).
+        home = await browser.get(f"{workbench}/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/strategy"
         # Production takes tokens from the issuer only: the paste form is gone.
         assert (await browser.post(f"{workbench}/sign-in", data={"token": "x"})
                 ).status_code == 404
@@ -296,7 +297,8 @@ async def test_a_public_client_signs_in_by_pkce_alone() -> None:
             httpx.AsyncClient(follow_redirects=True) as browser:
         page = await browser.get(f"{workbench}/sign-in")
         assert page.status_code == 200 and "You are signed in" in page.text
-        assert (await browser.get(f"{workbench}/")).status_code == 200
+        assert (await browser.get(f"{workbench}/", follow_redirects=False)
+                ).headers["location"] == "/strategy"  # signed in, not sent to sign-in
 
 
 async def sign_out(browser: httpx.AsyncClient, workbench: str) -> httpx.Response:
@@ -311,7 +313,8 @@ async def test_sign_out_ends_the_session_at_the_issuer_too_and_comes_back_checke
     issuer, workbench = system
     async with httpx.AsyncClient(follow_redirects=True) as browser:
         await browser.get(f"{workbench}/sign-in")
-        assert (await browser.get(f"{workbench}/")).status_code == 200
+        assert (await browser.get(f"{workbench}/", follow_redirects=False)
+                ).headers["location"] == "/strategy"
         page = await sign_out(browser, workbench)
         assert [str(r.url).split("?")[0] for r in page.history] == [
             f"{workbench}/sign-out", f"{issuer.url}/logout"]
@@ -380,7 +383,8 @@ async def test_an_idle_session_and_a_session_past_its_lifetime_are_signed_out() 
         await browser.get(f"{workbench}/sign-in")
         for _ in range(3):  # used every 25 minutes: still signed in
             clock.advance(minutes=25)
-            assert (await browser.get(f"{workbench}/")).url.path == "/"
+            assert (await browser.get(f"{workbench}/", follow_redirects=False)
+                    ).headers["location"] == "/strategy"
         clock.advance(minutes=20)
         await browser.get(f"{workbench}/navigator/queue")  # the live queue's refresh: not use
         clock.advance(minutes=11)
@@ -392,7 +396,8 @@ async def test_an_idle_session_and_a_session_past_its_lifetime_are_signed_out() 
         await browser.get(f"{workbench}/sign-in")
         for _ in range(23):  # busy all shift: 23 x 25 minutes is 9 h 35 min
             clock.advance(minutes=25)
-            assert (await browser.get(f"{workbench}/")).url.path == "/"
+            assert (await browser.get(f"{workbench}/", follow_redirects=False)
+                    ).headers["location"] == "/strategy"
         clock.advance(minutes=25)  # 10 hours after signing in
         page = await browser.get(f"{workbench}/")
         assert page.url.path == "/signed-out" and "10 hours" in page.text
