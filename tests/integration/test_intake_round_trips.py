@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.pq import Trace
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
-from psycopg.pq import Trace
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
@@ -130,14 +130,21 @@ def test_one_post_sends_no_more_statements_than_counted(intake_client: TestClien
         assert table in joined, joined
 
 
+COUNTS = {
+    "contact": "SELECT count(*) FROM contact",
+    "outbox": "SELECT count(*) FROM outbox",
+    "idempotency_key": "SELECT count(*) FROM idempotency_key",
+    "audit_log": "SELECT count(*) FROM audit_log",
+}
+
+
 def stored_counts(url: str) -> dict[str, int]:
     """Rows of every table a contact POST writes."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return {table: int(connection.execute(text(f"SELECT count(*) FROM {table}"))
-                               .scalar_one())
-                    for table in ("contact", "outbox", "idempotency_key", "audit_log")}
+            return {table: int(connection.execute(text(query)).scalar_one())
+                    for table, query in COUNTS.items()}
     finally:
         engine.dispose()
 
