@@ -66,8 +66,8 @@ POOL_RECYCLE_SECONDS = 1800
 PING_AFTER_IDLE_SECONDS = 2.0
 """A pooled connection idle longer than this is pinged before use (issue 17).
 
-Decision: instead of ``pool_pre_ping`` (one round trip before every transaction, about one in
-eight of a contact POST's), a connection is pinged only when it has sat in the pool for a
+Decision: instead of ``pool_pre_ping`` (one round trip before every transaction, one of the
+eleven of a contact POST), a connection is pinged only when it has sat in the pool for a
 while: a PostgreSQL restart takes longer than that, so after one every connection is idle
 past it, is pinged, found dead and replaced before the request uses it (the first request
 after a restart still succeeds). Under load connections come straight back and are not
