@@ -15,11 +15,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+import mashcore.db
 from devinfra.postgres import PostgresServer, free_port, start_postgres
 from mash_app.services import iter_definitions
+from mashcore.db import make_engine
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
+from mashcore.outage import is_outage
 from mashcore.service import create_app
 from mashcore.settings import Settings
 from mashcore.topics import INTAKE_CONTACTS
@@ -119,3 +124,33 @@ async def test_an_outage_is_a_503_with_retry_after_and_the_retry_is_accepted_onc
         # sent again; consumers' inboxes make that exactly once in effect, see tests/e2e).
         ids = await eventually(received, what="both contacts published")
         assert set(ids) == {before.json()["contact_id"], retried.json()["contact_id"]}
+
+
+
+@pytest.mark.parametrize("idle_after", [0.0, 1e9])
+def test_after_a_restart_an_idle_pooled_connection_is_pinged_and_replaced(
+    own_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch, idle_after: float,
+) -> None:
+    # Issue 17: no ping before every transaction, only once a connection sat idle past
+    # mashcore.db.PING_AFTER_IDLE_SECONDS. Past it, the restart's dead connection is found by
+    # the ping and replaced (no error); within it, it is not pinged and its first statement
+    # fails as an outage (a 503 in a service) and the pool is invalidated for the next one.
+    monkeypatch.setattr(mashcore.db, "PING_AFTER_IDLE_SECONDS", idle_after)
+    own_postgres.create_database("pinged")
+    engine = make_engine(own_postgres.url("pinged"))
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+        own_postgres.pause()
+        own_postgres.resume()
+        if idle_after == 0.0:
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT 2")).scalar_one() == 2
+        else:
+            with pytest.raises(OperationalError) as failed, engine.connect() as connection:
+                connection.execute(text("SELECT 2"))
+            assert is_outage(failed.value)
+            with engine.connect() as connection:  # the pool was invalidated: a new one
+                assert connection.execute(text("SELECT 3")).scalar_one() == 3
+    finally:
+        engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, TypeDecorator, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 
@@ -33,16 +35,48 @@ def make_engine(url: str) -> Engine:
         )
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,  # survive a PostgreSQL restart without failing the first request
         hide_parameters=True,  # SQL parameters are referrals: never in errors or logs
         pool_size=10,
         max_overflow=10,
         # An unreachable server fails fast (a 503 the client can retry), never hangs a request.
         connect_args={"connect_timeout": 10},
         pool_timeout=10,
+        # Connections older than this are replaced at check-out (server or proxy idle limits).
+        pool_recycle=POOL_RECYCLE_SECONDS,
     )
+    sa_event.listen(engine.pool, "checkin", _note_checkin)
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return  # new (just connected) or just used: alive
+        try:
+            dialect.do_ping(dbapi_connection)  # what pool_pre_ping sends: one round trip
+        except Exception as exc:  # any failure: the pool discards it and checks out another
+            raise DisconnectionError("pooled connection found dead") from exc
+
+    sa_event.listen(engine.pool, "checkout", ping_if_idle)
+    return engine
+
+
+POOL_RECYCLE_SECONDS = 1800
+PING_AFTER_IDLE_SECONDS = 2.0
+"""A pooled connection idle longer than this is pinged before use (issue 17).
+
+Decision: instead of ``pool_pre_ping`` (one round trip before every transaction, one of the
+eleven of a contact POST), a connection is pinged only when it has sat in the pool for a
+while: a PostgreSQL restart takes longer than that, so after one every connection is idle
+past it, is pinged, found dead and replaced before the request uses it (the first request
+after a restart still succeeds). Under load connections come straight back and are not
+pinged. If one dies in the window anyway, its statement fails as an outage (a 503 with
+Retry-After; nothing committed) and SQLAlchemy invalidates the whole pool."""
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -103,15 +103,31 @@ class Idempotent:
         return None
 
     def run(self, ctx: ServiceContext, at: datetime,
-            change: Callable[[UnitOfWork], Answer]) -> JSONResponse:
+            change: Callable[[UnitOfWork], Answer], *, look_first: bool = True) -> JSONResponse:
         """The whole sequence in one unit of work: replay a retried request, or make the
         ``change`` (its rows, events and audit entries) and commit it with its answer under
-        the key."""
+        the key.
+
+        ``look_first=False`` (a command that only creates, issue 17): no lookup before the
+        change, one round trip less for every first attempt. A retry then makes the change
+        again, and the key's unique row refuses it at the commit: everything it wrote rolls
+        back and the stored answer is replayed (as when two attempts race today). If the
+        change itself refuses a retry, the stored answer still wins."""
         with ctx.unit_of_work() as uow:
-            replayed = self.replay(uow)
-            if replayed is not None:
-                return replayed
-            answer = change(uow)
+            if look_first:
+                replayed = self.replay(uow)
+                if replayed is not None:
+                    return replayed
+            try:
+                answer = change(uow)
+            except Exception:
+                if look_first or not self.key:
+                    raise
+                uow.session.rollback()
+                replayed = self.replay(uow)
+                if replayed is not None:
+                    return replayed
+                raise
             raced = self.commit(uow, status_code=answer.status_code, body=answer.body,
                                 location=answer.location, at=at)
             if raced is not None:

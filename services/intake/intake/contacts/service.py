@@ -146,7 +146,7 @@ def submit_contact(
                                        agency=principal.agency,
                                        partnership=contact.partnership))
 
-    return request.run(ctx, now, receive)
+    return request.run(ctx, now, receive, look_first=False)
 
 
 def get_contact(ctx: ServiceContext, principal: Principal, contact_id: str) -> ContactView:
