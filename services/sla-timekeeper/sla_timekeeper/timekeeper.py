@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
 from mashcore.consumer import EventHandler
+from mashcore.consumer_batch import BATCH_CASES
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
@@ -131,8 +132,7 @@ def publish(ctx: ServiceContext, uow: UnitOfWork, transition: Transition,
 def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Transition]:
     """One pipeline event moves the case's clocks; the transitions are published."""
     rules = rules_for(ctx, event.partnership)
-    rows = {row.clock_id: row for row in uow.session.exec(
-        select(ClockRow).where(ClockRow.case_reference == event.subject))}
+    rows = {row.clock_id: row for row in _case_clocks(uow, event.subject)}
     occurrence = Occurrence(type=event.type, case_reference=event.subject,
                             partnership=event.partnership, time=event.time, data=event.data)
     before = {clock_id: to_clock(row) for clock_id, row in rows.items()}
@@ -148,11 +148,48 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
                            partnership=clock.partnership, started_at=clock.started_at,
                            due_at=clock.due_at, duration="{}", status=clock.status)
         _store(row, clock, rules[clock.clock])
+        if clock.clock_id not in rows:
+            _remember(uow, row)
         uow.session.add(row)
         schedule.after_commit(ctx, uow, row.next_wake_at)
     for transition in transitions:
         publish(ctx, uow, transition, event)
     return transitions
+
+
+_PREFETCHED = "sla_clocks_of_batch"
+
+
+def _case_clocks(uow: UnitOfWork, case_reference: str) -> list[ClockRow]:
+    """The case's clocks. In a consumer's batch (issue 17) the clocks of all the batch's
+    cases are read in one query, on the first event, instead of one query per event; the
+    rows are the session's own, so a later event of the same case sees the earlier one's
+    changes. An event rolled back to its savepoint expunges the clocks it added: a case
+    whose remembered rows are no longer all in the session is read again."""
+    session = uow.session
+    cases: list[str] | None = session.info.get(BATCH_CASES)
+    if not cases or case_reference not in cases:
+        return list(session.exec(select(ClockRow).where(
+            ClockRow.case_reference == case_reference)))
+    known: dict[str, list[ClockRow]] | None = session.info.get(_PREFETCHED)
+    if known is None:
+        known = {case: [] for case in cases}
+        for row in session.exec(select(ClockRow).where(
+                col(ClockRow.case_reference).in_(cases))):
+            known[row.case_reference].append(row)
+        session.info[_PREFETCHED] = known
+    rows = known[case_reference]
+    if not all(row in session for row in rows):
+        rows = known[case_reference] = list(session.exec(select(ClockRow).where(
+            ClockRow.case_reference == case_reference)))
+    return list(rows)
+
+
+def _remember(uow: UnitOfWork, row: ClockRow) -> None:
+    """A clock just started, for the batch's later events of its case."""
+    known: dict[str, list[ClockRow]] | None = uow.session.info.get(_PREFETCHED)
+    if known is not None and row.case_reference in known:
+        known[row.case_reference].append(row)
 
 
 def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
