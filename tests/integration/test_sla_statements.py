@@ -7,6 +7,7 @@ statement per row fails them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -96,3 +97,39 @@ def test_a_batch_of_clock_starting_events_costs_a_bounded_number_of_statements(
     assert seen.count <= 6 * CASES + 10, seen.texts[:40]
     assert sum("pg_advisory_xact_lock" in t for t in seen.texts) == 1
     assert sum(t.startswith("SELECT sla_clock") for t in seen.texts) == 1
+
+
+def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_once(
+    engine: Engine, tmp_path: Path,
+) -> None:
+    clock = FrozenClock(NOW)
+    _consume_batch(engine, tmp_path, clock)
+    with unit_of_work(engine) as uow:
+        # A clock no rule knows any more (say, a pack edited wrongly), in the middle of the
+        # storm: due with the others.
+        uow.session.add(ClockRow(
+            clock_id=str(uuid.uuid4()), clock="retired_clock", case_reference="MASH-2026-BADCL0CK",
+            partnership="default", started_at=NOW - timedelta(days=9),
+            due_at=NOW - timedelta(days=8), duration="{}", status="running",
+            next_wake_at=NOW + timedelta(days=1)))
+        uow.commit()
+    clock.set(NOW + timedelta(days=3))
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus2.sqlite"), clock,
+                          name="sla-timekeeper")
+    with Statements(engine) as seen:
+        fired = fire_due_clocks(ctx)
+    # The claim, the case locks, one INSERT of the transitions, one of the outbox rows, one
+    # UPDATE (executemany) of the clocks, the failing clock's retry, the commit's metric:
+    # not a statement (nor a savepoint) per clock (1,507 for this batch before issue 17).
+    assert seen.count <= 10, seen.texts
+    assert not any("SAVEPOINT" in t for t in seen.texts)
+    # Each case: two breaches (decision, acknowledgement) and the outcome's warning.
+    assert fired == 3 * CASES
+    assert fire_due_clocks(ctx) == 0
+    with unit_of_work(engine) as uow:
+        breaches = [r.payload for r in uow.session.exec(select(OutboxRecord).where(
+            OutboxRecord.event_type == "mash.sla.clock.breached.v1"))]
+        [bad] = uow.session.exec(select(ClockRow).where(ClockRow.clock == "retired_clock"))
+    ids = [json.loads(b)["clock_id"] for b in breaches]
+    assert len(ids) == len(set(ids)) == 2 * CASES  # each breach written exactly once
+    assert bad.next_wake_at == NOW + timedelta(days=3, minutes=1)  # tried again later

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import text, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
@@ -62,15 +62,25 @@ def to_clock(row: ClockRow) -> Clock:
                  paused_at=row.paused_at, ended_at=row.ended_at)
 
 
+def _stored(clock: Clock, rule: ClockRule) -> dict[str, Any]:
+    """The columns of ``sla_clock`` a clock's state sets."""
+    return {"brag": clock.brag, "agency": clock.agency, "started_at": clock.started_at,
+            "due_at": clock.due_at,
+            "national_return_started_at": clock.national_return_started_at,
+            "duration": json.dumps(dict(clock.duration)), "status": clock.status,
+            "warned": json.dumps(list(clock.warned)), "breached": clock.breached,
+            "paused_at": clock.paused_at, "ended_at": clock.ended_at,
+            "next_wake_at": next_wake(clock, rule)}
+
+
+_STORED = (
+    "brag", "agency", "started_at", "due_at", "national_return_started_at", "duration",
+    "status", "warned", "breached", "paused_at", "ended_at", "next_wake_at")
+
+
 def _store(row: ClockRow, clock: Clock, rule: ClockRule) -> None:
-    row.brag, row.agency = clock.brag, clock.agency
-    row.started_at, row.due_at = clock.started_at, clock.due_at
-    row.national_return_started_at = clock.national_return_started_at
-    row.duration = json.dumps(dict(clock.duration))
-    row.status, row.warned, row.breached = clock.status, json.dumps(list(clock.warned)), \
-        clock.breached
-    row.paused_at, row.ended_at = clock.paused_at, clock.ended_at
-    row.next_wake_at = next_wake(clock, rule)
+    for name, value in _stored(clock, rule).items():
+        setattr(row, name, value)
 
 
 def sla_event_data(transition: Transition) -> tuple[str, dict[str, Any]]:
@@ -223,7 +233,29 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     now = now or ctx.clock.now()
     try:
         with ctx.unit_of_work() as uow:
-            fired = sum(_fire(ctx, uow, row, now) for row in _claim(uow, now))
+            fired, failed, moved = 0, [], []
+            for row in _claim(uow, now):
+                # Worked out first (no database, nothing staged): a clock that cannot be
+                # worked out (say, its rule gone from the pack) is left out and tried again
+                # later, without a savepoint per clock. A failure while staging or writing
+                # (an event refused by its contract, a clock changed meanwhile) still rolls
+                # the batch back to the clock-by-clock path below.
+                try:
+                    due = _due(ctx, row, now)
+                except Exception:
+                    log.exception("clock could not be fired; retrying later",
+                                  clock_id=row.clock_id)
+                    failed.append(row.clock_id)
+                    continue
+                rule, clock, transitions = due
+                for transition in transitions:
+                    publish(ctx, uow, transition, None)
+                moved.append({"b_clock_id": row.clock_id, "b_version": row.version,
+                              **_stored(clock, rule)})
+                fired += len(transitions)
+            uow.session.flush()  # the transitions and outbox rows: one INSERT each
+            _move(uow, moved)
+            _retry_later(uow, failed, now)
             uow.commit()
     except Exception:
         # A clock that cannot be fired, or one changed meanwhile: nothing of the batch was
@@ -254,14 +286,51 @@ def _claim(uow: UnitOfWork, now: datetime) -> list[ClockRow]:
     return [row for row in rows if row.case_reference in free]
 
 
-def _fire(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, now: datetime) -> int:
-    """One clock's due transitions, staged in the session (written by the next flush)."""
+_Due = tuple[ClockRule, Clock, list[Transition]]
+
+
+def _due(ctx: ServiceContext, row: ClockRow, now: datetime) -> _Due:
+    """One clock's due transitions, worked out (nothing staged, no database)."""
     rule = rules_for(ctx, row.partnership)[row.clock]
     clock, transitions = due_transitions(to_clock(row), rule, now)
+    return rule, clock, [replace(transition, clock=clock) for transition in transitions]
+
+
+def _stage(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, due: _Due) -> int:
+    """The transitions staged in the session (written by the next flush)."""
+    rule, clock, transitions = due
     for transition in transitions:
-        publish(ctx, uow, replace(transition, clock=clock), None)
+        publish(ctx, uow, transition, None)
     _store(row, clock, rule)
     return len(transitions)
+
+
+def _fire(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, now: datetime) -> int:
+    """One clock's due transitions, staged in the session (written by the next flush)."""
+    return _stage(ctx, uow, row, _due(ctx, row, now))
+
+
+_MOVE = (update(ClockRow.__table__)  # type: ignore[arg-type]
+         .where(ClockRow.__table__.c.clock_id == bindparam("b_clock_id"),  # type: ignore[attr-defined]
+                ClockRow.__table__.c.version == bindparam("b_version"))  # type: ignore[attr-defined]
+         .values(version=ClockRow.__table__.c.version + 1,  # type: ignore[attr-defined]
+                 **{name: bindparam(name) for name in _STORED}))
+
+
+def _move(uow: UnitOfWork, moved: list[dict[str, Any]]) -> None:
+    """The fired clocks' new state, in one statement (executemany of one UPDATE), each
+    only if its version is still the one claimed; any other (a clock changed meanwhile)
+    fails the batch, which is then fired clock by clock."""
+    if not moved:
+        return
+    connection = uow.session.connection()
+    result = connection.execute(_MOVE, moved)
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(moved):
+        raise StaleDataError(f"{len(moved) - result.rowcount} clocks changed meanwhile")
+    # The session's copies are stale now: read again if anything looks at them.
+    for row in uow.session.identity_map.values():
+        if isinstance(row, ClockRow):
+            uow.session.expire(row)
 
 
 def _retry_later(uow: UnitOfWork, failed: list[str], now: datetime) -> None:
