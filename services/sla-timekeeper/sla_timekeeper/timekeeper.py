@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
@@ -310,11 +310,11 @@ def _fire(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, now: datetime) ->
     return _stage(ctx, uow, row, _due(ctx, row, now))
 
 
-_MOVE = (update(ClockRow.__table__)  # type: ignore[arg-type]
-         .where(ClockRow.__table__.c.clock_id == bindparam("b_clock_id"),  # type: ignore[attr-defined]
-                ClockRow.__table__.c.version == bindparam("b_version"))  # type: ignore[attr-defined]
-         .values(version=ClockRow.__table__.c.version + 1,  # type: ignore[attr-defined]
-                 **{name: bindparam(name) for name in _STORED}))
+_CLOCKS: Table = ClockRow.__table__  # type: ignore[attr-defined]
+_MOVE = (update(_CLOCKS)
+         .where(_CLOCKS.c.clock_id == bindparam("b_clock_id"),
+                _CLOCKS.c.version == bindparam("b_version"))
+         .values(version=_CLOCKS.c.version + 1, **{name: bindparam(name) for name in _STORED}))
 
 
 def _move(uow: UnitOfWork, moved: list[dict[str, Any]]) -> None:
