@@ -225,10 +225,12 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     tried in one more query, and a clock whose case is being changed (its lock held) is left
     for the next run; everywhere the version column refuses a clock that changed meanwhile.
     Nothing is published twice. Their transitions, outbox rows and new wake times are
-    written together, in one commit (the relay then publishes them in batches). A clock
-    that cannot be fired never holds up the others: should any part of the batch fail, it
-    is rolled back and fired again one clock per savepoint, where the failing clock is
-    logged and tried again a minute later.
+    written together, in one commit and a few statements (one INSERT of the transitions,
+    one of the outbox rows, one versioned UPDATE executemany of the clocks; the relay then
+    publishes them in batches). A clock that cannot be fired never holds up the others:
+    one whose transitions cannot be worked out is left out and tried again a minute later;
+    should any other part of the batch fail, it is rolled back and fired again one clock
+    per savepoint, where the failing clock is logged and tried again a minute later.
     """
     now = now or ctx.clock.now()
     try:
