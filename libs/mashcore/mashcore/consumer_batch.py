@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from mashcore.db import unit_of_work
+from mashcore.db import UnitOfWork, unit_of_work
 from mashcore.envelope import Event
 from mashcore.inbox import InboxRecord, already_processed, record_processed
 from mashcore.logging import bind_event_context, clear_event_context
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
     from mashcore.consumer import EventConsumer, EventHandler
 
 log = structlog.get_logger(__name__)
+# session.info key: the sorted case references of the batch being applied (handlers may
+# prefetch their state in one query; see sla_timekeeper.timekeeper.apply_event).
+BATCH_CASES = "mash_batch_cases"
 
 
 @dataclass
@@ -133,6 +137,19 @@ def _with_parked(consumer: EventConsumer, cases: list[str]) -> list[str]:
     return [case for case in cases if case in found]
 
 
+def _lock_cases(uow: UnitOfWork, cases: list[str]) -> None:
+    """Every case's lock (as ``UnitOfWork.lock_case`` takes it), in one statement, in the
+    sorted order of ``cases`` (one consistent order: see the module's docstring); unnest
+    keeps the array's order."""
+    if uow.session.connection().dialect.name != "postgresql":
+        for case_reference in cases:
+            uow.lock_case(case_reference)
+        return
+    uow.session.execute(text(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended('mash-case:' || c, 0))) "
+        "FROM unnest(CAST(:cases AS text[])) WITH ORDINALITY AS t(c, n)"), {"cases": cases})
+
+
 def _apply_batch(consumer: EventConsumer,
                  items: list[tuple[Message, Event, EventHandler]]) -> BatchOutcome:
     cases = sorted({event.subject for _m, event, _h in items})
@@ -142,8 +159,9 @@ def _apply_batch(consumer: EventConsumer,
     applied_cases: dict[str, None] = {}
     now = consumer._clock.now()
     with unit_of_work(consumer._engine, consumer._on_commit) as uow:
-        for case_reference in cases:  # one consistent order: see the module's docstring
-            uow.lock_case(case_reference)
+        _lock_cases(uow, cases)
+        # The batch's cases, for a handler that loads their state in one query.
+        uow.session.info[BATCH_CASES] = cases
         # The events this consumer has committed already: one query for the whole batch.
         done = set(uow.session.exec(
             select(InboxRecord.event_id).where(

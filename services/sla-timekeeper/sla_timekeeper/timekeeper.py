@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import text, update
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
 from mashcore.consumer import EventHandler
+from mashcore.consumer_batch import BATCH_CASES
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
@@ -61,15 +62,25 @@ def to_clock(row: ClockRow) -> Clock:
                  paused_at=row.paused_at, ended_at=row.ended_at)
 
 
+def _stored(clock: Clock, rule: ClockRule) -> dict[str, Any]:
+    """The columns of ``sla_clock`` a clock's state sets."""
+    return {"brag": clock.brag, "agency": clock.agency, "started_at": clock.started_at,
+            "due_at": clock.due_at,
+            "national_return_started_at": clock.national_return_started_at,
+            "duration": json.dumps(dict(clock.duration)), "status": clock.status,
+            "warned": json.dumps(list(clock.warned)), "breached": clock.breached,
+            "paused_at": clock.paused_at, "ended_at": clock.ended_at,
+            "next_wake_at": next_wake(clock, rule)}
+
+
+_STORED = (
+    "brag", "agency", "started_at", "due_at", "national_return_started_at", "duration",
+    "status", "warned", "breached", "paused_at", "ended_at", "next_wake_at")
+
+
 def _store(row: ClockRow, clock: Clock, rule: ClockRule) -> None:
-    row.brag, row.agency = clock.brag, clock.agency
-    row.started_at, row.due_at = clock.started_at, clock.due_at
-    row.national_return_started_at = clock.national_return_started_at
-    row.duration = json.dumps(dict(clock.duration))
-    row.status, row.warned, row.breached = clock.status, json.dumps(list(clock.warned)), \
-        clock.breached
-    row.paused_at, row.ended_at = clock.paused_at, clock.ended_at
-    row.next_wake_at = next_wake(clock, rule)
+    for name, value in _stored(clock, rule).items():
+        setattr(row, name, value)
 
 
 def sla_event_data(transition: Transition) -> tuple[str, dict[str, Any]]:
@@ -131,8 +142,7 @@ def publish(ctx: ServiceContext, uow: UnitOfWork, transition: Transition,
 def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Transition]:
     """One pipeline event moves the case's clocks; the transitions are published."""
     rules = rules_for(ctx, event.partnership)
-    rows = {row.clock_id: row for row in uow.session.exec(
-        select(ClockRow).where(ClockRow.case_reference == event.subject))}
+    rows = {row.clock_id: row for row in _case_clocks(uow, event.subject)}
     occurrence = Occurrence(type=event.type, case_reference=event.subject,
                             partnership=event.partnership, time=event.time, data=event.data)
     before = {clock_id: to_clock(row) for clock_id, row in rows.items()}
@@ -148,11 +158,48 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
                            partnership=clock.partnership, started_at=clock.started_at,
                            due_at=clock.due_at, duration="{}", status=clock.status)
         _store(row, clock, rules[clock.clock])
+        if clock.clock_id not in rows:
+            _remember(uow, row)
         uow.session.add(row)
         schedule.after_commit(ctx, uow, row.next_wake_at)
     for transition in transitions:
         publish(ctx, uow, transition, event)
     return transitions
+
+
+_PREFETCHED = "sla_clocks_of_batch"
+
+
+def _case_clocks(uow: UnitOfWork, case_reference: str) -> list[ClockRow]:
+    """The case's clocks. In a consumer's batch (issue 17) the clocks of all the batch's
+    cases are read in one query, on the first event, instead of one query per event; the
+    rows are the session's own, so a later event of the same case sees the earlier one's
+    changes. An event rolled back to its savepoint expunges the clocks it added: a case
+    whose remembered rows are no longer all in the session is read again."""
+    session = uow.session
+    cases: list[str] | None = session.info.get(BATCH_CASES)
+    if not cases or case_reference not in cases:
+        return list(session.exec(select(ClockRow).where(
+            ClockRow.case_reference == case_reference)))
+    known: dict[str, list[ClockRow]] | None = session.info.get(_PREFETCHED)
+    if known is None:
+        known = {case: [] for case in cases}
+        for row in session.exec(select(ClockRow).where(
+                col(ClockRow.case_reference).in_(cases))):
+            known[row.case_reference].append(row)
+        session.info[_PREFETCHED] = known
+    rows = known[case_reference]
+    if not all(row in session for row in rows):
+        rows = known[case_reference] = list(session.exec(select(ClockRow).where(
+            ClockRow.case_reference == case_reference)))
+    return list(rows)
+
+
+def _remember(uow: UnitOfWork, row: ClockRow) -> None:
+    """A clock just started, for the batch's later events of its case."""
+    known: dict[str, list[ClockRow]] | None = uow.session.info.get(_PREFETCHED)
+    if known is not None and row.case_reference in known:
+        known[row.case_reference].append(row)
 
 
 def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
@@ -178,15 +225,39 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     tried in one more query, and a clock whose case is being changed (its lock held) is left
     for the next run; everywhere the version column refuses a clock that changed meanwhile.
     Nothing is published twice. Their transitions, outbox rows and new wake times are
-    written together, in one commit (the relay then publishes them in batches). A clock
-    that cannot be fired never holds up the others: should any part of the batch fail, it
-    is rolled back and fired again one clock per savepoint, where the failing clock is
-    logged and tried again a minute later.
+    written together, in one commit and a few statements (one INSERT of the transitions,
+    one of the outbox rows, one versioned UPDATE executemany of the clocks; the relay then
+    publishes them in batches). A clock that cannot be fired never holds up the others:
+    one whose transitions cannot be worked out is left out and tried again a minute later;
+    should any other part of the batch fail, it is rolled back and fired again one clock
+    per savepoint, where the failing clock is logged and tried again a minute later.
     """
     now = now or ctx.clock.now()
     try:
         with ctx.unit_of_work() as uow:
-            fired = sum(_fire(ctx, uow, row, now) for row in _claim(uow, now))
+            fired, failed, moved = 0, [], []
+            for row in _claim(uow, now):
+                # Worked out first (no database, nothing staged): a clock that cannot be
+                # worked out (say, its rule gone from the pack) is left out and tried again
+                # later, without a savepoint per clock. A failure while staging or writing
+                # (an event refused by its contract, a clock changed meanwhile) still rolls
+                # the batch back to the clock-by-clock path below.
+                try:
+                    due = _due(ctx, row, now)
+                except Exception:
+                    log.exception("clock could not be fired; retrying later",
+                                  clock_id=row.clock_id)
+                    failed.append(row.clock_id)
+                    continue
+                rule, clock, transitions = due
+                for transition in transitions:
+                    publish(ctx, uow, transition, None)
+                moved.append({"b_clock_id": row.clock_id, "b_version": row.version,
+                              **_stored(clock, rule)})
+                fired += len(transitions)
+            uow.session.flush()  # the transitions and outbox rows: one INSERT each
+            _move(uow, moved)
+            _retry_later(uow, failed, now)
             uow.commit()
     except Exception:
         # A clock that cannot be fired, or one changed meanwhile: nothing of the batch was
@@ -217,14 +288,51 @@ def _claim(uow: UnitOfWork, now: datetime) -> list[ClockRow]:
     return [row for row in rows if row.case_reference in free]
 
 
-def _fire(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, now: datetime) -> int:
-    """One clock's due transitions, staged in the session (written by the next flush)."""
+_Due = tuple[ClockRule, Clock, list[Transition]]
+
+
+def _due(ctx: ServiceContext, row: ClockRow, now: datetime) -> _Due:
+    """One clock's due transitions, worked out (nothing staged, no database)."""
     rule = rules_for(ctx, row.partnership)[row.clock]
     clock, transitions = due_transitions(to_clock(row), rule, now)
+    return rule, clock, [replace(transition, clock=clock) for transition in transitions]
+
+
+def _stage(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, due: _Due) -> int:
+    """The transitions staged in the session (written by the next flush)."""
+    rule, clock, transitions = due
     for transition in transitions:
-        publish(ctx, uow, replace(transition, clock=clock), None)
+        publish(ctx, uow, transition, None)
     _store(row, clock, rule)
     return len(transitions)
+
+
+def _fire(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, now: datetime) -> int:
+    """One clock's due transitions, staged in the session (written by the next flush)."""
+    return _stage(ctx, uow, row, _due(ctx, row, now))
+
+
+_CLOCKS: Table = ClockRow.__table__  # type: ignore[attr-defined]
+_MOVE = (update(_CLOCKS)
+         .where(_CLOCKS.c.clock_id == bindparam("b_clock_id"),
+                _CLOCKS.c.version == bindparam("b_version"))
+         .values(version=_CLOCKS.c.version + 1, **{name: bindparam(name) for name in _STORED}))
+
+
+def _move(uow: UnitOfWork, moved: list[dict[str, Any]]) -> None:
+    """The fired clocks' new state, in one statement (executemany of one UPDATE), each
+    only if its version is still the one claimed; any other (a clock changed meanwhile)
+    fails the batch, which is then fired clock by clock."""
+    if not moved:
+        return
+    connection = uow.session.connection()
+    result = connection.execute(_MOVE, moved)
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(moved):
+        raise StaleDataError(f"{len(moved) - result.rowcount} clocks changed meanwhile")
+    # The session's copies are stale now: read again if anything looks at them.
+    for row in uow.session.identity_map.values():
+        if isinstance(row, ClockRow):
+            uow.session.expire(row)
 
 
 def _retry_later(uow: UnitOfWork, failed: list[str], now: datetime) -> None:

@@ -1,0 +1,135 @@
+"""The SLA timekeeper's cost per event and per fired clock, as counts of SQL statements on the
+real PostgreSQL server (issue 17): deterministic, unlike a time. A batch of clock-starting
+events is applied in one transaction by the batched consumer; a storm of due clocks is fired
+in one batch. The bounds are what the code does today; a change that goes back to a
+statement per row fails them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from mashcore.clock import FrozenClock
+from mashcore.consumer import EventConsumer
+from mashcore.db import make_engine, unit_of_work
+from mashcore.embedded_bus import EmbeddedBus
+from mashcore.migrations import upgrade_to_head
+from mashcore.outbox import OutboxRecord
+from mashcore.topics import INTAKE_CONTACTS
+from sla_timekeeper.models import ClockRow
+from sla_timekeeper.service import SERVICE as TIMEKEEPER
+from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
+from tests.support import contact_received_event, service_context
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
+CASES = 100
+
+
+@pytest.fixture(name="engine")
+def timekeeper_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    upgrade_to_head(engine, TIMEKEEPER.migrations)
+    yield engine
+    engine.dispose()
+
+
+class Statements:
+    """Counts the SQL statements sent on an engine (an executemany counts once)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self.texts: list[str] = []
+        self._engine = engine
+
+    def __enter__(self) -> Statements:
+        sa_event.listen(self._engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        sa_event.remove(self._engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.count += 1
+        self.texts.append(statement.split("\n", 1)[0][:80])
+
+
+def _consume_batch(engine: Engine, tmp_path: Path, clock: FrozenClock) -> Statements:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    ctx = service_context(engine, bus, clock, name="sla-timekeeper")
+    consumer = EventConsumer(name="sla-timekeeper", engine=engine, bus=bus,
+                             registry=ctx.registry, clock=clock,
+                             handlers=event_handlers(ctx), batch_size=CASES)
+    events = [contact_received_event(f"MASH-2026-STMT{i:04d}",
+                                     contact_id=str(uuid.UUID(int=i + 1)))
+              for i in range(CASES)]
+    messages = [e.to_message(INTAKE_CONTACTS) for e in events]
+
+    with Statements(engine) as seen:
+        asyncio.run(consumer.handle_batch(messages))
+    return seen
+
+
+def test_a_batch_of_clock_starting_events_costs_a_bounded_number_of_statements(
+    engine: Engine, tmp_path: Path,
+) -> None:
+    seen = _consume_batch(engine, tmp_path, FrozenClock(NOW))
+    with unit_of_work(engine) as uow:
+        clocks = uow.session.exec(select(func.count()).select_from(ClockRow)).one()
+        started = uow.session.exec(select(func.count()).select_from(OutboxRecord).where(
+            col(OutboxRecord.event_type) == "mash.sla.clock.started.v1")).one()
+    assert clocks == started and clocks >= 3 * CASES  # every clock of every case, applied
+    print(f"\n{seen.count} statements for {CASES} events, {clocks} clocks")
+    # Per event: its savepoint and release, its inbox row, its clocks, their transitions,
+    # their outbox rows (each one INSERT of several rows). Per batch: the parked-event and
+    # inbox look-ups, the cases' locks (one statement), the clocks of all its cases (one
+    # query), the commit's few. Before issue 17's batching: a lock and a clock query per
+    # event as well (805 for these 100 events).
+    assert seen.count <= 6 * CASES + 10, seen.texts[:40]
+    assert sum("pg_advisory_xact_lock" in t for t in seen.texts) == 1
+    assert sum(t.startswith("SELECT sla_clock") for t in seen.texts) == 1
+
+
+def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_once(
+    engine: Engine, tmp_path: Path,
+) -> None:
+    clock = FrozenClock(NOW)
+    _consume_batch(engine, tmp_path, clock)
+    with unit_of_work(engine) as uow:
+        # A clock no rule knows any more (say, a pack edited wrongly), in the middle of the
+        # storm: due with the others.
+        uow.session.add(ClockRow(
+            clock_id=str(uuid.uuid4()), clock="retired_clock", case_reference="MASH-2026-BADCL0CK",
+            partnership="default", started_at=NOW - timedelta(days=9),
+            due_at=NOW - timedelta(days=8), duration="{}", status="running",
+            next_wake_at=NOW + timedelta(days=1)))
+        uow.commit()
+    clock.set(NOW + timedelta(days=3))
+    ctx = service_context(engine, EmbeddedBus(tmp_path / "bus2.sqlite"), clock,
+                          name="sla-timekeeper")
+    with Statements(engine) as seen:
+        fired = fire_due_clocks(ctx)
+    # The claim, the case locks, one INSERT of the transitions, one of the outbox rows, one
+    # UPDATE (executemany) of the clocks, the failing clock's retry, the commit's metric:
+    # not a statement (nor a savepoint) per clock (1,507 for this batch before issue 17).
+    assert seen.count <= 10, seen.texts
+    assert not any("SAVEPOINT" in t for t in seen.texts)
+    # Each case: two breaches (decision, acknowledgement) and the outcome's warning.
+    assert fired == 3 * CASES
+    assert fire_due_clocks(ctx) == 0
+    with unit_of_work(engine) as uow:
+        breaches = [r.payload for r in uow.session.exec(select(OutboxRecord).where(
+            OutboxRecord.event_type == "mash.sla.clock.breached.v1"))]
+        [bad] = uow.session.exec(select(ClockRow).where(ClockRow.clock == "retired_clock"))
+    ids = [json.loads(b)["clock_id"] for b in breaches]
+    assert len(ids) == len(set(ids)) == 2 * CASES  # each breach written exactly once
+    assert bad.next_wake_at == NOW + timedelta(days=3, minutes=1)  # tried again later
