@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-SERVICES = ("intake", "triage", "mash-enquiries")
+SERVICES = ("intake", "triage", "mash-enquiries", "strategy")
 
 
 class ApiUnavailable(Exception):

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import manager, officer, oidc, session, views
+from workbench import conferences, manager, officer, oidc, session, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -44,6 +44,7 @@ class WorkbenchSettings(BaseSettings):
     intake_url: str = f"http://127.0.0.1:{SERVICE_PORTS['intake']}"
     triage_url: str = f"http://127.0.0.1:{SERVICE_PORTS['triage']}"
     enquiries_url: str = f"http://127.0.0.1:{SERVICE_PORTS['mash-enquiries']}"
+    strategy_url: str = f"http://127.0.0.1:{SERVICE_PORTS['strategy']}"
     # None: Secure cookies unless the browser is on a loopback address (development).
     cookie_secure: bool | None = None
     refresh_seconds: int = 5
@@ -57,14 +58,15 @@ class WorkbenchSettings(BaseSettings):
 
     def api_urls(self) -> dict[str, str]:
         return {"intake": self.intake_url, "triage": self.triage_url,
-                "mash-enquiries": self.enquiries_url}
+                "mash-enquiries": self.enquiries_url, "strategy": self.strategy_url}
 
 
 def workbench_for(settings: Settings, port_offset: int = 0) -> FastAPI:
     """The workbench `mash run` serves next to the services, on their ports (+ offset)."""
     wb = WorkbenchSettings()
     defaults = WorkbenchSettings.model_fields
-    urls = {"intake_url": "intake", "triage_url": "triage", "enquiries_url": "mash-enquiries"}
+    urls = {"intake_url": "intake", "triage_url": "triage", "enquiries_url": "mash-enquiries",
+            "strategy_url": "strategy"}
     for field, service in urls.items():
         if getattr(wb, field) == defaults[field].default:  # not set in the environment
             port = SERVICE_PORTS[service] + port_offset
@@ -224,7 +226,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
             return user
         return dependency
 
-    for pages in (manager, officer):
+    for pages in (manager, officer, conferences):
         pages.install(app, api=api, render=render, user_with=user_with, form=form,
                       now=clock.now)
 
