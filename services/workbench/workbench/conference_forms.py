@@ -114,3 +114,127 @@ def conference_rows(conferences: Iterable[Mapping[str, Any]],
 def status_words(status: str) -> str:
     """``awaiting_schedule`` as ``Awaiting schedule``."""
     return status.replace("_", " ").capitalize()
+
+
+YES_NO: dict[str, str] = {"yes": "Yes", "no": "No"}
+
+REVIEW_DECISIONS: dict[str, str] = {
+    "continue": "The plan continues",
+    "change": "The plan continues, changed",
+    "end": "The plan ends",
+    "step_down_child_in_need": "Step down to a child in need plan",
+    "step_down_early_help": "Step down to early help",
+}
+
+HELD_FIELDS = ("held_at", "attendees", "decision_summary")
+CHILD_FIELDS = ("plan", "category_of_abuse", "core_group", "outline_plan",
+                "first_review_due_on")
+CORE_GROUP_SCHEDULE_FIELDS = ("scheduled_for", "invitees", "format", "ends_at", "location",
+                              "dial_in")
+CORE_GROUP_HELD_FIELDS = ("held_at", "attendees", "new_actions")
+MINUTES_FIELDS = ("minutes",)
+REVIEW_SCHEDULE_FIELDS = ("scheduled_for", "chaired_by_iro", "invitees", "format", "ends_at",
+                          "location", "dial_in")
+REVIEW_HELD_FIELDS = ("held_at", "attendees", "decision", "category_of_abuse",
+                      "next_review_due_on", "rationale")
+
+
+def child_field(child_number: int, name: str) -> str:
+    """The held form's field for one child's decision: ``child-2-plan``."""
+    return f"child-{child_number}-{name}"
+
+
+def _categories(fields: Mapping[str, Any], name: str) -> list[str]:
+    value = fields.get(name) or []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def held_body(fields: Mapping[str, Any], child_numbers: Iterable[int]) -> dict[str, Any]:
+    """The ICPC held form as ``IcpcHeldIn``: a decision per child (plan yes/no as the
+    boolean, the categories ticked, the core group a participant a line)."""
+    decisions = []
+    for n in child_numbers:
+        decision: dict[str, Any] = {"child_number": n}
+        plan = fields.get(child_field(n, "plan"))
+        if plan in YES_NO:
+            decision["plan"] = plan == "yes"
+        decision["category_of_abuse"] = _categories(fields, child_field(n, "category_of_abuse"))
+        decision["core_group"] = participants(str(fields.get(child_field(n, "core_group"), "")))
+        for name in ("outline_plan", "first_review_due_on"):
+            if str(fields.get(child_field(n, name), "")).strip():
+                decision[name] = str(fields[child_field(n, name)]).strip()
+        decisions.append(decision)
+    body: dict[str, Any] = {"attendees": participants(str(fields.get("attendees", ""))),
+                            "decisions": decisions}
+    if str(fields.get("held_at", "")).strip():
+        body["held_at"] = _datetime(str(fields["held_at"]).strip())
+    if str(fields.get("decision_summary", "")).strip():
+        body["decision_summary"] = str(fields["decision_summary"]).strip()
+    return body
+
+
+def held_errors(problem: Mapping[str, Any], child_numbers: list[int]) -> dict[str, str]:
+    """A held problem's errors by form field: ``decisions.0.category_of_abuse`` is the
+    first child's categories field; others as ``views.field_errors``."""
+    errors: dict[str, str] = {}
+    rest = []
+    for error in problem.get("errors") or []:
+        parts = str(error.get("field", "")).replace("[", ".").replace("]", "").split(".")
+        if (parts[0] == "decisions" and len(parts) > 2 and parts[1].isdigit()
+                and int(parts[1]) < len(child_numbers) and parts[2] in CHILD_FIELDS):
+            key = child_field(child_numbers[int(parts[1])], parts[2])
+            errors.setdefault(key, str(error.get("message", "Check this answer")))
+        else:
+            rest.append(error)
+    if rest or not errors:
+        for key, message in views.field_errors({**problem, "errors": rest},
+                                               HELD_FIELDS).items():
+            errors.setdefault(key, message)
+    return errors
+
+
+def arranged_body(fields: Mapping[str, str], names: Iterable[str]) -> dict[str, Any]:
+    """A core group or review schedule form (``names``) as the API's body."""
+    return schedule_body({k: v for k, v in fields.items() if k in set(names)})
+
+
+def actions(text: str) -> list[dict[str, Any]]:
+    """New plan actions, one a line: ``what; role[, agency]; YYYY-MM-DD``."""
+    found = []
+    for line in views.lines(text):
+        what, _, rest = line.partition(";")
+        owner, _, due = rest.partition(";")
+        role, _, agency = owner.partition(",")
+        action: dict[str, Any] = {"what": what.strip(),
+                                  "owner_role": role.strip().lower().replace(" ", "_"),
+                                  "due_on": due.strip()}
+        if agency.strip():
+            action["owner_agency"] = agency.strip().lower().replace(" ", "_")
+        found.append(action)
+    return found
+
+
+def core_group_held_body(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The core group held form as ``CoreGroupHeldIn``."""
+    body: dict[str, Any] = {"attendees": participants(fields.get("attendees", "")),
+                            "new_actions": actions(fields.get("new_actions", ""))}
+    if fields.get("held_at", "").strip():
+        body["held_at"] = _datetime(fields["held_at"].strip())
+    return body
+
+
+def review_held_body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The review held form as ``ReviewHeldIn``."""
+    body: dict[str, Any] = {"attendees": participants(str(fields.get("attendees", ""))),
+                            "category_of_abuse": _categories(fields, "category_of_abuse")}
+    if str(fields.get("held_at", "")).strip():
+        body["held_at"] = _datetime(str(fields["held_at"]).strip())
+    for name in ("decision", "next_review_due_on", "rationale"):
+        if str(fields.get(name, "")).strip():
+            body[name] = str(fields[name]).strip()
+    return body
+
+
+def unprefixed(fields: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """One of several forms on a page (ids unique by ``prefix``): its fields by API name."""
+    return {key.removeprefix(prefix): value for key, value in fields.items()}
