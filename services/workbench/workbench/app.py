@@ -102,6 +102,7 @@ def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"),
                       autoescape=select_autoescape(["html"]))
     env.globals["decline_reasons"] = views.DECLINE_REASONS
+    env.globals["conference_roles"] = conferences.READER_ROLES
     return env
 
 

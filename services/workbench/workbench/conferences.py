@@ -41,6 +41,13 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
             raise ApiUnavailable(STRATEGY)
         return answer.body
 
+    @app.get("/conferences", response_class=HTMLResponse)
+    async def open_conferences(request: Request, user: Reader) -> Response:
+        rows = await read("/v1/conferences", user[1])
+        return render(request, "conference_list.html", principal=user[0],
+                      rows=forms.conference_rows(rows or [], now()),
+                      status_words=forms.status_words)
+
     @app.get("/cases/{reference}/conferences", response_class=HTMLResponse)
     async def case_conferences(request: Request, reference: str, user: Reader) -> Response:
         conferences = await read(f"/v1/cases/{reference}/conferences", user[1])
