@@ -122,8 +122,14 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
 
     # The social worker: the case's conferences, the ICPC awaiting its date, arranged.
     sw = await sign_in(browser, url, SW_TOKEN, page_errors)
-    await expect(sw.get_by_role("link", name="Conferences")).to_be_visible()
-    await sw.goto(f"{url}/cases/{reference}/conferences")
+    await sw.get_by_role("link", name="Conferences", exact=True).click()
+    listed = sw.get_by_test_id("open-conferences").locator("tbody tr")
+    await expect(listed).to_have_count(1)
+    await expect(listed.first).to_contain_text(reference)
+    await expect(listed.first).to_contain_text("Awaiting schedule")
+    await accessible(sw)
+    await shoot(sw, tmp_path, "conference-list")
+    await listed.first.get_by_role("link", name="all conferences and plans").click()
     rows = sw.get_by_test_id("conferences").locator("tbody tr")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("Awaiting schedule")
@@ -223,7 +229,7 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
 
     # An information officer has no conference pages: no navigation entry, the 403 page.
     officer: Page = await sign_in(browser, url, OFFICER_TOKEN, page_errors)
-    await expect(officer.get_by_role("link", name="Conferences")).to_have_count(0)
+    await expect(officer.get_by_role("link", name="Conferences", exact=True)).to_have_count(0)
     response = await officer.goto(f"{url}/cases/{reference}/conferences")
     assert response is not None and response.status == 403
     await accessible(officer)
