@@ -43,9 +43,12 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
 
     @app.get("/conferences", response_class=HTMLResponse)
     async def open_conferences(request: Request, user: Reader) -> Response:
-        rows = await read("/v1/conferences", user[1])
+        answer = await api.get(STRATEGY, "/v1/conferences", user[1], params={"held": "false"})
+        if not answer.ok:
+            raise ApiUnavailable(STRATEGY)
+        rows = answer.body
         return render(request, "conference_list.html", principal=user[0],
-                      rows=forms.conference_rows(rows or [], now()),
+                      rows=forms.conference_rows(rows, now()),
                       status_words=forms.status_words)
 
     @app.get("/cases/{reference}/conferences", response_class=HTMLResponse)

@@ -191,12 +191,12 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
     api = APIRouter(prefix="/v1", responses=problem_responses())
 
     @api.get("/conferences", tags=["conferences"])
-    def open_conferences(ctx: Context, principal: Readers,
+    def list_conferences(ctx: Context, principal: Readers, held: bool | None = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                          ) -> list[dict[str, Any]]:
-        """Your partnership's conferences still to be held (those you may see), the earliest
-        deadline first; no names, no free text. Audited."""
-        return icpc.list_open(ctx, principal, limit)
+        """Your partnership's conferences (those you may see; ``held=false``: those still
+        to hold), the earliest deadline first; no names, no free text. Audited."""
+        return icpc.list_visible(ctx, principal, held, limit)
 
     @api.get("/cases/{case_reference}/conferences", tags=["conferences"])
     def case_conferences(case_reference: str, ctx: Context,

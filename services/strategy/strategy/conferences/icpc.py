@@ -158,17 +158,19 @@ def list_for_case(ctx: ServiceContext, principal: Principal,
         return [view(uow, c, full=True) for c in rows]
 
 
-def list_open(ctx: ServiceContext, principal: Principal,
-              limit: int) -> list[dict[str, Any]]:
-    """The partnership's conferences still to be held that the caller may see, the earliest
-    deadline first; no free text (a work list). Audited."""
+def list_visible(ctx: ServiceContext, principal: Principal, held: bool | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """The partnership's conferences the caller may see (``held``: only those held, or
+    only those still to hold), the earliest deadline first; no free text (a work list).
+    Audited."""
     with ctx.unit_of_work() as uow:
-        rows = list(uow.session.exec(
-            select(Conference)
-            .where(Conference.partnership == access.partnership_of(ctx, principal),
-                   Conference.status != "held",
-                   access.visible_sql(principal, Conference.case_reference))
-            .order_by(col(Conference.due_at)).limit(limit)))
+        query = (select(Conference)
+                 .where(Conference.partnership == access.partnership_of(ctx, principal),
+                        access.visible_sql(principal, Conference.case_reference))
+                 .order_by(col(Conference.due_at)).limit(limit))
+        if held is not None:
+            query = query.where((Conference.status == "held") == held)
+        rows = list(uow.session.exec(query))
         audit_listed(uow.session, principal=principal, resource=CONFERENCE,
                      listed=[(c.id, c.case_reference, c.partnership) for c in rows],
                      at=ctx.clock.now())
