@@ -72,3 +72,63 @@ def test_conferences_to_hold_come_first_earliest_deadline_first_with_the_time_le
     assert rows[0]["late"] and rows[0]["time_left"] == "Late by 1 day"
     assert not rows[1]["late"]
     assert rows[2]["time_left"] == ""
+
+
+def test_the_held_form_gives_a_decision_per_child_with_its_ticked_categories() -> None:
+    body = forms.held_body({
+        "held_at": "2026-11-26T10:00", "attendees": "social_worker, local_authority",
+        "child-1-plan": "yes", "child-1-category_of_abuse": ["neglect", "emotional"],
+        "child-1-core_group": "parent_or_carer", "child-1-first_review_due_on": "2027-01-20",
+        "child-2-plan": "no", "child-2-category_of_abuse": "",
+    }, [1, 2])
+    assert body["held_at"] == "2026-11-26T10:00:00+00:00"
+    assert body["decisions"] == [
+        {"child_number": 1, "plan": True, "category_of_abuse": ["neglect", "emotional"],
+         "core_group": [{"role": "parent_or_carer"}], "first_review_due_on": "2027-01-20"},
+        {"child_number": 2, "plan": False, "category_of_abuse": [], "core_group": []},
+    ]
+    assert "decision_summary" not in body
+
+
+def test_an_unanswered_plan_question_is_left_out_for_the_api_to_name() -> None:
+    [decision] = forms.held_body({"child-3-plan": ""}, [3])["decisions"]
+    assert "plan" not in decision
+
+
+def test_a_held_problem_on_a_childs_decision_is_shown_on_that_childs_field() -> None:
+    errors = forms.held_errors({"errors": [
+        {"field": "decisions.1.category_of_abuse", "message": "A plan needs a category"},
+        {"field": "attendees", "message": "Name who attended"},
+        {"field": "decisions", "message": "One decision per child"},
+    ]}, [2, 5])
+    assert errors == {"child-5-category_of_abuse": "A plan needs a category",
+                      "attendees": "Name who attended", "": "One decision per child"}
+
+
+def test_a_held_problem_without_errors_shows_its_detail() -> None:
+    assert forms.held_errors({"detail": "Not scheduled yet"}, [1]) == {
+        "": "Not scheduled yet"}
+
+
+def test_action_lines_read_what_whom_and_when() -> None:
+    assert forms.actions("Weekly visit; social worker, local authority; 2027-01-20\n"
+                         "Attend nursery; parent_or_carer; 2027-02-01") == [
+        {"what": "Weekly visit", "owner_role": "social_worker",
+         "owner_agency": "local_authority", "due_on": "2027-01-20"},
+        {"what": "Attend nursery", "owner_role": "parent_or_carer", "due_on": "2027-02-01"}]
+
+
+def test_the_review_held_form_keeps_the_decision_and_ticked_categories() -> None:
+    body = forms.review_held_body({"held_at": "2027-01-20T10:00", "attendees": "child",
+                                   "decision": "continue", "category_of_abuse": "neglect",
+                                   "next_review_due_on": "2027-07-01", "rationale": " Why "})
+    assert body == {"held_at": "2027-01-20T10:00:00+00:00", "attendees": [{"role": "child"}],
+                    "decision": "continue", "category_of_abuse": ["neglect"],
+                    "next_review_due_on": "2027-07-01", "rationale": "Why"}
+
+
+def test_one_of_two_forms_on_a_page_reads_its_own_fields_by_api_name() -> None:
+    fields = forms.unprefixed({"review-scheduled_for": "2027-01-20T10:00", "csrf": "t"},
+                              "review-")
+    assert forms.arranged_body(fields, forms.REVIEW_SCHEDULE_FIELDS) == {
+        "scheduled_for": "2027-01-20T10:00:00+00:00", "invitees": []}
