@@ -97,7 +97,8 @@ async def test_a_case_goes_from_its_icpc_to_a_plan_a_core_group_and_a_review_in_
     clock = FrozenClock(NOW)
     page_errors: list[str] = []
     try:
-        async with running_services(settings, ["intake", "triage", "strategy"], bus,
+        async with running_services(settings, ["intake", "triage", "mash-enquiries", "strategy"],
+                                    bus,
                                     clock) as clients:
             reference = await a_case_awaiting_its_icpc(clients)
             app = create_workbench(settings, WorkbenchSettings(), apis=Apis(clients),
@@ -159,6 +160,10 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
     await expect(sw.get_by_test_id("reports")).to_contain_text("awaited")
     await accessible(sw)
     await shoot(sw, tmp_path, "conference-icpc-scheduled")
+    await sw.get_by_role("button", name="Mark health's report received").click()
+    await expect(sw.get_by_test_id("sent")).to_have_text("The report was marked received")
+    await expect(sw.get_by_test_id("reports")).to_contain_text("Health: received")
+    await accessible(sw)
     icpc_url = sw.url.split("?")[0]
 
     # The IRO records it held: a plan for child 1, neglect, its core group, a first review.
@@ -210,6 +215,12 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
     # The social worker arranges the first review; the plan shows the action and both.
     await sw.goto(f"{url}/cases/{reference}/conferences")
     await sw.get_by_test_id("plans").get_by_role("link").click()
+    await sw.get_by_label("Given on").fill("2026-11-27")
+    await sw.get_by_role("radio", name="Easy read").check()
+    await sw.get_by_role("button", name="Record the child's copy").click()
+    await expect(sw.get_by_test_id("sent")).to_have_text("The child's copy was recorded")
+    await expect(sw.get_by_test_id("plan")).to_contain_text("2026-11-27 (easy read)")
+    await accessible(sw)
     form = sw.locator("form", has=sw.get_by_role("button",
                                                  name="Arrange the next review conference"))
     await form.get_by_label("When (date and time, UTC)").fill(f"{review_on}T10:00")
@@ -220,6 +231,11 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
     await expect(sw.get_by_test_id("status")).to_have_text("Scheduled")
     await accessible(sw)
     await shoot(sw, tmp_path, "conference-review")
+    # Calling it off needs a coded reason: the API's message sits on the radios.
+    await sw.get_by_role("button", name="Call off the review conference").click()
+    await expect(sw.locator("#reason-error")).to_be_visible()
+    await expect(sw.get_by_test_id("status")).to_have_text("Scheduled")
+    await accessible(sw)
     await sw.get_by_role("link", name="Back to the plan").click()
     await expect(sw.get_by_test_id("actions")).to_contain_text("Synthetic: weekly visit")
     await expect(sw.get_by_test_id("core-groups")).to_contain_text("held")

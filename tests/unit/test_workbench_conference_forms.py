@@ -132,3 +132,8 @@ def test_one_of_two_forms_on_a_page_reads_its_own_fields_by_api_name() -> None:
                               "review-")
     assert forms.arranged_body(fields, forms.REVIEW_SCHEDULE_FIELDS) == {
         "scheduled_for": "2027-01-20T10:00:00+00:00", "invitees": []}
+
+
+def test_the_childs_copy_sends_only_what_was_answered() -> None:
+    assert forms.copy_body({"given_on": "2026-11-27", "form": "easy_read", "language": " "}) \
+        == {"given_on": "2026-11-27", "form": "easy_read"}

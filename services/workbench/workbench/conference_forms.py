@@ -238,3 +238,16 @@ def review_held_body(fields: Mapping[str, Any]) -> dict[str, Any]:
 def unprefixed(fields: Mapping[str, str], prefix: str) -> dict[str, str]:
     """One of several forms on a page (ids unique by ``prefix``): its fields by API name."""
     return {key.removeprefix(prefix): value for key, value in fields.items()}
+
+
+COPY_FIELDS = ("given_on", "form", "language")
+COPY_FORMS: dict[str, str] = {
+    "written": "Written", "easy_read": "Easy read", "translated": "Translated",
+    "audio": "Audio", "braille": "Braille", "verbal": "Explained verbally", "other": "Other",
+}
+
+
+def copy_body(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The copy-given-to-child form as ``CopyIn``: blank fields left out."""
+    return {name: fields[name].strip() for name in COPY_FIELDS
+            if fields.get(name, "").strip()}

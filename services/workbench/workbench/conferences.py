@@ -86,7 +86,8 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         answer = await api.post(STRATEGY, f"/v1/conferences/{meeting_id}/{action}",
                                 user[1], body)
         if answer.ok:
-            return RedirectResponse(f"/conferences/{meeting_id}?sent={action}",
+            sent = "report" if action.startswith("reports/") else action
+            return RedirectResponse(f"/conferences/{meeting_id}?sent={sent}",
                                     status_code=303)
         if answer.status in (403, 404):
             return not_found(request, user, "Conference")
@@ -106,6 +107,13 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         fields = await form(request)
         return await act(request, user, meeting_id, "cancel", forms.cancel_body(fields),
                          fields, forms.CANCEL_FIELDS)
+
+    @app.post("/conferences/{meeting_id}/reports/{agency}/received")
+    async def report_received(request: Request, meeting_id: str, agency: str,
+                              user: Organiser) -> Response:
+        await form(request)
+        return await act(request, user, meeting_id, f"reports/{agency}/received", {}, {},
+                         ())
 
     async def ticked(request: Request) -> dict[str, Any]:
         """The form (CSRF checked) with every value of a repeated field (checkboxes)."""
@@ -144,6 +152,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return render(request, "conference_plan.html", status, principal=user[0], plan=body,
                       categories=forms.CATEGORIES, status_words=forms.status_words,
                       formats=forms.FORMATS, may_organise=user[0].role in ORGANISER_ROLES,
+                      copy_forms=forms.COPY_FORMS,
                       sent=request.query_params.get("sent"), **context)
 
     @app.get("/plans/{plan_id}", response_class=HTMLResponse)
@@ -188,6 +197,15 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
             lambda status, **c: plan_page(request, user, plan_id, status, **c), "Plan",
             "review", fields, prefix="review-")
 
+    @app.post("/plans/{plan_id}/copy-given-to-child")
+    async def copy_given(request: Request, plan_id: str, user: Organiser) -> Response:
+        fields = forms.unprefixed(await form(request), "copy-")
+        return await post_form(
+            request, user, f"/v1/plans/{plan_id}/copy-given-to-child", forms.copy_body(fields),
+            f"/plans/{plan_id}?sent=copy", forms.COPY_FIELDS,
+            lambda status, **c: plan_page(request, user, plan_id, status, **c), "Plan",
+            "copy", fields, prefix="copy-")
+
     async def meeting_page(request: Request, user: tuple[Principal, str], kind: str,
                            meeting_id: str, status: int = 200, **context: Any) -> Response:
         path = "core-groups" if kind == "core_group" else "review-conferences"
@@ -198,6 +216,8 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         context.setdefault("form", None)
         return render(request, f"conference_{kind}.html", status, principal=user[0],
                       meeting=body, categories=forms.CATEGORIES,
+                      cancel_reasons=forms.CANCEL_REASONS,
+                      may_organise=user[0].role in ORGANISER_ROLES,
                       decisions=forms.REVIEW_DECISIONS, status_words=forms.status_words,
                       sent=request.query_params.get("sent"), **context)
 
@@ -239,3 +259,22 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
             forms.REVIEW_HELD_FIELDS,
             lambda status, **c: meeting_page(request, user, "review", meeting_id, status,
                                              **c), "Meeting", "held", fields)
+
+    async def cancel_meeting(request: Request, user: tuple[Principal, str], kind: str,
+                             path: str, meeting_id: str) -> Response:
+        fields = await form(request)
+        return await post_form(
+            request, user, f"/v1/{path}/{meeting_id}/cancel", forms.cancel_body(fields),
+            f"/{path}/{meeting_id}?sent=cancel", forms.CANCEL_FIELDS,
+            lambda status, **c: meeting_page(request, user, kind, meeting_id, status, **c),
+            "Meeting", "cancel", fields)
+
+    @app.post("/core-groups/{meeting_id}/cancel")
+    async def cancel_core_group(request: Request, meeting_id: str,
+                                user: Organiser) -> Response:
+        return await cancel_meeting(request, user, "core_group", "core-groups", meeting_id)
+
+    @app.post("/review-conferences/{meeting_id}/cancel")
+    async def cancel_review(request: Request, meeting_id: str, user: Organiser) -> Response:
+        return await cancel_meeting(request, user, "review", "review-conferences",
+                                    meeting_id)
