@@ -1223,7 +1223,8 @@ def test_the_workbench_calls_the_apis_through_their_services_and_keeps_its_secre
     docs = manifests()
     (container,) = pod_spec(named(docs, "Deployment", "workbench"))["containers"]
     env = {e["name"]: e for e in container["env"]}
-    names = {"intake": "INTAKE", "triage": "TRIAGE", "mash-enquiries": "ENQUIRIES"}
+    names = {"intake": "INTAKE", "triage": "TRIAGE", "mash-enquiries": "ENQUIRIES",
+             "strategy": "STRATEGY"}
     for service in HTTP_CALLERS["workbench"]:
         url = urlsplit(env[f"MASH_WORKBENCH_{names[service]}_URL"]["value"])
         assert (url.hostname, url.port) == (f"{service}.mash.svc", PORTS[service])
