@@ -189,6 +189,19 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
     await accessible(iro)
     await shoot(iro, tmp_path, "conference-icpc-held")
 
+    # The social worker's page still offers to rearrange it: held meanwhile, the API answers
+    # 409 and the page asks for a reload, keeping what was typed.
+    await sw.get_by_label("Office address (in person)").fill("Synthetic hub office, room 2")
+    await sw.get_by_role("button", name="Rearrange the conference").click()
+    await expect(sw.get_by_test_id("error-summary")).to_contain_text("Reload the page")
+    await expect(sw.get_by_label("Office address (in person)")).to_have_value(
+        "Synthetic hub office, room 2")
+    await accessible(sw)
+    missing = await sw.goto(f"{url}/conferences/00000000-0000-4000-8000-000000000000")
+    assert missing is not None and missing.status == 404
+    await expect(sw.locator("h1")).to_have_text("Conference not found")
+    await accessible(sw)
+
     # The team manager chairs the first core group: arranged from the plan, then held.
     clock.set(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
     tm = await sign_in(browser, url, TM_TOKEN, page_errors)
