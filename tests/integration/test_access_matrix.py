@@ -175,6 +175,8 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
     # Conferences, plans, core groups, reviews: social care staff and IROs of the case's
     # partnership see them all; anyone else only one they are invited to or in the core
     # group of (the seeds invite none of the callers); the IRO records the conferences.
+    ("strategy", "GET", "/v1/conferences"): ("local_authority", {
+        role: LIST for role in CONFERENCE_READERS}),
     **{("strategy", "GET", path): ("local_authority", CONFERENCE_READERS) for path in (
         "/v1/cases/{case_reference}/conferences", "/v1/cases/{case_reference}/plans")},
     **{("strategy", method, path): ("local_authority", CONFERENCE_PEOPLE) for method, path in (

@@ -478,6 +478,28 @@ async def test_reviews_continue_the_plan_then_step_it_down_ending_it_and_its_clo
         "scheduled_for": later_at.isoformat(), "invitees": CORE_GROUP})).status_code == 409
 
 
+async def test_the_conference_work_list_shows_one_still_to_hold_to_its_partnership_only(
+    system: dict[str, Any],
+) -> None:
+    reference = await agreed_continuing_risk(system)
+    strategy: httpx.AsyncClient = system["strategy"]
+    (conference,) = (await strategy.get(f"/v1/cases/{reference}/conferences",
+                                        headers=SW)).json()
+
+    async def listed(headers: dict[str, str], held: str) -> list[str]:
+        r = await strategy.get("/v1/conferences", headers=headers, params={"held": held})
+        assert r.status_code == 200, r.text
+        return [c["meeting_id"] for c in r.json()]
+    assert conference["meeting_id"] in await listed(IRO, "false")
+    assert conference["meeting_id"] not in await listed(IRO, "true")
+    assert conference["meeting_id"] not in await listed(ELSEWHERE_IRO, "false")
+    (row,) = [c for c in (await strategy.get("/v1/conferences", headers=SW)).json()
+              if c["meeting_id"] == conference["meeting_id"]]
+    assert set(row) == {"meeting_id", "case_reference", "conference_kind", "status",
+                        "due_at", "scheduled_for", "child_numbers"}  # no free text
+    assert (await strategy.get("/v1/conferences", headers=POLICE)).status_code == 403
+
+
 async def test_two_children_share_one_icpc_each_gets_a_plan_and_clocks_and_two_iros_race(
     system: dict[str, Any],
 ) -> None:

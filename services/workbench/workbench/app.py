@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import manager, officer, oidc, questions, session, strategy, views
+from workbench import conferences, manager, officer, oidc, questions, session, strategy, views
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -117,7 +117,9 @@ def _templates() -> Environment:
                       autoescape=select_autoescape(["html"]))
     env.globals["decline_reasons"] = views.DECLINE_REASONS
     # The service navigation: (label, path, roles it is for); each page module adds its own.
-    env.globals["nav_links"] = [("Strategy", "/strategy", strategy.STRATEGY_ROLES)]
+    env.globals["nav_links"] = [("Strategy", "/strategy", strategy.STRATEGY_ROLES),
+                                ("Conferences", "/conferences", conferences.READER_ROLES)]
+    env.globals["conference_roles"] = conferences.READER_ROLES
     return env
 
 
@@ -267,7 +269,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
             return user
         return dependency
 
-    for pages in (manager, officer, strategy):
+    for pages in (manager, officer, strategy, conferences):
         pages.install(app, api=api, render=render, user_with=user_with, form=form,
                       now=clock.now)
 

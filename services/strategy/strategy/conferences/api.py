@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field, model_validator
 
 from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
@@ -189,6 +189,14 @@ class MeetingCancelIn(Body):
 def router(_ctx: ServiceContext) -> list[APIRouter]:
     """The conferences' routes."""
     api = APIRouter(prefix="/v1", responses=problem_responses())
+
+    @api.get("/conferences", tags=["conferences"])
+    def list_conferences(ctx: Context, principal: Readers, held: bool | None = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                         ) -> list[dict[str, Any]]:
+        """Your partnership's conferences (those you may see; ``held=false``: those still
+        to hold), the earliest deadline first; no names, no free text. Audited."""
+        return icpc.list_visible(ctx, principal, held, limit)
 
     @api.get("/cases/{case_reference}/conferences", tags=["conferences"])
     def case_conferences(case_reference: str, ctx: Context,

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from mashcore.audit import AuditAction
+from mashcore.audit import AuditAction, audit_listed
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
@@ -156,6 +156,29 @@ def list_for_case(ctx: ServiceContext, principal: Principal,
         rows = case_rows(ctx, uow, principal, case_reference, Conference,
                          col(Conference.created_at))
         return [view(uow, c, full=True) for c in rows]
+
+
+def list_visible(ctx: ServiceContext, principal: Principal, held: bool | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """The partnership's conferences the caller may see (``held``: only those held, or
+    only those still to hold), the earliest deadline first; no free text (a work list).
+    Audited."""
+    with ctx.unit_of_work() as uow:
+        query = (select(Conference)
+                 .where(Conference.partnership == access.partnership_of(ctx, principal),
+                        access.visible_sql(principal, Conference.case_reference))
+                 .order_by(col(Conference.due_at)).limit(limit))
+        if held is not None:
+            query = query.where((Conference.status == "held") == held)
+        rows = list(uow.session.exec(query))
+        audit_listed(uow.session, principal=principal, resource=CONFERENCE,
+                     listed=[(c.id, c.case_reference, c.partnership) for c in rows],
+                     at=ctx.clock.now())
+        uow.commit()
+        return [{"meeting_id": c.id, "case_reference": c.case_reference,
+                 "conference_kind": c.conference_kind, "status": c.status,
+                 "due_at": _iso(c.due_at), "scheduled_for": _iso(c.scheduled_for),
+                 "child_numbers": json.loads(c.child_numbers)} for c in rows]
 
 
 def case_rows(ctx: ServiceContext, uow: UnitOfWork, principal: Principal,
