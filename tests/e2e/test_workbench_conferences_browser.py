@@ -101,8 +101,11 @@ async def test_a_case_goes_from_its_icpc_to_a_plan_a_core_group_and_a_review_in_
                                     bus,
                                     clock) as clients:
             reference = await a_case_awaiting_its_icpc(clients)
-            app = create_workbench(settings, WorkbenchSettings(), apis=Apis(clients),
-                                   clock=clock)
+            # The clock jumps days below, between arrangement and meeting: a session
+            # policy that outlasts the jumps (the policy itself is tested elsewhere).
+            app = create_workbench(settings, WorkbenchSettings(session_idle_minutes=60 * 24 * 30,
+                                                               session_max_hours=24 * 30),
+                                   apis=Apis(clients), clock=clock)
             async with serving(app) as workbench, async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                            args=["--no-sandbox"])
