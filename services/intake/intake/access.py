@@ -14,6 +14,7 @@ exactly like a missing one (404).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 from sqlalchemy import and_, false
@@ -81,6 +82,16 @@ def _find_visible(uow: UnitOfWork, model: type[_Row], record_id: str,
     return uow.session.exec(query).first()
 
 
+def _for_change(uow: UnitOfWork, model: type[_Row], record_id: str,
+                visible: ColumnElement[bool], lock_key: Callable[[_Row], str]) -> _Row | None:
+    """The visible row, with ``lock_key(row)`` locked for this unit of work (one writer per
+    case) and the row read again as committed once the lock is held, visibility included."""
+    if (found := _find_visible(uow, model, record_id, visible, fresh=False)) is None:
+        return None
+    uow.lock_case(lock_key(found))
+    return _find_visible(uow, model, record_id, visible, fresh=True)
+
+
 def find_contact(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, contact_id: str,
                  *, fresh: bool = False) -> Contact | None:
     """The contact if it exists and the caller may see it; otherwise None (a 404).
@@ -94,11 +105,8 @@ def contact_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Principa
     """The contact to change if the caller may see it, with its case locked for this unit of
     work (one writer per case, as intake.lifecycle.contact_for_change) and read again as
     committed once the lock is held, visibility included; otherwise None (a 404)."""
-    visible = find_contact(ctx, uow, principal, contact_id)
-    if visible is None:
-        return None
-    uow.lock_case(visible.case_reference)  # the reference never changes
-    return find_contact(ctx, uow, principal, contact_id, fresh=True)
+    return _for_change(uow, Contact, contact_id, contact_visible(scope(ctx, principal)),
+                       lambda contact: contact.case_reference)  # the reference never changes
 
 
 def contact_owner(uow: UnitOfWork, contact_id: str) -> Owner | None:
@@ -158,10 +166,9 @@ def consultation_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Pri
     A consultation has no case reference (it is never on a child's record): its lock is
     keyed by its own id. ``lock_case`` rather than ``FOR UPDATE``, which SQLite ignores.
     """
-    if find_consultation(ctx, uow, principal, consultation_id) is None:
-        return None
-    uow.lock_case(f"consultation:{consultation_id}")
-    return find_consultation(ctx, uow, principal, consultation_id, fresh=True)
+    return _for_change(uow, Consultation, consultation_id,
+                       consultation_visible(scope(ctx, principal)),
+                       lambda consultation: f"consultation:{consultation.id}")
 
 
 def find_transfer(ctx: ServiceContext, uow: UnitOfWork, principal: Principal, transfer_id: str,
@@ -176,8 +183,5 @@ def transfer_for_change(ctx: ServiceContext, uow: UnitOfWork, principal: Princip
                         transfer_id: str) -> TransferIn | None:
     """The transfer-in to change if the caller may see it, with its case locked for this unit
     of work (one writer per case) and read again as committed; otherwise None (a 404)."""
-    visible = find_transfer(ctx, uow, principal, transfer_id)
-    if visible is None:
-        return None
-    uow.lock_case(visible.case_reference)  # the reference never changes
-    return find_transfer(ctx, uow, principal, transfer_id, fresh=True)
+    return _for_change(uow, TransferIn, transfer_id, transfer_visible(scope(ctx, principal)),
+                       lambda transfer: transfer.case_reference)

@@ -20,12 +20,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from mashcore import idempotency
+from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal
 from mashcore.db import UnitOfWork
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from intake.contacts.models import Contact
 
 
@@ -61,6 +64,17 @@ class Answer:
         """The HTTP response."""
         headers = {"Location": self.location} if self.location else None
         return JSONResponse(self.body, status_code=self.status_code, headers=headers)
+
+
+def received(uow: UnitOfWork, principal: Principal, record: Any, *, resource: str,
+             view: BaseModel, location: str, at: datetime, logged: Callable[[], None],
+             case_reference: str | None = None, partnership: str | None = None) -> Answer:
+    """A new record (a consultation, a transfer-in) received: staged with the audit of its
+    write, answered 201 at ``location`` with its ``view``; ``logged`` once committed."""
+    uow.session.add(record)
+    audit(uow.session, principal=principal, action=AuditAction.WRITE, resource=resource,
+          resource_id=record.id, case_reference=case_reference, partnership=partnership, at=at)
+    return Answer(201, view.model_dump(mode="json"), location, logged)
 
 
 @dataclass(frozen=True)

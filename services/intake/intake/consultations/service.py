@@ -15,7 +15,7 @@ import structlog
 from fastapi.responses import JSONResponse
 
 from intake import access, domain, lifecycle
-from intake.commands import Answer, Idempotent, partnership_of
+from intake.commands import Answer, Idempotent, partnership_of, received
 from intake.consultations import events
 from intake.consultations.api_models import (
     PROFESSIONAL_AGENCIES,
@@ -91,17 +91,12 @@ def submit_consultation(
         received_at=now,
     )
 
-    def put_on_the_log(uow: UnitOfWork) -> Answer:
-        uow.session.add(consultation)
-        audit(uow.session, principal=principal, action=AuditAction.WRITE,
-              resource="consultation", resource_id=consultation.id, at=now)
-        return Answer(201, consultation_view(consultation).model_dump(mode="json"),
-                      f"/v1/consultations/{consultation.id}", lambda: log.info(
-                          "consultation received", consultation_id=consultation.id,
-                          agency=consultation.professional_agency,
-                          partnership=consultation.partnership))
-
-    return request.run(ctx, now, put_on_the_log)
+    return request.run(ctx, now, lambda uow: received(
+        uow, principal, consultation, resource="consultation", at=now,
+        view=consultation_view(consultation), location=f"/v1/consultations/{consultation.id}",
+        logged=lambda: log.info("consultation received", consultation_id=consultation.id,
+                                agency=consultation.professional_agency,
+                                partnership=consultation.partnership)))
 
 
 def record_advice(

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from intake import access, domain, lifecycle
 from intake.checks.quality import age_on
-from intake.commands import Answer, Idempotent, partnership_of
+from intake.commands import Answer, Idempotent, partnership_of, received
 from intake.errors import Refused
 from intake.transfers_in import events
 from intake.transfers_in.api_models import TransferDecisionIn, TransferInIn, TransferInView
@@ -84,18 +84,13 @@ def submit_transfer_in(
         received_at=now,
     )
 
-    def receive(uow: UnitOfWork) -> Answer:
-        uow.session.add(transfer)
-        audit(uow.session, principal=principal, action=AuditAction.WRITE, resource="transfer_in",
-              resource_id=transfer.id, case_reference=transfer.case_reference, at=now,
-              partnership=transfer.partnership)
-        return Answer(201, transfer_view(transfer).model_dump(mode="json"),
-                      f"/v1/transfers-in/{transfer.id}", lambda: log.info(
-                          "transfer-in received", transfer_id=transfer.id,
-                          case_reference=transfer.case_reference,
-                          partnership=transfer.partnership))
-
-    return request.run(ctx, now, receive)
+    return request.run(ctx, now, lambda uow: received(
+        uow, principal, transfer, resource="transfer_in", at=now,
+        case_reference=transfer.case_reference, partnership=transfer.partnership,
+        view=transfer_view(transfer), location=f"/v1/transfers-in/{transfer.id}",
+        logged=lambda: log.info("transfer-in received", transfer_id=transfer.id,
+                                case_reference=transfer.case_reference,
+                                partnership=transfer.partnership)))
 
 
 def decide_transfer_in(
