@@ -167,6 +167,10 @@ MATRIX: dict[tuple[str, str, str], tuple[str, dict[Role, tuple[str, ...]]] | str
                                                                        {TM: PARTNERSHIP}),
     ("strategy", "POST", "/v1/escalations"): ("local_authority", {
         role: PARTNERSHIP for role in (SW, TM, NAV, IO, R.IRO)}),
+    # The stages waiting for an answer: only those escalated to the caller (the seed's goes
+    # to coventry's local-authority team manager), for the roles that answer stages.
+    ("strategy", "GET", "/v1/escalations"): ("local_authority", {
+        TM: (SHOWN, HIDDEN, HIDDEN, HIDDEN), NAV: (HIDDEN,) * 4, R.IRO: (HIDDEN,) * 4}),
     ("strategy", "GET", "/v1/escalations/{escalation_id}"): ("local_authority", NOT_INVOLVED),
     ("strategy", "POST", "/v1/escalations/{escalation_id}/answer"): ("local_authority",
                                                                      NOT_INVOLVED),

@@ -3,11 +3,12 @@ police and health participants read the meetings they are part of."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query
 
 from mashcore.auth import CurrentPrincipal, Principal, Role, require_roles
+from mashcore.policy.model import AnsweringTokenRole
 from mashcore.problems import problem_responses
 from mashcore.service import Context, ServiceContext
 from strategy import discussions, escalations, s47
@@ -17,6 +18,7 @@ from strategy.api_models import (
     EscalateIn,
     EscalationAnswerIn,
     EscalationIn,
+    EscalationToAnswerOut,
     HeldIn,
     MinutesIn,
     S47AgreementIn,
@@ -33,6 +35,8 @@ SocialWorker = Annotated[Principal, Depends(require_roles(Role.SOCIAL_WORKER))]
 Staff = Organiser
 Professional = Annotated[Principal, Depends(require_roles(
     Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.NAVIGATOR, Role.INFORMATION_OFFICER, Role.IRO))]
+Answerer = Annotated[Principal, Depends(require_roles(
+    *(Role(role) for role in get_args(AnsweringTokenRole))))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Status = Literal["requested", "scheduled", "cancelled", "held", "minutes_signed_off",
                  "minutes_circulated"]
@@ -159,6 +163,15 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
         return escalations.raise_disagreement(
             ctx, principal, body.case_reference, about=body.about, summary=body.summary,
             escalated_to=body.escalated_to.model_dump())
+
+    @api.get("/escalations", tags=["escalations"],
+             response_model=list[EscalationToAnswerOut])
+    def escalations_to_answer(ctx: Context, principal: Answerer,
+                              limit: Limit = 200) -> list[dict[str, Any]]:
+        """The disagreements waiting for your answer: your partnership's, at a stage escalated
+        to you that your role answers on its ladder; the earliest answer deadline first; no
+        names, no free text. Audited."""
+        return escalations.list_to_answer(ctx, principal, limit)
 
     @api.get("/escalations/{escalation_id}", tags=["escalations"])
     def read_escalation(escalation_id: str, ctx: Context,

@@ -248,3 +248,25 @@ class EscalateIn(Body):
 
     summary: Text = Field(description="Why the answer does not resolve it.")
     escalated_to: EscalatedToIn
+
+
+class RaisedByOut(BaseModel):
+    """Who raised a disagreement, by role and agency (no user id, no name)."""
+
+    role: str
+    agency: str
+
+
+class EscalationToAnswerOut(BaseModel):
+    """A stage waiting for your answer: codes and times only, no free text (the summary is on
+    the escalation itself)."""
+
+    escalation_id: str
+    case_reference: str
+    about: str = Field(description="The decision disputed.")
+    stage: int
+    stage_name: str = Field(description="The stage's name on the partnership's ladder.")
+    status: Literal["awaiting_answer"]
+    raised_by: RaisedByOut
+    stage_raised_at: str = Field(description="When this stage was raised (ISO 8601).")
+    due_at: str = Field(description="When this stage must be answered (ISO 8601).")

@@ -19,9 +19,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import JSON, cast, func
+from sqlmodel import col, select
 
-from mashcore.audit import AuditAction
+from mashcore.audit import AuditAction, audit_listed
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
@@ -179,6 +180,46 @@ def view(e: Escalation) -> dict[str, Any]:
             "escalated_to": json.loads(e.escalated_to),
             "stage_raised_at": e.stage_raised_at.isoformat(), "due_at": e.due_at.isoformat(),
             "stages": json.loads(e.history)}
+
+
+def _answerer_sql(dialect: str) -> Any:
+    """The current stage's ``escalated_to.user_id`` as SQL (the column holds JSON text)."""
+    if dialect == "postgresql":
+        return func.json_extract_path_text(cast(col(Escalation.escalated_to), JSON), "user_id")
+    return func.json_extract(col(Escalation.escalated_to), "$.user_id")
+
+
+def list_to_answer(ctx: ServiceContext, principal: Principal,
+                   limit: int) -> list[dict[str, Any]]:
+    """The open stages the caller may answer: of their partnership, awaiting an answer,
+    escalated to them (their user id) at a stage their token role answers on the
+    partnership's ladder (``may_answer``), on a case they may see; all in the query. The
+    earliest answer deadline first; no free text (a work list). Audited."""
+    partnership = access.partnership_of(ctx, principal)
+    ladder = ctx.policy.for_partnership(partnership).escalation_ladder
+    stages = [step.stage for step in ladder if rules.may_answer(ladder, step.stage,
+                                                                str(principal.role))]
+    with ctx.unit_of_work() as uow:
+        dialect = uow.session.connection().dialect.name
+        rows = list(uow.session.exec(
+            select(Escalation)
+            .where(Escalation.partnership == partnership,
+                   Escalation.status == rules.AWAITING_ANSWER,
+                   col(Escalation.stage).in_(stages),
+                   _answerer_sql(dialect) == principal.subject,
+                   access.visible_sql(principal, Escalation.case_reference))
+            .order_by(col(Escalation.due_at), col(Escalation.id)).limit(limit)))
+        audit_listed(uow.session, principal=principal, resource=RESOURCE,
+                     listed=[(e.id, e.case_reference, e.partnership) for e in rows],
+                     at=ctx.clock.now())
+        uow.commit()
+        names = {step.stage: step.name for step in ladder}
+        return [{"escalation_id": e.id, "case_reference": e.case_reference,
+                 "about": e.about, "stage": e.stage, "stage_name": names.get(e.stage, ""),
+                 "status": e.status,
+                 "raised_by": {"role": e.raised_by_role, "agency": e.raised_by_agency},
+                 "stage_raised_at": e.stage_raised_at.isoformat(),
+                 "due_at": e.due_at.isoformat()} for e in rows]
 
 
 def read(ctx: ServiceContext, principal: Principal, escalation_id: str) -> dict[str, Any]:

@@ -26,7 +26,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mashcore.auth import AuthError, Principal, Role, TokenVerifier
 from mashcore.clock import Clock, SystemClock
 from mashcore.settings import SERVICE_PORTS, Settings
-from workbench import conferences, manager, officer, oidc, questions, session, strategy, views
+from workbench import (
+    conferences,
+    escalations,
+    manager,
+    officer,
+    oidc,
+    questions,
+    session,
+    strategy,
+    views,
+)
 from workbench.apis import Apis, ApiUnavailable
 
 log = structlog.get_logger(__name__)
@@ -118,8 +128,11 @@ def _templates() -> Environment:
     env.globals["decline_reasons"] = views.DECLINE_REASONS
     # The service navigation: (label, path, roles it is for); each page module adds its own.
     env.globals["nav_links"] = [("Strategy", "/strategy", strategy.STRATEGY_ROLES),
-                                ("Conferences", "/conferences", conferences.READER_ROLES)]
+                                ("Conferences", "/conferences", conferences.READER_ROLES),
+                                ("Escalations", "/escalations", escalations.ANSWERER_ROLES)]
     env.globals["conference_roles"] = conferences.READER_ROLES
+    env.globals["escalation_answerer_roles"] = escalations.ANSWERER_ROLES
+    env.globals["escalation_raiser_roles"] = escalations.RAISER_ROLES
     return env
 
 
@@ -269,7 +282,7 @@ def create_workbench(settings: Settings, wb: WorkbenchSettings | None = None, *,
             return user
         return dependency
 
-    for pages in (manager, officer, strategy, conferences):
+    for pages in (manager, officer, strategy, conferences, escalations):
         pages.install(app, api=api, render=render, user_with=user_with, form=form,
                       now=clock.now)
 
