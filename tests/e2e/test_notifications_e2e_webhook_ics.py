@@ -109,10 +109,10 @@ def test_a_red_case_s_police_request_reaches_the_registered_webhook_signed_witho
     try:
         intake, triage = launch("intake"), launch("triage")
         enquiries = launch("mash-enquiries")
-        # The link in a message opens the request in the hub: here mash-enquiries' API.
+        # A webhook's link is where the partner system reads the request: mash-enquiries' API.
         system_env.update({"MASH_NOTIFY_ALLOW_HTTP_WEBHOOKS": "true",
                            "MASH_NOTIFY_WEBHOOK_KEY": KEY,
-                           "MASH_NOTIFY_LINK_BASE": enquiries.url,
+                           "MASH_NOTIFY_API_BASE": enquiries.url,
                            "MASH_NOTIFY_NAVIGATOR_MAILBOXES": json.dumps({P: NAVIGATORS})})
         notifications = launch("notifications")
 

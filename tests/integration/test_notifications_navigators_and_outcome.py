@@ -94,7 +94,7 @@ async def test_each_agency_s_navigators_get_the_request_then_a_chaser_with_no_na
     requests = _mails(smtp, "New MASH information request")
     assert set(requests) == set(NAVIGATORS.values())
     for text in requests.values():
-        assert reference in text and "/v1/requests/" in text
+        assert reference in text and "/navigator/requests/" in text  # the workbench's page
         assert surname not in text and "Synthetic" not in text
     # Red: 4 hours; the chaser goes half-way.
     system["clock"].advance(hours=2, minutes=30)

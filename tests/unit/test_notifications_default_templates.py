@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from notifications.models import Notification
-from notifications.templates import render
+from notifications.templates import Links, render
 
 MEETING = {"start": "2026-11-24T16:30:00Z", "title": "Strategy discussion",
            "location": "Room 2"}
@@ -34,6 +34,7 @@ CASES = {
                          None),
     "manager_alert": ("manager_alert", "c-1 some_new_clock 2026-11-24T17:00:00Z", None),
 }
+LINKS = Links("https://mash.example/", "https://api.mash.example", "https://mash.example/dashboard")
 WORDING = json.loads((Path(__file__).parent / "notifications_built_in_wording.json")
                      .read_text(encoding="utf-8"))
 
@@ -47,5 +48,5 @@ def test_the_default_wording_is_unchanged(case: str, monkeypatch: pytest.MonkeyP
         channel="email", recipient_role="referrer", recipient_agency="police",
         caused_by_event_id="e-1", caused_by_event_type="t", detail=detail, payload=payload,
         created_at=datetime(2026, 11, 24, tzinfo=UTC))
-    subject, body = render(notification, "https://mash.example/")
+    subject, body = render(notification, LINKS)
     assert (subject, body.split("\n")) == (WORDING[case]["subject"], WORDING[case]["body"])

@@ -28,7 +28,7 @@ from notifications.invitations import ics
 from notifications.models import DEAD, PENDING, SENT, Notification
 from notifications.referrer_route import referrer_address
 from notifications.settings import NotifySettings
-from notifications.templates import personalisation, render, webhook_payload
+from notifications.templates import Links, personalisation, render, webhook_payload
 from notifications.webhooks import registered
 
 BATCH = 100
@@ -90,7 +90,7 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
             try:
                 WebhookChannel(hook).send(Message(
                     notification.id, hook.url, "", "",
-                    payload=webhook_payload(notification, settings.link_base)))
+                    payload=webhook_payload(notification, Links.of(settings))))
             except DeliveryFailed as exc:
                 failure = exc
         _record(ctx, settings, notification, failure)
@@ -111,9 +111,9 @@ def _deliver(ctx: ServiceContext, settings: NotifySettings, channel: Any,
     if address is None:
         failure = DeliveryFailed("no_contact_route")
     else:
-        subject, body = render(notification, settings.link_base)
+        subject, body = render(notification, Links.of(settings))
         message = Message(notification.id, address, subject, body, kind=notification.kind,
-                           personalisation=personalisation(notification, settings.link_base,
+                           personalisation=personalisation(notification, Links.of(settings),
                                                            subject))
         if invitation and notification.payload:
             method = "CANCEL" if json.loads(notification.payload)["cancelled"] else "REQUEST"

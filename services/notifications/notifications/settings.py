@@ -34,7 +34,13 @@ sending run (so an operator's change applies without a restart of the consumers)
 * ``MASH_NOTIFY_MAX_ATTEMPTS`` (5), ``MASH_NOTIFY_BACKOFF_SECONDS`` (60, doubled per attempt),
   ``MASH_NOTIFY_HOLD_SECONDS`` (60: how long an acknowledgement waits for intake's
   linked-referral announcement that follows its contact.received).
-* ``MASH_NOTIFY_LINK_BASE``: the hub's web address, for the link in a message.
+* ``MASH_NOTIFY_LINK_BASE`` (``http://127.0.0.1:8007``, the workbench as ``make run`` serves
+  it): the hub's web address, for the link in a message to a person (a navigator's request
+  and chaser open the request's page, ``/navigator/requests/<id>``).
+* ``MASH_NOTIFY_API_BASE`` (``http://127.0.0.1:8003``, mash-enquiries): where a partner
+  system reads a request, for the link in a webhook (``/v1/requests/<id>``).
+* ``MASH_NOTIFY_DASHBOARD_URL`` (``http://127.0.0.1:8006/dashboard``): the SLA dashboard, for
+  the link in an alert.
 * ``MASH_NOTIFY_INTAKE_URL``, ``MASH_NOTIFY_INTAKE_TOKEN`` (a ``service`` token): where the
   referrer's own email is read at send time; without them feedback goes to the agency's
   referrer mailbox.
@@ -92,7 +98,9 @@ class NotifySettings(BaseSettings):
     max_attempts: int = 5
     backoff_seconds: float = 60.0
     hold_seconds: float = 60.0
-    link_base: str = "http://127.0.0.1:8000"
+    link_base: str = "http://127.0.0.1:8007"
+    api_base: str = "http://127.0.0.1:8003"
+    dashboard_url: str = "http://127.0.0.1:8006/dashboard"
     # The referrer's own address, read from intake at send time (notifications.referrer_route).
     intake_url: str | None = Field(default=None, pattern=r"^https?://")
     intake_token: SecretStr | None = None

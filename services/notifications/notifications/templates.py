@@ -4,11 +4,15 @@ a child's or family member's name, never the concern (DOMAIN.md §10)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from mashcore.envelope import parse_time
 from notifications.models import Notification
+
+if TYPE_CHECKING:
+    from notifications.settings import NotifySettings
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -24,13 +28,30 @@ OUTCOMES = {
 }
 
 
-def render(notification: Notification, link_base: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Links:
+    """Where a message's link points. ``web``: the hub's pages (the workbench), for people:
+    a navigator's email opens the request's page there; ``api``: the address a partner system
+    reads a request through (a webhook's link); ``dashboard``: the SLA dashboard (alerts)."""
+
+    web: str
+    api: str
+    dashboard: str
+
+    @classmethod
+    def of(cls, settings: NotifySettings) -> Links:
+        """The links configured (``MASH_NOTIFY_LINK_BASE``, ``_API_BASE``, ``_DASHBOARD_URL``)."""
+        return cls(settings.link_base.rstrip("/"), settings.api_base.rstrip("/"),
+                   settings.dashboard_url)
+
+
+def render(notification: Notification, links: Links) -> tuple[str, str]:
     """The subject and body of ``notification``: the partnership's own template file if it
     has one, else the default file (``policy/notifications/default``; see
     ``notifications.template_files``)."""
     from notifications import template_files
 
-    return template_files.render(notification, _values(notification, link_base))
+    return template_files.render(notification, _values(notification, links))
 
 
 CLOCKS = {"threshold_decision": "threshold decision",
@@ -52,18 +73,18 @@ def _when(value: str) -> str:
            f"{at.strftime('%B %Y')}"
 
 
-def personalisation(notification: Notification, link_base: str,
+def personalisation(notification: Notification, links: Links,
                     subject: str) -> dict[str, str]:
     """A GOV.UK Notify template's fields: the case reference, the link, the deadline or
     meeting time (``due``, empty if none) and the subject line (which says the same: a
     reference and a time, never a name)."""
-    ref, base = notification.case_reference, link_base.rstrip("/")
+    ref, base = notification.case_reference, links.web.rstrip("/")
     detail = [*(notification.detail or "").split(" "), "", "", ""]
     link, due = f"{base}/contacts?case_reference={ref}", ""
     if notification.kind in ("navigator_request", "navigator_chaser"):
-        link, due = f"{base}/v1/requests/{detail[0]}", _when(detail[1])
+        link, due = f"{base}/navigator/requests/{detail[0]}", _when(detail[1])
     elif notification.kind in ("sla_breach_alert", "manager_alert"):
-        link, due = f"{base}/dashboard", _when(detail[2])
+        link, due = links.dashboard, _when(detail[2])
     elif notification.kind == "dash_request" and detail[1]:
         due = _when(detail[1])
     elif notification.kind == "meeting_invitation":
@@ -71,7 +92,7 @@ def personalisation(notification: Notification, link_base: str,
     return {"reference": ref, "link": link, "due": due, "subject": subject}
 
 
-def webhook_payload(notification: Notification, link_base: str) -> dict[str, Any]:
+def webhook_payload(notification: Notification, links: Links) -> dict[str, Any]:
     """A navigator request or chaser for a partner system: the reference, the request's id,
     deadline and link; who it is about is read through the API, never sent."""
     request_id, _, deadline = (notification.detail or "").partition(" ")
@@ -79,13 +100,13 @@ def webhook_payload(notification: Notification, link_base: str) -> dict[str, Any
             "timestamp": notification.created_at.isoformat(),
             "data": {"case_reference": notification.case_reference,
                      "request_id": request_id, "deadline": deadline,
-                     "link": f"{link_base.rstrip('/')}/v1/requests/{request_id}"}}
+                     "link": f"{links.api.rstrip('/')}/v1/requests/{request_id}"}}
 
 
-def _values(notification: Notification, link_base: str) -> dict[str, str]:
+def _values(notification: Notification, links: Links) -> dict[str, str]:
     """What a template file is filled with: references, times, links and codes' wording
     only (never a name)."""
-    values = personalisation(notification, link_base, "")
+    values = personalisation(notification, links, "")
     detail = [*(notification.detail or "").split(" "), "", "", ""]
     meeting = json.loads(notification.payload or "{}") if notification.payload else {}
     title = str(meeting.get("title") or "Strategy discussion")
