@@ -15,7 +15,7 @@ from notifications.models import Notification
 from notifications.templates import Links, render
 
 MEETING = {"start": "2026-11-24T16:30:00Z", "title": "Strategy discussion",
-           "location": "Room 2"}
+           "location": "Room 2", "page": "strategy/discussions/m-1"}
 CASES = {
     "referrer_acknowledgement": ("referrer_acknowledgement", None, None),
     "referrer_outcome": ("referrer_outcome", "early_help", None),

@@ -173,9 +173,10 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
     mailbox (one per agency; the same UID every time, strategy's SEQUENCE), no names
     (DOMAIN.md §7, §10). A cancellation carries the invitees the last invitation went to."""
 
-    def invite(cancelled: bool, title: str = "Strategy discussion") -> EventHandler:
+    def invite(cancelled: bool, title: str = "Strategy discussion",
+               page: str = "strategy/discussions") -> EventHandler:
         def handle(event: Event, uow: UnitOfWork) -> None:
-            payload = meeting_payload(event, cancelled=cancelled, title=title)
+            payload = meeting_payload(event, cancelled=cancelled, title=title, page=page)
             first_role: dict[str, str] = {}
             for invitee in event.data["invitees"]:
                 if invitee.get("agency") is None:
@@ -188,13 +189,15 @@ def strategy_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
                      role=role, agency=agency, payload=payload)
         return handle
 
-    icpc, review, core_group = ("Child protection conference",
-                                "Review child protection conference", "Core group meeting")
+    # (title, the meeting's page in the workbench)
+    icpc = ("Child protection conference", "conferences")
+    review = ("Review child protection conference", "review-conferences")
+    core_group = ("Core group meeting", "core-groups")
     return {DISCUSSION_SCHEDULED: invite(False), DISCUSSION_CANCELLED: invite(True),
-            ICPC_SCHEDULED: invite(False, icpc), ICPC_CANCELLED: invite(True, icpc),
-            REVIEW_SCHEDULED: invite(False, review), REVIEW_CANCELLED: invite(True, review),
-            CORE_GROUP_SCHEDULED: invite(False, core_group),
-            CORE_GROUP_CANCELLED: invite(True, core_group)}
+            ICPC_SCHEDULED: invite(False, *icpc), ICPC_CANCELLED: invite(True, *icpc),
+            REVIEW_SCHEDULED: invite(False, *review), REVIEW_CANCELLED: invite(True, *review),
+            CORE_GROUP_SCHEDULED: invite(False, *core_group),
+            CORE_GROUP_CANCELLED: invite(True, *core_group)}
 
 
 def sla_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:

@@ -19,8 +19,9 @@ DEFAULT_LENGTH = timedelta(hours=1)
 
 
 def meeting_payload(event: CloudEvent, *, cancelled: bool,
-                    title: str = "Strategy discussion") -> str:
-    """What the invitation needs from strategy's scheduled/cancelled event (no names).
+                    title: str = "Strategy discussion", page: str = "strategy/discussions") -> str:
+    """What the invitation needs from strategy's scheduled/cancelled event (no names);
+    ``page``: the meeting's page in the workbench, under the hub's web address.
 
     Events without strategy's ``sequence`` (conferences and core groups before strategy
     carries one) use the (re)scheduling time in epoch seconds: it only ever grows, so a
@@ -32,6 +33,7 @@ def meeting_payload(event: CloudEvent, *, cancelled: bool,
             if data.get("rescheduled") and data.get("scheduled_at") else 0
     return json.dumps({
         "meeting_id": data["meeting_id"], "sequence": int(sequence), "title": title,
+        "page": f"{page}/{data['meeting_id']}",
         "start": data["scheduled_for"], "end": data.get("ends_at"),
         "format": data.get("format"), "location": data.get("location"),
         "dial_in": data.get("dial_in"), "cancelled": cancelled,

@@ -80,7 +80,7 @@ def personalisation(notification: Notification, links: Links,
     reference and a time, never a name)."""
     ref, base = notification.case_reference, links.web.rstrip("/")
     detail = [*(notification.detail or "").split(" "), "", "", ""]
-    link, due = f"{base}/contacts?case_reference={ref}", ""
+    link, due = f"{base}/cases/{ref}", ""  # the case's page in the workbench (hub staff)
     if notification.kind in ("navigator_request", "navigator_chaser"):
         link, due = f"{base}/navigator/requests/{detail[0]}", _when(detail[1])
     elif notification.kind in ("sla_breach_alert", "manager_alert"):
@@ -88,7 +88,10 @@ def personalisation(notification: Notification, links: Links,
     elif notification.kind == "dash_request" and detail[1]:
         due = _when(detail[1])
     elif notification.kind == "meeting_invitation":
-        due = _when(str(json.loads(notification.payload or "{}").get("start", "")))
+        meeting = json.loads(notification.payload or "{}")
+        due = _when(str(meeting.get("start", "")))
+        if meeting.get("page"):  # the meeting's page in the workbench
+            link = f"{base}/{meeting['page']}"
     return {"reference": ref, "link": link, "due": due, "subject": subject}
 
 
