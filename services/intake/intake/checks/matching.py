@@ -309,12 +309,31 @@ class _NameComparison:
         )
 
 
+def _groups_by_name(groups: tuple[frozenset[str], ...]) -> dict[str, frozenset[int]]:
+    """Each name of ``groups`` → the indexes of the groups it is in (two names share a group
+    when their sets meet): a dictionary lookup per name instead of a scan of every group."""
+    found: dict[str, set[int]] = {}
+    for index, group in enumerate(groups):
+        for name in group:
+            found.setdefault(name, set()).add(index)
+    return {name: frozenset(indexes) for name, indexes in found.items()}
+
+
+_VARIANT_GROUPS = _groups_by_name(KNOWN_VARIANTS)
+_DISTINCT_PAIRS = _groups_by_name(KNOWN_DISTINCT)
+_NO_GROUP: frozenset[int] = frozenset()
+
+
+def _in_one_group(index: dict[str, frozenset[int]], a: str, b: str) -> bool:
+    return not index.get(a, _NO_GROUP).isdisjoint(index.get(b, _NO_GROUP))
+
+
 def _compare_names(a: str, b: str, *, given_name: bool) -> _NameComparison:
     """Compare two normalised names (see the variant rules in the module docstring)."""
     compact_a, compact_b = a.replace(" ", ""), b.replace(" ", "")
     if compact_a == compact_b:
         return _NameComparison(_Agreement.EXACT, "the same")
-    if any(compact_a in group and compact_b in group for group in KNOWN_VARIANTS) or (
+    if _in_one_group(_VARIANT_GROUPS, compact_a, compact_b) or (
         not given_name and _fold_surname_prefix(compact_a) == _fold_surname_prefix(compact_b)
     ):
         return _NameComparison(_Agreement.VARIANT, "a known variant spelling")
@@ -323,7 +342,7 @@ def _compare_names(a: str, b: str, *, given_name: bool) -> _NameComparison:
     if (words_a < words_b or words_b < words_a) and all(len(word) >= 2 for word in shorter):
         return _NameComparison(_Agreement.VARIANT, "one contains the other")
     if given_name and (
-        any(compact_a in pair and compact_b in pair for pair in KNOWN_DISTINCT)
+        _in_one_group(_DISTINCT_PAIRS, compact_a, compact_b)
         or _is_gendered_form(compact_a, compact_b)
     ):
         return _NameComparison(_Agreement.DIFFERENT, "different (distinct forms of one name)")
@@ -448,9 +467,29 @@ def _score_names(a: ChildKey, b: ChildKey, *, swapped: bool) -> tuple[int, list[
     return points, reasons, vetoed
 
 
+def _identified_when_normalised(key: ChildKey) -> bool:
+    """``key.is_identified`` for a key already normalised: ``normalise_name`` is idempotent
+    and gave ``None`` for a placeholder, so a name left is a name (no second normalising)."""
+    return not key.identity_unknown and key.first_name is not None \
+        and key.last_name is not None
+
+
+def _names_veto_both_ways(a: ChildKey, b: ChildKey) -> bool:
+    """Whether the first name differs from the other's first name and from its last name
+    (normalised, identified keys): both arrangements ``_score`` tries are then vetoed, so
+    its score is 0. Two comparisons instead of ``_score``'s four, for most strangers."""
+    if not (_identified_when_normalised(a) and _identified_when_normalised(b)):
+        return False  # _score says why it is 0
+    assert a.first_name and b.first_name and b.last_name
+    different = _Agreement.DIFFERENT
+    return (_compare_names(a.first_name, b.first_name, given_name=True).agreement == different
+            and _compare_names(a.first_name, b.last_name, given_name=True).agreement
+            == different)
+
+
 def _score(a: ChildKey, b: ChildKey) -> MatchResult:
     """Score two keys that are already normalised."""
-    if not (a.is_identified and b.is_identified):
+    if not (_identified_when_normalised(a) and _identified_when_normalised(b)):
         return MatchResult(0.0, ["identity unknown: never matched"])
     dob_points, dob_reason, dob_veto = _compare_dates(a.date_of_birth, b.date_of_birth)
     straight = _score_names(a, b, swapped=False)
@@ -537,7 +576,12 @@ def find_repeats(
         received = to_utc(received_at)
         if not since <= received <= now:
             continue
-        result = _score(wanted, normalise(child))
+        if _compare_dates(wanted.date_of_birth, child.date_of_birth)[2]:
+            continue  # dates of birth that differ veto a match: _score would give 0
+        other = normalise(child)
+        if _names_veto_both_ways(wanted, other):
+            continue  # _score would give 0 too, after comparing every name twice
+        result = _score(wanted, other)
         if result.score >= threshold:
             found.append((contact_id, received, result))
     found.sort(key=lambda item: (item[2].score, item[1]), reverse=True)

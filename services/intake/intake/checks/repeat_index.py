@@ -56,9 +56,10 @@ def record_keys(session: Session, contact_id: str, children: Sequence[ChildKey])
 
 
 def candidate_contacts(session: Session, children: Sequence[ChildKey], *, since: datetime,
-                       exclude_id: str) -> Sequence[Contact]:
+                       exclude_id: str) -> Sequence[tuple[str, datetime, str]]:
     """Contacts received since ``since`` (other than ``exclude_id``) that could be a repeat
-    of one of ``children``: those sharing a date of birth or a full postcode with one."""
+    of one of ``children``: those sharing a date of birth or a full postcode with one, as
+    ``(id, received_at, submission)`` (the columns matching needs, not whole rows)."""
     keys = [key for key in map(blocking_key, children) if key is not None]
     dates = sorted({born for born, _ in keys if born is not None})
     postcodes = sorted({postcode for _, postcode in keys if postcode is not None})
@@ -71,6 +72,7 @@ def candidate_contacts(session: Session, children: Sequence[ChildKey], *, since:
         shared.append(col(ContactMatchKey.postcode).in_(postcodes))
     blocked = select(ContactMatchKey.contact_id).where(or_(*shared))
     return session.exec(
-        select(Contact).where(col(Contact.id).in_(blocked), col(Contact.received_at) >= since,
-                              Contact.id != exclude_id)
+        select(Contact.id, Contact.received_at, Contact.submission).where(
+            col(Contact.id).in_(blocked), col(Contact.received_at) >= since,
+            Contact.id != exclude_id)
     ).all()

@@ -49,9 +49,9 @@ def link_repeats(uow: UnitOfWork, contact: Contact, submission: dict[str, Any],
     repeat_index.record_keys(uow.session, contact.id, keys)
     recent_contacts = repeat_index.candidate_contacts(uow.session, keys, since=now - window,
                                                       exclude_id=contact.id)
-    recent = [(other.id, other.received_at, key)
-              for other in recent_contacts
-              for key in child_keys(json.loads(other.submission))]
+    recent = [(other_id, received_at, key)
+              for other_id, received_at, submission in recent_contacts
+              for key in child_keys(json.loads(submission))]
     linked: dict[str, float] = {}
     for key in keys:
         for other_id, result in find_repeats(key, recent, window, now):

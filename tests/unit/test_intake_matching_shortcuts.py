@@ -1,0 +1,70 @@
+"""find_repeats skips a stored child early when its date of birth or both arrangements of its
+names veto a match (issue 17: the repeat lookup's cost). The shortcuts must change nothing:
+for any children, find_repeats gives what scoring every one of them gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.checks.matching import (
+    KNOWN_DISTINCT,
+    KNOWN_VARIANTS,
+    PROBABLE_MATCH_THRESHOLD,
+    ChildKey,
+    find_repeats,
+    match_score,
+)
+
+T = TypeVar("T")
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+# Names that agree, vary, sound alike, are typos or distinct forms of each other, and
+# placeholders: the rules' corner cases, so that matches are common in the samples.
+NAMES: list[str | None] = [
+    *sorted(KNOWN_VARIANTS[0])[:3], *sorted(KNOWN_DISTINCT[0]), "Smith", "Smyth", "Matthew",
+    "Mathew", "Jones", "Jone", "Katie", "Katy", "Ann", "Anne-Marie", "Marie", "MacDonald",
+    "McDonald", "Unknown", "O'Neil", "Oneil", "Lee", "Leigh", None]
+DATES = [date(2015, 6, 1), date(2015, 1, 6), date(2015, 6, 2), None]
+POSTCODES = ["CV1 2AB", "cv12ab", "CV1", None]
+
+children = st.builds(ChildKey, first_name=st.sampled_from(NAMES),
+                     last_name=st.sampled_from(NAMES), date_of_birth=st.sampled_from(DATES),
+                     postcode=st.sampled_from(POSTCODES), identity_unknown=st.booleans())
+
+
+def like(wanted: ChildKey) -> st.SearchStrategy[ChildKey]:
+    """A child near ``wanted``: its names perhaps swapped, one perhaps replaced, its date of
+    birth and postcode perhaps kept (so that the samples hold many near and real matches)."""
+    return st.builds(
+        lambda swap, first, last, born, postcode: ChildKey(
+            first if first != "keep" else (wanted.last_name if swap else wanted.first_name),
+            last if last != "keep" else (wanted.first_name if swap else wanted.last_name),
+            born if born != "keep" else wanted.date_of_birth,
+            postcode if postcode != "keep" else wanted.postcode),
+        st.booleans(), kept_or(NAMES), kept_or(NAMES), kept_or(DATES), kept_or(POSTCODES))
+
+
+def kept_or(values: list[T]) -> st.SearchStrategy[T | str]:
+    """"keep" half the time, else one of ``values``."""
+    return st.one_of(st.just("keep"), st.sampled_from(values))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), wanted=children)
+def test_the_shortcuts_find_what_scoring_every_child_finds(
+        data: st.DataObject, wanted: ChildKey) -> None:
+    stored = data.draw(st.lists(st.one_of(children, like(wanted)), max_size=12))
+    recent = [(index, NOW - timedelta(hours=index), child) for index, child in
+              enumerate(stored)]
+    everyone = sorted(((index, received, match_score(wanted, child))
+                       for index, received, child in recent), key=lambda item: (
+                           item[2].score, item[1]), reverse=True)
+    expected = [(index, result) for index, _, result in everyone
+                if result.score >= PROBABLE_MATCH_THRESHOLD]
+    if not wanted.is_identified:
+        expected = []
+    assert find_repeats(wanted, recent, WINDOW, NOW) == expected
