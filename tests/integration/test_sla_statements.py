@@ -49,6 +49,7 @@ class Statements:
     def __init__(self, engine: Engine) -> None:
         self.count = 0
         self.texts: list[str] = []
+        self.rows: list[int] = []  # parameter sets each statement was sent with
         self._engine = engine
 
     def __enter__(self) -> Statements:
@@ -58,9 +59,11 @@ class Statements:
     def __exit__(self, *_: Any) -> None:
         sa_event.remove(self._engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+              executemany: bool) -> None:
         self.count += 1
         self.texts.append(statement.split("\n", 1)[0][:80])
+        self.rows.append(len(parameters) if executemany else 1)
 
 
 def _consume_batch(engine: Engine, tmp_path: Path, clock: FrozenClock) -> Statements:
@@ -123,6 +126,13 @@ def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_onc
     # not a statement (nor a savepoint) per clock (1,507 for this batch before issue 17).
     assert seen.count <= 10, seen.texts
     assert not any("SAVEPOINT" in t for t in seen.texts)
+    # The outbox rows and the transitions go as one executemany each (a pipeline on
+    # psycopg): no ORM flush with a RETURNING of every id, whose one statement of thousands
+    # of placeholders psycopg parsed afresh each batch (issue 17, storm).
+    for table in ("outbox", "sla_transition"):
+        [sent] = [(text_, n) for text_, n in zip(seen.texts, seen.rows, strict=True)
+                  if text_.startswith(f"INSERT INTO {table} ")]
+        assert sent[1] == 3 * CASES, sent  # one parameter set per row: an executemany
     # Each case: two breaches (decision, acknowledgement) and the outcome's warning.
     assert fired == 3 * CASES
     assert fire_due_clocks(ctx) == 0
