@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Table, Text, insert
+from sqlalchemy import Column, Index, LargeBinary, Table, Text
 from sqlmodel import Field, SQLModel
 
-from mashcore.db import UnitOfWork, utc_column
+from mashcore.db import UnitOfWork, insert_rows, utc_column
 from mashcore.envelope import Event
 from mashcore.messages import Message
 from mashcore.schemas import SchemaRegistry
@@ -70,14 +70,15 @@ class Outbox:
         }
 
     def add_many(self, uow: UnitOfWork, records: Sequence[dict[str, Any]]) -> None:
-        """Rows made by ``record``, written now in their order, in one statement (an
-        executemany of one INSERT; on psycopg, one pipeline): a batch of events without an
-        ORM object, a flush and a RETURNING of ids each (issue 17). Whatever the session
-        has staged is flushed first, so ids (the relay's order) follow the order of staging."""
+        """Rows made by ``record``, written now in their order, in one statement (on
+        PostgreSQL a COPY, elsewhere an executemany of one INSERT: ``db.insert_rows``): a
+        batch of events without an ORM object, a flush and a RETURNING of ids each (issue
+        17). Whatever the session has staged is flushed first, so ids (the relay's order)
+        follow the order of staging."""
         if not records:
             return
         uow.session.flush()
-        uow.session.connection().execute(insert(_OUTBOX), list(records))
+        insert_rows(uow, _OUTBOX, records)
         uow.outbox_written = True
 
 

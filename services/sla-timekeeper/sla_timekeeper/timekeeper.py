@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, insert, text, update
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 
 from mashcore.consumer import EventHandler
 from mashcore.consumer_batch import BATCH_CASES
-from mashcore.db import UnitOfWork
+from mashcore.db import UnitOfWork, insert_rows
 from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
@@ -268,7 +268,7 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
                 moved.append({"b_clock_id": row.clock_id, "b_version": row.version,
                               **_stored(clock, rule)})
                 fired += len(transitions)
-            # The outbox rows and the transitions: one INSERT executemany each, in order.
+            # The outbox rows and the transitions: one statement each (COPY), in order.
             ctx.outbox.add_many(uow, events)
             _record(uow, recorded)
             _move(uow, moved)
@@ -354,9 +354,8 @@ _TRANSITIONS: Table = TransitionRow.__table__  # type: ignore[attr-defined]
 
 
 def _record(uow: UnitOfWork, recorded: list[dict[str, Any]]) -> None:
-    """The fired transitions (``sla_transition``), in one statement (executemany)."""
-    if recorded:
-        uow.session.connection().execute(insert(_TRANSITIONS), recorded)
+    """The fired transitions (``sla_transition``), in one statement (COPY on PostgreSQL)."""
+    insert_rows(uow, _TRANSITIONS, recorded)
 
 
 def _retry_later(uow: UnitOfWork, failed: list[str], now: datetime) -> None:
