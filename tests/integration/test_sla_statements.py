@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
@@ -26,12 +27,13 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.topics import INTAKE_CONTACTS
-from sla_timekeeper.models import ClockRow
+from sla_timekeeper.models import ClockRow, TransitionRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
 from tests.support import contact_received_event, service_context
 
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 09:00
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+FIRED = ["mash.sla.clock.warned.v1", "mash.sla.clock.breached.v1"]  # Tuesday 09:00
 CASES = 100
 
 
@@ -100,7 +102,7 @@ def test_a_batch_of_clock_starting_events_costs_a_bounded_number_of_statements(
 
 
 def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_once(
-    engine: Engine, tmp_path: Path,
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = FrozenClock(NOW)
     _consume_batch(engine, tmp_path, clock)
@@ -116,13 +118,29 @@ def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_onc
     clock.set(NOW + timedelta(days=3))
     ctx = service_context(engine, EmbeddedBus(tmp_path / "bus2.sqlite"), clock,
                           name="sla-timekeeper")
+    copies: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def spy(cursor: psycopg.Cursor[Any], statement: str, *args: Any, **kwargs: Any) -> Any:
+        copies.append(statement)
+        return copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
     with Statements(engine) as seen:
         fired = fire_due_clocks(ctx)
-    # The claim, the case locks, one INSERT of the transitions, one of the outbox rows, one
-    # UPDATE (executemany) of the clocks, the failing clock's retry, the commit's metric:
+    # The claim, the case locks, one UPDATE (executemany) of the clocks, the failing
+    # clock's retry, the commit's metric (and a COPY of the transitions, one of the outbox
+    # rows, below the engine's events):
     # not a statement (nor a savepoint) per clock (1,507 for this batch before issue 17).
     assert seen.count <= 10, seen.texts
     assert not any("SAVEPOINT" in t for t in seen.texts)
+    # The outbox rows and the transitions go as one COPY each (issue 17, storm): no ORM
+    # flush with a RETURNING of every id (one statement of thousands of placeholders that
+    # psycopg parsed afresh each batch), no INSERT of one row per Bind/Execute.
+    assert not any(t.startswith(("INSERT INTO outbox", "INSERT INTO sla_transition"))
+                   for t in seen.texts), seen.texts
+    assert [c.split(" (", 1)[0] for c in copies] == [
+        "COPY outbox", "COPY sla_transition"], copies
     # Each case: two breaches (decision, acknowledgement) and the outcome's warning.
     assert fired == 3 * CASES
     assert fire_due_clocks(ctx) == 0
@@ -132,4 +150,12 @@ def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_onc
         [bad] = uow.session.exec(select(ClockRow).where(ClockRow.clock == "retired_clock"))
     ids = [json.loads(b)["clock_id"] for b in breaches]
     assert len(ids) == len(set(ids)) == 2 * CASES  # each breach written exactly once
+    with unit_of_work(engine) as uow:
+        events = [(json.loads(r.payload)["clock_id"], r.event_type.split(".")[3])
+                  for r in uow.session.exec(select(OutboxRecord).where(col(
+                      OutboxRecord.event_type).in_(FIRED)).order_by(col(OutboxRecord.id)))]
+        transitions = [(r.clock_id, r.kind) for r in uow.session.exec(
+            select(TransitionRow).where(col(TransitionRow.kind).in_(["warned", "breached"]))
+            .order_by(col(TransitionRow.id)))]
+    assert events == transitions and len(events) == 3 * CASES  # both in firing order
     assert bad.next_wake_at == NOW + timedelta(days=3, minutes=1)  # tried again later

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from mashcore.schemas import SchemaRegistry, SchemaViolation
@@ -31,3 +33,33 @@ def test_a_violation_names_the_field_but_never_echoes_its_value() -> None:
 def test_a_missing_required_field_is_named() -> None:
     with pytest.raises(SchemaViolation, match="case_reference"):
         SchemaRegistry().validate("mash.triage.case.opened.v1", {})
+
+
+def _breach(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "clock_id": "3f2b8c1e-7a4d-4e55-9a61-2c0f4b7d9e10", "clock": "mash_enquiries",
+        "case_reference": "MASH-2026-K7QX3MZP", "brag": "red", "partnership": "coventry",
+        "agency": None, "started_at": "2026-11-23T05:15:00+00:00",
+        "national_return_started_at": None, "due_at": "2026-11-23T09:15:00+00:00",
+        "duration": {"amount": 4.0, "unit": "elapsed_hours"},
+        "breached_at": "2026-11-23T09:15:00.2+00:00", "overdue_by_seconds": 0,
+    }
+    return data | changes
+
+
+def test_the_compiled_validator_refuses_what_jsonschema_refuses_for_its_format() -> None:
+    # The compiled (Rust) validator checks formats with jsonschema's own checkers: its
+    # built-in date-time would let a leap second through, jsonschema's refuses it.
+    registry = SchemaRegistry()
+    registry.validate("mash.sla.clock.breached.v1", _breach())
+    for field, value in (("breached_at", "2026-11-23T23:59:60Z"), ("due_at", "not a time"),
+                         ("clock_id", "not-a-uuid")):
+        with pytest.raises(SchemaViolation, match=field):
+            registry.validate("mash.sla.clock.breached.v1", _breach(**{field: value}))
+
+
+def test_a_value_json_has_no_type_for_is_refused_by_jsonschema() -> None:
+    # The compiled validator cannot read a datetime object; jsonschema names the field.
+    with pytest.raises(SchemaViolation, match="due_at"):
+        SchemaRegistry().validate("mash.sla.clock.breached.v1",
+                                  _breach(due_at=datetime(2026, 11, 23, tzinfo=UTC)))

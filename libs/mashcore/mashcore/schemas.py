@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import jsonschema_rs
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
 
@@ -26,17 +28,32 @@ def default_contracts_dir() -> Path:
 
 
 class SchemaRegistry:
-    """Schemas keyed by event type (file ``contracts/events/<type>.schema.json``)."""
+    """Schemas keyed by event type (file ``contracts/events/<type>.schema.json``).
+
+    Each event is checked first by a compiled validator (jsonschema-rs: about 10 µs for an
+    SLA breach event where jsonschema takes some 160 µs; issue 17's storm spent 40 % of
+    the timer's time here), with jsonschema's own format checks (date-time, date, uuid,
+    ...), so a value jsonschema refuses for its format, say a leap second, is refused too.
+    Only what it refuses (or cannot read, say a datetime object) goes to jsonschema, which
+    stays the reference: it names the offending field, and data it finds valid is valid.
+    One difference: the compiled validator takes a tuple for an array, as it is on the wire.
+    """
 
     def __init__(self, contracts_dir: Path | None = None) -> None:
         folder = (contracts_dir or default_contracts_dir()) / "events"
         self._validators: dict[str, Draft202012Validator] = {}
+        self._compiled: dict[str, jsonschema_rs.Validator] = {}
+        checker = Draft202012Validator.FORMAT_CHECKER
+        formats = {name: _format_check(checker, name) for name in checker.checkers}
         for path in sorted(folder.glob("*.schema.json")):
             schema = json.loads(path.read_text(encoding="utf-8"))
             Draft202012Validator.check_schema(schema)
             event_type = path.name.removesuffix(".schema.json")
             self._validators[event_type] = Draft202012Validator(
-                schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+                schema, format_checker=checker
+            )
+            self._compiled[event_type] = jsonschema_rs.validator_for(
+                schema, formats=formats, validate_formats=True
             )
         if not self._validators:
             raise FileNotFoundError(f"no event schemas found in {folder}")
@@ -51,9 +68,23 @@ class SchemaRegistry:
         validator = self._validators.get(event_type)
         if validator is None:
             raise SchemaViolation(f"no schema for event type {event_type!r}")
-        error = best_match(validator.iter_errors(dict(data)))
+        data = dict(data)
+        # A value JSON has no type for (the compiled validator raises): jsonschema decides.
+        with contextlib.suppress(Exception):
+            if self._compiled[event_type].is_valid(data):
+                return
+        error = best_match(validator.iter_errors(data))
         if error is not None:
             raise SchemaViolation(f"{event_type}: {describe(error)}")
+
+
+def _format_check(checker: FormatChecker, name: str) -> Callable[[str], bool]:
+    """jsonschema's check of one format, for the compiled validator."""
+
+    def check(value: str) -> bool:
+        return checker.conforms(value, name)
+
+    return check
 
 
 def describe(error: Any) -> str:

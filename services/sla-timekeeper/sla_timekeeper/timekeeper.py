@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from mashcore.consumer import EventHandler
 from mashcore.consumer_batch import BATCH_CASES
-from mashcore.db import UnitOfWork
+from mashcore.db import UnitOfWork, insert_rows
 from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
@@ -121,22 +121,30 @@ def sla_event_data(transition: Transition) -> tuple[str, dict[str, Any]]:
 
 def publish(ctx: ServiceContext, uow: UnitOfWork, transition: Transition,
             cause: Event | None) -> None:
-    event_type, data = sla_event_data(transition)
     now = ctx.clock.now()
+    ctx.emit(uow, _sla_event(ctx, transition, cause, now), SLA)
+    uow.session.add(TransitionRow(**_transition_row(transition, now)))
+
+
+def _sla_event(ctx: ServiceContext, transition: Transition, cause: Event | None,
+               now: datetime) -> Event:
+    event_type, data = sla_event_data(transition)
     if cause is not None:
-        event = cause.follow_up(type=event_type, source=ctx.source, data=data,
-                                recordedtime=now, time=transition.at)
-    else:
-        clock = transition.clock
-        event = Event(type=event_type, source=ctx.source, subject=clock.case_reference,
-                      time=transition.at, recordedtime=now, partnership=clock.partnership,
-                      data=data, correlationid=clock.case_reference)
-    ctx.emit(uow, event, SLA)
+        return cause.follow_up(type=event_type, source=ctx.source, data=data,
+                               recordedtime=now, time=transition.at)
     clock = transition.clock
-    uow.session.add(TransitionRow(
-        clock_id=clock.clock_id, kind=transition.kind, clock=clock.clock,
-        case_reference=clock.case_reference, partnership=clock.partnership,
-        on_time=transition.extra.get("on_time"), at=transition.at, recorded_at=now))
+    return Event(type=event_type, source=ctx.source, subject=clock.case_reference,
+                 time=transition.at, recordedtime=now, partnership=clock.partnership,
+                 data=data, correlationid=clock.case_reference)
+
+
+def _transition_row(transition: Transition, now: datetime) -> dict[str, Any]:
+    """The columns of one ``sla_transition`` row."""
+    clock = transition.clock
+    return {"clock_id": clock.clock_id, "kind": transition.kind, "clock": clock.clock,
+            "case_reference": clock.case_reference, "partnership": clock.partnership,
+            "on_time": transition.extra.get("on_time"), "at": transition.at,
+            "recorded_at": now}
 
 
 def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Transition]:
@@ -236,6 +244,8 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
     try:
         with ctx.unit_of_work() as uow:
             fired, failed, moved = 0, [], []
+            events: list[dict[str, Any]] = []
+            recorded: list[dict[str, Any]] = []
             for row in _claim(uow, now):
                 # Worked out first (no database, nothing staged): a clock that cannot be
                 # worked out (say, its rule gone from the pack) is left out and tried again
@@ -251,11 +261,16 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
                     continue
                 rule, clock, transitions = due
                 for transition in transitions:
-                    publish(ctx, uow, transition, None)
+                    stamp = ctx.clock.now()
+                    events.append(ctx.outbox.record(
+                        _sla_event(ctx, transition, None, stamp), SLA))
+                    recorded.append(_transition_row(transition, stamp))
                 moved.append({"b_clock_id": row.clock_id, "b_version": row.version,
                               **_stored(clock, rule)})
                 fired += len(transitions)
-            uow.session.flush()  # the transitions and outbox rows: one INSERT each
+            # The outbox rows and the transitions: one statement each (COPY), in order.
+            ctx.outbox.add_many(uow, events)
+            _record(uow, recorded)
             _move(uow, moved)
             _retry_later(uow, failed, now)
             uow.commit()
@@ -333,6 +348,14 @@ def _move(uow: UnitOfWork, moved: list[dict[str, Any]]) -> None:
     for row in uow.session.identity_map.values():
         if isinstance(row, ClockRow):
             uow.session.expire(row)
+
+
+_TRANSITIONS: Table = TransitionRow.__table__  # type: ignore[attr-defined]
+
+
+def _record(uow: UnitOfWork, recorded: list[dict[str, Any]]) -> None:
+    """The fired transitions (``sla_transition``), in one statement (COPY on PostgreSQL)."""
+    insert_rows(uow, _TRANSITIONS, recorded)
 
 
 def _retry_later(uow: UnitOfWork, failed: list[str], now: datetime) -> None:
