@@ -144,11 +144,21 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
     await expect(sw.get_by_test_id("status")).to_have_text("Awaiting schedule")
     await accessible(sw)
 
-    # Without a chair or invitees the API refuses; its messages sit next to the fields.
+    # Without a chair or invitees the API refuses; its problems, worded for the questions,
+    # sit next to the fields.
     await sw.get_by_label("When (date and time, UTC)").fill(icpc_at)
     await sw.get_by_role("button", name="Arrange the conference").click()
-    await expect(sw.get_by_test_id("error-summary")).to_be_visible()
-    await expect(sw.locator("#invitees-error")).to_be_visible()
+    summary = sw.get_by_test_id("error-summary")
+    await expect(summary).to_be_visible()
+    await expect(summary.get_by_role("link", name="Enter the chairing IRO's user ID")
+                 ).to_have_attribute("href", "#chaired_by_iro")
+    await expect(summary.get_by_role("link", name="Enter who is invited, one a line")
+                 ).to_have_attribute("href", "#invitees")
+    await expect(summary).not_to_contain_text("Field required")
+    await expect(sw.locator("#invitees-error")).to_contain_text(
+        "Enter who is invited, one a line")
+    await expect(sw.locator("#chaired_by_iro-error")).to_contain_text(
+        "Enter the chairing IRO's user ID")
     await expect(sw.get_by_label("When (date and time, UTC)")).to_have_value(icpc_at)
     await accessible(sw)
     await shoot(sw, tmp_path, "conference-icpc-errors")
@@ -247,9 +257,11 @@ async def journey(browser: Any, url: str, reference: str, tmp_path: Path,
     await expect(sw.get_by_test_id("status")).to_have_text("Scheduled")
     await accessible(sw)
     await shoot(sw, tmp_path, "conference-review")
-    # Calling it off needs a coded reason: the API's message sits on the radios.
+    # Calling it off needs a coded reason: the question's message sits on the radios.
     await sw.get_by_role("button", name="Call off the review conference").click()
-    await expect(sw.locator("#reason-error")).to_be_visible()
+    await expect(sw.locator("#reason-error")).to_contain_text("Select why it is called off")
+    await expect(sw.get_by_test_id("error-summary").get_by_role(
+        "link", name="Select why it is called off")).to_have_attribute("href", "#reason")
     await expect(sw.get_by_test_id("status")).to_have_text("Scheduled")
     await accessible(sw)
     await sw.get_by_role("link", name="Back to the plan").click()

@@ -169,12 +169,21 @@ async def journey(browser: Any, url: str, reference: str, child: str, tmp_path: 
     await colleague.goto(discussion_url)
 
     # The chair records it held: first without the decisions (the API's problems by the
-    # fields), then with an s47 decision for the child and a criminal investigation.
+    # fields, worded for the questions), then with an s47 decision for the child and a
+    # criminal investigation.
     await manager.goto(discussion_url)
     await manager.get_by_label("Why (the s47 decision)").fill("Synthetic: reasonable cause.")
     await manager.get_by_role("button", name="Record as held").click()
-    await expect(manager.locator("#s47_decisions-error")).to_be_visible()
-    await expect(manager.locator("#criminal_investigation-error")).to_be_visible()
+    each_child = "Select yes or no for section 47 enquiries for each child"
+    required = "Select whether a criminal investigation is required"
+    await expect(manager.locator("#s47_decisions-error")).to_contain_text(each_child)
+    await expect(manager.locator("#criminal_investigation-error")).to_contain_text(required)
+    summary = manager.get_by_test_id("error-summary")
+    await expect(summary.get_by_role("link", name=each_child)).to_have_attribute(
+        "href", "#s47_decisions")
+    await expect(summary.get_by_role("link", name=required)).to_have_attribute(
+        "href", "#criminal_investigation")
+    await expect(summary).not_to_contain_text("Field required")
     await expect(manager.get_by_label("Why (the s47 decision)")).to_have_value(
         "Synthetic: reasonable cause.")
     await accessible(manager)

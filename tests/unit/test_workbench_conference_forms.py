@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from workbench import conference_forms as forms
+from workbench import views
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -103,6 +104,40 @@ def test_a_held_problem_on_a_childs_decision_is_shown_on_that_childs_field() -> 
     ]}, [2, 5])
     assert errors == {"child-5-category_of_abuse": "A plan needs a category",
                       "attendees": "Name who attended", "": "One decision per child"}
+
+
+def test_a_held_problem_is_worded_for_the_question_and_for_that_child() -> None:
+    errors = forms.held_errors({"errors": [  # as the API answers a blank held form
+        {"field": "held_at", "message": "Field required", "code": "missing"},
+        {"field": "attendees", "message": "List should have at least 1 item after "
+                                          "validation, not 0", "code": "too_short"},
+        {"field": "decisions[1].plan", "message": "Field required", "code": "missing"},
+        {"field": "decisions[1].first_review_due_on", "code": "date_from_datetime_parsing",
+         "message": "Input should be a valid date or datetime, month value is outside "
+                    "expected range"},
+        {"field": "decisions[0].core_group[0]", "code": "value_error",
+         "message": "Value error, a practitioner needs an agency"},
+    ]}, [2, 5])
+    assert errors == {
+        "child-5-plan": "Select yes if child 5 needs a child protection plan",
+        "child-5-first_review_due_on":
+            "The date the first review for child 5 is due must be a real date",
+        "child-2-core_group": "Value error, a practitioner needs an agency",
+        "held_at": "Enter the date and time it was held",
+        "attendees": "Enter who attended, one a line"}
+
+
+def test_the_cancel_and_copy_forms_are_worded_for_their_questions() -> None:
+    missing = {"errors": [{"field": "reason", "message": "Field required", "code": "missing"}]}
+    assert views.field_errors(missing, forms.CANCEL) == {"reason": "Select why it is called off"}
+    copy = {"errors": [
+        {"field": "given_on", "message": "Input should be a date as an ISO 8601 string, "
+                                         "YYYY-MM-DD", "code": "iso_date"},
+        {"field": "language", "message": "String should have at least 2 characters",
+         "code": "string_too_short"}]}
+    assert views.field_errors(copy, forms.COPY) == {
+        "given_on": "The date the copy was given must be a real date",
+        "language": "The language must be 2 characters or more"}
 
 
 def test_a_held_problem_without_errors_shows_its_detail() -> None:

@@ -139,16 +139,42 @@ def test_the_work_list_is_earliest_deadline_first_and_finished_discussions_last(
 
 def test_a_refused_form_asks_for_a_reload_names_its_fields_or_gives_the_standard_page() -> None:
     lost = ApiAnswer(409, {"detail": "Strategy discussion x is 'held'."})
-    status, errors = strategy.form_errors(lost, sf.CANCEL_FIELDS)
+    status, errors = strategy.form_errors(lost, sf.CANCEL)
     assert status == 409 and "Reload" in errors[""] and "'held'" in errors[""]
     problem = ApiAnswer(422, {"errors": [
         {"field": "invitees", "message": "needs police (at least one invitee with agency "
                                          "'police')"},
-        {"field": "invitees[2].agency", "message": "Input should be 'police', ..."}]})
-    assert strategy.form_errors(problem, sf.SCHEDULE_FIELDS) == (422, {
+        {"field": "invitees[2].agency", "message": "Input should be 'police', ...",
+         "code": "literal_error"}]})
+    assert strategy.form_errors(problem, sf.SCHEDULE) == (422, {
         "invitees": "needs police (at least one invitee with agency 'police')"})
     for status in (403, 404):
         with pytest.raises(strategy.Refused):
             strategy.form_errors(ApiAnswer(status, {}), sf.SCHEDULE_FIELDS)
     with pytest.raises(ApiUnavailable):
         strategy.form_errors(ApiAnswer(429, {}), sf.SCHEDULE_FIELDS)
+
+
+def test_a_refused_form_is_worded_for_its_questions_and_a_rule_keeps_the_api_s_words() -> None:
+    problem = ApiAnswer(422, {"errors": [
+        {"field": "s47_decisions", "message": "List should have at least 1 item after "
+                                              "validation, not 0", "code": "too_short"},
+        {"field": "criminal_investigation", "message": "Field required", "code": "missing"},
+        {"field": "held_at", "message": "Input should be a date and time as an ISO 8601 "
+                                        "string with its UTC offset, e.g. 2026-11-20T08:45:00Z",
+         "code": "iso_date_time"}]})
+    assert strategy.form_errors(problem, sf.HELD) == (422, {
+        "held_at": "The date and time it was held must be a real date and time",
+        "criminal_investigation": "Select whether a criminal investigation is required",
+        "s47_decisions": "Select yes or no for section 47 enquiries for each child"})
+    rule = ApiAnswer(422, {"errors": [  # the API's rule, no code: its words
+        {"field": "next_step", "message": "substantiated_continuing_risk needs next_step "
+                                          "'icpc'"}]})
+    assert strategy.form_errors(rule, sf.OUTCOME) == (422, {
+        "next_step": "substantiated_continuing_risk needs next_step 'icpc'"})
+    too_long = ApiAnswer(422, {"errors": [
+        {"field": "minutes", "message": "String should have at most 20000 characters",
+         "code": "string_too_long"}]})
+    assert strategy.form_errors(too_long, sf.MINUTES) == (422, {
+        "minutes": "Minutes must be 20000 characters or fewer"})
+

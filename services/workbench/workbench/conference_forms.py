@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from workbench import views
+from workbench import questions, views
+from workbench.questions import Question
 
 FAMILY_ROLES = ("child", "parent_or_carer", "family_member", "supporter", "advocate")
 
@@ -34,9 +35,44 @@ CATEGORIES: dict[str, str] = {
     "sexual": "Sexual abuse",
 }
 
-SCHEDULE_FIELDS = ("scheduled_for", "chaired_by_iro", "invitees", "family_not_invited_reason",
-                   "format", "ends_at", "location", "dial_in")
-CANCEL_FIELDS = ("reason",)
+
+# The forms' questions, worded as the GOV.UK Design System asks (``workbench.questions``);
+# their keys are the strategy API's fields (``strategy.conferences.api``), in form order.
+def _participants(plural: str, singular: str) -> Question:
+    """A textarea of participants, one a line."""
+    return Question.people(
+        plural, singular, missing=f"Enter {plural}, one a line",
+        wrong=f"Enter each {singular} as role, agency (and user ID if known), for example "
+              "social_worker, local_authority",
+        too_short=f"Enter {plural}, one a line")
+
+
+ARRANGEMENT: questions.Form = {
+    "format": Question.choice("how it takes place"),
+    "ends_at": Question.when("the date and time it ends", "The end"),
+    "location": Question.text("the office address", "The office address"),
+    "dial_in": Question.text("the link or number to join", "The link or number to join"),
+}
+CHAIR: questions.Form = {
+    "chaired_by_iro": Question.user_id("the chairing IRO's user ID",
+                                       "The chairing IRO's user ID"),
+}
+SCHEDULED_FOR = Question.when("the date and time it takes place",
+                              "The date and time it takes place")
+SCHEDULE: questions.Form = {  # in the page's order, as the error summary lists them
+    "scheduled_for": SCHEDULED_FOR,
+    "ends_at": ARRANGEMENT["ends_at"],
+    **CHAIR,
+    **ARRANGEMENT,
+    "invitees": _participants("who is invited", "invitee"),
+    "family_not_invited_reason": Question.text("why the family is not invited",
+                                               "The reason the family is not invited"),
+}
+CANCEL: questions.Form = {
+    "reason": Question.choice("why it is called off"),
+}
+SCHEDULE_FIELDS = tuple(SCHEDULE)
+CANCEL_FIELDS = tuple(CANCEL)
 
 
 def participants(text: str) -> list[dict[str, str]]:
@@ -126,17 +162,70 @@ REVIEW_DECISIONS: dict[str, str] = {
     "step_down_early_help": "Step down to early help",
 }
 
-HELD_FIELDS = ("held_at", "attendees", "decision_summary")
-CHILD_FIELDS = ("plan", "category_of_abuse", "core_group", "outline_plan",
-                "first_review_due_on")
-CORE_GROUP_SCHEDULE_FIELDS = ("scheduled_for", "invitees", "format", "ends_at", "location",
-                              "dial_in")
-CORE_GROUP_HELD_FIELDS = ("held_at", "attendees", "new_actions")
-MINUTES_FIELDS = ("minutes",)
-REVIEW_SCHEDULE_FIELDS = ("scheduled_for", "chaired_by_iro", "invitees", "format", "ends_at",
-                          "location", "dial_in")
-REVIEW_HELD_FIELDS = ("held_at", "attendees", "decision", "category_of_abuse",
-                      "next_review_due_on", "rationale")
+HELD_AT = Question.when("the date and time it was held", "The date and time it was held")
+ATTENDEES = _participants("who attended", "attendee")
+HELD: questions.Form = {
+    "held_at": HELD_AT,
+    "attendees": ATTENDEES,
+    "decision_summary": Question.text("the summary of the decision", "The summary"),
+}
+
+
+def child_questions(child_number: int) -> questions.Form:
+    """One child's decision on the ICPC held form (``ChildDecisionIn``)."""
+    child = f"child {child_number}"
+    return {
+        "plan": Question.yes_no(f"{child} needs a child protection plan"),
+        "category_of_abuse": Question.choice(f"the category of abuse for {child}"),
+        "core_group": _participants(f"the core group members of {child}",
+                                    "core group member"),
+        "outline_plan": Question.text(f"the outline plan for {child}",
+                                      f"The outline plan for {child}"),
+        "first_review_due_on": Question.date(
+            f"the date the first review for {child} is due",
+            f"The date the first review for {child} is due"),
+    }
+
+
+NEW_ACTIONS = Question(
+    missing="Enter each new action as what; role, agency; due date",
+    wrong="Enter each new action as what; role, agency; due date",
+    too_long="Each new action must be {limit} characters or fewer",
+    by_code={"too_long": "Enter {limit} new actions or fewer",
+             **dict.fromkeys(questions.NOT_A_DATE,
+                             "Each new action's due date must be a real date, for example "
+                             "2027-01-31")})
+CORE_GROUP_SCHEDULE: questions.Form = {
+    "scheduled_for": SCHEDULED_FOR,
+    "invitees": _participants("who is invited", "invitee"),
+    **ARRANGEMENT,
+}
+CORE_GROUP_HELD: questions.Form = {
+    "held_at": HELD_AT, "attendees": ATTENDEES, "new_actions": NEW_ACTIONS,
+}
+MINUTES: questions.Form = {"minutes": Question.text("the minutes", "Minutes")}
+REVIEW_SCHEDULE: questions.Form = {
+    "scheduled_for": SCHEDULED_FOR,
+    **CHAIR,
+    "invitees": _participants("who is invited", "invitee"),
+    **ARRANGEMENT,
+}
+REVIEW_HELD: questions.Form = {
+    "held_at": HELD_AT,
+    "attendees": ATTENDEES,
+    "decision": Question.choice("the decision"),
+    "category_of_abuse": Question.choice("the category of abuse"),
+    "next_review_due_on": Question.date("the date the next review is due",
+                                        "The date the next review is due"),
+    "rationale": Question.text("the rationale", "Rationale"),
+}
+HELD_FIELDS = tuple(HELD)
+CHILD_FIELDS = tuple(child_questions(1))
+CORE_GROUP_SCHEDULE_FIELDS = tuple(CORE_GROUP_SCHEDULE)
+CORE_GROUP_HELD_FIELDS = tuple(CORE_GROUP_HELD)
+MINUTES_FIELDS = tuple(MINUTES)
+REVIEW_SCHEDULE_FIELDS = tuple(REVIEW_SCHEDULE)
+REVIEW_HELD_FIELDS = tuple(REVIEW_HELD)
 
 
 def child_field(child_number: int, name: str) -> str:
@@ -174,21 +263,25 @@ def held_body(fields: Mapping[str, Any], child_numbers: Iterable[int]) -> dict[s
 
 
 def held_errors(problem: Mapping[str, Any], child_numbers: list[int]) -> dict[str, str]:
-    """A held problem's errors by form field: ``decisions.0.category_of_abuse`` is the
-    first child's categories field; others as ``views.field_errors``."""
+    """A held problem's errors by form field, worded for the questions: an error on
+    ``decisions.0.category_of_abuse`` (or deeper) is the first child's categories field,
+    worded for that child; others as ``views.field_errors`` with :data:`HELD`."""
     errors: dict[str, str] = {}
     rest = []
     for error in problem.get("errors") or []:
         parts = str(error.get("field", "")).replace("[", ".").replace("]", "").split(".")
         if (parts[0] == "decisions" and len(parts) > 2 and parts[1].isdigit()
                 and int(parts[1]) < len(child_numbers) and parts[2] in CHILD_FIELDS):
-            key = child_field(child_numbers[int(parts[1])], parts[2])
-            errors.setdefault(key, str(error.get("message", "Check this answer")))
+            number = child_numbers[int(parts[1])]
+            message = str(error.get("message") or "Check this answer")
+            worded = child_questions(number)[parts[2]].message(str(error.get("code") or ""),
+                                                               message)
+            errors.setdefault(child_field(number, parts[2]), worded or message)
         else:
             rest.append(error)
     if rest or not errors:
         for key, message in views.field_errors({**problem, "errors": rest},
-                                               HELD_FIELDS).items():
+                                               HELD).items():
             errors.setdefault(key, message)
     return errors
 
@@ -240,7 +333,13 @@ def unprefixed(fields: Mapping[str, str], prefix: str) -> dict[str, str]:
     return {key.removeprefix(prefix): value for key, value in fields.items()}
 
 
-COPY_FIELDS = ("given_on", "form", "language")
+COPY: questions.Form = {
+    "given_on": Question.date("the date the copy was given", "The date the copy was given"),
+    "form": Question.choice("the form the copy was given in"),
+    "language": Question.text("the language of the copy", "The language",
+                              string_too_short="The language must be 2 characters or more"),
+}
+COPY_FIELDS = tuple(COPY)
 COPY_FORMS: dict[str, str] = {
     "written": "Written", "easy_read": "Easy read", "translated": "Translated",
     "audio": "Audio", "braille": "Braille", "verbal": "Explained verbally", "other": "Other",

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mashcore.auth import Principal, Role
 from workbench import conference_forms as forms
+from workbench import questions
 from workbench.apis import Apis, ApiUnavailable
 from workbench.manager import conflict_or_problem
 
@@ -82,7 +83,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
 
     async def act(request: Request, user: tuple[Principal, str], meeting_id: str,
                   action: str, body: dict[str, Any], fields: dict[str, str],
-                  names: tuple[str, ...]) -> Response:
+                  names: questions.Form | tuple[str, ...]) -> Response:
         answer = await api.post(STRATEGY, f"/v1/conferences/{meeting_id}/{action}",
                                 user[1], body)
         if answer.ok:
@@ -100,13 +101,13 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
     async def schedule(request: Request, meeting_id: str, user: Organiser) -> Response:
         fields = await form(request)
         return await act(request, user, meeting_id, "schedule", forms.schedule_body(fields),
-                         fields, forms.SCHEDULE_FIELDS)
+                         fields, forms.SCHEDULE)
 
     @app.post("/conferences/{meeting_id}/cancel")
     async def cancel(request: Request, meeting_id: str, user: Organiser) -> Response:
         fields = await form(request)
         return await act(request, user, meeting_id, "cancel", forms.cancel_body(fields),
-                         fields, forms.CANCEL_FIELDS)
+                         fields, forms.CANCEL)
 
     @app.post("/conferences/{meeting_id}/reports/{agency}/received")
     async def report_received(request: Request, meeting_id: str, agency: str,
@@ -160,11 +161,12 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return await plan_page(request, user, plan_id)
 
     async def post_form(request: Request, user: tuple[Principal, str], path: str,
-                        body: dict[str, Any], done: str, names: tuple[str, ...],
+                        body: dict[str, Any], done: str, names: questions.Form,
                         again: Callable[..., Any], what: str, form_name: str,
                         fields: dict[str, Any], prefix: str = "") -> Response:
         """POST ``body``; on success go to ``done`` (the new meeting's id filled in);
-        otherwise ``again`` shows the page with the input kept and the API's messages."""
+        otherwise ``again`` shows the page with the input kept and the API's problem worded
+        for the form's questions (``names``)."""
         answer = await api.post(STRATEGY, path, user[1], body)
         if answer.ok:
             meeting = answer.body.get("meeting_id", "") if isinstance(answer.body, dict) else ""
@@ -183,7 +185,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return await post_form(
             request, user, f"/v1/plans/{plan_id}/core-groups",
             forms.arranged_body(fields, forms.CORE_GROUP_SCHEDULE_FIELDS),
-            "/core-groups/{meeting}?sent=schedule", forms.CORE_GROUP_SCHEDULE_FIELDS,
+            "/core-groups/{meeting}?sent=schedule", forms.CORE_GROUP_SCHEDULE,
             lambda status, **c: plan_page(request, user, plan_id, status, **c), "Plan",
             "core_group", fields, prefix="core_group-")
 
@@ -193,7 +195,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return await post_form(
             request, user, f"/v1/plans/{plan_id}/reviews",
             forms.arranged_body(fields, forms.REVIEW_SCHEDULE_FIELDS),
-            "/review-conferences/{meeting}?sent=schedule", forms.REVIEW_SCHEDULE_FIELDS,
+            "/review-conferences/{meeting}?sent=schedule", forms.REVIEW_SCHEDULE,
             lambda status, **c: plan_page(request, user, plan_id, status, **c), "Plan",
             "review", fields, prefix="review-")
 
@@ -202,7 +204,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         fields = forms.unprefixed(await form(request), "copy-")
         return await post_form(
             request, user, f"/v1/plans/{plan_id}/copy-given-to-child", forms.copy_body(fields),
-            f"/plans/{plan_id}?sent=copy", forms.COPY_FIELDS,
+            f"/plans/{plan_id}?sent=copy", forms.COPY,
             lambda status, **c: plan_page(request, user, plan_id, status, **c), "Plan",
             "copy", fields, prefix="copy-")
 
@@ -231,7 +233,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return await post_form(
             request, user, f"/v1/core-groups/{meeting_id}/held",
             forms.core_group_held_body(fields), f"/core-groups/{meeting_id}?sent=held",
-            forms.CORE_GROUP_HELD_FIELDS,
+            forms.CORE_GROUP_HELD,
             lambda status, **c: meeting_page(request, user, "core_group", meeting_id, status,
                                              **c), "Meeting", "held", fields)
 
@@ -242,7 +244,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return await post_form(
             request, user, f"/v1/core-groups/{meeting_id}/minutes",
             {"minutes": fields.get("minutes", "")}, f"/core-groups/{meeting_id}?sent=minutes",
-            forms.MINUTES_FIELDS,
+            forms.MINUTES,
             lambda status, **c: meeting_page(request, user, "core_group", meeting_id, status,
                                              **c), "Meeting", "minutes", fields)
 
@@ -256,7 +258,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         return await post_form(
             request, user, f"/v1/review-conferences/{meeting_id}/held",
             forms.review_held_body(fields), f"/review-conferences/{meeting_id}?sent=held",
-            forms.REVIEW_HELD_FIELDS,
+            forms.REVIEW_HELD,
             lambda status, **c: meeting_page(request, user, "review", meeting_id, status,
                                              **c), "Meeting", "held", fields)
 
@@ -265,7 +267,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         fields = await form(request)
         return await post_form(
             request, user, f"/v1/{path}/{meeting_id}/cancel", forms.cancel_body(fields),
-            f"/{path}/{meeting_id}?sent=cancel", forms.CANCEL_FIELDS,
+            f"/{path}/{meeting_id}?sent=cancel", forms.CANCEL,
             lambda status, **c: meeting_page(request, user, kind, meeting_id, status, **c),
             "Meeting", "cancel", fields)
 

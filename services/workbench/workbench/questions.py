@@ -15,6 +15,12 @@ characters or fewer". A code the question has no wording for, or a field the for
 ask, keeps the API's own message (an error on no field of the form goes under ``""``: the
 summary only). Errors come out in the form's order, the first per field, as the summary
 should list them.
+
+Dates follow the GOV.UK date input pattern ("Enter the date the copy was given", "The date
+the copy was given must be a real date"); a list of people words its rows' errors as the
+list's ("Select the role and agency of each invitee", "Add at least one invitee"). A rule
+the API checks itself (a partnership's pack, "needs police") has no ``code``: its words are
+kept.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ MISSING = frozenset({"missing", "string_too_short", "too_short"})  # empty after
 TOO_LONG = frozenset({"string_too_long", "too_long"})
 WRONG_CHOICE = frozenset({"literal_error", "enum", "bool_type", "bool_parsing",
                           "string_pattern_mismatch", "string_type"})
+NOT_A_DATE = frozenset({"iso_date", "date_parsing", "date_from_datetime_parsing",
+                        "date_from_datetime_inexact"})
+NOT_A_TIME = frozenset({"iso_date_time", "datetime_parsing", "datetime_from_date_parsing",
+                        "timezone_aware"})
 _LIMIT = re.compile(r"at most (\d+)")
 
 
@@ -62,6 +72,46 @@ class Question:
                    too_long=f"{name} must be {{limit}} characters or fewer",
                    wrong=f"{name} must only include letters, numbers and punctuation",
                    by_code=by_code)
+
+    @classmethod
+    def user_id(cls, thing: str, name: str) -> Question:
+        """A MASH user ID: "Enter the chair's MASH user ID", and what it may contain."""
+        return cls.text(thing, name, string_pattern_mismatch=(
+            f"{name} must start with a letter or number and only include letters, numbers "
+            "and . _ @ : -"))
+
+    @classmethod
+    def when(cls, thing: str, name: str, **by_code: str) -> Question:
+        """A date and time (the GOV.UK date input's wording): "Enter the date and time it
+        starts", "The start must be a real date and time"."""
+        real = f"{name} must be a real date and time"
+        return cls(missing=f"Enter {thing}", wrong=real,
+                   by_code={**dict.fromkeys(NOT_A_TIME, real), **by_code})
+
+    @classmethod
+    def date(cls, thing: str, name: str, **by_code: str) -> Question:
+        """A date (the GOV.UK date input's wording): "Enter the date the copy was given",
+        "The date the copy was given must be a real date"."""
+        real = f"{name} must be a real date"
+        return cls(missing=f"Enter {thing}", wrong=real,
+                   by_code={**dict.fromkeys(NOT_A_DATE, real), **by_code})
+
+    @classmethod
+    def people(cls, plural: str, singular: str, *, missing: str | None = None,
+               wrong: str | None = None, **by_code: str) -> Question:
+        """A list of people by role and agency (each row's errors are the list's):
+        "Add at least one invitee", "Select the role and agency of each invitee",
+        "Enter 50 invitees or fewer"."""
+        return cls(
+            missing=missing or f"Select the role and agency of each {singular}",
+            wrong=wrong or f"Select the role and agency of each {singular}",
+            too_long=f"Each {singular}'s MASH user ID must be {{limit}} characters or fewer",
+            by_code={"too_short": f"Add at least one {singular}",
+                     "too_long": f"Enter {{limit}} {plural} or fewer",
+                     "string_pattern_mismatch": f"Each {singular}'s MASH user ID must start "
+                                                "with a letter or number and only include "
+                                                "letters, numbers and . _ @ : -",
+                     **by_code})
 
     def message(self, code: str, api_message: str) -> str | None:
         """The wording for ``code``, or None to keep the API's message."""

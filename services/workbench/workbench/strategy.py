@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mashcore.auth import Principal, Role
 from mashcore.workingtime import WorkingCalendar
+from workbench import questions, views
 from workbench import strategy_forms as sf
-from workbench import views
 from workbench.apis import ApiAnswer, Apis, ApiUnavailable
 
 SERVICE = "strategy"
@@ -52,9 +52,11 @@ def refusal_page(render: Callable[..., HTMLResponse], request: Request,
                   message="It does not exist or is not for you to see.")
 
 
-def form_errors(answer: ApiAnswer, names: tuple[str, ...]) -> tuple[int, dict[str, str]]:
+def form_errors(answer: ApiAnswer, names: questions.Form | tuple[str, ...],
+                ) -> tuple[int, dict[str, str]]:
     """A refused form's status and errors: a lost race asks for a reload; a problem is
-    shown by the field; 403/404 is the standard page; anything else, the service is down."""
+    shown by the field, worded for the form's questions (``names``); 403/404 is the
+    standard page; anything else, the service is down."""
     if answer.status in (409, 412):
         detail = str(answer.problem.get("detail") or "")
         return 409, {"": f"{CONFLICT} {detail}".strip()}
@@ -147,7 +149,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
 
     async def act(request: Request, user: User, meeting_id: str, form_name: str,
                   action: str, body: Mapping[str, Any] | None, fields: Mapping[str, str],
-                  names: tuple[str, ...]) -> Response:
+                  names: questions.Form | tuple[str, ...]) -> Response:
         remember(request, user)
         answer = await api.post(SERVICE, f"/v1/strategy-discussions/{meeting_id}/{action}",
                                 user[1], None if body is None else dict(body))
@@ -162,13 +164,13 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
     async def schedule(request: Request, meeting_id: str, user: Staff) -> Response:
         fields = await form(request)
         return await act(request, user, meeting_id, "schedule", "schedule",
-                         sf.schedule_body(fields), fields, sf.SCHEDULE_FIELDS)
+                         sf.schedule_body(fields), fields, sf.SCHEDULE)
 
     @app.post("/strategy/discussions/{meeting_id}/cancel")
     async def cancel(request: Request, meeting_id: str, user: Staff) -> Response:
         fields = await form(request)
         return await act(request, user, meeting_id, "cancel", "cancel",
-                         sf.text_body(fields, "reason"), fields, sf.CANCEL_FIELDS)
+                         sf.text_body(fields, "reason"), fields, sf.CANCEL)
 
     @app.post("/strategy/discussions/{meeting_id}/held")
     async def held(request: Request, meeting_id: str, user: Staff) -> Response:
@@ -176,13 +178,13 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
         children = [int(n) for n in fields.get("child_numbers", "").split(",")
                     if n.strip().isdigit()]
         return await act(request, user, meeting_id, "held", "held",
-                         sf.held_body(fields, children), fields, sf.HELD_FIELDS)
+                         sf.held_body(fields, children), fields, sf.HELD)
 
     @app.post("/strategy/discussions/{meeting_id}/minutes/sign-off")
     async def sign_off(request: Request, meeting_id: str, user: Staff) -> Response:
         fields = await form(request)
         return await act(request, user, meeting_id, "sign_off", "minutes/sign-off",
-                         sf.text_body(fields, "minutes"), fields, sf.MINUTES_FIELDS)
+                         sf.text_body(fields, "minutes"), fields, sf.MINUTES)
 
     @app.post("/strategy/discussions/{meeting_id}/minutes/circulate")
     async def circulate(request: Request, meeting_id: str, user: Staff) -> Response:
@@ -215,7 +217,7 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
 
     async def decide(request: Request, user: User, enquiry_id: str, form_name: str,
                      body: Mapping[str, Any], fields: Mapping[str, str],
-                     names: tuple[str, ...]) -> Response:
+                     names: questions.Form) -> Response:
         remember(request, user)
         answer = await api.post(SERVICE, f"/v1/s47-enquiries/{enquiry_id}/{form_name}",
                                 user[1], dict(body))
@@ -229,10 +231,10 @@ def install(app: FastAPI, *, api: Apis, render: Callable[..., HTMLResponse],
     async def outcome(request: Request, enquiry_id: str, user: Staff) -> Response:
         fields = await form(request)
         return await decide(request, user, enquiry_id, "outcome", sf.outcome_body(fields),
-                            fields, sf.OUTCOME_FIELDS)
+                            fields, sf.OUTCOME)
 
     @app.post("/strategy/s47-enquiries/{enquiry_id}/agreement")
     async def agreement(request: Request, enquiry_id: str, user: Staff) -> Response:
         fields = await form(request)
         return await decide(request, user, enquiry_id, "agreement", sf.agreement_body(fields),
-                            fields, sf.AGREEMENT_FIELDS)
+                            fields, sf.AGREEMENT)

@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mashcore.workingtime import WorkingCalendar
+from workbench import questions
+from workbench.questions import Question
 from workbench.views import time_left
 
 LONDON = ZoneInfo("Europe/London")
@@ -78,15 +80,63 @@ STATUSES: dict[str, tuple[str, str]] = {  # words and GOV.UK tag colour
 
 PEOPLE_FIELDS = ("role", "agency", "user_id")
 ACTION_FIELDS = ("action", "owner_role", "owner_agency", "due_by")
-SCHEDULE_FIELDS = ("format", "starts_at", "ends_at", "location", "dial_in", "chair_id",
-                   "invitees", "invite_referrer", "referrer_not_invited_reason")
-HELD_FIELDS = ("held_at", "attendees", "apologies", "criminal_investigation",
-               "criminal_investigation_start_by", "s47_decisions", "s47_decision_rationale",
-               "actions")
-CANCEL_FIELDS = ("reason",)
-MINUTES_FIELDS = ("minutes",)
-OUTCOME_FIELDS = ("outcome", "next_step", "rationale")
-AGREEMENT_FIELDS = ("agree", "rationale")
+
+# The forms' questions, worded as the GOV.UK Design System asks (``workbench.questions``);
+# their keys are the strategy API's fields (``strategy.api_models``), in the forms' order.
+SCHEDULE: questions.Form = {
+    "format": Question.choice("how the discussion takes place"),
+    "starts_at": Question.when("the date and time the discussion starts", "The start"),
+    "ends_at": Question.when("the date and time the discussion ends", "The end"),
+    "location": Question.text("the location", "Location"),
+    "dial_in": Question.text("the dial-in link or number", "The dial-in"),
+    "chair_id": Question.user_id("the chair's MASH user ID", "The chair's MASH user ID"),
+    "invitees": Question.people("invitees", "invitee"),
+    "invite_referrer": Question.yes_no("the referrer is invited"),
+    "referrer_not_invited_reason": Question.text(
+        "why the professional referrer is not invited", "The reason the referrer is not "
+        "invited"),
+}
+HELD: questions.Form = {
+    "held_at": Question.when("the date and time the discussion was held",
+                             "The date and time it was held"),
+    "attendees": Question.people("attendees", "attendee"),
+    "apologies": Question.people("apologies", "apology"),
+    "criminal_investigation": Question.choice("whether a criminal investigation is required"),
+    "criminal_investigation_start_by": Question.when(
+        "the date and time the criminal investigation starts",
+        "The start of the criminal investigation"),
+    "s47_decisions": Question.choice("yes or no for section 47 enquiries for each child"),
+    "s47_decision_rationale": Question.text("the reason for the section 47 decision",
+                                            "The reason for the section 47 decision"),
+    "actions": Question(
+        missing="Enter each action with its owner's role and agency",
+        wrong="Select the owner's role and agency of each action",
+        too_long="Each action must be {limit} characters or fewer",
+        by_code={"too_long": "Enter {limit} actions or fewer",
+                 **dict.fromkeys(questions.NOT_A_TIME,
+                                 "Each action's due by must be a real date and time")}),
+}
+CANCEL: questions.Form = {
+    "reason": Question.text("why the discussion is called off", "The reason"),
+}
+MINUTES: questions.Form = {
+    "minutes": Question.text("the minutes", "Minutes"),
+}
+OUTCOME: questions.Form = {
+    "outcome": Question.choice("the outcome of the section 47 enquiry"),
+    "next_step": Question.choice("the next step"),
+    "rationale": Question.text("why you chose this outcome", "The reason"),
+}
+AGREEMENT: questions.Form = {
+    "agree": Question.yes_no("you agree the outcome"),
+    "rationale": Question.text("your rationale", "Your rationale"),
+}
+SCHEDULE_FIELDS = tuple(SCHEDULE)
+HELD_FIELDS = tuple(HELD)
+CANCEL_FIELDS = tuple(CANCEL)
+MINUTES_FIELDS = tuple(MINUTES)
+OUTCOME_FIELDS = tuple(OUTCOME)
+AGREEMENT_FIELDS = tuple(AGREEMENT)
 DEFAULT_INVITEES = (("social_worker", "local_authority"), ("practitioner", "health"),
                     ("navigator", "police"))
 SPARE_ROWS = 2
