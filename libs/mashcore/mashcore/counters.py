@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,25 @@ def encode_labels(labels: Sequence[str]) -> str:
 def count_inserts(model: type, name: str, labels: LabelsOf) -> None:
     """Count every inserted row of ``model`` in counter ``name``, labelled by ``labels(row)``."""
     _RULES.setdefault(model, []).append((name, labels))
+
+
+def count_rows(session: Session, model: type, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Count rows of ``model`` written without the ORM (a Core INSERT or a COPY, e.g.
+    ``mashcore.db.insert_rows``) as the flush hook counts ORM inserts: in the current
+    (sub)transaction, applied at its commit, forgotten if it rolls back."""
+    rules = _RULES.get(model, ())
+    if not rules:
+        return
+    found: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        view = SimpleNamespace(**row)
+        for name, labels in rules:
+            found[(name, encode_labels(labels(view)))] += 1
+    transaction = _current(session)
+    if found and transaction is not None:
+        pending: dict[SessionTransaction, Counter[tuple[str, str]]] = \
+            session.info.setdefault(_PENDING, {})
+        pending.setdefault(transaction, Counter()).update(found)
 
 
 def read(session: Any, name: str) -> list[tuple[tuple[str, ...], int]]:
