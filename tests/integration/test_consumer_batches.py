@@ -25,7 +25,7 @@ from mashcore.envelope import Event
 from mashcore.inbox import InboxRecord
 from mashcore.messages import Message
 from mashcore.migrations import upgrade_to_head
-from mashcore.parking import NotYetKnown
+from mashcore.parking import NotYetKnown, ParkingLot, list_parked
 from mashcore.schemas import default_registry
 from mashcore.topics import INTAKE_CONTACTS, dead_letter_topic
 from tests.support import contact_received_event
@@ -197,6 +197,30 @@ async def test_a_parked_event_and_its_successor_in_one_batch_stay_in_order(
     await consumer.parking.retry_case(P, expire=False)
     assert effects(engine) == [(P, events[0].id), (Q, events[2].id),
                                (P, events[1].id), (P, events[3].id)]
+
+
+@pytest.mark.parametrize("batch_size", [1, 100], ids=["one-by-one", "batched"])
+async def test_a_prerequisite_arriving_while_its_event_is_being_parked_releases_it_at_once(
+    engine: Engine, bus: EmbeddedBus, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    """Another consumer commits the prerequisite between the handler's look and the parking,
+    and its retry (run before the parked row existed) found nothing: the event must not wait
+    for the parking timer (none runs here), it is retried right after it is parked."""
+    events, batch = messages((P, "wait"), (Q, "ok"), (P, "ok"))
+    real_park = ParkingLot.park
+
+    def park_as_the_prerequisite_commits(self: ParkingLot, *args: Any) -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO batch_prereq VALUES (:c) ON CONFLICT DO "
+                                    "NOTHING"), {"c": P})
+        real_park(self, *args)
+
+    monkeypatch.setattr(ParkingLot, "park", park_as_the_prerequisite_commits)
+    consumer = consumer_on(engine, bus, batch_size=batch_size)
+    await consumer.handle_batch(batch)
+
+    assert [e for c, e in effects(engine) if c == P] == [events[0].id, events[2].id]
+    assert list_parked(engine) == []
 
 
 def lock_sql(case: str) -> Any:

@@ -161,6 +161,9 @@ class EventConsumer:
                     log.info("event processed", consumer=self.name, event_type=event.type)
                     # The prerequisite of the case's parked events may just have arrived.
                     await self.parking.after_commit(event.subject)
+                else:
+                    # Parked: its prerequisite may have arrived since the handler looked.
+                    await self.parking.after_park(event.subject)
                 return
             except Exception as exc:
                 transient = is_transient(exc)

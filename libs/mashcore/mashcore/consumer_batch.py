@@ -103,6 +103,10 @@ async def handle_batch(consumer: EventConsumer, messages: Sequence[Message]) -> 
     for message, event, waiting_for in outcome.to_park:
         await asyncio.to_thread(consumer.parking.park, consumer.name, message, event,
                                 waiting_for)
+    # Their prerequisites may have arrived since the handlers looked (another consumer's
+    # retry, run before these rows existed, found nothing): one retry per parked case.
+    for case_reference in dict.fromkeys(event.subject for _m, event, _w in outcome.to_park):
+        await consumer.parking.after_park(case_reference)
     if outcome.applied_cases:
         # The prerequisite of the case's parked events may just have arrived: retried for
         # the cases that have parked events (one query, not one per case).

@@ -10,6 +10,9 @@ A parked event is tried again, in arrival order per consumer and case:
 
 - whenever any consumer of the service commits an event for the same case (the prerequisite
   has probably just arrived), right after that commit;
+- once right after it is parked: the prerequisite may have been committed by another consumer
+  between the handler's look and the parking, and that consumer's retry, run before the row
+  existed, found nothing to retry (without this the event would wait for the timer);
 - by the service's parking timer (``MASH_PARK_RETRY_SECONDS``), which also dead-letters an
   event still waiting after ``MASH_PARK_MAX_HOURS`` with the reason
   ``prerequisite not arrived: <code>``.
@@ -179,6 +182,16 @@ class ParkingLot:
             log.warning("parked events not retried; the timer will", error=type(exc).__name__)
             return 0
 
+    async def after_park(self, case_reference: str) -> int:
+        """Retry the case's parked events once right after parking one (see the module's
+        docstring: the prerequisite may have arrived meanwhile). Not counted as an attempt:
+        the event has only just been parked. Never raises."""
+        try:
+            return await self.retry_case(case_reference, expire=False, count_attempts=False)
+        except Exception as exc:
+            log.warning("parked events not retried; the timer will", error=type(exc).__name__)
+            return 0
+
     async def tick(self) -> int:
         """The timer: retry every parked event, dead-letter those waiting too long.
 
@@ -198,7 +211,8 @@ class ParkingLot:
 
         return WakeableLoop(f"{name}.parking", step, interval)
 
-    async def retry_case(self, case_reference: str, *, expire: bool) -> int:
+    async def retry_case(self, case_reference: str, *, expire: bool,
+                         count_attempts: bool = True) -> int:
         """Apply the case's parked events in arrival order, per consumer, until one must still
         wait; with ``expire``, one waiting longer than ``max_age`` is dead-lettered instead and
         the next is tried. Repeats while an applied event may release another consumer's."""
@@ -207,20 +221,21 @@ class ParkingLot:
         while progress:
             progress = False
             for consumer in list(self._consumers.values()):
-                count = await self._retry_queue(consumer, case_reference, expire=expire)
+                count = await self._retry_queue(consumer, case_reference, expire=expire,
+                                                count_attempts=count_attempts)
                 if count:
                     done += count
                     progress = True
         return done
 
     async def _retry_queue(self, consumer: EventConsumer, case_reference: str, *,
-                           expire: bool) -> int:
+                           expire: bool, count_attempts: bool = True) -> int:
         done = 0
         while True:
             row = await asyncio.to_thread(self._head, consumer.name, case_reference)
             if row is None:
                 return done
-            outcome = await asyncio.to_thread(self._try, consumer, row)
+            outcome = await asyncio.to_thread(self._try, consumer, row, count_attempts)
             if outcome == "applied":
                 done += 1
                 continue
@@ -246,7 +261,8 @@ class ParkingLot:
                        ParkedEvent.case_reference == case_reference)
                 .order_by(col(ParkedEvent.id)).limit(1)).first()
 
-    def _try(self, consumer: EventConsumer, row: ParkedEvent) -> Outcome:
+    def _try(self, consumer: EventConsumer, row: ParkedEvent,
+             count_attempts: bool = True) -> Outcome:
         from mashcore.consumer import safe_reason
 
         try:
@@ -254,7 +270,8 @@ class ParkingLot:
             # delivered again) is skipped, and its row removed below all the same.
             consumer.apply(Event.from_message(row.to_message()))
         except NotYetKnown as exc:
-            self._note_attempt(row, waiting_for=exc.waiting_for, error=None)
+            if count_attempts:
+                self._note_attempt(row, waiting_for=exc.waiting_for, error=None)
             return "waiting"
         except Exception as exc:
             log.warning("parked event failed", consumer=consumer.name,
