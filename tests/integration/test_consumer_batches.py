@@ -6,19 +6,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
+from mashcore import counters
 from mashcore.bus import Bus
 from mashcore.clock import FrozenClock
-from mashcore.consumer import EventConsumer, RetryPolicy
+from mashcore.consumer import BatchHandler, EventConsumer, RetryPolicy
+from mashcore.counters import EVENTS_HANDLED
 from mashcore.db import UnitOfWork, make_engine
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
@@ -33,6 +36,7 @@ from triage.service import SERVICE as TRIAGE
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CONSUMER = "test.batches"
+CONTACT = "mash.intake.contact.received.v1"
 A, B, C, P, Q = (f"MASH-2026-0000000{x}" for x in "ABCPQ")
 
 
@@ -81,11 +85,25 @@ def apply_effect(event: Event, uow: UnitOfWork) -> None:
                         {"c": event.subject, "e": event.id})
 
 
-def consumer_on(engine: Engine, bus: Bus, batch_size: int = 100) -> EventConsumer:
+@pytest.fixture(params=[False, True], ids=["event-by-event", "at-once"])
+def at_once(request: pytest.FixtureRequest) -> bool:
+    """Each test twice: without a BatchHandler, and with one (every guarantee the same)."""
+    return bool(request.param)
+
+
+def apply_effects(events: Sequence[Event], uow: UnitOfWork) -> None:
+    """The test handler as a BatchHandler: each event in turn, no savepoint between."""
+    for event in events:
+        apply_effect(event, uow)
+
+
+def consumer_on(engine: Engine, bus: Bus, at_once: bool = False,
+                batch_size: int = 100) -> EventConsumer:
     return EventConsumer(name=CONSUMER, engine=engine, bus=bus, registry=default_registry(),
                          clock=FrozenClock(NOW), retry=RetryPolicy(attempts=2, first_delay=0),
-                         handlers={"mash.intake.contact.received.v1": apply_effect},
-                         batch_size=batch_size)
+                         handlers={CONTACT: apply_effect}, batch_size=batch_size,
+                         batch_handler=(BatchHandler(types={CONTACT}, apply=apply_effects)
+                                        if at_once else None))
 
 
 def messages(*specs: tuple[str, str]) -> tuple[list[Event], list[Message]]:
@@ -108,11 +126,11 @@ def inbox_count(engine: Engine) -> int:
 
 
 async def test_a_poison_event_mid_batch_is_dead_lettered_and_the_others_applied_once(
-    engine: Engine, bus: EmbeddedBus
+    engine: Engine, bus: EmbeddedBus, at_once: bool
 ) -> None:
     events, batch = messages((A, "ok"), (B, "ok"), (B, "poison"),
                              (C, "ok"), (B, "ok"), (A, "ok"))
-    await consumer_on(engine, bus).handle_batch(batch)
+    await consumer_on(engine, bus, at_once).handle_batch(batch)
 
     expected = [(e.subject, e.id) for e in events if e.data["concern"]["summary"] == "ok"]
     assert sorted(effects(engine)) == sorted(expected)
@@ -127,11 +145,11 @@ async def test_a_poison_event_mid_batch_is_dead_lettered_and_the_others_applied_
 
 
 async def test_an_event_failing_once_in_a_batch_keeps_its_case_order(
-    engine: Engine, bus: EmbeddedBus
+    engine: Engine, bus: EmbeddedBus, at_once: bool
 ) -> None:
     """The case's later events in the batch wait for the failed one's retry."""
     events, batch = messages((B, "ok"), (B, "flaky"), (C, "ok"), (B, "ok"))
-    await consumer_on(engine, bus).handle_batch(batch)
+    await consumer_on(engine, bus, at_once).handle_batch(batch)
     assert [e for c, e in effects(engine) if c == B] == [
         events[0].id, events[1].id, events[3].id]
     assert [e for c, e in effects(engine) if c == C] == [events[2].id]
@@ -143,7 +161,7 @@ class Crash(BaseException):
 
 
 async def test_a_crash_before_the_commit_leaves_nothing_and_the_redelivery_applies_all_once(
-    engine: Engine, bus: EmbeddedBus, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, bus: EmbeddedBus, at_once: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events, batch = messages(*[(f"MASH-2026-0000000{n % 3}", "ok") for n in range(7)])
 
@@ -153,37 +171,37 @@ async def test_a_crash_before_the_commit_leaves_nothing_and_the_redelivery_appli
     with monkeypatch.context() as patch:
         patch.setattr(UnitOfWork, "commit", die)
         with pytest.raises(Crash):
-            await consumer_on(engine, bus).handle_batch(batch)
+            await consumer_on(engine, bus, at_once).handle_batch(batch)
     assert effects(engine) == []
     assert inbox_count(engine) == 0
 
-    await consumer_on(engine, bus).handle_batch(batch)  # after the restart
+    await consumer_on(engine, bus, at_once).handle_batch(batch)  # after the restart
     assert effects(engine) == [(e.subject, e.id) for e in events]
     assert inbox_count(engine) == 7
 
 
 async def test_per_case_order_holds_across_batches_and_redelivery_has_no_second_effect(
-    engine: Engine, bus: EmbeddedBus
+    engine: Engine, bus: EmbeddedBus, at_once: bool
 ) -> None:
     events, batch = messages(*[(f"MASH-2026-0000000{n % 4}", "ok") for n in range(20)])
-    consumer = consumer_on(engine, bus, batch_size=6)
+    consumer = consumer_on(engine, bus, at_once, batch_size=6)
     for start in range(0, 20, 6):
         await consumer.handle_batch(batch[start:start + 6])
     assert effects(engine) == [(e.subject, e.id) for e in events]
 
     # Redelivered after the commit (offsets lost), and a duplicate inside one batch.
     await consumer.handle_batch(batch[:6] + batch[:1])
-    await consumer_on(engine, bus).handle_batch(batch)
+    await consumer_on(engine, bus, at_once).handle_batch(batch)
     assert effects(engine) == [(e.subject, e.id) for e in events]
     assert inbox_count(engine) == 20
 
 
 async def test_a_parked_event_and_its_successor_in_one_batch_stay_in_order(
-    engine: Engine, bus: EmbeddedBus
+    engine: Engine, bus: EmbeddedBus, at_once: bool
 ) -> None:
     events, batch = messages((P, "ok"), (P, "wait"), (Q, "ok"),
                              (P, "ok"))
-    consumer = consumer_on(engine, bus)
+    consumer = consumer_on(engine, bus, at_once)
     await consumer.handle_batch(batch)
     assert effects(engine) == [(P, events[0].id), (Q, events[2].id)]
 
@@ -229,7 +247,7 @@ def lock_sql(case: str) -> Any:
 
 
 async def test_a_batch_chosen_as_deadlock_victim_falls_back_to_one_event_at_a_time(
-    engine: Engine, bus: EmbeddedBus
+    engine: Engine, bus: EmbeddedBus, at_once: bool
 ) -> None:
     """A command holding case B's lock, then wanting A's, while the batch holds A and waits for
     B: PostgreSQL breaks the cycle by failing the batch (it has waited longest); its events
@@ -238,7 +256,7 @@ async def test_a_batch_chosen_as_deadlock_victim_falls_back_to_one_event_at_a_ti
     command = engine.connect()
     command.execute(text("SET deadlock_timeout = '1h'"))  # the batch detects the deadlock
     command.execute(lock_sql(B))
-    task = asyncio.create_task(consumer_on(engine, bus).handle_batch(batch))
+    task = asyncio.create_task(consumer_on(engine, bus, at_once).handle_batch(batch))
 
     def batch_waits_for_a_lock() -> None:
         with engine.connect() as probe:
@@ -255,3 +273,25 @@ async def test_a_batch_chosen_as_deadlock_victim_falls_back_to_one_event_at_a_ti
     await task
     assert effects(engine) == [(e.subject, e.id) for e in events]
     assert inbox_count(engine) == 2
+
+
+async def test_a_batch_handler_applies_a_clean_batch_in_one_savepoint_and_counts_each_event(
+    engine: Engine, bus: EmbeddedBus
+) -> None:
+    events, batch = messages((A, "ok"), (B, "ok"), (A, "ok"), (C, "ok"))
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", note)
+    try:
+        await consumer_on(engine, bus, at_once=True).handle_batch(batch)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", note)
+    assert effects(engine) == [(e.subject, e.id) for e in events]
+    assert sum(s.startswith("SAVEPOINT") for s in seen) == 1  # not one per event
+    assert not any(s.startswith("INSERT INTO inbox") for s in seen)  # one COPY of them all
+    assert inbox_count(engine) == 4
+    with Session(engine) as session:
+        assert counters.read(session, EVENTS_HANDLED) == [((CONSUMER, CONTACT), 4)]

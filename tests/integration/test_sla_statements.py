@@ -20,16 +20,20 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
+from mashcore import counters
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
+from mashcore.counters import EVENTS_HANDLED
 from mashcore.db import make_engine, unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
+from mashcore.envelope import Event
+from mashcore.inbox import InboxRecord
 from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.topics import INTAKE_CONTACTS
 from sla_timekeeper.models import ClockRow, TransitionRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
-from sla_timekeeper.timekeeper import event_handlers, fire_due_clocks
+from sla_timekeeper.timekeeper import batch_handler, event_handlers, fire_due_clocks
 from tests.support import contact_received_event, service_context
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -65,12 +69,19 @@ class Statements:
         self.texts.append(statement.split("\n", 1)[0][:80])
 
 
-def _consume_batch(engine: Engine, tmp_path: Path, clock: FrozenClock) -> Statements:
-    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+def _consumer(engine: Engine, tmp_path: Path, clock: FrozenClock, *,
+              at_once: bool = False) -> EventConsumer:
+    bus = EmbeddedBus(tmp_path / f"bus-{at_once}.sqlite")
     ctx = service_context(engine, bus, clock, name="sla-timekeeper")
-    consumer = EventConsumer(name="sla-timekeeper", engine=engine, bus=bus,
-                             registry=ctx.registry, clock=clock,
-                             handlers=event_handlers(ctx), batch_size=CASES)
+    return EventConsumer(name="sla-timekeeper", engine=engine, bus=bus,
+                         registry=ctx.registry, clock=clock, handlers=event_handlers(ctx),
+                         batch_size=CASES,
+                         batch_handler=batch_handler(ctx) if at_once else None)
+
+
+def _consume_batch(engine: Engine, tmp_path: Path, clock: FrozenClock, *,
+                   at_once: bool = False) -> Statements:
+    consumer = _consumer(engine, tmp_path, clock, at_once=at_once)
     events = [contact_received_event(f"MASH-2026-STMT{i:04d}",
                                      contact_id=str(uuid.UUID(int=i + 1)))
               for i in range(CASES)]
@@ -99,6 +110,110 @@ def test_a_batch_of_clock_starting_events_costs_a_bounded_number_of_statements(
     assert seen.count <= 6 * CASES + 10, seen.texts[:40]
     assert sum("pg_advisory_xact_lock" in t for t in seen.texts) == 1
     assert sum(t.startswith("SELECT sla_clock") for t in seen.texts) == 1
+
+
+def test_a_batch_of_clock_starting_events_applied_at_once_costs_a_few_statements_in_all(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copies = _spy_copies(monkeypatch)
+    seen = _consume_batch(engine, tmp_path, FrozenClock(NOW), at_once=True)
+    with unit_of_work(engine) as uow:
+        clocks = uow.session.exec(select(func.count()).select_from(ClockRow)).one()
+        started = uow.session.exec(select(func.count()).select_from(OutboxRecord).where(
+            col(OutboxRecord.event_type) == "mash.sla.clock.started.v1")).one()
+        recorded = uow.session.exec(select(func.count()).select_from(TransitionRow)).one()
+        inbox = uow.session.exec(select(func.count()).select_from(InboxRecord)).one()
+        handled = counters.read(uow.session, EVENTS_HANDLED)
+    assert clocks == started == recorded and clocks >= 3 * CASES
+    assert inbox == CASES
+    assert handled == [(("sla-timekeeper", "mash.intake.contact.received.v1"), CASES)]
+    print(f"\n{seen.count} statements for {CASES} events, {clocks} clocks")
+    # The batch's handler (issue 17, SLA ingest): per batch, the parked-event and inbox
+    # look-ups, the cases' locks, one savepoint and its release, the clocks of all its
+    # cases (one query), the commit's counters: no savepoint, flush or INSERT per event
+    # (607 statements for these 100 events event by event). The inbox rows, the clocks,
+    # the transitions and the outbox rows go as one COPY each (below the engine's events).
+    assert seen.count <= 12, seen.texts
+    assert sum("SAVEPOINT" in t for t in seen.texts) == 2  # SAVEPOINT and its RELEASE
+    assert not any(t.startswith(("INSERT INTO inbox", "INSERT INTO sla_", "INSERT INTO outbox"))
+                   for t in seen.texts), seen.texts
+    assert [c.split(" (", 1)[0] for c in copies] == [
+        "COPY inbox", "COPY sla_clock", "COPY sla_transition", "COPY outbox"], copies
+
+
+def test_a_batch_applied_at_once_writes_what_it_writes_event_by_event(
+    engine: Engine, tmp_path: Path,
+) -> None:
+    """The same events (contacts, then red decisions, interleaved, one delivered twice)
+    for two sets of cases: event by event, and at once; the clocks, the transitions and
+    the outbox rows are the same, in the same order per case."""
+    clock = FrozenClock(NOW)
+    for at_once, tag in ((False, "E"), (True, "B")):
+        events = []
+        for i in range(10):
+            case = f"MASH-2026-{tag}{i:07d}"
+            events.append(contact_received_event(case, contact_id=str(uuid.uuid4())))
+        for i in range(0, 10, 2):  # half the cases decided red in the same batch
+            events.append(_decided_red(f"MASH-2026-{tag}{i:07d}"))
+        events.insert(3, events[1])  # a duplicate delivery inside the batch
+        consumer = _consumer(engine, tmp_path, clock, at_once=at_once)
+        with Statements(engine) as seen:
+            asyncio.run(consumer.handle_batch([e.to_message(INTAKE_CONTACTS)
+                                               for e in events]))
+        # At once: one savepoint for the batch, not one per event.
+        assert sum(t.startswith("SAVEPOINT") for t in seen.texts) == (1 if at_once else 15)
+        # Delivered again (the offsets lost): nothing more.
+        asyncio.run(consumer.handle_batch([e.to_message(INTAKE_CONTACTS) for e in events]))
+    assert _written(engine, "B") == _written(engine, "E")
+    assert len(_written(engine, "B")["outbox"]) > 30
+
+
+def _decided_red(case: str) -> Event:
+    decided = NOW + timedelta(hours=1)
+    data = {"case_reference": case, "decided_at": decided.isoformat(),
+            "decided_by": {"user_id": "tm-1", "role": "team_manager"},
+            "level_of_need": {"code": "L4", "name": "L4 Statutory"},
+            "suggested_level_of_need": None, "brag": "red", "route": "mash_enquiries",
+            "rationale": "Synthetic decision.", "proceeding_without_consent": False,
+            "proceeding_without_consent_reason": None, "without_consent_basis": None,
+            "consent_revisit_due_at": None,
+            "enquiries_due_at": (decided + timedelta(hours=4)).isoformat()}
+    return Event(type="mash.triage.threshold.decided.v1", source="/mash/triage",
+                 subject=case, time=decided, recordedtime=decided, partnership="default",
+                 data=data, correlationid=case)
+
+
+def _written(engine: Engine, tag: str) -> dict[str, Any]:
+    """What the timekeeper wrote for the cases of one tag, by case number (ids left out, and
+    the version: a clock started and changed in one batch is written once at once)."""
+    prefix = f"MASH-2026-{tag}"
+    with unit_of_work(engine) as uow:
+        clocks = sorted(
+            (r.case_reference[-7:], r.clock, r.instance, r.status, r.brag, r.due_at,
+             r.next_wake_at, r.warned, r.breached, r.ended_at, r.duration)
+            for r in uow.session.exec(select(ClockRow).where(
+                col(ClockRow.case_reference).startswith(prefix))))
+        transitions = [(r.case_reference[-7:], r.kind, r.clock, r.on_time, r.at)
+                       for r in uow.session.exec(select(TransitionRow).where(
+                           col(TransitionRow.case_reference).startswith(prefix))
+                           .order_by(col(TransitionRow.id)))]
+        outbox = [(r.key[-7:], r.event_type, json.loads(r.payload)["clock"])
+                  for r in uow.session.exec(select(OutboxRecord).where(
+                      col(OutboxRecord.key).startswith(prefix))
+                      .order_by(col(OutboxRecord.id)))]
+    return {"clocks": clocks, "transitions": transitions, "outbox": outbox}
+
+
+def _spy_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    copies: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def spy(cursor: psycopg.Cursor[Any], statement: str, *args: Any, **kwargs: Any) -> Any:
+        copies.append(statement)
+        return copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    return copies
 
 
 def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_once(

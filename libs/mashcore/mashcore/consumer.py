@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -34,6 +34,17 @@ log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Event, UnitOfWork], None]
 """Applies one event inside the consumer's transaction (state, outbox rows, inbox row)."""
+
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """Applies a batch's events of ``types`` at once, in order, inside the consumer's
+    transaction, with the same effects as their handlers applied one after the other
+    (mashcore/consumer_batch.py; issue 17). Raising anything means none of it happened: the
+    batch is then applied event by event, each in its savepoint, as without it."""
+
+    types: Collection[str]
+    apply: Callable[[Sequence[Event], UnitOfWork], None]
 
 
 @dataclass(frozen=True)
@@ -72,8 +83,8 @@ def safe_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-__all__ = ["EventConsumer", "EventHandler", "NotYetKnown", "RetryPolicy", "is_transient",
-           "safe_reason"]
+__all__ = ["BatchHandler", "EventConsumer", "EventHandler", "NotYetKnown", "RetryPolicy",
+           "is_transient", "safe_reason"]
 
 _TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, TimeoutError,
               ConnectionError, NotYetKnown,
@@ -104,6 +115,7 @@ class EventConsumer:
         on_commit: Callable[[], None] | None = None,
         parking: ParkingLot | None = None,
         batch_size: int = 1,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.name = name
         self._engine = engine
@@ -119,6 +131,8 @@ class EventConsumer:
         # Events applied per transaction by a subscription that polls batches (Kafka), on
         # PostgreSQL: mashcore/consumer_batch.py. 1 = one transaction per event.
         self.batch_size = max(1, batch_size) if is_postgres(engine) else 1
+        # Optional: applies a whole batch without a savepoint and a flush per event.
+        self.batch_handler = batch_handler
 
     async def handle_batch(self, messages: Sequence[Message]) -> None:
         """Handle one partition's messages, in order, ``batch_size`` per transaction at most

@@ -26,7 +26,7 @@ from mashcore import topology
 from mashcore.auth import DEFAULT_DEV_KEY, AuthConfig, TokenVerifier
 from mashcore.bus import Bus, Subscription
 from mashcore.clock import Clock, SystemClock
-from mashcore.consumer import EventConsumer, EventHandler, RetryPolicy
+from mashcore.consumer import BatchHandler, EventConsumer, EventHandler, RetryPolicy
 from mashcore.db import UnitOfWork, make_engine, unit_of_work
 from mashcore.envelope import Event
 from mashcore.http_guards import HttpGuards
@@ -56,6 +56,8 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: Callable[[ServiceContext], Mapping[str, EventHandler]]
+    # Optional: applies a batch of some of these events at once (mashcore/consumer_batch.py).
+    batch_handler: Callable[[ServiceContext], BatchHandler] | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ def create_app(
                 name=consumer_name, engine=engine, bus=bus, registry=context.registry,
                 clock=clock, handlers=spec.handlers(context), retry=retry,
                 on_commit=relay.notify, parking=parking, batch_size=settings.consumer_batch,
+                batch_handler=(spec.batch_handler(context) if spec.batch_handler is not None
+                               else None),
             )
             subscription = bus.subscribe(
                 topics(consumer_name), [topics(t) for t in spec.topics], handler

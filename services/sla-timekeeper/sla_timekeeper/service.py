@@ -30,7 +30,10 @@ SERVICE = ServiceDefinition(
     consumers=[ConsumerSpec(name="pipeline",
                             topics=[INTAKE_CONTACTS, TRIAGE_CASES, ENQUIRIES_EPISODES,
                                     STRATEGY_CASES, NOTIFICATIONS],
-                            handlers=undelivered.with_notices(timekeeper.event_handlers))],
+                            handlers=undelivered.with_notices(timekeeper.event_handlers),
+                            # A batch of clock events applied at once (issue 17).
+                            batch_handler=undelivered.without_notices(
+                                timekeeper.batch_handler))],
     produces=[SLA],
     # Wakes when the next clock falls due (an in-process schedule fed from committed
     # clocks); the half-second poll only covers changes made by another replica.

@@ -12,6 +12,7 @@ partnership, the case references (a read, audited).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from mashcore.audit import audit_listed
 from mashcore.auth import Principal
-from mashcore.consumer import EventHandler
+from mashcore.consumer import BatchHandler, EventHandler
 from mashcore.db import UnitOfWork, utc_column
 from mashcore.envelope import Event
 from mashcore.service import ServiceContext
@@ -89,6 +90,17 @@ def with_notices(base: Callable[[ServiceContext], Mapping[str, EventHandler]],
         return merged
 
     return handlers
+
+
+def without_notices(base: Callable[[ServiceContext], BatchHandler],
+                    ) -> Callable[[ServiceContext], BatchHandler]:
+    """The consumer's batch handler, for every event type but the notifications' outcomes
+    (``with_notices`` adds to their handling: a batch with one is applied event by event)."""
+    def batch(ctx: ServiceContext) -> BatchHandler:
+        handler = base(ctx)
+        return replace(handler, types=frozenset(handler.types) - {SENT, FAILED})
+
+    return batch
 
 
 def read(session: Session, partnerships: list[str] | None,
