@@ -1,6 +1,7 @@
 """Benchmark: one repeat lookup (``link_repeats``, with its inserts) in process, at N stored
 contacts on PostgreSQL (issue 17). Deterministic beside the wall-clock figures: the candidates
-read and the pages each lookup's queries touch (EXPLAIN (ANALYZE, BUFFERS)).
+read and the pages each lookup's queries touch (EXPLAIN (ANALYZE, BUFFERS)). The contacts are
+loaded as the throughput bench loads them (``bench.durable.bulk_load_contacts``, vacuumed).
 
     .venv/bin/python -m bench.repeat_lookup --stored 1000000 --lookups 200
 """
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -113,8 +113,6 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=200)
     parser.add_argument("--explain", type=int, default=50)
-    parser.add_argument("--vacuum", action="store_true",
-                        help="VACUUM the loaded tables, as autovacuum does after bulk inserts")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mash-lookup-"))
     with start_postgres(work / "pg") as pg:
@@ -122,12 +120,8 @@ def main() -> None:
         engine = make_engine(pg.url("lookup_intake"))
         upgrade_to_head(engine, MIGRATIONS)
         loaded = bulk_load_contacts(pg, "lookup_intake", args.stored, REPEAT_WINDOW)
-        if args.vacuum:
-            with psycopg.connect(pg.conninfo("lookup_intake"), autocommit=True) as conn:
-                conn.execute("VACUUM (ANALYZE) contact")
-                conn.execute("VACUUM (ANALYZE) contact_match_key")
         lookups(engine, 20, 0)  # warm the pool and the dialect
-        result = {"stored": args.stored, "load_seconds": loaded, "vacuumed": args.vacuum,
+        result = {"stored": args.stored, "load_seconds": loaded,
                   **lookups(engine, args.lookups, args.explain)}
         engine.dispose()
     print(json.dumps(result, indent=2))
