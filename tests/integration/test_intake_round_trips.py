@@ -143,9 +143,12 @@ def test_one_post_sends_no_more_statements_than_counted(intake_client: TestClien
     # The contact, its outbox events, its audit entry and its idempotency record are all
     # in the one transaction that committed.
     joined = "\n".join(statements)
-    for table in ("INSERT INTO contact ", "INSERT INTO contact_match_key", "SELECT contact.id",
-                  "INSERT INTO outbox", "INSERT INTO audit", "INSERT INTO idempotency"):
+    for table in ("INSERT INTO contact ", "INSERT INTO contact_match_key",
+                  "SELECT contact_match_key.", "INSERT INTO outbox", "INSERT INTO audit",
+                  "INSERT INTO idempotency"):
         assert table in joined, joined
+    # The repeat lookup scores the index's rows: no stored contact or submission is read.
+    assert not [s for s in statements if s.startswith("SELECT") and "contact." in s], joined
 
 
 COUNTS = {

@@ -22,6 +22,7 @@ from intake.checks.matching import (
     blocking_key,
     find_repeats,
     match_score,
+    stored_key,
 )
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -107,6 +108,24 @@ def test_the_blocked_lookup_finds_what_the_full_scan_finds(
                            WINDOW, NOW)
     event(f"repeats found: {min(len(full_scan), 3)}")
     assert blocked == full_scan
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), wanted=people, strangers=st.lists(people, max_size=6))
+def test_the_index_rows_score_as_the_submissions_they_were_taken_from(
+        data: st.DataObject, wanted: ChildKey, strangers: list[ChildKey]) -> None:
+    # The index keeps each child as stored_key gives it (normalised names, full postcode or
+    # none, nothing for a child who can match nothing); the lookup scores those rows, never
+    # the submission: the same contacts are linked, with the same scores.
+    variants = data.draw(st.lists(variant_of(wanted), min_size=1, max_size=6))
+    stored = [(f"c{n}", NOW - timedelta(days=n % 40), child)
+              for n, child in enumerate([*variants, *strangers])]
+    indexed = [(contact_id, received, key) for contact_id, received, child in stored
+               for key in [stored_key(child)] if key is not None]
+    from_submissions = find_repeats(wanted, stored, WINDOW, NOW)
+    from_index = find_repeats(wanted, indexed, WINDOW, NOW, stored=True)
+    event(f"repeats found: {min(len(from_submissions), 3)}")
+    assert [(c, r.score) for c, r in from_index] == [(c, r.score) for c, r in from_submissions]
 
 
 def test_each_way_of_matching_is_blocked_together() -> None:

@@ -87,7 +87,10 @@ Blocking (``blocking_key``): a score of 0.80 needs either the same date of birth
 at least 40) or the same full postcode (a transposed or missing date of birth reaches 0.80 only
 with the postcode's 20; without it 0.70 at best). So two keys that share neither a date of
 birth nor a full postcode can never match at any threshold above 0.70, and the repeat lookup
-(``intake.repeat_index``) reads only the stored contacts that share one, then scores them here.
+(``intake.checks.repeat_index``) reads only the stored children that share one, then scores
+them here. The index keeps each child as ``stored_key`` gives it (names already normalised),
+so the lookup reads no submission; a change to ``normalise_name`` or ``normalise_postcode``
+must re-derive the stored keys (a migration, as 0012 did).
 Name or phonetic keys would not narrow that safely: a known variant, a word subset or a typo
 changes every single-code key (Siobhan/Shivon, Smith-Jones/Jones, Mathew/Matthew's codes).
 
@@ -123,6 +126,7 @@ __all__ = [
     "normalise",
     "normalise_name",
     "normalise_postcode",
+    "stored_key",
 ]
 
 PROBABLE_MATCH_THRESHOLD = 0.80
@@ -511,11 +515,11 @@ BLOCKING_SAFE_ABOVE = (DOB_TRANSPOSED + 2 * NAME_EXACT) / 100
 """``blocking_key`` finds every match for thresholds above this (0.70): see the docstring."""
 
 
-def blocking_key(key: ChildKey) -> tuple[date | None, str | None] | None:
-    """The date of birth and full postcode any match of ``key`` must share, or ``None``.
-
-    ``None`` when the key can match nothing: an unknown child, or neither a date of birth
-    nor a full postcode. Personal data: never log it.
+def stored_key(key: ChildKey) -> ChildKey | None:
+    """``key`` as the repeat index keeps it: normalised, its postcode only if full, or
+    ``None`` when it can match nothing (an unknown child, or neither a date of birth nor a
+    full postcode). It scores against any key exactly as ``key`` does: a postcode that is
+    not full counts nothing, as a missing one. Personal data: never log it.
     """
     wanted = normalise(key)
     if not wanted.is_identified:
@@ -525,7 +529,17 @@ def blocking_key(key: ChildKey) -> tuple[date | None, str | None] | None:
         postcode = None
     if wanted.date_of_birth is None and postcode is None:
         return None
-    return wanted.date_of_birth, postcode
+    return replace(wanted, postcode=postcode)
+
+
+def blocking_key(key: ChildKey) -> tuple[date | None, str | None] | None:
+    """The date of birth and full postcode any match of ``key`` must share, or ``None``.
+
+    ``None`` when the key can match nothing: an unknown child, or neither a date of birth
+    nor a full postcode. Personal data: never log it.
+    """
+    stored = stored_key(key)
+    return None if stored is None else (stored.date_of_birth, stored.postcode)
 
 
 def match_score(a: ChildKey, b: ChildKey) -> MatchResult:
@@ -555,13 +569,16 @@ def find_repeats(
     window: timedelta,
     now: datetime,
     threshold: float = PROBABLE_MATCH_THRESHOLD,
+    *,
+    stored: bool = False,
 ) -> list[tuple[ContactId, MatchResult]]:
     """Return earlier contacts about the same child, received within ``window`` before ``now``.
 
     ``recent`` holds ``(contact_id, received_at, child)`` from every agency; the window is
     inclusive at both ends (``now - window <= received_at <= now``), and contacts stamped
     after ``now`` are left out. Results are best match first, then most recent first. They
-    are for linking: nothing is dropped or merged on the strength of them.
+    are for linking: nothing is dropped or merged on the strength of them. ``stored``: each
+    child is already a ``stored_key`` (the repeat index's rows), so not normalised again.
     """
     if window <= timedelta(0):
         raise ValueError("the repeat window must be positive")
@@ -578,7 +595,7 @@ def find_repeats(
             continue
         if _compare_dates(wanted.date_of_birth, child.date_of_birth)[2]:
             continue  # dates of birth that differ veto a match: _score would give 0
-        other = normalise(child)
+        other = child if stored else normalise(child)
         if _names_veto_both_ways(wanted, other):
             continue  # _score would give 0 too, after comparing every name twice
         result = _score(wanted, other)

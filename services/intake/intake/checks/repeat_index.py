@@ -1,17 +1,24 @@
-"""The repeat lookup's index: each stored child's blocking keys (date of birth, full postcode).
+"""The repeat lookup's index: each stored child as matching scores it, found by its blocking
+keys (date of birth, full postcode).
 
 Repeat detection used to parse every contact of the repeat window on every submission, so
 its cost grew with the contacts stored. Now each contact's identified children leave a row
-here, written in the contact's own transaction, and a submission reads only the contacts
-that share a date of birth or a full postcode with one of its children, through the two
-indexes; ``intake.checks.matching`` then scores those exactly as before. Every match shares one of
-the two keys (``intake.checks.matching.blocking_key``), so the links are the same as a full scan's.
+here, written in the contact's own transaction, and a submission reads only the children
+that share a date of birth or a full postcode with one of its children; every match shares
+one of the two keys (``intake.checks.matching.blocking_key``), so the links are the same as
+a full scan's.
 
-The window is applied to ``contact.received_at`` (hub staff may correct it later), so the
-rows here hold no time. Links are made across partnerships as before (they are filtered when
-read, README "Repeats across partnerships"), so the lookup takes no partnership.
+Each row holds what scoring needs (``intake.checks.matching.stored_key``: the normalised
+names, the date of birth, the full postcode) and a copy of the contact's ``received_at``, so
+the lookup is two index-only range scans (PostgreSQL: each key's index carries the other
+columns) and reads neither the contact rows nor their submissions: issue 17 measured the
+join to ``contact`` and the parse as most of the lookup's time at 1,000,000 stored contacts.
+Hub staff may correct a contact's ``received_at`` later: ``move_received_at`` keeps the
+copy in step, in the correction's transaction. Links are made across partnerships as before
+(they are filtered when read, README "Repeats across partnerships"), so the lookup takes no
+partnership.
 
-Personal data (date of birth, postcode): never log a row.
+Personal data (names, date of birth, postcode): never log a row.
 """
 
 from __future__ import annotations
@@ -19,60 +26,100 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import or_
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import ColumnElement, Executable, Index, Table, Text, union, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Field, Session, SQLModel, col
 
 from intake.checks.matching import (
     BLOCKING_SAFE_ABOVE,
     PROBABLE_MATCH_THRESHOLD,
     ChildKey,
     blocking_key,
+    stored_key,
 )
-from intake.contacts.models import Contact
+from mashcore.db import utc_column
 
-__all__ = ["ContactMatchKey", "candidate_contacts", "record_keys"]
+__all__ = ["ContactMatchKey", "StoredChild", "candidate_children", "move_received_at",
+           "record_keys"]
 
 assert PROBABLE_MATCH_THRESHOLD > BLOCKING_SAFE_ABOVE, "blocking would miss matches"
 
+StoredChild = tuple[str, datetime, ChildKey]
+"""``(contact_id, received_at, child)``, the child as ``stored_key`` gives it."""
+
+# What an index-only scan by either key returns (PostgreSQL INCLUDE; SQLite ignores it).
+_CARRIED = ("contact_id", "child_index", "first_name", "last_name", "date_of_birth",
+            "postcode")
+
 
 class ContactMatchKey(SQLModel, table=True):
-    """One identified child of a contact: the keys any repeat of that child shares."""
+    """One identified child of a contact: the keys any repeat of that child shares, and what
+    scoring it needs."""
 
     __tablename__ = "contact_match_key"
+    # Key, then the window's column: each key's rows in the window are one range of the
+    # index, read without visiting the table (see the module docstring).
+    __table_args__ = (
+        Index("ix_contact_match_key_dob_window", "date_of_birth", "received_at",
+              postgresql_include=[c for c in _CARRIED if c != "date_of_birth"]),
+        Index("ix_contact_match_key_postcode_window", "postcode", "received_at",
+              postgresql_include=[c for c in _CARRIED if c != "postcode"]),
+    )
 
     contact_id: str = Field(primary_key=True, foreign_key="contact.id", max_length=36)
     child_index: int = Field(primary_key=True)
-    date_of_birth: date | None = Field(default=None, index=True)
-    postcode: str | None = Field(default=None, max_length=8, index=True)
+    date_of_birth: date | None = None
+    postcode: str | None = Field(default=None, max_length=8)
+    first_name: str = Field(sa_type=Text)
+    last_name: str = Field(sa_type=Text)
+    received_at: datetime = Field(sa_column=utc_column())
+    """A copy of ``contact.received_at``, moved with it (``move_received_at``)."""
 
 
-def record_keys(session: Session, contact_id: str, children: Sequence[ChildKey]) -> None:
+def record_keys(session: Session, contact_id: str, received_at: datetime,
+                children: Sequence[ChildKey]) -> None:
     """Index a new contact's children (in the unit of work that stores the contact)."""
     for index, child in enumerate(children):
-        key = blocking_key(child)
+        key = stored_key(child)
         if key is not None:
-            session.add(ContactMatchKey(contact_id=contact_id, child_index=index,
-                                        date_of_birth=key[0], postcode=key[1]))
+            assert key.first_name is not None and key.last_name is not None
+            session.add(ContactMatchKey(
+                contact_id=contact_id, child_index=index, date_of_birth=key.date_of_birth,
+                postcode=key.postcode, first_name=key.first_name, last_name=key.last_name,
+                received_at=received_at))
 
 
-def candidate_contacts(session: Session, children: Sequence[ChildKey], *, since: datetime,
-                       exclude_id: str) -> Sequence[tuple[str, datetime, str]]:
-    """Contacts received since ``since`` (other than ``exclude_id``) that could be a repeat
-    of one of ``children``: those sharing a date of birth or a full postcode with one, as
-    ``(id, received_at, submission)`` (the columns matching needs, not whole rows)."""
+def move_received_at(session: Session, contact_id: str, received_at: datetime) -> None:
+    """Keep the index's copy of a contact's corrected ``received_at`` in step (in the
+    correction's unit of work)."""
+    session.execute(update(ContactMatchKey)
+                    .where(col(ContactMatchKey.contact_id) == contact_id)
+                    .values(received_at=received_at))
+
+
+def candidate_children(session: Session, children: Sequence[ChildKey], *, since: datetime,
+                       exclude_id: str) -> list[StoredChild]:
+    """Children of contacts received since ``since`` (other than ``exclude_id``) that could
+    be a repeat of one of ``children``: those sharing a date of birth or a full postcode
+    with one. One statement: a UNION of a range scan per key, not an OR (which PostgreSQL
+    answers with a bitmap scan of the table, not from the indexes)."""
     keys = [key for key in map(blocking_key, children) if key is not None]
     dates = sorted({born for born, _ in keys if born is not None})
     postcodes = sorted({postcode for _, postcode in keys if postcode is not None})
     if not keys:
         return []
-    shared = []
+    table: Table = ContactMatchKey.__table__  # type: ignore[attr-defined]
+    shared: list[ColumnElement[bool]] = []
     if dates:
-        shared.append(col(ContactMatchKey.date_of_birth).in_(dates))
+        shared.append(table.c.date_of_birth.in_(dates))
     if postcodes:
-        shared.append(col(ContactMatchKey.postcode).in_(postcodes))
-    blocked = select(ContactMatchKey.contact_id).where(or_(*shared))
-    return session.exec(
-        select(Contact.id, Contact.received_at, Contact.submission).where(
-            col(Contact.id).in_(blocked), col(Contact.received_at) >= since,
-            Contact.id != exclude_id)
-    ).all()
+        shared.append(table.c.postcode.in_(postcodes))
+    shown = [table.c[name] for name in (*_CARRIED, "received_at")]
+    scans = [sa_select(*shown).where(key, table.c.received_at >= since,
+                                     table.c.contact_id != exclude_id) for key in shared]
+    query: Executable = scans[0] if len(scans) == 1 else union(*scans)
+    rows = session.execute(query).all()
+    return [(row.contact_id, row.received_at,
+             ChildKey(first_name=row.first_name, last_name=row.last_name,
+                      date_of_birth=row.date_of_birth, postcode=row.postcode))
+            for row in rows]

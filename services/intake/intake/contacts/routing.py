@@ -46,15 +46,12 @@ def link_repeats(uow: UnitOfWork, contact: Contact, submission: dict[str, Any],
     Nothing is dropped or merged: a repeat is a link a person looks at (DOMAIN.md §3).
     """
     keys = child_keys(submission)
-    repeat_index.record_keys(uow.session, contact.id, keys)
-    recent_contacts = repeat_index.candidate_contacts(uow.session, keys, since=now - window,
-                                                      exclude_id=contact.id)
-    recent = [(other_id, received_at, key)
-              for other_id, received_at, submission in recent_contacts
-              for key in child_keys(json.loads(submission))]
+    repeat_index.record_keys(uow.session, contact.id, contact.received_at, keys)
+    recent = repeat_index.candidate_children(uow.session, keys, since=now - window,
+                                             exclude_id=contact.id)
     linked: dict[str, float] = {}
     for key in keys:
-        for other_id, result in find_repeats(key, recent, window, now):
+        for other_id, result in find_repeats(key, recent, window, now, stored=True):
             linked[other_id] = max(result.score, linked.get(other_id, 0.0))
     for other_id, score in linked.items():
         uow.session.add(ContactLink(contact_id=contact.id, linked_contact_id=other_id,
@@ -113,7 +110,7 @@ def create_linked_referrals(ctx: ServiceContext, uow: UnitOfWork, contact: Conta
         )
         uow.session.add(linked)
         uow.session.flush()  # the link's foreign key needs the row
-        repeat_index.record_keys(uow.session, linked.id,
+        repeat_index.record_keys(uow.session, linked.id, linked.received_at,
                                  child_keys(json.loads(linked.submission)))
         uow.session.add(ContactLink(contact_id=linked.id, linked_contact_id=contact.id,
                                     reason="parent_carer_under_18", created_at=now))

@@ -21,6 +21,7 @@ from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, select
 
 from intake import access, events
+from intake.checks import repeat_index
 from intake.contacts import routing
 from intake.contacts.api_models import IsoDateTimeText
 from intake.contacts.models import Contact
@@ -122,6 +123,7 @@ def correct_time(ctx: ServiceContext, principal: Principal, contact_id: str,
             return _answer(contact, last.previous_received_at, corrected, last.reason_code)
         contact.received_at = corrected
         uow.session.add(contact)
+        repeat_index.move_received_at(uow.session, contact.id, corrected)
         uow.session.add(ContactTimeCorrection(
             contact_id=contact.id, previous_received_at=previous, received_at=corrected,
             reason_code=body.reason_code, note=body.note, corrected_by=principal.subject,
