@@ -56,14 +56,7 @@ UNKNOWN = {"first_name": "Unknown", "last_name": "Testwright", "date_of_birth": 
 
 def test_the_backfill_indexes_stored_contacts_and_the_lookup_reads_only_shared_keys(
         postgres_server: Any) -> None:
-    name = f"t_{uuid.uuid4().hex[:8]}_intake"
-    postgres_server.create_database(name)
-    engine = make_engine(postgres_server.url(name))
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.connect() as connection, connection.begin():
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0010_parked_events")
+    engine, _config = migrated(postgres_server, "0010_parked_events")
     same_dob = stored(1, [SIOBHAN])
     transposed_same_postcode = stored(2, [STRANGER, TRANSPOSED], postcode="cv1 2ab")
     stranger = stored(3, [STRANGER], postcode="B1 1AA")

@@ -233,14 +233,7 @@ def test_a_storm_batch_with_a_clock_that_cannot_fire_fires_every_other_clock_onc
     clock.set(NOW + timedelta(days=3))
     ctx = service_context(engine, EmbeddedBus(tmp_path / "bus2.sqlite"), clock,
                           name="sla-timekeeper")
-    copies: list[str] = []
-    copy = psycopg.Cursor.copy
-
-    def spy(cursor: psycopg.Cursor[Any], statement: str, *args: Any, **kwargs: Any) -> Any:
-        copies.append(statement)
-        return copy(cursor, statement, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    copies = _spy_copies(monkeypatch)
     with Statements(engine) as seen:
         fired = fire_due_clocks(ctx)
     # The claim, the case locks, one UPDATE (executemany) of the clocks, the failing

@@ -63,11 +63,7 @@ def count_rows(session: Session, model: type, rows: Iterable[Mapping[str, Any]])
         view = SimpleNamespace(**row)
         for name, labels in rules:
             found[(name, encode_labels(labels(view)))] += 1
-    transaction = _current(session)
-    if found and transaction is not None:
-        pending: dict[SessionTransaction, Counter[tuple[str, str]]] = \
-            session.info.setdefault(_PENDING, {})
-        pending.setdefault(transaction, Counter()).update(found)
+    _add_pending(session, found)
 
 
 def read(session: Any, name: str) -> list[tuple[tuple[str, ...], int]]:
@@ -91,6 +87,12 @@ def _note_inserts(session: Session, _context: Any) -> None:
     for row in session.new:
         for name, labels in _RULES.get(type(row), ()):
             found[(name, encode_labels(labels(row)))] += 1
+    _add_pending(session, found)
+
+
+def _add_pending(session: Session, found: Counter[tuple[str, str]]) -> None:
+    """Counts of the current (sub)transaction: applied at its commit, forgotten at its
+    rollback."""
     transaction = _current(session)
     if found and transaction is not None:
         pending: dict[SessionTransaction, Counter[tuple[str, str]]] = \

@@ -176,18 +176,18 @@ class ParkingLot:
 
         Never raises: what cannot be applied now stays parked for the timer.
         """
-        try:
-            return await self.retry_case(case_reference, expire=False)
-        except Exception as exc:
-            log.warning("parked events not retried; the timer will", error=type(exc).__name__)
-            return 0
+        return await self._retry_quietly(case_reference, count_attempts=True)
 
     async def after_park(self, case_reference: str) -> int:
         """Retry the case's parked events once right after parking one (see the module's
         docstring: the prerequisite may have arrived meanwhile). Not counted as an attempt:
         the event has only just been parked. Never raises."""
+        return await self._retry_quietly(case_reference, count_attempts=False)
+
+    async def _retry_quietly(self, case_reference: str, *, count_attempts: bool) -> int:
         try:
-            return await self.retry_case(case_reference, expire=False, count_attempts=False)
+            return await self.retry_case(case_reference, expire=False,
+                                         count_attempts=count_attempts)
         except Exception as exc:
             log.warning("parked events not retried; the timer will", error=type(exc).__name__)
             return 0
