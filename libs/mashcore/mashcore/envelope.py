@@ -12,12 +12,12 @@ strict about timezone-aware times, which the SDK does not enforce.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mashcore.ids import new_id
 from mashcore.messages import Message
 
 SPEC_VERSION = "1.0"
@@ -47,7 +47,7 @@ def parse_time(value: str) -> datetime:
 
 def new_event_id() -> str:
     """A fresh globally unique event id."""
-    return str(uuid.uuid4())
+    return new_id()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,13 @@ class OutboxRecord(SQLModel, table=True):
 
     def to_message(self) -> Message:
         """The message the relay publishes."""
-        headers = tuple((k, v.encode("utf-8")) for k, v in json.loads(self.headers))
-        return Message(
-            topic=self.topic, key=self.key.encode("utf-8"), value=self.payload, headers=headers
-        )
+        return message_of(self.topic, self.key, self.headers, self.payload)
+
+
+def message_of(topic: str, key: str, headers: str, payload: bytes) -> Message:
+    """The message an outbox row's columns make (what the relay publishes)."""
+    return Message(topic=topic, key=key.encode("utf-8"), value=payload,
+                   headers=tuple((k, v.encode("utf-8")) for k, v in json.loads(headers)))
 
 
 class Outbox:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from intake.checks.quality import age_on
+from mashcore.ids import new_id, random_bytes
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 _REFERENCE_LENGTH = 8
@@ -19,11 +18,12 @@ assert len(_REFERENCE_ALPHABET) == 1 << _SYMBOL_BITS, "each symbol must take who
 
 def new_case_reference(received_at: datetime) -> str:
     """A case reference a person can read out: MASH-<year>-<8 characters>."""
-    # Decision: one read of the system's randomness (40 bits, 5 per symbol of the 32), not
-    # one secrets.choice per symbol: each read is a getrandom call that gives up the GIL and
-    # waits to take it back, which under load cost intake's POST more than the rest of the
-    # reference (issue 17's profile). The same uniform choice of 32^8 references.
-    bits = secrets.randbits(_SYMBOL_BITS * _REFERENCE_LENGTH)
+    # Decision: 40 bits (5 per symbol of the 32) from the block-read pool (mashcore.ids), not
+    # one secrets.choice per symbol: each read of the system's randomness is a getrandom call
+    # that gives up the GIL and waits to take it back, which under load cost intake's POST
+    # more than the rest of the reference (issue 17's profile). The same uniform choice of
+    # 32^8 references from the same CSPRNG.
+    bits = int.from_bytes(random_bytes(_SYMBOL_BITS * _REFERENCE_LENGTH // 8))
     suffix = "".join(_REFERENCE_ALPHABET[(bits >> (_SYMBOL_BITS * i)) & 31]
                      for i in range(_REFERENCE_LENGTH))
     return f"MASH-{received_at.year}-{suffix}"
@@ -31,7 +31,7 @@ def new_case_reference(received_at: datetime) -> str:
 
 def new_contact_id() -> str:
     """A fresh contact id."""
-    return str(uuid.uuid4())
+    return new_id()
 
 
 CHILD_EVENT_FIELDS = ("first_name", "last_name", "date_of_birth")

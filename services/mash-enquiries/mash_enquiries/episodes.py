@@ -12,7 +12,6 @@ requests. Consent decisions set the basis on which information is shared.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from mash_enquiries.models import CaseRecord, Episode, InformationRequest
 from mashcore.consumer import NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
+from mashcore.ids import new_id
 from mashcore.policy import PolicyPack
 from mashcore.service import ServiceContext
 from mashcore.topics import ENQUIRIES_EPISODES
@@ -89,7 +89,7 @@ def open_episode(ctx: ServiceContext, uow: UnitOfWork, cause: Event, *, brag: st
         assert within is not None, f"{brag} has no MASH enquiries timescale"
         due = pack.due(within, opened_at)
     now = ctx.clock.now()
-    episode = Episode(id=str(uuid.uuid4()), case_reference=case.case_reference,
+    episode = Episode(id=new_id(), case_reference=case.case_reference,
                       partnership=case.partnership, brag=brag, status=OPEN,
                       opened_at=opened_at, opened_by=opened_by, due_at=due,
                       sharing_basis=case.sharing_basis)
@@ -99,7 +99,7 @@ def open_episode(ctx: ServiceContext, uow: UnitOfWork, cause: Event, *, brag: st
     address = json.loads(case.address) if case.address else None
     for agency in pack.enquiries.agencies:
         request = InformationRequest(
-            id=str(uuid.uuid4()), episode_id=episode.id, case_reference=episode.case_reference,
+            id=new_id(), episode_id=episode.id, case_reference=episode.case_reference,
             partnership=episode.partnership, agency=agency,
             question=pack.enquiries.question_for(agency), subjects=subjects,
             brag=episode.brag, sharing_basis=episode.sharing_basis, status=PENDING,

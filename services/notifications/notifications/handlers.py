@@ -10,7 +10,6 @@ The timekeeper's feedback clocks follow the same rules (sla_timekeeper/defaults.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ from intake.events import (
 from mashcore.consumer import EventHandler, NotYetKnown
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event, parse_time
+from mashcore.ids import new_id
 from mashcore.service import ServiceContext
 from notifications import webhooks
 from notifications.invitations import meeting_payload
@@ -65,7 +65,7 @@ def _add(ctx: ServiceContext, uow: UnitOfWork, event: Event, kind: str, *, partn
          payload: str | None = None, channel: str = "email") -> None:
     now = ctx.clock.now()
     uow.session.add(Notification(
-        id=str(uuid.uuid4()), case_reference=event.subject,
+        id=new_id(), case_reference=event.subject,
         partnership=partnership, kind=kind, channel=channel,
         recipient_role=role, recipient_agency=agency,
         caused_by_event_id=event.id, caused_by_event_type=event.type, detail=detail,

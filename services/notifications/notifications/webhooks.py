@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -37,6 +36,7 @@ from mashcore.access import scope_of
 from mashcore.audit import AuditAction, audit, owner_of
 from mashcore.auth import Principal, Role, require_roles
 from mashcore.db import UnitOfWork, utc_column
+from mashcore.ids import new_id
 from mashcore.problems import ProblemHTTPException, problem_responses
 from mashcore.service import Context, ServiceContext
 from notifications.settings import NotifySettings, Webhook
@@ -121,7 +121,7 @@ def check_key() -> None:
 
 def _new_secret(endpoint_id: str, now: datetime) -> tuple[WebhookSecret, str]:
     plain = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    row = WebhookSecret(id=str(uuid.uuid4()), endpoint_id=endpoint_id,
+    row = WebhookSecret(id=new_id(), endpoint_id=endpoint_id,
                         encrypted=_fernet().encrypt(plain.encode()).decode(), created_at=now)
     return row, plain
 
@@ -221,7 +221,7 @@ def router(_ctx: ServiceContext) -> list[APIRouter]:
                 raise ProblemHTTPException(
                     409, "Already registered", "This agency already has an endpoint: "
                     "delete it first, or rotate its secret.")
-            endpoint = WebhookEndpoint(id=str(uuid.uuid4()), partnership=partnership,
+            endpoint = WebhookEndpoint(id=new_id(), partnership=partnership,
                                        agency=body.agency, url=body.url,
                                        created_by=principal.subject, created_at=now)
             uow.session.add(endpoint)

@@ -34,12 +34,12 @@ conference that meets one review's clock starts the next one's.
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from mashcore import ids
 from mashcore.envelope import parse_time
 from mashcore.policy import PolicyPack
 from mashcore.policy.model import ClockRule, Trigger
@@ -179,7 +179,7 @@ def _brag(rule: ClockRule, data: Mapping[str, Any]) -> str | None:
 
 def on_event(
     clocks: Iterable[Clock], event: Occurrence, rules: Mapping[str, ClockRule],
-    pack: PolicyPack, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    pack: PolicyPack, new_id: Callable[[], str] = ids.new_id,
 ) -> tuple[list[Clock], list[Transition]]:
     """Apply one event to a case's clocks: the clocks afterwards and what happened."""
     state = {c.clock_id: c for c in clocks if c.case_reference == event.case_reference}

@@ -9,7 +9,6 @@ together. Commands take plain values and return the view; the routes map them to
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from mashcore.audit import AuditAction, audit_listed
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
@@ -106,7 +106,7 @@ def open_discussion(ctx: ServiceContext, uow: UnitOfWork, case: StrategyCase,
     if errors:
         raise invalid_fields("Strategy discussion refused", errors)
     d = Discussion(
-        id=str(uuid.uuid4()), case_reference=case.case_reference, partnership=case.partnership,
+        id=new_id(), case_reference=case.case_reference, partnership=case.partnership,
         status=rules.REQUESTED, correlation_id=correlation_id, trigger=request.trigger,
         reason=request.reason, urgency=request.urgency,
         child_numbers=json.dumps(sorted(children)),
@@ -293,7 +293,7 @@ def _open_s47(uow: UnitOfWork, d: Discussion, child: int,
         col(S47Enquiry.status) != rules.S47_CONCLUDED)).first()
     if current is not None:
         return current.id, False
-    enquiry = S47Enquiry(id=str(uuid.uuid4()), case_reference=d.case_reference,
+    enquiry = S47Enquiry(id=new_id(), case_reference=d.case_reference,
                          partnership=d.partnership, child_number=child, meeting_id=d.id,
                          started_at=started_at, status=rules.S47_OPEN)
     uow.session.add(enquiry)

@@ -15,7 +15,6 @@ safeguarding partnership by default).
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from mashcore.audit import AuditAction, audit_listed
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.policy import Duration, PolicyPack
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
@@ -78,7 +78,7 @@ def raise_disagreement(ctx: ServiceContext, principal: Principal, case_reference
           ctx.unit_of_work() as uow):
         case = access.case_for_request(ctx, uow, principal, case_reference)
         now = ctx.clock.now()
-        e = Escalation(id=str(uuid.uuid4()), case_reference=case.case_reference,
+        e = Escalation(id=new_id(), case_reference=case.case_reference,
                        partnership=case.partnership, about=about, raised_by=user_id,
                        raised_by_role=str(principal.role),
                        raised_by_agency=agency_code(principal.agency), stage=1,

@@ -7,7 +7,6 @@ its history appended, the write audited and the event staged in the outbox toget
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.policy import PolicyPack
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
@@ -388,7 +388,7 @@ def review_consent(ctx: ServiceContext, principal: Principal, case_reference: st
             if errors:
                 raise invalid_fields("Consent review refused", errors)
             assert basis is not None
-            override_id = str(uuid.uuid4())
+            override_id = new_id()
             case.proceeding_without_consent = True
             case.consent_revisit_due_at = pack.due(pack.consent.revisit_within, now)
             case.without_consent_basis, case.without_consent_reason = basis, reason

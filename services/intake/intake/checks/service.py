@@ -18,7 +18,6 @@ were validated, and ``mash.intake.checks.answered.v1`` (keyed by the check id) s
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +34,7 @@ from intake.open_cases.service import partnership_of, status_of
 from mashcore.audit import AuditAction, audit
 from mashcore.auth import Principal
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
@@ -93,7 +93,7 @@ def checks_answered_data(*, check_id: str, answered_at: datetime, answered_by: s
 def answer_check(ctx: ServiceContext, principal: Principal, body: CheckRequestIn) -> CheckAnswer:
     """Look the child up in the index and answer with the permitted facts only."""
     now = ctx.clock.now()
-    check_id = str(uuid.uuid4())
+    check_id = new_id()
     partnership = partnership_of(ctx, principal)
     with ctx.unit_of_work() as uow:
         case = _the_case(uow.session, body, partnership)

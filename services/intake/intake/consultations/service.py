@@ -8,7 +8,6 @@ announces ``consultation.recorded`` keyed by the consultation's own id.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 import structlog
@@ -30,6 +29,7 @@ from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.problems import invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
@@ -77,7 +77,7 @@ def submit_consultation(
         raise invalid_fields("Invalid consultation", errors)
     agency = professional_agency(principal, body)
     consultation = Consultation(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         partnership=partnership_of(ctx, principal),
         status=lifecycle.AWAITING_ADVICE,
         professional_agency=agency,

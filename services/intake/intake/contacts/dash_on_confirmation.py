@@ -11,7 +11,6 @@ consumer's inbox; triage announces a confirmation once.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 
 from sqlmodel import select
@@ -22,6 +21,7 @@ from intake.contacts.models import Contact
 from mashcore.consumer import EventHandler
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
 
@@ -38,7 +38,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             raise UnknownContact(event.subject)
         now = ctx.clock.now()
         data = domain.dash_requested_data(
-            request_id=str(uuid.uuid4()), contact_id=contact.id,
+            request_id=new_id(), contact_id=contact.id,
             case_reference=contact.case_reference, requested_at=now)
         data["requested_by"] = str(event.data["confirmed_by"]["user_id"])
         ctx.emit(uow, event.follow_up(type=events.DASH_REQUESTED, source=ctx.source,

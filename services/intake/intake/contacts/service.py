@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from mashcore.audit import AuditAction, audit, audit_listed, audit_read_or_404
 from mashcore.auth import Principal, Role
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.plainwords import matcher_for
 from mashcore.problems import ProblemHTTPException
 from mashcore.service import ServiceContext
@@ -125,7 +125,7 @@ def submit_contact(
                 type=events.DASH_REQUESTED, source=ctx.source, subject=contact.case_reference,
                 time=now, recordedtime=now, partnership=contact.partnership,
                 data=domain.dash_requested_data(
-                    request_id=str(uuid.uuid4()), contact_id=contact.id,
+                    request_id=new_id(), contact_id=contact.id,
                     case_reference=contact.case_reference, requested_at=now),
             ), INTAKE_CONTACTS)
         routing.link_repeats(uow, contact, submission, now,

@@ -9,7 +9,6 @@ conference.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, timedelta
 
 import structlog
@@ -27,6 +26,7 @@ from mashcore.audit import AuditAction, audit, audit_read_or_404
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.problems import invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import INTAKE_CONTACTS
@@ -71,7 +71,7 @@ def submit_transfer_in(
     if errors:
         raise invalid_fields("Invalid transfer-in", errors)
     transfer = TransferIn(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         case_reference=domain.new_case_reference(now),
         partnership=partnership_of(ctx, principal),
         status=lifecycle.AWAITING_DECISION,

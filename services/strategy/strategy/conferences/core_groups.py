@@ -8,7 +8,6 @@ and core_group_minutes clocks of two children never collide.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from mashcore.audit import AuditAction
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
@@ -107,7 +107,7 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             m.scheduled_at = now
         else:
             m = CoreGroupMeeting(
-                id=str(uuid.uuid4()), plan_id=p.id, case_reference=p.case_reference,
+                id=new_id(), plan_id=p.id, case_reference=p.case_reference,
                 partnership=p.partnership, first=not existing, status="scheduled",
                 scheduled_for=scheduled_for, invitees=json.dumps(invitees), sequence=0,
                 scheduled_at=now)

@@ -15,7 +15,6 @@ its reports' status and the decisions, not the case file.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from mashcore.audit import AuditAction, audit_listed
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
@@ -63,7 +63,7 @@ def from_s47(ctx: ServiceContext, uow: UnitOfWork, s47: S47Enquiry) -> Conferenc
         return existing
     pack = ctx.policy.for_partnership(s47.partnership)
     conference = Conference(
-        id=str(uuid.uuid4()), case_reference=s47.case_reference, partnership=s47.partnership,
+        id=new_id(), case_reference=s47.case_reference, partnership=s47.partnership,
         kind="icpc", conference_kind="initial", status=rules.AWAITING_SCHEDULE,
         s47_strategy_meeting_id=s47.meeting_id, s47_started_at=s47.started_at,
         due_at=rules.icpc_due(pack.working_calendar(), s47.started_at),
@@ -352,7 +352,7 @@ def record_held(ctx: ServiceContext, principal: Principal, meeting_id: str,
             plan = None
             if d["plan"]:
                 plan = ChildProtectionPlan(
-                    id=str(uuid.uuid4()), case_reference=c.case_reference,
+                    id=new_id(), case_reference=c.case_reference,
                     partnership=c.partnership, child_number=d["child_number"], icpc_id=c.id,
                     status="active", category_of_abuse=json.dumps(d["category_of_abuse"]),
                     core_group=json.dumps(d["core_group"]), outline_plan=d.get("outline_plan"),

@@ -8,7 +8,6 @@ query; the case is locked first in every change.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlmodel import col, select
 from mashcore.audit import AuditAction
 from mashcore.auth import Principal, recordable_user_id
 from mashcore.db import UnitOfWork
+from mashcore.ids import new_id
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from strategy import access
@@ -159,7 +159,7 @@ def add_actions(uow: UnitOfWork, p: ChildProtectionPlan, new: list[dict[str, Any
                 at: datetime, meeting_id: str | None) -> None:
     for a in new:
         uow.session.add(PlanAction(
-            id=str(uuid.uuid4()), plan_id=p.id, what=a["what"], owner_role=a["owner_role"],
+            id=new_id(), plan_id=p.id, what=a["what"], owner_role=a["owner_role"],
             owner_agency=a.get("owner_agency"), due_on=a["due_on"], status="open",
             updated_at=at, updated_at_meeting=meeting_id))
 

@@ -11,7 +11,6 @@ the meeting.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from mashcore.audit import AuditAction
 from mashcore.auth import Principal, Role, recordable_user_id
 from mashcore.db import UnitOfWork
 from mashcore.envelope import Event
+from mashcore.ids import new_id
 from mashcore.problems import ProblemHTTPException, invalid_fields
 from mashcore.service import ServiceContext
 from mashcore.topics import STRATEGY_CASES
@@ -116,7 +116,7 @@ def schedule(ctx: ServiceContext, principal: Principal, plan_id: str, *,
             due_on = p.first_review_due_on if first else p.next_review_due_on
             assert due_on is not None
             r = ReviewConference(
-                id=str(uuid.uuid4()), plan_id=p.id, case_reference=p.case_reference,
+                id=new_id(), plan_id=p.id, case_reference=p.case_reference,
                 partnership=p.partnership, first=first, due_on=due_on, status="scheduled",
                 scheduled_for=scheduled_for, chaired_by_iro=chaired_by_iro,
                 invitees=json.dumps(invitees), sequence=0, scheduled_at=now)
