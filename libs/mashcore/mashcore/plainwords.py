@@ -109,7 +109,13 @@ def stemmer() -> object:
     return own
 
 
+@functools.lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
+    # Memoised (issue 17: stemming was a tenth of intake's CPU per referral; the same words
+    # come back in every concern). A stem depends on the word only; two threads missing at
+    # once both work it out, with the same answer. Personal data: the cache holds single
+    # lower-cased words (a name among them, linked to no one), in process memory only, never
+    # logged or written; bounded, least recently used first out.
     stem: str = stemmer().stemWord(word.replace("'", ""))  # type: ignore[attr-defined]
     return stem
 
@@ -123,7 +129,11 @@ class _Token:
     clause: int
 
 
-def _tokens(text: str, breaks: frozenset[str]) -> list[_Token]:
+@functools.lru_cache(maxsize=16)
+def _tokens(text: str, breaks: frozenset[str]) -> tuple[_Token, ...]:
+    # Memoised for the few texts in hand: one submission's text is read for findings,
+    # flags, indicators and context in turn (tokens are immutable; callers only read them).
+    # At most 16 texts, the requests in flight, are kept, in process memory only.
     text = text.lower().replace("\u2019", "'")
     ends = [m.end() for m in _CLAUSE_END.finditer(text)]
     out: list[_Token] = []
@@ -139,7 +149,7 @@ def _tokens(text: str, breaks: frozenset[str]) -> list[_Token]:
         if word in _IGNORED:
             continue
         out.append(_Token(_stem(word), word.replace("'", ""), m.start(), m.end(), clause))
-    return out
+    return tuple(out)
 
 
 _Word = tuple[str, str]  # (stem, word)
