@@ -26,11 +26,10 @@ from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.service import ServiceContext
 from mashcore.topics import SLA
-from sla_timekeeper.models import ClockRow, TransitionRow
+from sla_timekeeper.models import ClockRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import apply_event, event_handlers, fire_due_clocks
 from tests.support import (
-    SAMPLE_TIME,
     auth,
     contact_received_event,
     eventually,
@@ -168,7 +167,6 @@ def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due
     timekeeper: Timekeeper,
 ) -> None:
     replicas = [timekeeper.replica() for _ in range(2)]
-    timekeeper.clock.set(SAMPLE_TIME)  # the contacts are read as they are received
     timekeeper.consume(replicas[0], *(
         contact_received_event(f"MASH-2026-TW0R{i:04d}", contact_id=str(uuid.UUID(int=i + 1)))
         for i in range(150)))
@@ -196,61 +194,6 @@ def test_two_replicas_publish_each_breach_once_and_a_restart_fires_what_fell_due
     assert len({w["clock_id"] for w in warned}) == len(warned) == 150
     assert {b["clock"] for b in breaches} == {"threshold_decision", "referrer_acknowledged"}
     assert fire_due_clocks(replicas[0]) == 0 and fire_due_clocks(replicas[1]) == 0
-
-
-def test_a_clock_read_late_gets_what_the_timer_owes_it_in_the_same_transaction(
-    timekeeper: Timekeeper,
-) -> None:
-    """Issue 17: a clock-starting event read after its clocks' warning points (or due
-    times) have passed gets, in its own transaction, exactly what the timer would have fired
-    a moment later: the same events, the same transitions, nothing left for the timer."""
-    ctx = timekeeper.replica()
-    late, on_time = "MASH-2026-LATE0001", "MASH-2026-TIMR0001"
-    timekeeper.clock.set(SAMPLE_TIME)  # read as it is received: the timer fires later
-    timekeeper.consume(ctx, contact_received_event(on_time, contact_id=str(uuid.UUID(int=1))))
-    # Friday 09:00: read late; and the timer's moment for the other case.
-    timekeeper.clock.set(NOW + timedelta(days=3))
-    timekeeper.consume(ctx, contact_received_event(late, contact_id=str(uuid.UUID(int=2))))
-    assert fire_due_clocks(ctx) == 3  # the on-time case's, fired by the timer
-    assert fire_due_clocks(ctx) == 0  # nothing is owed twice
-
-    def fired(case: str) -> list[tuple[str, str, Any]]:
-        with unit_of_work(timekeeper.engine) as uow:
-            rows = uow.session.exec(select(OutboxRecord).where(
-                OutboxRecord.key == case).order_by(col(OutboxRecord.id))).all()
-        out = []
-        for row in rows:
-            kind = row.event_type.split(".")[3]
-            data = json.loads(row.payload)
-            headers = dict(json.loads(row.headers))
-            out.append((kind, data["clock"], {
-                "causation": headers.get("ce_causationid"),
-                "correlation": headers["ce_correlationid"] == case,
-                **{k: v for k, v in data.items() if k not in ("clock_id", "case_reference")}}))
-        return out
-
-    late_fired, timer_fired = fired(late), fired(on_time)
-    # Both one-working-day clocks are overdue: breached without late warnings; the
-    # 5-working-day outcome is past 50 %.
-    assert [(k, c) for k, c, _ in late_fired] == [
-        ("started", "threshold_decision"), ("started", "referrer_acknowledged"),
-        ("started", "referrer_outcome"),
-        ("breached", "threshold_decision"), ("breached", "referrer_acknowledged"),
-        ("warned", "referrer_outcome")]
-    # The same events, data and headers (no cause: time owed them, not the event) as the
-    # timer's (which fires clocks due at one time in no particular order).
-    owed = [f for f in late_fired if f[0] != "started"]
-    timed = [f for f in timer_fired if f[0] != "started"]
-    assert sorted(owed, key=repr) == sorted(timed, key=repr)
-    assert all(f[2]["causation"] is None and f[2]["correlation"] for f in owed)
-    with unit_of_work(timekeeper.engine) as uow:
-        transitions = [(r.kind, r.clock) for r in uow.session.exec(
-            select(TransitionRow).where(TransitionRow.case_reference == late)
-            .order_by(col(TransitionRow.id)))]
-        wakes = [r.next_wake_at for r in uow.session.exec(
-            select(ClockRow).where(ClockRow.case_reference == late))]
-    assert transitions == [(k, c) for k, c, _ in late_fired]
-    assert all(w is None or w > NOW for w in wakes)
 
 
 def test_the_national_return_start_is_stored_and_carried_by_the_clock_s_events(

@@ -109,15 +109,25 @@ def stemmer() -> object:
     return own
 
 
-@functools.lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
-    # Memoised (issue 17: stemming was a tenth of intake's CPU per referral; the same words
-    # come back in every concern). A stem depends on the word only; two threads missing at
-    # once both work it out, with the same answer. Personal data: the cache holds single
-    # lower-cased words (a name among them, linked to no one), in process memory only, never
-    # logged or written; bounded, least recently used first out.
+    """The word's stem: memoised for words of up to 30 letters (issue 17: stemming was a
+    tenth of intake's CPU per referral; the same words come back in every concern). Personal
+    data: the cache holds single lower-cased words (a name among them, linked to no one), at
+    most 20,000, least recently used first out, in process memory only, never logged or
+    written."""
+    return _stem_word(word) if len(word) > _LONGEST_CACHED else _stem_cached(word)
+
+
+_LONGEST_CACHED = 30
+
+
+def _stem_word(word: str) -> str:
     stem: str = stemmer().stemWord(word.replace("'", ""))  # type: ignore[attr-defined]
     return stem
+
+
+# A stem depends on the word only; two threads missing at once both work it out, alike.
+_stem_cached = functools.lru_cache(maxsize=20_000)(_stem_word)
 
 
 @dataclass(frozen=True)
@@ -133,7 +143,8 @@ class _Token:
 def _tokens(text: str, breaks: frozenset[str]) -> tuple[_Token, ...]:
     # Memoised for the few texts in hand: one submission's text is read for findings,
     # flags, indicators and context in turn (tokens are immutable; callers only read them).
-    # At most 16 texts, the requests in flight, are kept, in process memory only.
+    # Personal data: the last 16 texts read stay in process memory (never logged or
+    # written) until newer ones replace them.
     text = text.lower().replace("\u2019", "'")
     ends = [m.end() for m in _CLAUSE_END.finditer(text)]
     out: list[_Token] = []

@@ -152,8 +152,11 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
     """One pipeline event moves the case's clocks; the transitions are published."""
     rules = rules_for(ctx, event.partnership)
     rows = {row.clock_id: row for row in _case_clocks(uow, event.subject)}
+    occurrence = Occurrence(type=event.type, case_reference=event.subject,
+                            partnership=event.partnership, time=event.time, data=event.data)
     before = {clock_id: to_clock(row) for clock_id, row in rows.items()}
-    clocks, transitions, owed = _moved_by(ctx, event, before, rules)
+    clocks, transitions = engine_on_event(before.values(), occurrence, rules,
+                                          ctx.policy.for_partnership(event.partnership))
     for clock in clocks:
         if before.get(clock.clock_id) == clock:
             continue
@@ -170,39 +173,7 @@ def apply_event(ctx: ServiceContext, uow: UnitOfWork, event: Event) -> list[Tran
         schedule.after_commit(ctx, uow, row.next_wake_at)
     for transition in transitions:
         publish(ctx, uow, transition, event)
-    for transition in owed:
-        publish(ctx, uow, transition, None)
-    return [*transitions, *owed]
-
-
-def _moved_by(ctx: ServiceContext, event: Event, before: Mapping[str, Clock],
-              rules: Mapping[str, ClockRule]) -> tuple[list[Clock], list[Transition],
-                                                       list[Transition]]:
-    """One event applied to a case's clocks: the clocks afterwards, the event's
-    transitions, and what the timer already owes, at this moment, the clocks the event
-    started or changed.
-
-    Decision (issue 17): a clock that arrives with a warning point (or its due time) already
-    behind it, such as a decision recorded late or read again after an outage, gets what is
-    owed in the same transaction as the event, worked out by the timer's own rule
-    (``due_transitions``: warnings, or a breach without late warnings when it is already
-    overdue) and published as the timer publishes it. It is what the timer would have fired
-    a moment later, without a second transaction, claim and versioned update per clock; the
-    clock is stored with its next wake time after them. The timer still fires everything
-    that falls due later."""
-    occurrence = Occurrence(type=event.type, case_reference=event.subject,
-                            partnership=event.partnership, time=event.time, data=event.data)
-    clocks, transitions = engine_on_event(before.values(), occurrence, rules,
-                                          ctx.policy.for_partnership(event.partnership))
-    now = ctx.clock.now()
-    after: list[Clock] = []
-    owed: list[Transition] = []
-    for clock in clocks:
-        if before.get(clock.clock_id) != clock:
-            clock, due = due_transitions(clock, rules[clock.clock], now)
-            owed += [replace(transition, clock=clock) for transition in due]
-        after.append(clock)
-    return after, transitions, owed
+    return transitions
 
 
 _PREFETCHED = "sla_clocks_of_batch"
@@ -259,17 +230,20 @@ def apply_events(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[Event]) 
     for event in events:
         rules = rules_for(ctx, event.partnership)
         before = of_case[event.subject]
-        clocks, transitions, owed = _moved_by(ctx, event, before, rules)
+        occurrence = Occurrence(type=event.type, case_reference=event.subject,
+                                partnership=event.partnership, time=event.time,
+                                data=event.data)
+        clocks, transitions = engine_on_event(before.values(), occurrence, rules,
+                                              ctx.policy.for_partnership(event.partnership))
         after = dict(before)
         for clock in clocks:
             if before.get(clock.clock_id) != clock:
                 after[clock.clock_id] = clock
                 moved[clock.clock_id] = (clock, rules[clock.clock])
         of_case[event.subject] = after
-        for transition, cause in [*((t, event) for t in transitions),
-                                  *((t, None) for t in owed)]:
+        for transition in transitions:
             now = ctx.clock.now()
-            records.append(ctx.outbox.record(_sla_event(ctx, transition, cause, now), SLA))
+            records.append(ctx.outbox.record(_sla_event(ctx, transition, event, now), SLA))
             recorded.append(_transition_row(transition, now))
     started = [{"clock_id": clock.clock_id, "clock": clock.clock,
                 "case_reference": clock.case_reference, "instance": clock.instance,
