@@ -109,6 +109,9 @@ def stemmer() -> object:
     return own
 
 
+_LONGEST_CACHED = 30  # letters: longer words are stemmed without the memo
+
+
 def _stem(word: str) -> str:
     """The word's stem: memoised for words of up to 30 letters (issue 17: stemming was a
     tenth of intake's CPU per referral; the same words come back in every concern). Personal
@@ -116,9 +119,6 @@ def _stem(word: str) -> str:
     most 20,000, least recently used first out, in process memory only, never logged or
     written."""
     return _stem_word(word) if len(word) > _LONGEST_CACHED else _stem_cached(word)
-
-
-_LONGEST_CACHED = 30
 
 
 def _stem_word(word: str) -> str:

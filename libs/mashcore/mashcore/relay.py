@@ -97,11 +97,11 @@ class OutboxRelay:
     def _claim_batch(self, session: Session) -> Sequence[Any]:
         """The next unpublished rows, in id order: plain columns (issue 17: building an ORM
         object per row cost the relay more than the query)."""
-        table = _OUTBOX
+        c = _OUTBOX.c
         query = (
-            select(table.c.id, table.c.topic, table.c.key, table.c.headers, table.c.payload)
-            .where(table.c.published_at.is_(None))
-            .order_by(table.c.id)
+            select(c.id, c.topic, c.key, c.headers, c.payload)
+            .where(c.published_at.is_(None))
+            .order_by(c.id)
             .limit(self._batch_size)
         )
         if is_postgres(self._engine):
@@ -131,13 +131,13 @@ class OutboxRelay:
         synchronous commit that wrote them. Profiling the bench showed the relay waking on
         nearly every intake commit, each batch then waiting for a flush of its own.
         """
-        table = _OUTBOX
         ids = [row.id for row in rows]
+        column = _OUTBOX.c.id
         if is_postgres(self._engine):
             session.execute(text("SET LOCAL synchronous_commit TO off"))
             # One array parameter, not an IN list of a parameter per row.
-            where = table.c.id == any_(bindparam("ids", ids, type_=ARRAY(table.c.id.type)))
+            where = column == any_(bindparam("ids", ids, type_=ARRAY(column.type)))
         else:
-            where = table.c.id.in_(ids)
-        session.execute(table.update().where(where).values(published_at=self._clock.now()))
+            where = column.in_(ids)
+        session.execute(_OUTBOX.update().where(where).values(published_at=self._clock.now()))
         session.commit()
