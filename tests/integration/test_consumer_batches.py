@@ -87,7 +87,8 @@ def apply_effect(event: Event, uow: UnitOfWork) -> None:
 
 @pytest.fixture(params=[False, True], ids=["event-by-event", "at-once"])
 def at_once(request: pytest.FixtureRequest) -> bool:
-    """Each test twice: without a BatchHandler, and with one (every guarantee the same)."""
+    """Each test twice: without a BatchHandler (handlers in turn, one savepoint, event by
+    event when anything fails) and with one (every guarantee the same)."""
     return bool(request.param)
 
 
@@ -292,6 +293,29 @@ async def test_a_batch_handler_applies_a_clean_batch_in_one_savepoint_and_counts
     assert effects(engine) == [(e.subject, e.id) for e in events]
     assert sum(s.startswith("SAVEPOINT") for s in seen) == 1  # not one per event
     assert not any(s.startswith("INSERT INTO inbox") for s in seen)  # one COPY of them all
+    assert inbox_count(engine) == 4
+    with Session(engine) as session:
+        assert counters.read(session, EVENTS_HANDLED) == [((CONSUMER, CONTACT), 4)]
+
+
+async def test_a_clean_batch_without_a_batch_handler_takes_one_savepoint_and_keeps_order(
+    engine: Engine, bus: EmbeddedBus
+) -> None:
+    """Each handler still runs after the rows of the events before it are written (a flush
+    per event, as event by event), but the batch takes one savepoint, not one per event."""
+    events, batch = messages((A, "ok"), (B, "ok"), (A, "ok"), (C, "ok"))
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", note)
+    try:
+        await consumer_on(engine, bus).handle_batch(batch)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", note)
+    assert effects(engine) == [(e.subject, e.id) for e in events]
+    assert sum(s.startswith("SAVEPOINT") for s in seen) == 1
     assert inbox_count(engine) == 4
     with Session(engine) as session:
         assert counters.read(session, EVENTS_HANDLED) == [((CONSUMER, CONTACT), 4)]

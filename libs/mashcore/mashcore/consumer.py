@@ -116,6 +116,7 @@ class EventConsumer:
         parking: ParkingLot | None = None,
         batch_size: int = 1,
         batch_handler: BatchHandler | None = None,
+        flush_per_event: bool = True,
     ) -> None:
         self.name = name
         self._engine = engine
@@ -133,6 +134,8 @@ class EventConsumer:
         self.batch_size = max(1, batch_size) if is_postgres(engine) else 1
         # Optional: applies a whole batch without a savepoint and a flush per event.
         self.batch_handler = batch_handler
+        # False: a batch applied at once is flushed once, at its end (ConsumerSpec.orm_only).
+        self.flush_per_event = flush_per_event
 
     async def handle_batch(self, messages: Sequence[Message]) -> None:
         """Handle one partition's messages, in order, ``batch_size`` per transaction at most

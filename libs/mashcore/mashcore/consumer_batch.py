@@ -12,10 +12,12 @@ partition) are applied in one transaction:
    inbox's primary key and is skipped); an event that fails rolls back to its savepoint only;
 4. one COMMIT; the caller commits the offsets only after it returns.
 
-A consumer with a ``BatchHandler`` (the SLA timekeeper's) tries step 3 at once first: the
-batch's inbox rows in one COPY and the handler's rows in a few statements, all in one
-savepoint. Should anything fail there, that savepoint is rolled back (nothing of it kept)
-and step 3 runs as above, event by event, in the same transaction and under the same locks.
+Step 3 is first tried at once, all in one savepoint: each event's inbox row and handler in
+turn, flushed after each as above but without a savepoint of its own; or, for a consumer
+with a ``BatchHandler`` (the SLA timekeeper's), the batch's inbox rows in one COPY and the
+handler's rows in a few statements. Should anything fail there (an event waiting for its
+prerequisite among them), that savepoint is rolled back (nothing of it kept) and step 3
+runs as above, event by event, in the same transaction and under the same locks.
 
 Order per case is kept: once an event of a case fails or must wait in the batch, the case's
 later events in the batch are not applied in it. An event waiting for its prerequisite
@@ -234,45 +236,61 @@ _INBOX: Table = InboxRecord.__table__  # type: ignore[attr-defined]
 def _apply_at_once(consumer: EventConsumer, uow: UnitOfWork,
                    items: list[tuple[Message, Event, EventHandler]], waiting: dict[str, str],
                    done: set[str], now: datetime) -> BatchOutcome | None:
-    """The batch's events through the consumer's ``BatchHandler``, in one savepoint: their
-    inbox rows in one statement (a COPY), the handler's rows in a few, instead of a
-    savepoint, a flush and an inbox row per event. None (nothing of it kept: rolled back to
-    its savepoint) when there is no such handler, an event is not of its types, or anything
-    fails; the caller then applies the batch event by event as before, in the same
-    transaction, where a failing event is set apart and a concurrent duplicate skipped.
-    A case with an event parked ahead is parked whole, as there; a duplicate is skipped."""
+    """The batch's events in one savepoint, instead of a savepoint per event. Through the
+    consumer's ``BatchHandler`` when it has one (their inbox rows in one statement, a COPY,
+    the handler's rows in a few); otherwise each event's inbox row and handler in turn, with
+    a flush after each as on the path event by event, so a handler sees the rows of the
+    events before it exactly as there (issue 17: the savepoint per event was two round trips
+    of the five or six an event takes); or one flush at the end for a consumer whose
+    handlers reach the database through the ORM alone (``ConsumerSpec.orm_only``), whose
+    queries flush what is pending first. None (nothing of it kept: rolled back to its
+    savepoint) when the batch handler does not take an event's type, or anything at all
+    fails, a prerequisite not yet known among them; the caller then applies the batch event
+    by event as before, in the same transaction, where a failing event is set apart, a
+    waiting one parked and a concurrent duplicate skipped. A case with an event parked
+    ahead is parked whole, as there; a duplicate is skipped."""
     batch = consumer.batch_handler
-    if batch is None:
-        return None
     outcome = BatchOutcome()
-    events: list[Event] = []
+    events: list[tuple[Event, EventHandler]] = []
     seen = set(done)
-    for message, event, _handler in items:
+    for message, event, handler in items:
         if event.subject in waiting:
             outcome.to_park.append((message, event, waiting[event.subject]))
         elif event.id in seen:
             outcome.duplicates += 1
-        elif event.type not in batch.types:
+        elif batch is not None and event.type not in batch.types:
             return None
         else:
             seen.add(event.id)
-            events.append(event)
+            events.append((event, handler))
     if not events:
         return None
-    inbox = [{"consumer": consumer.name, "event_id": event.id, "event_type": event.type,
-              "processed_at": now} for event in events]
     savepoint = uow.session.begin_nested()
     try:
-        insert_rows(uow, _INBOX, inbox)
-        count_rows(uow.session, InboxRecord, inbox)  # /metrics' events handled
-        batch.apply(events, uow)
-        uow.session.flush()
+        if batch is not None:
+            inbox = [{"consumer": consumer.name, "event_id": event.id,
+                      "event_type": event.type, "processed_at": now} for event, _ in events]
+            insert_rows(uow, _INBOX, inbox)
+            count_rows(uow.session, InboxRecord, inbox)  # /metrics' events handled
+            batch.apply([event for event, _ in events], uow)
+            uow.session.flush()
+        else:
+            for event, handler in events:
+                bind_event_context(event_id=event.id, case_reference=event.subject,
+                                   correlation_id=event.correlationid)
+                record_processed(uow, consumer.name, event.id, event.type, now)
+                handler(event, uow)
+                if consumer.flush_per_event:
+                    uow.session.flush()
+            uow.session.flush()
+            clear_event_context()
     except Exception as exc:
         savepoint.rollback()
+        clear_event_context()
         log.info("batch not applied at once; applying it event by event",
                  consumer=consumer.name, events=len(events), error=type(exc).__name__)
         return None
     savepoint.commit()
     outcome.applied = len(events)
-    outcome.applied_cases = list(dict.fromkeys(event.subject for event in events))
+    outcome.applied_cases = list(dict.fromkeys(event.subject for event, _ in events))
     return outcome

@@ -58,6 +58,10 @@ class ConsumerSpec:
     handlers: Callable[[ServiceContext], Mapping[str, EventHandler]]
     # Optional: applies a batch of some of these events at once (mashcore/consumer_batch.py).
     batch_handler: Callable[[ServiceContext], BatchHandler] | None = None
+    # True only when every handler reaches the database through the ORM alone (its queries,
+    # and its UPDATE and DELETE statements, flush what is pending first): a batch is then
+    # flushed once, not after each event, and writes the same in fewer statements.
+    orm_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ def create_app(
                 on_commit=relay.notify, parking=parking, batch_size=settings.consumer_batch,
                 batch_handler=(spec.batch_handler(context) if spec.batch_handler is not None
                                else None),
+                flush_per_event=not spec.orm_only,
             )
             subscription = bus.subscribe(
                 topics(consumer_name), [topics(t) for t in spec.topics], handler

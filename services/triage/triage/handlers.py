@@ -1,7 +1,9 @@
 """What triage does with intake's events: open, enrich, lock down or close a case.
 
 Each handler runs in the consumer's transaction (inbox + outbox), so a redelivered event
-changes nothing twice.
+changes nothing twice. They reach the database through the ORM alone (``session.get``, ORM
+statements, ``session.add``), whose queries flush what is pending first: the consumer is
+``orm_only`` (a batch is flushed once). Keep it so, or drop ``orm_only`` in service.py.
 """
 
 from __future__ import annotations
@@ -30,7 +32,19 @@ class CaseNotOpened(LookupError):
     """An event about a case triage never opened (dead-lettered with this reason)."""
 
 
+# session.info key: the cases this transaction opened (case reference -> row).
+_OPENED = "triage_opened_cases"
+
+
 def _case(uow: UnitOfWork, event: Event) -> TriageCase:
+    """The event's case, locked for this transaction. A case the transaction opened itself
+    (its contact.received came first in the same batch) is the row in hand: no other
+    transaction can see or change it before the commit, so it needs no SELECT ... FOR
+    UPDATE (issue 17). Once its savepoint is rolled back it is no longer in the session,
+    and is looked up as any other."""
+    opened = uow.session.info.get(_OPENED, {}).get(event.subject)
+    if opened is not None and opened in uow.session:
+        return opened  # type: ignore[no-any-return]
     case = uow.session.get(TriageCase, event.subject, with_for_update=True)
     if case is None:
         raise CaseNotOpened(event.type)
@@ -63,6 +77,7 @@ def event_handlers(ctx: ServiceContext) -> Mapping[str, EventHandler]:
             restricted=bool(data.get("staff_linked")),
         )
         uow.session.add(case)
+        uow.session.info.setdefault(_OPENED, {})[case.case_reference] = case
         ctx.emit(uow, event.follow_up(
             type=domain.CASE_OPENED,
             source=ctx.source,

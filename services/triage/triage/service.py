@@ -13,6 +13,8 @@ SERVICE = ServiceDefinition(
     description="Information officers rate contacts; team managers decide thresholds.",
     migrations=Path(__file__).parent / "migrations",
     routers=router,
-    consumers=[ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS], handlers=event_handlers)],
+    # orm_only: the handlers read and write cases through the ORM alone (handlers.py).
+    consumers=[ConsumerSpec(name="contacts", topics=[INTAKE_CONTACTS], handlers=event_handlers,
+                            orm_only=True)],
     produces=[TRIAGE_CASES],
 )
