@@ -465,8 +465,10 @@ def _jargon_in(text: str, names: set[str]) -> list[str]:
     """What in ``text`` a reader outside the referrer's agency may not understand."""
     found: list[str] = []
     for term, meaning in GLOSSARY.items():
+        if term not in text or term in names:  # the pattern holds the term as it is
+            continue
         pattern = rf"(?<![A-Za-z0-9]){re.escape(term)}(?![A-Za-z0-9])"
-        if term not in names and re.search(pattern, text) and not _explained(term, text):
+        if re.search(pattern, text) and not _explained(term, text):
             found.append(f"{term} ({meaning})")
     for term, (pattern, meaning) in SHORTHAND.items():
         if re.search(pattern, text):
