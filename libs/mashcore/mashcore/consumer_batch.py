@@ -126,15 +126,21 @@ async def handle_batch(consumer: EventConsumer, messages: Sequence[Message]) -> 
         await consumer(message)
 
 
-def _waiting_ahead(consumer: EventConsumer, cases: list[str]) -> dict[str, str]:
-    """What each case's earliest parked event for this consumer waits for (one query)."""
+def _waiting_ahead(consumer: EventConsumer, uow: UnitOfWork,
+                   cases: list[str]) -> dict[str, str]:
+    """What each case's earliest parked event for this consumer waits for (one query, in
+    the batch's transaction, under its cases' locks, when the parking lot shares its
+    database: no connection and transaction of its own per batch)."""
     waiting: dict[str, str] = {}
-    with Session(consumer.parking.engine) as session:
-        rows = session.exec(
-            select(ParkedEvent.case_reference, ParkedEvent.waiting_for)
-            .where(ParkedEvent.consumer == consumer.name,
-                   col(ParkedEvent.case_reference).in_(cases))
-            .order_by(col(ParkedEvent.id))).all()
+    query = (select(ParkedEvent.case_reference, ParkedEvent.waiting_for)
+             .where(ParkedEvent.consumer == consumer.name,
+                    col(ParkedEvent.case_reference).in_(cases))
+             .order_by(col(ParkedEvent.id)))
+    if consumer.parking.engine is consumer._engine:
+        rows = uow.session.exec(query).all()
+    else:
+        with Session(consumer.parking.engine) as session:
+            rows = session.exec(query).all()
     for case_reference, waiting_for in rows:
         waiting.setdefault(case_reference, waiting_for)
     return waiting
@@ -166,13 +172,13 @@ def _lock_cases(uow: UnitOfWork, cases: list[str]) -> None:
 def _apply_batch(consumer: EventConsumer,
                  items: list[tuple[Message, Event, EventHandler]]) -> BatchOutcome:
     cases = sorted({event.subject for _m, event, _h in items})
-    waiting = _waiting_ahead(consumer, cases)
     outcome = BatchOutcome()
     held_back: set[str] = set()  # cases with a failed event earlier in the batch
     applied_cases: dict[str, None] = {}
     now = consumer._clock.now()
     with unit_of_work(consumer._engine, consumer._on_commit) as uow:
         _lock_cases(uow, cases)
+        waiting = _waiting_ahead(consumer, uow, cases)
         # The batch's cases, for a handler that loads their state in one query.
         uow.session.info[BATCH_CASES] = cases
         # The events this consumer has committed already: one query for the whole batch.
