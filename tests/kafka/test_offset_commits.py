@@ -75,3 +75,55 @@ async def test_a_failed_commit_does_not_skip_the_other_partitions_fetched_record
     finally:
         await second.stop()
     assert seen == [b"new"]
+
+
+async def test_offsets_are_committed_every_interval_not_every_poll_and_when_stopping(
+    bus: KafkaBus, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each commit is a request to the broker (issue 17): handled offsets wait for the next
+    interval, and a consumer stopping commits what it handled, so nothing comes back."""
+    from mashcore import kafka_bus
+
+    monkeypatch.setattr(kafka_bus, "COMMIT_EVERY_S", 3600.0)  # no interval passes here
+    topic = f"{namespace}intervals"
+    await create_topics_async(bus.bootstrap_servers, [topic], partitions=1)
+    real_commit = AIOKafkaConsumer.commit
+    commits: list[Any] = []
+
+    async def counted(self: AIOKafkaConsumer, offsets: Any = None) -> None:
+        commits.append(dict(offsets or {}))
+        await real_commit(self, offsets)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "commit", counted)
+    seen: list[bytes] = []
+
+    async def record(message: Message) -> None:
+        seen.append(message.value)
+
+    first = bus.subscribe(f"{namespace}group", [topic], record)
+    await first.start()
+    try:
+        for n in range(3):  # three publishes, each handled before the next: several polls
+            await bus.publish([Message(topic, b"k", f"m{n}".encode(), ())])
+
+            async def handled(count: int = n + 1) -> bool:
+                return len(seen) == count
+
+            await eventually(handled, timeout=30, what=f"message {n} handled")
+        assert commits == []  # handled, but not yet committed: the interval has not passed
+    finally:
+        await first.stop()
+    assert [list(c.values()) for c in commits] == [[3]]  # once, when stopping: all three
+
+    seen.clear()
+    await bus.publish([Message(topic, b"k", b"new", ())])
+    second = bus.subscribe(f"{namespace}group", [topic], record)
+    await second.start()
+    try:
+        async def the_new_one() -> bool:
+            return b"new" in seen
+
+        await eventually(the_new_one, timeout=30, what="the new record")
+    finally:
+        await second.stop()
+    assert seen == [b"new"]
