@@ -229,11 +229,13 @@ def create_app(
                                else None),
                 flush_per_event=not spec.orm_only,
             )
-            subscription = bus.subscribe(
+            subscriptions.append(bus.subscribe(
                 topics(consumer_name), [topics(t) for t in spec.topics], handler
-            )
-            await subscription.start()
-            subscriptions.append(subscription)
+            ))
+        # Started together: a consumer whose topic is missing or whose broker is slow waits up
+        # to FIRST_START_S (then keeps trying in the background), and one after another a
+        # service with five consumers took five times that to come up.
+        await asyncio.gather(*(subscription.start() for subscription in subscriptions))
         readiness["subscriptions"] = subscriptions
         for feed in definition.feeds:
             # A fresh group per process start, from now: a feed is a live view, not a work
