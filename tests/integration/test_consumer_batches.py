@@ -4,6 +4,7 @@ PostgreSQL server: one transaction per batch, with every per-event guarantee kep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
@@ -118,6 +119,21 @@ def effects(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as connection:
         return [(r[0], r[1]) for r in connection.execute(
             text("SELECT case_ref, event_id FROM batch_effect ORDER BY seq"))]
+
+
+@contextlib.contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements sent on ``engine`` in the block."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", note)
 
 
 def inbox_count(engine: Engine) -> int:
@@ -280,16 +296,8 @@ async def test_a_batch_handler_applies_a_clean_batch_in_one_savepoint_and_counts
     engine: Engine, bus: EmbeddedBus
 ) -> None:
     events, batch = messages((A, "ok"), (B, "ok"), (A, "ok"), (C, "ok"))
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    sa_event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements(engine) as seen:
         await consumer_on(engine, bus, at_once=True).handle_batch(batch)
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", note)
     assert effects(engine) == [(e.subject, e.id) for e in events]
     assert sum(s.startswith("SAVEPOINT") for s in seen) == 1  # not one per event
     assert not any(s.startswith("INSERT INTO inbox") for s in seen)  # one COPY of them all
@@ -304,16 +312,8 @@ async def test_a_clean_batch_without_a_batch_handler_takes_one_savepoint_and_kee
     """Each handler still runs after the rows of the events before it are written (a flush
     per event, as event by event), but the batch takes one savepoint, not one per event."""
     events, batch = messages((A, "ok"), (B, "ok"), (A, "ok"), (C, "ok"))
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    sa_event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements(engine) as seen:
         await consumer_on(engine, bus).handle_batch(batch)
-    finally:
-        sa_event.remove(engine, "before_cursor_execute", note)
     assert effects(engine) == [(e.subject, e.id) for e in events]
     assert sum(s.startswith("SAVEPOINT") for s in seen) == 1
     assert inbox_count(engine) == 4

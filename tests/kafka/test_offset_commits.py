@@ -24,6 +24,23 @@ async def bus(kafka_broker: Any) -> AsyncIterator[KafkaBus]:
     await bus.stop()
 
 
+async def only_the_new_one_comes(bus: KafkaBus, namespace: str, topic: str, key: bytes,
+                                  record: Any, seen: list[bytes]) -> None:
+    """A new member of the group, after a new record is published, gets that record alone:
+    nothing handled before comes back."""
+    await bus.publish([Message(topic, key, b"new", ())])
+    second = bus.subscribe(f"{namespace}group", [topic], record)
+    await second.start()
+    try:
+        async def the_new_one() -> bool:
+            return b"new" in seen
+
+        await eventually(the_new_one, timeout=30, what="the new record")
+    finally:
+        await second.stop()
+    assert seen == [b"new"]
+
+
 async def test_a_failed_commit_does_not_skip_the_other_partitions_fetched_records(
     bus: KafkaBus, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,17 +81,7 @@ async def test_a_failed_commit_does_not_skip_the_other_partitions_fetched_record
     # The offsets were committed after all (with the next commit): a new member of the group
     # gets only what is new, nothing handled before comes back.
     seen.clear()
-    await bus.publish([Message(topic, keys[0].encode(), b"new", ())])
-    second = bus.subscribe(f"{namespace}group", [topic], record)
-    await second.start()
-    try:
-        async def the_new_one() -> bool:
-            return b"new" in seen
-
-        await eventually(the_new_one, timeout=30, what="the new record")
-    finally:
-        await second.stop()
-    assert seen == [b"new"]
+    await only_the_new_one_comes(bus, namespace, topic, keys[0].encode(), record, seen)
 
 
 async def test_offsets_are_committed_every_interval_not_every_poll_and_when_stopping(
@@ -116,14 +123,4 @@ async def test_offsets_are_committed_every_interval_not_every_poll_and_when_stop
     assert [list(c.values()) for c in commits] == [[3]]  # once, when stopping: all three
 
     seen.clear()
-    await bus.publish([Message(topic, b"k", b"new", ())])
-    second = bus.subscribe(f"{namespace}group", [topic], record)
-    await second.start()
-    try:
-        async def the_new_one() -> bool:
-            return b"new" in seen
-
-        await eventually(the_new_one, timeout=30, what="the new record")
-    finally:
-        await second.stop()
-    assert seen == [b"new"]
+    await only_the_new_one_comes(bus, namespace, topic, b"k", record, seen)

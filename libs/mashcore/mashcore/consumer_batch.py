@@ -129,18 +129,14 @@ async def handle_batch(consumer: EventConsumer, messages: Sequence[Message]) -> 
 def _waiting_ahead(consumer: EventConsumer, uow: UnitOfWork,
                    cases: list[str]) -> dict[str, str]:
     """What each case's earliest parked event for this consumer waits for (one query, in
-    the batch's transaction, under its cases' locks, when the parking lot shares its
-    database: no connection and transaction of its own per batch)."""
+    the batch's transaction, under its cases' locks: the parking lot is in the service's
+    own database)."""
     waiting: dict[str, str] = {}
-    query = (select(ParkedEvent.case_reference, ParkedEvent.waiting_for)
-             .where(ParkedEvent.consumer == consumer.name,
-                    col(ParkedEvent.case_reference).in_(cases))
-             .order_by(col(ParkedEvent.id)))
-    if consumer.parking.engine is consumer._engine:
-        rows = uow.session.exec(query).all()
-    else:
-        with Session(consumer.parking.engine) as session:
-            rows = session.exec(query).all()
+    rows = uow.session.exec(
+        select(ParkedEvent.case_reference, ParkedEvent.waiting_for)
+        .where(ParkedEvent.consumer == consumer.name,
+               col(ParkedEvent.case_reference).in_(cases))
+        .order_by(col(ParkedEvent.id))).all()
     for case_reference, waiting_for in rows:
         waiting.setdefault(case_reference, waiting_for)
     return waiting
@@ -279,7 +275,6 @@ def _apply_at_once(consumer: EventConsumer, uow: UnitOfWork,
             insert_rows(uow, _INBOX, inbox)
             count_rows(uow.session, InboxRecord, inbox)  # /metrics' events handled
             batch.apply([event for event, _ in events], uow)
-            uow.session.flush()
         else:
             for event, handler in events:
                 bind_event_context(event_id=event.id, case_reference=event.subject,
@@ -288,8 +283,8 @@ def _apply_at_once(consumer: EventConsumer, uow: UnitOfWork,
                 handler(event, uow)
                 if consumer.flush_per_event:
                     uow.session.flush()
-            uow.session.flush()
             clear_event_context()
+        uow.session.flush()
     except Exception as exc:
         savepoint.rollback()
         clear_event_context()
