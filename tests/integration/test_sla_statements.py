@@ -121,10 +121,16 @@ def test_a_batch_of_clock_starting_events_applied_at_once_costs_a_few_statements
         clocks = uow.session.exec(select(func.count()).select_from(ClockRow)).one()
         started = uow.session.exec(select(func.count()).select_from(OutboxRecord).where(
             col(OutboxRecord.event_type) == "mash.sla.clock.started.v1")).one()
-        recorded = uow.session.exec(select(func.count()).select_from(TransitionRow)).one()
+        recorded = uow.session.exec(select(func.count()).select_from(TransitionRow).where(
+            col(TransitionRow.kind) == "started")).one()
+        warned = uow.session.exec(select(func.count()).select_from(OutboxRecord).where(
+            col(OutboxRecord.event_type) == "mash.sla.clock.warned.v1")).one()
         inbox = uow.session.exec(select(func.count()).select_from(InboxRecord)).one()
         handled = counters.read(uow.session, EVENTS_HANDLED)
     assert clocks == started == recorded and clocks >= 3 * CASES
+    # The contacts came in a day ago: the warnings their clocks already owe are fired with
+    # them, in the same statements (timekeeper.apply_events).
+    assert warned >= CASES
     assert inbox == CASES
     assert handled == [(("sla-timekeeper", "mash.intake.contact.received.v1"), CASES)]
     print(f"\n{seen.count} statements for {CASES} events, {clocks} clocks")
@@ -147,7 +153,8 @@ def test_a_batch_applied_at_once_writes_what_it_writes_event_by_event(
     """The same events (contacts, then red decisions, interleaved, one delivered twice)
     for two sets of cases: each event's handler in turn, and the batch handler at once;
     the clocks, the transitions and the outbox rows are the same, in the same order per
-    case."""
+    case. The contacts came in a day before NOW: their clocks already owe warnings, which
+    the timer fires after the events applied one by one, and the batch fires with them."""
     clock = FrozenClock(NOW)
     for at_once, tag in ((False, "E"), (True, "B")):
         events = []
@@ -168,6 +175,10 @@ def test_a_batch_applied_at_once_writes_what_it_writes_event_by_event(
             0 if at_once else 15)
         # Delivered again (the offsets lost): nothing more.
         asyncio.run(consumer.handle_batch([e.to_message(INTAKE_CONTACTS) for e in events]))
+        timer = service_context(engine, EmbeddedBus(tmp_path / f"timer-{tag}.sqlite"), clock,
+                                name="sla-timekeeper")
+        fired = fire_due_clocks(timer, NOW)
+        assert (fired == 0) if at_once else (fired > 0)
     assert _written(engine, "B") == _written(engine, "E")
     assert len(_written(engine, "B")["outbox"]) > 30
 
@@ -189,7 +200,9 @@ def _decided_red(case: str) -> Event:
 
 def _written(engine: Engine, tag: str) -> dict[str, Any]:
     """What the timekeeper wrote for the cases of one tag, by case number (ids left out, and
-    the version: a clock started and changed in one batch is written once at once)."""
+    the version: a clock started and changed in one batch is written once at once); the
+    transitions and outbox rows in order per clock (the timer fires due clocks in due order,
+    a batch in its events' order; two clocks due at one instant in either order)."""
     prefix = f"MASH-2026-{tag}"
     with unit_of_work(engine) as uow:
         clocks = sorted(
@@ -201,10 +214,12 @@ def _written(engine: Engine, tag: str) -> dict[str, Any]:
                        for r in uow.session.exec(select(TransitionRow).where(
                            col(TransitionRow.case_reference).startswith(prefix))
                            .order_by(col(TransitionRow.id)))]
+        transitions.sort(key=lambda t: (t[0], t[2]))  # stable: each clock's order kept
         outbox = [(r.key[-7:], r.event_type, json.loads(r.payload)["clock"])
                   for r in uow.session.exec(select(OutboxRecord).where(
                       col(OutboxRecord.key).startswith(prefix))
                       .order_by(col(OutboxRecord.id)))]
+        outbox.sort(key=lambda o: (o[0], o[2]))
     return {"clocks": clocks, "transitions": transitions, "outbox": outbox}
 
 

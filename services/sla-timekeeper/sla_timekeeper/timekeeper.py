@@ -214,7 +214,8 @@ def _remember(uow: UnitOfWork, row: ClockRow) -> None:
 def apply_events(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[Event]) -> None:
     """A consumer batch's events, in order, with the effects of ``apply_event`` on each in
     turn (issue 17): the clocks of all their cases read in one query and moved in memory
-    (a later event of a case sees what the earlier ones did), then written in a few
+    (a later event of a case sees what the earlier ones did), the warnings and breaches
+    their final states already owe fired as the timer would fire them, then written in a few
     statements: new clocks, transitions and outbox rows one COPY each, in the events'
     order; changed clocks one versioned UPDATE (executemany: a clock changed meanwhile
     fails the batch, which the consumer then applies event by event)."""
@@ -245,6 +246,20 @@ def apply_events(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[Event]) 
             now = ctx.clock.now()
             records.append(ctx.outbox.record(_sla_event(ctx, transition, event, now), SLA))
             recorded.append(_transition_row(transition, now))
+    # What the timer would fire the moment this commits (a clock started already owing
+    # warnings, or ingested after its due time), fired here from each clock's state at the
+    # end of the batch, as the timer would find it: a start and its stop in one batch end
+    # met, and nothing is owed. As the timer's, these events follow the batch's own.
+    now = ctx.clock.now()
+    for clock_id, (clock, rule) in list(moved.items()):
+        clock, transitions = _owed(clock, rule, now)
+        if not transitions:
+            continue
+        moved[clock_id] = (clock, rule)
+        for transition in transitions:
+            stamp = ctx.clock.now()
+            records.append(ctx.outbox.record(_sla_event(ctx, transition, None, stamp), SLA))
+            recorded.append(_transition_row(transition, stamp))
     started = [{"clock_id": clock.clock_id, "clock": clock.clock,
                 "case_reference": clock.case_reference, "instance": clock.instance,
                 "partnership": clock.partnership, **_stored(clock, rule)}
@@ -368,8 +383,14 @@ _Due = tuple[ClockRule, Clock, list[Transition]]
 def _due(ctx: ServiceContext, row: ClockRow, now: datetime) -> _Due:
     """One clock's due transitions, worked out (nothing staged, no database)."""
     rule = rules_for(ctx, row.partnership)[row.clock]
-    clock, transitions = due_transitions(to_clock(row), rule, now)
-    return rule, clock, [replace(transition, clock=clock) for transition in transitions]
+    return rule, *_owed(to_clock(row), rule, now)
+
+
+def _owed(clock: Clock, rule: ClockRule, now: datetime) -> tuple[Clock, list[Transition]]:
+    """The clock's state once its due transitions are fired, and those transitions, each
+    carrying that state (as its SLA event does)."""
+    clock, transitions = due_transitions(clock, rule, now)
+    return clock, [replace(transition, clock=clock) for transition in transitions]
 
 
 def _stage(ctx: ServiceContext, uow: UnitOfWork, row: ClockRow, due: _Due) -> int:
