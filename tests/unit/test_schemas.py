@@ -1,8 +1,11 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
-from mashcore.schemas import SchemaRegistry, SchemaViolation
+from mashcore.schemas import SchemaRegistry, SchemaViolation, _format_check
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +66,25 @@ def test_a_value_json_has_no_type_for_is_refused_by_jsonschema() -> None:
     with pytest.raises(SchemaViolation, match="due_at"):
         SchemaRegistry().validate("mash.sla.clock.breached.v1",
                                   _breach(due_at=datetime(2026, 11, 23, tzinfo=UTC)))
+
+
+_FORMATS = Draft202012Validator.FORMAT_CHECKER
+_UUIDISH = st.text(alphabet="0123456789abcdefABCDEFg-{}:urn", min_size=30, max_size=45)
+# A uuid with one character changed (a hyphen moved, a non-hex letter, a brace ...).
+_NEAR_UUID = st.tuples(st.uuids().map(str), st.integers(0, 35), st.sampled_from("g-{}: Z0A")
+                       ).map(lambda t: t[0][:t[1]] + t[2] + t[0][t[1] + 1:])
+_TIMEISH = st.text(alphabet="0123456789-T:Z+.tz ", min_size=15, max_size=35)
+
+
+@pytest.mark.parametrize("name", sorted(_FORMATS.checkers))
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.text(max_size=40), _UUIDISH, _NEAR_UUID, _TIMEISH, st.uuids().map(str),
+                       st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat)))
+def test_the_compiled_validators_format_checks_answer_as_jsonschemas(
+    name: str, value: str,
+) -> None:
+    """The format checks the compiled validator calls (issue 17: called directly, a
+    canonical uuid accepted without parsing) accept exactly what jsonschema's accept."""
+    assert _format_check(_FORMATS, name)(value) == _FORMATS.conforms(value, name)
+    for upper in (value.upper(), value.lower()):
+        assert _format_check(_FORMATS, name)(upper) == _FORMATS.conforms(upper, name)

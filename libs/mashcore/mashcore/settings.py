@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     park_max_hours: float = 24.0
     park_retry_seconds: float = 30.0
     # Kafka consumers on PostgreSQL apply up to this many polled events of a partition in one
-    # transaction (mashcore/consumer_batch.py); 1 = one transaction per event.
-    consumer_batch: int = Field(default=100, ge=1)
+    # transaction (mashcore/consumer_batch.py); 1 = one transaction per event. 500 (issue
+    # 17): a backlog's per-batch costs (look-ups, locks, commit) shared by more events.
+    consumer_batch: int = Field(default=500, ge=1)
     # Every request body is refused with 413 past this many bytes (mashcore/http_guards.py).
     max_body_bytes: int = Field(default=1024 * 1024, ge=0)
 
