@@ -7,7 +7,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,8 @@ def _format_check(checker: FormatChecker, name: str) -> Callable[[str], bool]:
     ``checker.conforms(value, name)`` answers, calling the format's function as it does
     but without its two layers and the exception it raises for a refusal (issue 17: every
     date-time and uuid of every event written or read comes here). A canonical uuid is
-    accepted without parsing it; anything else goes to jsonschema's function."""
+    accepted without parsing it, a date-time already checked is not checked again;
+    anything else goes to jsonschema's function."""
     func, raises = checker.checkers[name]
 
     def check(value: str) -> bool:
@@ -99,6 +100,10 @@ def _format_check(checker: FormatChecker, name: str) -> Callable[[str], bool]:
         except raises:
             return False
 
+    if name == "date-time":
+        # A pure function of the string, and the same times recur across a batch's events
+        # (a clock's start and due time on each of its events): remembered.
+        return lru_cache(maxsize=4096)(check)
     if name != "uuid":
         return check
 
