@@ -38,6 +38,7 @@ from sla_timekeeper.clocks import (
     due_transitions,
     next_wake,
     respan,
+    trigger_events,
 )
 from sla_timekeeper.clocks import on_event as engine_on_event
 from sla_timekeeper.defaults import default_rules
@@ -291,11 +292,10 @@ def batch_handler(ctx: ServiceContext) -> BatchHandler:
 
 
 def _clock_event_types(ctx: ServiceContext) -> set[str]:
-    return {trigger.event
+    return {event_type
             for partnership in ctx.policy.partnerships()
             for rule in rules_for(ctx, partnership).values()
-            for trigger in (*rule.start, *rule.stop, *rule.cancel, *rule.pause, *rule.resume,
-                            *rule.recompute, *rule.correct, *rule.national_return)}
+            for event_type in trigger_events(rule)}
 
 
 def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
