@@ -11,39 +11,28 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from mashcore.clock import FrozenClock
 from mashcore.consumer import EventConsumer
-from mashcore.db import make_engine, unit_of_work
+from mashcore.db import unit_of_work
 from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
-from mashcore.migrations import upgrade_to_head
 from mashcore.outbox import OutboxRecord
 from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
 from sla_timekeeper.models import ClockRow, TransitionRow
-from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import batch_handler, event_handlers, fire_due_clocks
+from tests.integration.sla_support import timekeeper_engine  # noqa: F401  (the engine fixture)
 from tests.support import service_context
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
 H = timedelta(hours=1)
-
-
-@pytest.fixture(name="engine")
-def timekeeper_engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    upgrade_to_head(engine, TIMEKEEPER.migrations)
-    yield engine
-    engine.dispose()
 
 
 def _decided(case: str, decided: datetime, due: datetime) -> Event:
