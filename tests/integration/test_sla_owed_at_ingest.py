@@ -28,24 +28,14 @@ from mashcore.service import ServiceContext
 from mashcore.topics import TRIAGE_CASES
 from sla_timekeeper.models import ClockRow, TransitionRow
 from sla_timekeeper.timekeeper import batch_handler, event_handlers, fire_due_clocks
-from tests.integration.sla_support import timekeeper_engine  # noqa: F401  (the engine fixture)
+from tests.integration.sla_support import (
+    red_decision,
+    timekeeper_engine,  # noqa: F401  (the engine fixture)
+)
 from tests.support import service_context
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
 H = timedelta(hours=1)
-
-
-def _decided(case: str, decided: datetime, due: datetime) -> Event:
-    data = {"case_reference": case, "decided_at": decided.isoformat(),
-            "decided_by": {"user_id": "tm-1", "role": "team_manager"},
-            "level_of_need": {"code": "L4", "name": "L4 Statutory"},
-            "suggested_level_of_need": None, "brag": "red", "route": "mash_enquiries",
-            "rationale": "Synthetic decision.", "proceeding_without_consent": False,
-            "proceeding_without_consent_reason": None, "without_consent_basis": None,
-            "consent_revisit_due_at": None, "enquiries_due_at": due.isoformat()}
-    return Event(type="mash.triage.threshold.decided.v1", source="/mash/triage",
-                 subject=case, time=decided, recordedtime=NOW, partnership="default",
-                 data=data, correlationid=case)
 
 
 def _completed(case: str, at: datetime) -> Event:
@@ -59,16 +49,20 @@ def _completed(case: str, at: datetime) -> Event:
                  correlationid=case)
 
 
+def _decided_at(case: str, decided: datetime, due: datetime) -> Event:
+    return red_decision(case, decided, due, recorded=NOW)
+
+
 def _events(tag: str) -> list[Event]:
     """One batch (a backlog read late): five red decisions, two completed in it too."""
     def case(n: int) -> str:
         return f"MASH-2026-{tag}{n:07d}"
     return [
-        _decided(case(1), NOW - 3.5 * H, NOW + 0.5 * H),  # both warnings owed
-        _decided(case(2), NOW - 5 * H, NOW - H),  # due an hour ago: breached
-        _decided(case(3), NOW - 5 * H, NOW - H),  # ... but completed on time
-        _decided(case(4), NOW - 5 * H, NOW - H),  # ... completed late
-        _decided(case(5), NOW + H, NOW + 5 * H),  # nothing owed yet
+        _decided_at(case(1), NOW - 3.5 * H, NOW + 0.5 * H),  # both warnings owed
+        _decided_at(case(2), NOW - 5 * H, NOW - H),  # due an hour ago: breached
+        _decided_at(case(3), NOW - 5 * H, NOW - H),  # ... but completed on time
+        _decided_at(case(4), NOW - 5 * H, NOW - H),  # ... completed late
+        _decided_at(case(5), NOW + H, NOW + 5 * H),  # nothing owed yet
         _completed(case(3), NOW - 2 * H),
         _completed(case(4), NOW - 0.5 * H),
     ]

@@ -34,6 +34,7 @@ from mashcore.topics import INTAKE_CONTACTS
 from sla_timekeeper.models import ClockRow, TransitionRow
 from sla_timekeeper.service import SERVICE as TIMEKEEPER
 from sla_timekeeper.timekeeper import batch_handler, event_handlers, fire_due_clocks
+from tests.integration.sla_support import red_decision
 from tests.support import contact_received_event, service_context
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -185,17 +186,7 @@ def test_a_batch_applied_at_once_writes_what_it_writes_event_by_event(
 
 def _decided_red(case: str) -> Event:
     decided = NOW + timedelta(hours=1)
-    data = {"case_reference": case, "decided_at": decided.isoformat(),
-            "decided_by": {"user_id": "tm-1", "role": "team_manager"},
-            "level_of_need": {"code": "L4", "name": "L4 Statutory"},
-            "suggested_level_of_need": None, "brag": "red", "route": "mash_enquiries",
-            "rationale": "Synthetic decision.", "proceeding_without_consent": False,
-            "proceeding_without_consent_reason": None, "without_consent_basis": None,
-            "consent_revisit_due_at": None,
-            "enquiries_due_at": (decided + timedelta(hours=4)).isoformat()}
-    return Event(type="mash.triage.threshold.decided.v1", source="/mash/triage",
-                 subject=case, time=decided, recordedtime=decided, partnership="default",
-                 data=data, correlationid=case)
+    return red_decision(case, decided, decided + timedelta(hours=4), recorded=decided)
 
 
 def _written(engine: Engine, tag: str) -> dict[str, Any]:

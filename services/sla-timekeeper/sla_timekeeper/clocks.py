@@ -177,23 +177,6 @@ def _brag(rule: ClockRule, data: Mapping[str, Any]) -> str | None:
     return next((str(data[f]) for f in fields if data.get(f)), None)
 
 
-_TRIGGER_EVENTS: dict[int, tuple[ClockRule, frozenset[str]]] = {}
-
-
-def trigger_events(rule: ClockRule) -> frozenset[str]:
-    """Every event type a trigger of the rule names: no other event can move its clocks
-    (remembered per rule object: a pack's rules are built once)."""
-    found = _TRIGGER_EVENTS.get(id(rule))
-    if found is None or found[0] is not rule:
-        if len(_TRIGGER_EVENTS) > 4096:
-            _TRIGGER_EVENTS.clear()
-        found = _TRIGGER_EVENTS[id(rule)] = (rule, frozenset(
-            trigger.event for trigger in (
-                *rule.start, *rule.stop, *rule.cancel, *rule.pause, *rule.resume,
-                *rule.recompute, *rule.correct, *rule.national_return)))
-    return found[1]
-
-
 def on_event(
     clocks: Iterable[Clock], event: Occurrence, rules: Mapping[str, ClockRule],
     pack: PolicyPack, new_id: Callable[[], str] = ids.new_id,
@@ -272,7 +255,7 @@ def on_event(
             meet(state[clock.clock_id], stopped_at)
 
     for rule in rules.values():
-        if event.type not in trigger_events(rule):
+        if event.type not in rule.trigger_events:
             continue  # every step below needs a trigger of the rule to match the event
         corrections = fired(rule.correct)
         if corrections:

@@ -38,7 +38,6 @@ from sla_timekeeper.clocks import (
     due_transitions,
     next_wake,
     respan,
-    trigger_events,
 )
 from sla_timekeeper.clocks import on_event as engine_on_event
 from sla_timekeeper.defaults import default_rules
@@ -138,6 +137,16 @@ def _sla_event(ctx: ServiceContext, transition: Transition, cause: Event | None,
     return Event(type=event_type, source=ctx.source, subject=clock.case_reference,
                  time=transition.at, recordedtime=now, partnership=clock.partnership,
                  data=data, correlationid=clock.case_reference)
+
+
+def _rows(ctx: ServiceContext, transitions: Sequence[Transition], cause: Event | None,
+          records: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> None:
+    """The transitions' outbox rows (their SLA events, validated) and ``sla_transition``
+    rows, appended in order: written later in one statement each."""
+    for transition in transitions:
+        now = ctx.clock.now()
+        records.append(ctx.outbox.record(_sla_event(ctx, transition, cause, now), SLA))
+        recorded.append(_transition_row(transition, now))
 
 
 def _transition_row(transition: Transition, now: datetime) -> dict[str, Any]:
@@ -243,10 +252,7 @@ def apply_events(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[Event]) 
                 after[clock.clock_id] = clock
                 moved[clock.clock_id] = (clock, rules[clock.clock])
         of_case[event.subject] = after
-        for transition in transitions:
-            now = ctx.clock.now()
-            records.append(ctx.outbox.record(_sla_event(ctx, transition, event, now), SLA))
-            recorded.append(_transition_row(transition, now))
+        _rows(ctx, transitions, event, records, recorded)
     # What the timer would fire the moment this commits (a clock started already owing
     # warnings, or ingested after its due time), fired here from each clock's state at the
     # end of the batch, as the timer would find it: a start and its stop in one batch end
@@ -257,10 +263,7 @@ def apply_events(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[Event]) 
         if not transitions:
             continue
         moved[clock_id] = (clock, rule)
-        for transition in transitions:
-            stamp = ctx.clock.now()
-            records.append(ctx.outbox.record(_sla_event(ctx, transition, None, stamp), SLA))
-            recorded.append(_transition_row(transition, stamp))
+        _rows(ctx, transitions, None, records, recorded)
     started = [{"clock_id": clock.clock_id, "clock": clock.clock,
                 "case_reference": clock.case_reference, "instance": clock.instance,
                 "partnership": clock.partnership, **_stored(clock, rule)}
@@ -295,7 +298,7 @@ def _clock_event_types(ctx: ServiceContext) -> set[str]:
     return {event_type
             for partnership in ctx.policy.partnerships()
             for rule in rules_for(ctx, partnership).values()
-            for event_type in trigger_events(rule)}
+            for event_type in rule.trigger_events}
 
 
 def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
@@ -334,11 +337,7 @@ def fire_due_clocks(ctx: ServiceContext, now: datetime | None = None) -> int:
                     failed.append(row.clock_id)
                     continue
                 rule, clock, transitions = due
-                for transition in transitions:
-                    stamp = ctx.clock.now()
-                    events.append(ctx.outbox.record(
-                        _sla_event(ctx, transition, None, stamp), SLA))
-                    recorded.append(_transition_row(transition, stamp))
+                _rows(ctx, transitions, None, events, recorded)
                 moved.append({"b_clock_id": row.clock_id, "b_version": row.version,
                               **_stored(clock, rule)})
                 fired += len(transitions)

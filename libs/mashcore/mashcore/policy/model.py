@@ -232,6 +232,14 @@ class ClockRule(_Strict):
             raise ValueError("a clock needs a duration or a due_field")
         return self
 
+    @functools.cached_property
+    def trigger_events(self) -> frozenset[str]:
+        """Every event type a trigger of the rule names: no other event can move its clocks
+        (worked out once per rule: a pack's rules are built once)."""
+        return frozenset(trigger.event for trigger in (
+            *self.start, *self.stop, *self.cancel, *self.pause, *self.resume,
+            *self.recompute, *self.correct, *self.national_return))
+
 
 class ConsentPolicy(_Strict):
     """DOMAIN.md §5: proceeding without consent is revisited."""
