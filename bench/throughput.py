@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -158,20 +159,24 @@ async def pipeline(intake: ServiceProcess, triage: ServiceProcess, referrals: in
     for n in range(referrals):
         queue.put_nowait(n)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty():
             n = queue.get_nowait()
-            response = await client.post("/v1/contacts", json=synthetic_referral(n),
-                                         headers={"Authorization": f"Bearer {referrer}",
-                                                  "Idempotency-Key": f"bench-{n}"})
-            response.raise_for_status()
+            async with client.post("/v1/contacts", json=synthetic_referral(n),
+                                   headers={"Authorization": f"Bearer {referrer}",
+                                            "Idempotency-Key": f"bench-{n}"}) as response:
+                await response.read()
+                response.raise_for_status()
 
     async def triage_count(client: httpx.AsyncClient) -> int:
         response = await client.get("/v1/cases", params={"limit": 1000},
                                     headers={"Authorization": f"Bearer {officer}"})
         return len(response.json())
 
-    async with httpx.AsyncClient(base_url=intake.url, timeout=30) as post_client, \
+    # The POSTs go through aiohttp: the client shares the two cores with what it measures,
+    # and takes about a third of the CPU per request httpx takes (2.6 -> 0.9 ms).
+    async with aiohttp.ClientSession(base_url=intake.url,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as post_client, \
             httpx.AsyncClient(base_url=triage.url, timeout=30) as read_client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(post_client) for _ in range(concurrency)))

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 import uvicorn
+import uvloop
 
 from mashcore import dlq
 from mashcore.bus import Bus
@@ -73,7 +74,7 @@ async def serve(
         app = create_app(definition, settings, bus=bus, manage_bus=False)
         port = port_override or SERVICE_PORTS[definition.name] + port_offset
         config = uvicorn.Config(app, host=settings.host, port=port, log_config=None,
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on", http="httptools")
         servers.append(_Server(config))
         print(f"{definition.name:<15} http://{settings.host}:{port}  "
               f"(API docs: http://{settings.host}:{port}/docs)", flush=True)
@@ -83,7 +84,8 @@ async def serve(
         port = WORKBENCH_PORT + port_offset
         servers.append(_Server(uvicorn.Config(workbench_for(settings, port_offset),
                                               host=settings.host, port=port, log_config=None,
-                                              access_log=False, lifespan="on")))
+                                              access_log=False, lifespan="on",
+                                              http="httptools")))
         print(f"{'workbench':<15} http://{settings.host}:{port}  (sign in with a mash-token)",
               flush=True)
 
@@ -157,8 +159,10 @@ def main(argv: Sequence[str] | None, *, services: Mapping[str, str]) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         # `mash run` with no names: the whole system, the workbench included.
         with_workbench = args.command == "run" and not args.services
-        if not asyncio.run(serve(names, settings, port, offset, with_workbench,
-                                 registry=registry)):
+        # uvloop (libuv) runs the event loop, and httptools (llhttp) parses HTTP (the
+        # uvicorn.Config below): the same asyncio and ASGI, in C, not pure Python (issue 17).
+        if not uvloop.run(serve(names, settings, port, offset, with_workbench,
+                                registry=registry)):
             print("mash: a service could not start (see the log above; is its port in use?)",
                   file=sys.stderr)
             return 1
