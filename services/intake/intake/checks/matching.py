@@ -485,10 +485,26 @@ def _names_veto_both_ways(a: ChildKey, b: ChildKey) -> bool:
     if not (_identified_when_normalised(a) and _identified_when_normalised(b)):
         return False  # _score says why it is 0
     assert a.first_name and b.first_name and b.last_name
-    different = _Agreement.DIFFERENT
-    return (_compare_names(a.first_name, b.first_name, given_name=True).agreement == different
-            and _compare_names(a.first_name, b.last_name, given_name=True).agreement
-            == different)
+    return (_given_names_differ(a.first_name, b.first_name)
+            and _given_names_differ(a.first_name, b.last_name))
+
+
+def _given_names_differ(a: str, b: str) -> bool:
+    """Whether ``_compare_names(a, b, given_name=True)`` finds them different, its cheap
+    tests first: at 1,000,000 stored contacts a referral's first name meets some 170 stored
+    children's two names, nearly all strangers' (issue 17). Always the same answer
+    (``tests/unit/test_intake_matching_shortcuts.py``)."""
+    compact_a, compact_b = a.replace(" ", ""), b.replace(" ", "")
+    if compact_a == compact_b or _in_one_group(_VARIANT_GROUPS, compact_a, compact_b):
+        return False
+    if " " in a or " " in b:  # one name may hold the other's words
+        return _compare_names(a, b, given_name=True).agreement == _Agreement.DIFFERENT
+    # Two different single words, not known variants: alike only as a near-identical
+    # spelling or a sound-alike, and even then not if they are distinct forms of one name.
+    if not (_is_typo(compact_a, compact_b) or _sounds_alike(compact_a, compact_b)):
+        return True
+    return (_in_one_group(_DISTINCT_PAIRS, compact_a, compact_b)
+            or _is_gendered_form(compact_a, compact_b))
 
 
 def _score(a: ChildKey, b: ChildKey) -> MatchResult:
