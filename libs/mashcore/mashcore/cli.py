@@ -11,6 +11,7 @@ import gc
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import uvicorn
 import uvloop
@@ -48,6 +49,15 @@ def make_bus(settings: Settings, client_id: str) -> Bus:
     return EmbeddedBus(settings.data_dir / "bus.sqlite")
 
 
+def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """How every app of ours is served: our logging (no access log), the lifespan required,
+    and HTTP parsed by h11, not httptools: h11 refuses a request whose head outgrows 16 KiB,
+    and uvicorn gives httptools no such bound (parsing was a few percent of intake's CPU
+    either way, issue 17)."""
+    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                          lifespan="on", http="h11")
+
+
 async def _serve_one(server: _Server) -> bool:
     """Run one server; False if it could not start (uvicorn logs why and raises SystemExit)."""
     try:
@@ -74,21 +84,15 @@ async def serve(
     for definition in load_definitions(registry, services):
         app = create_app(definition, settings, bus=bus, manage_bus=False)
         port = port_override or SERVICE_PORTS[definition.name] + port_offset
-        # h11, not httptools: it refuses a request whose head outgrows 16 KiB (uvicorn gives
-        # httptools no such bound); parsing was a few percent of intake's CPU either way.
-        config = uvicorn.Config(app, host=settings.host, port=port, log_config=None,
-                                access_log=False, lifespan="on", http="h11")
-        servers.append(_Server(config))
+        servers.append(_Server(server_config(app, settings.host, port)))
         print(f"{definition.name:<15} http://{settings.host}:{port}  "
               f"(API docs: http://{settings.host}:{port}/docs)", flush=True)
     if workbench:  # the hub's web pages, on the APIs above (services/workbench)
         from workbench.app import WORKBENCH_PORT, workbench_for
 
         port = WORKBENCH_PORT + port_offset
-        servers.append(_Server(uvicorn.Config(workbench_for(settings, port_offset),
-                                              host=settings.host, port=port, log_config=None,
-                                              access_log=False, lifespan="on",
-                                              http="h11")))
+        servers.append(_Server(server_config(workbench_for(settings, port_offset),
+                                             settings.host, port)))
         print(f"{'workbench':<15} http://{settings.host}:{port}  (sign in with a mash-token)",
               flush=True)
 

@@ -98,12 +98,14 @@ def serve_workbench(settings: Settings, port: int | None) -> int:
     """`mash workbench`: the pages alone (a container of their own), until SIGTERM."""
     import uvicorn
 
+    from mashcore.cli import server_config
     from mashcore.logging import configure_logging
 
     configure_logging("workbench", level=settings.log_level, json=settings.log_json)
-    uvicorn.run(create_workbench(settings), host=settings.host, port=port or WORKBENCH_PORT,
-                log_config=None, access_log=False)
-    return 0
+    server = uvicorn.Server(server_config(create_workbench(settings), settings.host,
+                                          port or WORKBENCH_PORT))
+    server.run()
+    return 0 if server.started else 3  # as uvicorn.run exits when start-up fails
 
 
 class NotSignedIn(Exception):
