@@ -333,6 +333,56 @@ def test_an_unreachable_jwks_endpoint_is_reported_as_unavailable(jwks: Jwks) -> 
         verifier.verify(signed(jwks.rsa_key, "RS256", "rsa-1"))
 
 
+# Offline verification runs on the event loop: it must never fetch, and never let through
+# what `verify` refuses.
+
+
+def test_offline_verification_declines_until_the_keys_are_fetched(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks_config(jwks.url))
+    token = signed(jwks.rsa_key, "RS256", "rsa-1", role="team_manager")
+    before = len(jwks.requests)
+
+    assert verifier.verify_offline(token) is None
+    assert len(jwks.requests) == before  # nothing fetched on the caller's thread
+
+    verifier.verify(token)  # fetches, in a worker thread in the app
+    principal = verifier.verify_offline(token)
+
+    assert principal is not None and principal.role is Role.TEAM_MANAGER
+    assert len(jwks.requests) == before + 1
+
+
+def test_offline_verification_declines_a_key_id_it_has_not_cached(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks_config(jwks.url))
+    verifier.verify(signed(jwks.rsa_key, "RS256", "rsa-1"))
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    assert verifier.verify_offline(signed(stranger, "RS256", "rsa-9")) is None
+    assert verifier.verify_offline("not-a-jwt") is None
+
+
+def test_offline_verification_refuses_what_verify_refuses(jwks: Jwks) -> None:
+    verifier = TokenVerifier(jwks_config(jwks.url))
+    verifier.verify(signed(jwks.rsa_key, "RS256", "rsa-1"))
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    for token, reason in [(signed(stranger, "RS256", "rsa-1"), "signature"),
+                          (signed(KEY, "HS256", "rsa-1"), "algorithm"),
+                          (signed(jwks.rsa_key, "RS256", "rsa-1", aud="x"), "audience")]:
+        with pytest.raises(AuthError, match=reason):
+            verifier.verify_offline(token)
+
+
+def test_offline_verification_with_the_development_key_needs_no_keys() -> None:
+    verifier = TokenVerifier(CONFIG)
+
+    principal = verifier.verify_offline(dev_token(role="team_manager"))
+
+    assert principal is not None and principal.role is Role.TEAM_MANAGER
+    with pytest.raises(AuthError, match="signature"):
+        verifier.verify_offline(dev_token(role="team_manager") + "x")
+
+
 # --- FastAPI dependencies ----------------------------------------------------------
 
 

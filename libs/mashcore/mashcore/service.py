@@ -171,8 +171,9 @@ def verifier_from(settings: Settings) -> TokenVerifier:
     return TokenVerifier(config)
 
 
-def get_context(request: Request) -> ServiceContext:
-    """FastAPI dependency: the service context of the app serving the request."""
+async def get_context(request: Request) -> ServiceContext:
+    """FastAPI dependency: the service context of the app serving the request (``async``:
+    a plain ``def`` would cost every request a worker-thread hop to read an attribute)."""
     context: ServiceContext = request.app.state.context
     return context
 

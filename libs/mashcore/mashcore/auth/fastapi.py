@@ -13,6 +13,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mashcore.auth.principal import Principal, Role
@@ -34,19 +35,22 @@ def _unauthorized(detail: str, challenge: str) -> ProblemHTTPException:
     return ProblemHTTPException(401, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Return the authenticated caller, or fail with 401 problem+json."""
-    # A plain ``def``: FastAPI runs it in a worker thread, so a JWKS fetch never blocks the loop.
     verifier = getattr(request.app.state, "token_verifier", None)
     if not isinstance(verifier, TokenVerifier):
         raise RuntimeError("app.state.token_verifier must be a mashcore TokenVerifier")
     if credentials is None:
         raise _unauthorized("A bearer token is required.", "Bearer")
+    token = credentials.credentials
     try:
-        principal = verifier.verify(credentials.credentials)
+        # On the loop when no key has to be fetched; a JWKS fetch runs in a worker thread.
+        principal = verifier.verify_offline(token)
+        if principal is None:
+            principal = await run_in_threadpool(verifier.verify, token)
     except KeySetUnavailableError as exc:
         _log.error("token_keys_unavailable", reason=exc.detail)
         raise ProblemHTTPException(

@@ -94,17 +94,43 @@ class TokenVerifier:
             self._jwks = PyJWKClient(config.jwks_url, timeout=jwks_timeout)
 
     def verify(self, token: str) -> Principal:
-        """Return the principal for a valid token or raise `AuthError`."""
-        key: Any
-        if self._jwks is not None:
-            key, algorithms = self._signing_key(self._jwks, token), list(JWKS_ALGORITHMS)
-        else:
-            key, algorithms = self.config.dev_key, [DEV_ALGORITHM]
+        """Return the principal for a valid token or raise `AuthError`. May fetch the
+        identity provider's keys: call it from a worker thread, never on the event loop."""
+        known = self.verify_offline(token)
+        if known is not None:
+            return known
+        assert self._jwks is not None  # offline verification only declines for JWKS
+        return self._decode(token, self._signing_key(self._jwks, token), JWKS_ALGORITHMS)
+
+    def verify_offline(self, token: str) -> Principal | None:
+        """As `verify`, when that needs no network: with the development key, or with a
+        JWKS key set still fresh in the client's cache that holds the token's key id. None
+        when the keys must be fetched first (`verify`, in a worker thread).
+
+        Issue 17: every request ran `verify` in a worker thread, in case of a fetch; that
+        hop was some 5 % of intake's CPU. The cache is read without the client's lock, so
+        the event loop never waits for a fetch running in another thread."""
+        if self._jwks is None:
+            return self._decode(token, self.config.dev_key, (DEV_ALGORITHM,))
+        cache = self._jwks.jwk_set_cache
+        key_set = cache.get() if cache is not None else None
+        if key_set is None:
+            return None
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return None  # `verify` refuses it with the usual reason
+        for key in key_set.keys:
+            if kid and key.key_id == kid and key.public_key_use in ("sig", None):
+                return self._decode(token, key, JWKS_ALGORITHMS)
+        return None
+
+    def _decode(self, token: str, key: Any, algorithms: tuple[str, ...]) -> Principal:
         try:
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=algorithms,
+                algorithms=list(algorithms),
                 audience=self.config.audience,
                 issuer=self.config.issuer,
                 leeway=self.config.leeway,
