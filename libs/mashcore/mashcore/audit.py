@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import literal, select
+from sqlalchemy import Table, literal, select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field, Session, SQLModel
 
@@ -18,6 +18,7 @@ from mashcore.auth import Principal
 from mashcore.clock import Clock
 from mashcore.db import UnitOfWork, utc_column
 from mashcore.problems import ProblemHTTPException
+from mashcore.staged import stage
 
 
 class AuditAction(StrEnum):
@@ -47,6 +48,9 @@ class AuditEntry(SQLModel, table=True):
     this entry (``GET /v1/audit``). None: the caller had no partnership claim (the default)."""
 
 
+_AUDIT_LOG: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
 def audit(
     session: Session,
     *,
@@ -59,22 +63,21 @@ def audit(
     outcome: str = "allowed",
     partnership: str | None = None,
 ) -> None:
-    """Stage an audit entry in the caller's transaction. ``partnership`` is the record's;
-    without it, the caller's (the two are the same wherever the query enforced it)."""
-    session.add(
-        AuditEntry(
-            at=at,
-            actor=principal.subject,
-            role=str(principal.role),
-            agency=principal.agency,
-            action=str(action),
-            resource=resource,
-            resource_id=resource_id,
-            case_reference=case_reference,
-            outcome=outcome,
-            partnership=partnership or principal.partnership,
-        )
-    )
+    """Stage an audit entry in the caller's transaction, written when it commits
+    (``mashcore.staged``). ``partnership`` is the record's; without it, the caller's (the two
+    are the same wherever the query enforced it)."""
+    stage(session, _AUDIT_LOG, [{
+        "at": at,
+        "actor": principal.subject,
+        "role": str(principal.role),
+        "agency": principal.agency,
+        "action": str(action),
+        "resource": resource,
+        "resource_id": resource_id,
+        "case_reference": case_reference,
+        "outcome": outcome,
+        "partnership": partnership or principal.partnership,
+    }])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Table, TypeDecorator, text
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
@@ -175,15 +175,21 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetim
 
 def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Rows (all with the same columns) written now, in their order, in the unit of work's
-    transaction, in one statement: on PostgreSQL a ``COPY ... FROM STDIN`` (no per-row
-    Bind/Execute for the server to work through; issue 17's SLA storm), elsewhere an
-    executemany of one INSERT. Each value goes through its column type's bind processing,
-    as in an INSERT (a naive datetime is refused)."""
+    transaction, in one statement (``write_rows``, a COPY on PostgreSQL)."""
+    write_rows(uow.session.connection(), table, rows)
+
+
+def write_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
+               copy_from: int = 1) -> None:
+    """Rows (all with the same columns) written now, in their order, in one statement: on
+    PostgreSQL from ``copy_from`` rows a ``COPY ... FROM STDIN`` (no per-row Bind/Execute for
+    the server to work through; issue 17's SLA storm), otherwise an executemany of one
+    INSERT. Each value goes through its column type's bind processing, as in an INSERT (a
+    naive datetime is refused)."""
     if not rows:
         return
-    connection = uow.session.connection()
     dialect = connection.dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+    if len(rows) < copy_from or dialect.name != "postgresql" or dialect.driver != "psycopg":
         connection.execute(table.insert(), list(rows))
         return
     names = list(rows[0])

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import Column, Index, LargeBinary, Table, Text
 from sqlmodel import Field, SQLModel
 
-from mashcore.db import UnitOfWork, insert_rows, utc_column
+from mashcore.db import UnitOfWork, utc_column
 from mashcore.envelope import Event
 from mashcore.messages import Message
 from mashcore.schemas import SchemaRegistry
+from mashcore.staged import stage
 from mashcore.topics import TopicNamer
 
 
@@ -54,8 +55,9 @@ class Outbox:
         self._topic_name = topic_name
 
     def add(self, uow: UnitOfWork, event: Event, topic: str) -> None:
-        """Validate the event against its contract and stage it in the transaction."""
-        uow.session.add(OutboxRecord(**self.record(event, topic)))
+        """Validate the event against its contract and stage it in the transaction: its
+        row is written when the transaction commits (``mashcore.staged``)."""
+        stage(uow.session, _OUTBOX, [self.record(event, topic)])
         uow.outbox_written = True
 
     def record(self, event: Event, topic: str) -> dict[str, Any]:
@@ -73,15 +75,12 @@ class Outbox:
         }
 
     def add_many(self, uow: UnitOfWork, records: Sequence[dict[str, Any]]) -> None:
-        """Rows made by ``record``, written now in their order, in one statement (on
-        PostgreSQL a COPY, elsewhere an executemany of one INSERT: ``db.insert_rows``): a
-        batch of events without an ORM object, a flush and a RETURNING of ids each (issue
-        17). Whatever the session has staged is flushed first, so ids (the relay's order)
-        follow the order of staging."""
+        """Rows made by ``record``, staged after the events staged before them (their ids,
+        the relay's order, follow the order of staging): a batch of events without an ORM
+        object each; from ``staged.COPY_FROM`` rows, PostgreSQL gets them in a COPY."""
         if not records:
             return
-        uow.session.flush()
-        insert_rows(uow, _OUTBOX, records)
+        stage(uow.session, _OUTBOX, records)
         uow.outbox_written = True
 
 
