@@ -12,9 +12,9 @@ partition) are applied in one transaction:
    inbox's primary key and is skipped); an event that fails rolls back to its savepoint only;
 4. one COMMIT; the caller commits the offsets only after it returns.
 
-Step 3 is first tried at once, all in one savepoint: each event's inbox row and handler in
-turn, flushed after each as above but without a savepoint of its own; or, for a consumer
-with a ``BatchHandler`` (the SLA timekeeper's), the batch's inbox rows in one COPY and the
+Step 3 is first tried at once, all in one savepoint: the batch's inbox rows in one
+COPY, then each event's handler in turn, flushed after each as above but without a
+savepoint of its own; or, for a consumer with a ``BatchHandler`` (the SLA timekeeper's), the
 handler's rows in a few statements. Should anything fail there (an event waiting for its
 prerequisite among them), that savepoint is rolled back (nothing of it kept) and step 3
 runs as above, event by event, in the same transaction and under the same locks.
@@ -238,11 +238,11 @@ _INBOX: Table = InboxRecord.__table__  # type: ignore[attr-defined]
 def _apply_at_once(consumer: EventConsumer, uow: UnitOfWork,
                    items: list[tuple[Message, Event, EventHandler]], waiting: dict[str, str],
                    done: set[str], now: datetime) -> BatchOutcome | None:
-    """The batch's events in one savepoint, instead of a savepoint per event. Through the
-    consumer's ``BatchHandler`` when it has one (their inbox rows in one statement, a COPY,
-    the handler's rows in a few); otherwise each event's inbox row and handler in turn, with
-    a flush after each as on the path event by event, so a handler sees the rows of the
-    events before it exactly as there (issue 17: the savepoint per event was two round trips
+    """The batch's events in one savepoint, instead of a savepoint per event: their inbox
+    rows in one COPY, then through the consumer's ``BatchHandler`` when it has one (the
+    handler's rows in a few statements); otherwise each event's handler in turn, with a flush
+    after each as on the path event by event, so a handler sees the rows of the events
+    before it exactly as there (issue 17: the savepoint per event was two round trips
     of the five or six an event takes); or one flush at the end for a consumer whose
     handlers reach the database through the ORM alone (``ConsumerSpec.orm_only``), whose
     queries flush what is pending first. None (nothing of it kept: rolled back to its
@@ -269,17 +269,19 @@ def _apply_at_once(consumer: EventConsumer, uow: UnitOfWork,
         return None
     savepoint = uow.session.begin_nested()
     try:
+        # The batch's inbox rows first, in one COPY: no ORM object each. An event another
+        # delivery committed meanwhile fails it on the primary key, and the batch goes event
+        # by event, where that event is skipped.
+        inbox = [{"consumer": consumer.name, "event_id": event.id,
+                  "event_type": event.type, "processed_at": now} for event, _ in events]
+        insert_rows(uow, _INBOX, inbox)
+        count_rows(uow.session, InboxRecord, inbox)  # /metrics' events handled
         if batch is not None:
-            inbox = [{"consumer": consumer.name, "event_id": event.id,
-                      "event_type": event.type, "processed_at": now} for event, _ in events]
-            insert_rows(uow, _INBOX, inbox)
-            count_rows(uow.session, InboxRecord, inbox)  # /metrics' events handled
             batch.apply([event for event, _ in events], uow)
         else:
             for event, handler in events:
                 bind_event_context(event_id=event.id, case_reference=event.subject,
                                    correlation_id=event.correlationid)
-                record_processed(uow, consumer.name, event.id, event.type, now)
                 handler(event, uow)
                 if consumer.flush_per_event:
                     uow.session.flush()
