@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Table, Text
 from sqlmodel import Field, Session, SQLModel
 
 from mashcore.db import utc_column
 from mashcore.problems import ProblemHTTPException
+from mashcore.staged import stage
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -73,15 +74,18 @@ def remember(
     location: str | None,
     at: datetime,
 ) -> None:
-    """Stage the response in the same transaction as the effects it reports."""
-    session.add(
-        IdempotencyRecord(
-            client=client,
-            key=key,
-            request_hash=request_hash,
-            status_code=status_code,
-            response_body=json.dumps(body, default=str),
-            location=location,
-            created_at=at,
-        )
-    )
+    """Stage the response in the same transaction as the effects it reports, written at its
+    commit (``mashcore.staged``): a retry or a race that committed the key first fails that
+    commit on the primary key, as an ORM flush of the row did."""
+    stage(session, _IDEMPOTENCY, [{
+        "client": client,
+        "key": key,
+        "request_hash": request_hash,
+        "status_code": status_code,
+        "response_body": json.dumps(body, default=str),
+        "location": location,
+        "created_at": at,
+    }])
+
+
+_IDEMPOTENCY: Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
-"""Rows of append-only tables (the outbox, the audit log) staged in a session and written at
-its commit, with one Core statement per table, instead of an ORM object each (issue 17).
+"""Rows of append-only tables (the outbox, the audit log, idempotency keys) staged in a
+session and written at its commit, with one Core statement per table, instead of an ORM object
+each (issue 17).
 
 An ORM insert costs an object, its state in the unit of work, and a RETURNING of its id: for
 rows nothing reads back in the transaction that writes them, that was a fifth of a referral's
@@ -13,7 +14,10 @@ flush in intake and triage. Staged rows keep what the ORM gave:
   transaction still holds its case locks, so a case's events are still in commit order
   (``mashcore.relay``).
 - They are not visible to queries of the same transaction (nothing reads them there: the
-  relay, ``/metrics`` and the audit API read committed rows from other sessions).
+  relay, ``/metrics`` and the audit API read committed rows from other sessions, and a
+  command looks up its idempotency key before it stages one).
+- A row that breaks a constraint fails the commit, as a flush did: an idempotency key that
+  a retry, or a race, committed first raises ``IntegrityError`` from ``commit()``.
 """
 
 from __future__ import annotations
