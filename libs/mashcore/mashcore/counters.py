@@ -23,13 +23,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Column, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
+
+from mashcore.pending import PerTransaction
 
 LabelsOf = Callable[[Any], Sequence[str]]
 _RULES: dict[type, list[tuple[str, LabelsOf]]] = {}
-_PENDING = "mashcore.counters.pending"  # session.info: {transaction: Counter}
-_ROLLED_BACK = "mashcore.counters.rolled_back"  # session.info: savepoints rolled back
+# Counts of the (sub)transaction that inserted the rows, applied at the whole one's commit.
+_PENDING: PerTransaction[Counter[tuple[str, str]]] = PerTransaction("mashcore.counters")
 
 
 class MetricCounter(SQLModel, table=True):
@@ -75,10 +77,6 @@ def read(session: Any, name: str) -> list[tuple[tuple[str, ...], int]]:
     return [(tuple(json.loads(labels)), int(value)) for labels, value in rows]
 
 
-def _current(session: Session) -> SessionTransaction | None:
-    return session.get_nested_transaction() or session.get_transaction()
-
-
 @event.listens_for(Session, "after_flush")
 def _note_inserts(session: Session, _context: Any) -> None:
     if not _RULES:
@@ -93,27 +91,8 @@ def _note_inserts(session: Session, _context: Any) -> None:
 def _add_pending(session: Session, found: Counter[tuple[str, str]]) -> None:
     """Counts of the current (sub)transaction: applied at its commit, forgotten at its
     rollback."""
-    transaction = _current(session)
-    if found and transaction is not None:
-        pending: dict[SessionTransaction, Counter[tuple[str, str]]] = \
-            session.info.setdefault(_PENDING, {})
-        pending.setdefault(transaction, Counter()).update(found)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:  # the whole transaction: nothing it counted happened
-        session.info.pop(_PENDING, None)
-        session.info.pop(_ROLLED_BACK, None)
-    elif _PENDING in session.info:  # a savepoint: what was counted inside it did not happen
-        session.info.setdefault(_ROLLED_BACK, set()).add(previous)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _clear(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
-        session.info.pop(_ROLLED_BACK, None)
+    if found and session.get_transaction() is not None:
+        _PENDING.add(session, found)
 
 
 @event.listens_for(Session, "before_commit")
@@ -123,24 +102,11 @@ def _apply(session: Session) -> None:
     if not _RULES:
         return
     session.flush()  # the commit's own flush comes after this hook: count its inserts too
-    pending = session.info.pop(_PENDING, None)
-    rolled_back = session.info.pop(_ROLLED_BACK, set())
-    if not pending:
-        return
     totals: Counter[tuple[str, str]] = Counter()
-    for transaction, counts in pending.items():
-        if not _within_rolled_back(transaction, rolled_back):
-            totals.update(counts)
-    increment(session.connection(), sorted(totals.items()))
-
-
-def _within_rolled_back(transaction: SessionTransaction | None,
-                        rolled_back: set[SessionTransaction]) -> bool:
-    while transaction is not None:
-        if transaction in rolled_back:
-            return True
-        transaction = transaction.parent
-    return False
+    for counts in _PENDING.take(session):
+        totals.update(counts)
+    if totals:
+        increment(session.connection(), sorted(totals.items()))
 
 
 def increment(connection: sa.Connection,

@@ -26,15 +26,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from mashcore.db import write_rows
+from mashcore.pending import PerTransaction
 
-_STAGED = "mashcore.staged"  # session.info: [(transaction, table, row)] in staging order
-_ROLLED_BACK = "mashcore.staged.rolled_back"  # session.info: savepoints rolled back
 # Rows of one table from which PostgreSQL gets a COPY (an SLA storm's events) rather than
 # an INSERT, which is one round trip less for the few rows of a command.
 COPY_FROM = 50
+_STAGED: PerTransaction[tuple[Table, Mapping[str, Any]]] = PerTransaction("mashcore.staged")
 
 
 def stage(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -42,53 +42,22 @@ def stage(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> 
     if not rows:
         return
     session.connection()  # begins the transaction, as an ORM add followed by a flush would
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    staged: list[tuple[SessionTransaction | None, Table, Mapping[str, Any]]] = \
-        session.info.setdefault(_STAGED, [])
-    staged.extend((transaction, table, row) for row in rows)
+    for row in rows:
+        _STAGED.add(session, (table, row))
 
 
 @event.listens_for(Session, "before_commit")
 def _write(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: its rows are written with the whole transaction
-    staged = session.info.pop(_STAGED, None)
-    rolled_back = session.info.pop(_ROLLED_BACK, set())
-    if not staged:
-        return
     runs: list[tuple[Table, list[Mapping[str, Any]]]] = []
-    for transaction, table, row in staged:
-        if _within(transaction, rolled_back):
-            continue
+    for table, row in _STAGED.take(session):
         if runs and runs[-1][0] is table:
             runs[-1][1].append(row)
         else:
             runs.append((table, [row]))
+    if not runs:
+        return
     connection = session.connection()
     for table, rows in runs:
         write_rows(connection, table, rows, copy_from=COPY_FROM)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:  # the whole transaction: nothing it staged happened
-        session.info.pop(_STAGED, None)
-        session.info.pop(_ROLLED_BACK, None)
-    elif _STAGED in session.info:  # a savepoint: what was staged inside it did not happen
-        session.info.setdefault(_ROLLED_BACK, set()).add(previous)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _clear(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_STAGED, None)
-        session.info.pop(_ROLLED_BACK, None)
-
-
-def _within(transaction: SessionTransaction | None, rolled_back: set[SessionTransaction]) -> bool:
-    while transaction is not None:
-        if transaction in rolled_back:
-            return True
-        transaction = transaction.parent
-    return False
-
