@@ -92,7 +92,7 @@ def _add_pending(session: Session, found: Counter[tuple[str, str]]) -> None:
     """Counts of the current (sub)transaction: applied at its commit, forgotten at its
     rollback."""
     if found and session.get_transaction() is not None:
-        _PENDING.add(session, found)
+        _PENDING.add(session, [found])
 
 
 @event.listens_for(Session, "before_commit")

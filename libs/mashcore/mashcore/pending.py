@@ -9,6 +9,7 @@ it), a rolled-back or finished transaction all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from sqlalchemy import event
@@ -26,10 +27,10 @@ class PerTransaction(Generic[T]):
         event.listen(Session, "after_soft_rollback", self._forget)
         event.listen(Session, "after_transaction_end", self._clear)
 
-    def add(self, session: Session, item: T) -> None:
-        """Keep ``item`` with the session's current (sub)transaction, which must exist."""
+    def add(self, session: Session, items: Iterable[T]) -> None:
+        """Keep ``items`` with the session's current (sub)transaction, which must exist."""
         transaction = session.get_nested_transaction() or session.get_transaction()
-        session.info.setdefault(self._items, []).append((transaction, item))
+        session.info.setdefault(self._items, []).extend((transaction, item) for item in items)
 
     def take(self, session: Session) -> list[T]:
         """The items of the transaction now committing, in the order added, but for those

@@ -42,8 +42,7 @@ def stage(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> 
     if not rows:
         return
     session.connection()  # begins the transaction, as an ORM add followed by a flush would
-    for row in rows:
-        _STAGED.add(session, (table, row))
+    _STAGED.add(session, ((table, row) for row in rows))
 
 
 @event.listens_for(Session, "before_commit")

@@ -120,8 +120,10 @@ class TokenVerifier:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             return None  # `verify` refuses it with the usual reason
+        if not kid:
+            return None
         for key in key_set.keys:
-            if kid and key.key_id == kid and key.public_key_use in ("sig", None):
+            if key.key_id == kid and key.public_key_use in ("sig", None):
                 return self._decode(token, key, JWKS_ALGORITHMS)
         return None
 
