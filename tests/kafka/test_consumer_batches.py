@@ -101,3 +101,51 @@ async def test_polled_batches_apply_once_in_case_order_with_the_poison_dead_lett
         await again.stop()
     assert sum(sizes[calls:]) == 1
     assert inbox_count(engine) == len(good) + 1
+
+
+async def test_a_poll_is_one_batch_across_partitions_and_a_failed_batch_rewinds_every_one(
+    bus: KafkaBus, namespace: str, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A poll's records go to the consumer partition after partition in calls of up to its
+    batch size (each call one transaction), not one call per partition; when a call fails,
+    every partition is fetched again from its first record not yet handled, those of the
+    later calls included, so nothing polled is skipped and nothing applied twice."""
+    topic = f"{namespace}{INTAKE_CONTACTS}"
+    await create_topics_async(bus.bootstrap_servers, [topic, topic + ".dlq"], partitions=3)
+    cases = [f"MASH-2026-POLL{n:04d}" for n in range(12)]
+    events = [contact_received_event(cases[n % len(cases)]) for n in range(48)]
+    await bus.publish([e.to_message(topic) for e in events])  # before the group starts
+
+    consumer = consumer_on(engine, bus, batch_size=5)
+    real_handle_batch = consumer.handle_batch
+    calls: list[list[tuple[int, int]]] = []
+
+    async def second_call_fails(messages: Sequence[Message]) -> None:
+        calls.append([(m.partition, m.offset) for m in messages])
+        if len(calls) == 2:  # nothing of it applied; later calls of the poll not made
+            raise ConnectionError("injected: the database went away")
+        await real_handle_batch(messages)
+
+    monkeypatch.setattr(consumer, "handle_batch", second_call_fails)
+    subscription = bus.subscribe(f"{namespace}poll-group", [topic], consumer)
+    await subscription.start()
+    try:
+        async def all_applied() -> bool:
+            return len(effects(engine)) >= len(events)
+
+        await eventually(all_applied, timeout=60, what="every event applied")
+    finally:
+        await subscription.stop()
+
+    assert max(len(call) for call in calls) == 5
+    assert any(len({partition for partition, _ in call}) > 1 for call in calls)
+    for call in calls:  # each partition's records in offset order within a call
+        for partition in {p for p, _ in call}:
+            offsets = [o for p, o in call if p == partition]
+            assert offsets == sorted(offsets)
+    applied = effects(engine)
+    assert sorted(e for _c, e in applied) == sorted(e.id for e in events)  # once each
+    for case in cases:
+        assert [e for c, e in applied if c == case] == [
+            e.id for e in events if e.subject == case]
+    assert inbox_count(engine) == len(events)

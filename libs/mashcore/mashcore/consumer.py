@@ -138,8 +138,9 @@ class EventConsumer:
         self.flush_per_event = flush_per_event
 
     async def handle_batch(self, messages: Sequence[Message]) -> None:
-        """Handle one partition's messages, in order, ``batch_size`` per transaction at most
-        (the subscription hands over no more); return when every one is done with."""
+        """Handle a poll's messages (partition after partition, each in offset order),
+        ``batch_size`` per transaction at most (the subscription hands over no more); return
+        when every one is done with."""
         if self.batch_size <= 1 or len(messages) <= 1:
             for message in messages:
                 await self(message)

@@ -1,8 +1,8 @@
 """Batched application of a polled batch (issue 17): many events, one transaction, one commit.
 
 The per-event path (``EventConsumer.__call__``) pays one transaction and one durable commit
-per event. Here a partition's polled records (in offset order; a case's events share a
-partition) are applied in one transaction:
+per event. Here a poll's records (partition after partition, each in offset order; a case's
+events on a topic share a partition) are applied in one transaction:
 
 1. every event is read and checked first; one that cannot be read is dead-lettered, as today;
 2. the batch's case locks are taken up front, in sorted order of case reference (see
@@ -77,7 +77,7 @@ class BatchOutcome:
 
 
 async def handle_batch(consumer: EventConsumer, messages: Sequence[Message]) -> None:
-    """Handle the messages (one partition's, in offset order); return when every one is
+    """Handle the messages (a poll's, each partition's in offset order); return when every one is
     processed, parked or dead-lettered. Raising means none of them may be taken as done."""
     from mashcore.consumer import safe_reason
 

@@ -32,8 +32,8 @@ PRODUCER_STOP_S = 2.0
 # inbox makes it harmless, as it always has between a transaction and its offset commit.
 COMMIT_EVERY_S = 0.5
 # Records fetched per poll, across the member's partitions (issue 17): a backlog is applied
-# in batches of up to MASH_CONSUMER_BATCH per partition, not the 60-odd a poll of 200 split
-# over three partitions gave. Under a light load a poll holds what has arrived, as before.
+# in batches of up to MASH_CONSUMER_BATCH, not the 60-odd a poll of 200 split over three
+# partitions gave. Under a light load a poll holds what has arrived, as before.
 MAX_POLL_RECORDS = 1000
 
 
@@ -278,16 +278,17 @@ class KafkaSubscription:
                 await asyncio.sleep(1.0)
                 continue
             self._outage.recovered()
-            # Each partition's batch on its own: a failure in one (a commit refused during a
-            # rebalance) never skips the records already fetched for the others.
-            for tp, records in batches.items():
+            batch_size = int(getattr(self._handler, "batch_size", 1))
+            handle_batch = getattr(self._handler, "handle_batch", None)
+            if batch_size > 1 and handle_batch is not None:
                 try:
-                    await self._handle_partition(consumer, tp, records)
+                    await self._handle_in_batches(consumer, batches, handle_batch, batch_size)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("partition batch failed; continuing", group=self._group,
-                                  topic=tp.topic, partition=tp.partition)
+                    log.exception("poll's batch failed; continuing", group=self._group)
+            else:
+                await self._handle_one_by_one(consumer, batches)
             if time.monotonic() - committed_at >= COMMIT_EVERY_S:
                 await self._commit_pending(consumer)
                 committed_at = time.monotonic()
@@ -312,14 +313,23 @@ class KafkaSubscription:
             for tp, offset in offsets.items():
                 self._uncommitted[tp] = max(offset, self._uncommitted.get(tp, offset))
 
+    async def _handle_one_by_one(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]]
+    ) -> None:
+        # Each partition's records on their own: a failure in one (a commit refused during a
+        # rebalance) never skips the records already fetched for the others.
+        for tp, records in batches.items():
+            try:
+                await self._handle_partition(consumer, tp, records)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("partition batch failed; continuing", group=self._group,
+                              topic=tp.topic, partition=tp.partition)
+
     async def _handle_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any]
     ) -> None:
-        batch_size = int(getattr(self._handler, "batch_size", 1))
-        handle_batch = getattr(self._handler, "handle_batch", None)
-        if batch_size > 1 and handle_batch is not None:
-            await self._handle_in_batches(consumer, tp, records, handle_batch, batch_size)
-            return
         for record in records:
             if self._stopping:
                 break
@@ -347,27 +357,44 @@ class KafkaSubscription:
             self._uncommitted[tp] = record.offset + 1
 
     async def _handle_in_batches(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[Any],
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]],
         handle_batch: Any, batch_size: int,
     ) -> None:
-        """Up to ``batch_size`` records per call, each call one transaction (issue 17,
-        mashcore/consumer_batch.py); the offset moves past a chunk only once it returned."""
-        for start in range(0, len(records), batch_size):
+        """A poll's records, every partition's, up to ``batch_size`` per call, each call one
+        transaction (issue 17, mashcore/consumer_batch.py): partition after partition, each in
+        offset order, as they were handled one partition at a time before; a poll of a few
+        records per partition is one transaction, not one per partition. An offset moves
+        past a record only once its call returned; a call that raised rewinds every partition
+        to its first record not handled, so nothing fetched is skipped."""
+        polled = [(tp, record) for tp, records in batches.items() for record in records]
+        for start in range(0, len(polled), batch_size):
             if self._stopping:
                 break
-            chunk = records[start:start + batch_size]
+            chunk = polled[start:start + batch_size]
             messages = [Message(topic=r.topic, key=r.key, value=r.value or b"",
                                 headers=tuple(r.headers or ()), partition=r.partition,
-                                offset=r.offset) for r in chunk]
+                                offset=r.offset) for _tp, r in chunk]
             try:
                 await handle_batch(messages)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("batch handler raised; its messages will be redelivered",
-                              topic=tp.topic, partition=tp.partition,
-                              offset=chunk[0].offset)
-                consumer.seek(tp, chunk[0].offset)
+                              group=self._group, records=len(chunk))
+                self._rewind(consumer, polled[start:])
                 await asyncio.sleep(1.0)
                 break
-            self._uncommitted[tp] = chunk[-1].offset + 1
+            for tp, record in chunk:  # each partition's records in order: the last one wins
+                self._uncommitted[tp] = record.offset + 1
+
+    @staticmethod
+    def _rewind(consumer: AIOKafkaConsumer, unhandled: list[tuple[TopicPartition, Any]]) -> None:
+        """Fetch again from each partition's first unhandled record (one still assigned: a
+        partition moved to another member starts there from its last commit)."""
+        first: dict[TopicPartition, int] = {}
+        for tp, record in unhandled:
+            first.setdefault(tp, record.offset)
+        assigned = consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                consumer.seek(tp, offset)
