@@ -4,13 +4,14 @@ offsets only after them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from devinfra.kafka import create_topics_async
+from mashcore.bus import Subscription
 from mashcore.db import make_engine
 from mashcore.kafka_bus import KafkaBus
 from mashcore.messages import Message
@@ -44,6 +45,16 @@ def engine(pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+async def consume_until(subscription: Subscription, check: Callable[[], Awaitable[bool]],
+                        what: str) -> None:
+    """Run the subscription until ``check`` holds (60 s at most), then stop it."""
+    await subscription.start()
+    try:
+        await eventually(check, timeout=60, what=what)
+    finally:
+        await subscription.stop()
+
+
 async def test_polled_batches_apply_once_in_case_order_with_the_poison_dead_lettered(
     bus: KafkaBus, kafka_broker: Any, namespace: str, engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
@@ -68,15 +79,11 @@ async def test_polled_batches_apply_once_in_case_order_with_the_poison_dead_lett
 
     monkeypatch.setattr(consumer, "handle_batch", first_call_fails)
     good = [(e.subject, e.id) for e in events if e.data["concern"]["summary"] == "ok"]
-    subscription = bus.subscribe(f"{namespace}group", [topic], consumer)
-    await subscription.start()
-    try:
-        async def all_applied() -> bool:
-            return len(effects(engine)) >= len(good)
+    async def all_applied() -> bool:
+        return len(effects(engine)) >= len(good)
 
-        await eventually(all_applied, timeout=60, what="every good event applied")
-    finally:
-        await subscription.stop()
+    await consume_until(bus.subscribe(f"{namespace}group", [topic], consumer), all_applied,
+                        "every good event applied")
     assert max(sizes) > 1  # batches, not single events
     for case in cases:
         assert [e for c, e in effects(engine) if c == case] == [
@@ -127,15 +134,11 @@ async def test_a_poll_is_one_batch_across_partitions_and_a_failed_batch_rewinds_
         await real_handle_batch(messages)
 
     monkeypatch.setattr(consumer, "handle_batch", second_call_fails)
-    subscription = bus.subscribe(f"{namespace}poll-group", [topic], consumer)
-    await subscription.start()
-    try:
-        async def all_applied() -> bool:
-            return len(effects(engine)) >= len(events)
+    async def all_applied() -> bool:
+        return len(effects(engine)) >= len(events)
 
-        await eventually(all_applied, timeout=60, what="every event applied")
-    finally:
-        await subscription.stop()
+    await consume_until(bus.subscribe(f"{namespace}poll-group", [topic], consumer),
+                        all_applied, "every event applied")
 
     assert max(len(call) for call in calls) == 5
     assert any(len({partition for partition, _ in call}) > 1 for call in calls)

@@ -175,6 +175,11 @@ class KafkaSubscription:
         self._group = group
         self._topics = topics
         self._handler = handler
+        # A handler that applies batches (EventConsumer: batch_size > 1) gets a poll's records
+        # in calls of up to batch_size; any other gets them one by one.
+        self._batch_size = int(getattr(handler, "batch_size", 1))
+        self._handle_batch = (getattr(handler, "handle_batch", None)
+                              if self._batch_size > 1 else None)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -278,11 +283,9 @@ class KafkaSubscription:
                 await asyncio.sleep(1.0)
                 continue
             self._outage.recovered()
-            batch_size = int(getattr(self._handler, "batch_size", 1))
-            handle_batch = getattr(self._handler, "handle_batch", None)
-            if batch_size > 1 and handle_batch is not None:
+            if self._handle_batch is not None:
                 try:
-                    await self._handle_in_batches(consumer, batches, handle_batch, batch_size)
+                    await self._handle_in_batches(consumer, batches)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -357,8 +360,7 @@ class KafkaSubscription:
             self._uncommitted[tp] = record.offset + 1
 
     async def _handle_in_batches(
-        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]],
-        handle_batch: Any, batch_size: int,
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[Any]]
     ) -> None:
         """A poll's records, every partition's, up to ``batch_size`` per call, each call one
         transaction (issue 17, mashcore/consumer_batch.py): partition after partition, each in
@@ -366,6 +368,8 @@ class KafkaSubscription:
         records per partition is one transaction, not one per partition. An offset moves
         past a record only once its call returned; a call that raised rewinds every partition
         to its first record not handled, so nothing fetched is skipped."""
+        assert self._handle_batch is not None
+        batch_size = self._batch_size
         polled = [(tp, record) for tp, records in batches.items() for record in records]
         for start in range(0, len(polled), batch_size):
             if self._stopping:
@@ -375,7 +379,7 @@ class KafkaSubscription:
                                 headers=tuple(r.headers or ()), partition=r.partition,
                                 offset=r.offset) for _tp, r in chunk]
             try:
-                await handle_batch(messages)
+                await self._handle_batch(messages)
             except asyncio.CancelledError:
                 raise
             except Exception:
