@@ -104,7 +104,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import TypeVar
 
@@ -396,17 +396,37 @@ def _is_typo(a: str, b: str) -> bool:
     return all(letter in letters for letter in shorter)  # shorter is a subsequence of longer
 
 
+_Sound = tuple[str, str | None, int, str | None]
+"""What rule 6 compares: the Metaphone code, the first vowel, the number of vowel groups and
+the final vowel."""
+
+
+def _sound(name: str) -> _Sound | None:
+    """``name``'s sound for rule 6, or ``None`` if it can sound like no other name: not
+    ASCII (Metaphone is for English spelling; other scripts rely on rules 1-5) or a code of
+    fewer than two symbols."""
+    if not name.isascii():
+        return None
+    code = jellyfish.metaphone(_respell(name))
+    if len(code) < 2:
+        return None
+    return code, _first_vowel(name), len(_VOWEL_GROUPS.findall(name)), _final_vowel(name)
+
+
+def _sounds_like(sound: _Sound | None, name: str) -> bool:
+    """Whether ``name`` sounds like the name whose ``_sound`` that is: its code first (one
+    call), the vowels only for a name with the same code."""
+    if sound is None or not name.isascii():
+        return False
+    code, first_vowel, vowel_groups, final_vowel = sound
+    return (jellyfish.metaphone(_respell(name)) == code
+            and _first_vowel(name) == first_vowel
+            and len(_VOWEL_GROUPS.findall(name)) == vowel_groups
+            and _final_vowel(name) == final_vowel)
+
+
 def _sounds_alike(a: str, b: str) -> bool:
-    if not (a.isascii() and b.isascii()):
-        return False  # Metaphone is for English spelling; other scripts rely on rules 1-5.
-    code_a, code_b = jellyfish.metaphone(_respell(a)), jellyfish.metaphone(_respell(b))
-    return (
-        len(code_a) >= 2
-        and code_a == code_b
-        and _first_vowel(a) == _first_vowel(b)
-        and len(_VOWEL_GROUPS.findall(a)) == len(_VOWEL_GROUPS.findall(b))
-        and _final_vowel(a) == _final_vowel(b)
-    )
+    return _sounds_like(_sound(a), b)
 
 
 def _respell(name: str) -> str:
@@ -478,33 +498,53 @@ def _identified_when_normalised(key: ChildKey) -> bool:
         and key.last_name is not None
 
 
-def _names_veto_both_ways(a: ChildKey, b: ChildKey) -> bool:
-    """Whether the first name differs from the other's first name and from its last name
-    (normalised, identified keys): both arrangements ``_score`` tries are then vetoed, so
-    its score is 0. Two comparisons instead of ``_score``'s four, for most strangers."""
-    if not (_identified_when_normalised(a) and _identified_when_normalised(b)):
+def _names_veto_both_ways(first: _GivenName, b: ChildKey) -> bool:
+    """Whether ``first`` (the first name of an identified, normalised key) differs from the
+    other's first name and from its last name (normalised): both arrangements ``_score``
+    tries are then vetoed, so its score is 0. Two comparisons instead of ``_score``'s four,
+    for most strangers."""
+    if not _identified_when_normalised(b):
         return False  # _score says why it is 0
-    assert a.first_name and b.first_name and b.last_name
-    return (_given_names_differ(a.first_name, b.first_name)
-            and _given_names_differ(a.first_name, b.last_name))
+    assert b.first_name and b.last_name
+    return first.differs_from(b.first_name) and first.differs_from(b.last_name)
+
+
+class _GivenName:
+    """A normalised given name about to be compared with many others: at 1,000,000 stored
+    contacts a referral's first name meets some 170 stored children's two names, nearly all
+    strangers' (issue 17). What depends on this name alone (its compact form, its variant
+    groups, its sound) is worked out once, not once a comparison."""
+
+    __slots__ = ("compact", "groups", "name", "single_word", "sound")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.compact = name.replace(" ", "")
+        self.single_word = " " not in name
+        self.groups = _VARIANT_GROUPS.get(self.compact, _NO_GROUP)
+        self.sound = _sound(self.compact)
+
+    def differs_from(self, other: str) -> bool:
+        """Whether ``_compare_names(self.name, other, given_name=True)`` finds them
+        different, its cheap tests first. Always the same answer
+        (``tests/unit/test_intake_matching_shortcuts.py``)."""
+        if not (self.single_word and " " not in other):  # one may hold the other's words
+            return _compare_names(self.name, other, given_name=True).agreement \
+                == _Agreement.DIFFERENT
+        if other == self.compact or not self.groups.isdisjoint(
+                _VARIANT_GROUPS.get(other, _NO_GROUP)):
+            return False
+        # Two different single words, not known variants: alike only as a near-identical
+        # spelling or a sound-alike, and even then not if they are distinct forms of one name.
+        if not (_is_typo(self.compact, other) or _sounds_like(self.sound, other)):
+            return True
+        return (_in_one_group(_DISTINCT_PAIRS, self.compact, other)
+                or _is_gendered_form(self.compact, other))
 
 
 def _given_names_differ(a: str, b: str) -> bool:
-    """Whether ``_compare_names(a, b, given_name=True)`` finds them different, its cheap
-    tests first: at 1,000,000 stored contacts a referral's first name meets some 170 stored
-    children's two names, nearly all strangers' (issue 17). Always the same answer
-    (``tests/unit/test_intake_matching_shortcuts.py``)."""
-    compact_a, compact_b = a.replace(" ", ""), b.replace(" ", "")
-    if compact_a == compact_b or _in_one_group(_VARIANT_GROUPS, compact_a, compact_b):
-        return False
-    if " " in a or " " in b:  # one name may hold the other's words
-        return _compare_names(a, b, given_name=True).agreement == _Agreement.DIFFERENT
-    # Two different single words, not known variants: alike only as a near-identical
-    # spelling or a sound-alike, and even then not if they are distinct forms of one name.
-    if not (_is_typo(compact_a, compact_b) or _sounds_alike(compact_a, compact_b)):
-        return True
-    return (_in_one_group(_DISTINCT_PAIRS, compact_a, compact_b)
-            or _is_gendered_form(compact_a, compact_b))
+    """Whether ``_compare_names(a, b, given_name=True)`` finds them different (normalised)."""
+    return _GivenName(a).differs_from(b)
 
 
 def _score(a: ChildKey, b: ChildKey) -> MatchResult:
@@ -604,15 +644,17 @@ def find_repeats(
     wanted = normalise(candidate)
     if not wanted.is_identified:
         return []
+    assert wanted.first_name is not None
+    first = _GivenName(wanted.first_name)
     found: list[tuple[ContactId, datetime, MatchResult]] = []
     for contact_id, received_at, child in recent:
-        received = to_utc(received_at)
+        received = received_at if received_at.tzinfo is UTC else to_utc(received_at)
         if not since <= received <= now:
             continue
         if _compare_dates(wanted.date_of_birth, child.date_of_birth)[2]:
             continue  # dates of birth that differ veto a match: _score would give 0
         other = child if stored else normalise(child)
-        if _names_veto_both_ways(wanted, other):
+        if _names_veto_both_ways(first, other):
             continue  # _score would give 0 too, after comparing every name twice
         result = _score(wanted, other)
         if result.score >= threshold:
