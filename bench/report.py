@@ -97,7 +97,9 @@ def markdown(result: Mapping[str, Any]) -> str:
         f"# Benchmark {result.get('measured_at', '')}",
         "",
         f"Machine: {machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}; "
-        "broker, PostgreSQL and services on the same machine.",
+        "broker, PostgreSQL and services on the same machine"
+        + (f"; intake as {result['intake_replicas']} processes (replicas)."
+           if result.get("intake_replicas") else "."),
         "PostgreSQL durability: " + (", ".join(f"{k}={v}" for k, v in durability.items())
                                      or "not checked"),
         "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -19,6 +20,7 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,10 +74,11 @@ def synthetic_referral(n: int) -> dict[str, Any]:
     }
 
 
-async def open_loop(intake: ServiceProcess, rate: float, seconds: float,
+async def open_loop(intakes: Sequence[ServiceProcess], rate: float, seconds: float,
                     first: int) -> dict[str, float]:
     """POST at a steady ``rate`` for ``seconds``, each at its intended time whatever the
-    earlier ones are doing (no coordinated omission): latency = answer - intended time."""
+    earlier ones are doing (no coordinated omission): latency = answer - intended time.
+    The requests go to intake's replicas in turn, as a load balancer would spread them."""
     referrer = issue_dev_token(DEFAULT_DEV_KEY, subject="bench", role=Role.REFERRER,
                                agency="health")
     total = int(rate * seconds)
@@ -87,7 +90,10 @@ async def open_loop(intake: ServiceProcess, rate: float, seconds: float,
     # client's doing, not the service's. Any transport error is still counted, not hidden.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=64,
                           keepalive_expiry=2.0)
-    async with httpx.AsyncClient(base_url=intake.url, timeout=60, limits=limits) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(
+            httpx.AsyncClient(base_url=intake.url, timeout=60, limits=limits))
+            for intake in intakes]
         start = time.perf_counter() + 0.5
 
         async def send(i: int) -> None:
@@ -96,7 +102,8 @@ async def open_loop(intake: ServiceProcess, rate: float, seconds: float,
             await asyncio.sleep(max(0.0, intended - time.perf_counter()))
             n = first + i
             try:
-                response = await client.post("/v1/contacts", json=synthetic_referral(n),
+                response = await clients[i % len(clients)].post(
+                    "/v1/contacts", json=synthetic_referral(n),
                                              headers={"Authorization": f"Bearer {referrer}",
                                                       "Idempotency-Key": f"bench-open-{n}"})
             except httpx.TransportError:
@@ -149,9 +156,12 @@ async def raw_kafka(bootstrap: str, events: int, payload_size: int) -> dict[str,
     }
 
 
-async def pipeline(intake: ServiceProcess, triage_conninfo: str, referrals: int,
+async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, referrals: int,
                    concurrency: int) -> dict[str, float]:
     """POST referrals with `concurrency` clients; time until triage holds all of them.
+
+    The clients are spread over intake's replicas in turn (client k posts to replica
+    k mod replicas), as a load balancer spreads connections.
 
     "Holds" is read where it is true: the cases triage has committed, counted in its own
     database. Asking triage's work queue instead (as the bench did before) made triage list
@@ -174,11 +184,15 @@ async def pipeline(intake: ServiceProcess, triage_conninfo: str, referrals: int,
 
     # The POSTs go through aiohttp: the client shares the two cores with what it measures,
     # and takes about a third of the CPU per request httpx takes (2.6 -> 0.9 ms).
-    async with aiohttp.ClientSession(base_url=intake.url,
-                                     timeout=aiohttp.ClientTimeout(total=30)) as post_client, \
-            await psycopg.AsyncConnection.connect(triage_conninfo, autocommit=True) as triage:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(aiohttp.ClientSession(
+            base_url=intake.url, timeout=aiohttp.ClientTimeout(total=30)))
+            for intake in intakes]
+        triage = await stack.enter_async_context(
+            await psycopg.AsyncConnection.connect(triage_conninfo, autocommit=True))
         started = time.perf_counter()
-        await asyncio.gather(*(worker(post_client) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(clients[k % len(clients)])
+                               for k in range(concurrency)))
         posted = time.perf_counter()
         deadline = posted + 300
         while await triage_cases(triage) < referrals:
@@ -209,6 +223,9 @@ def main() -> None:
                         help="referrals to push through")
     parser.add_argument("--raw-events", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--intake-replicas", type=int, default=2,
+                        help="intake processes (deploy/k8s/intake.yaml runs 2), the clients "
+                        "spread over them")
     parser.add_argument("--stored", type=int, default=1_000_000,
                         help="contacts stored before the second throughput run (0: skip it)")
     parser.add_argument("--rate", type=float, default=50.0, help="open-loop referrals/s")
@@ -223,6 +240,7 @@ def main() -> None:
         "measured_at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
+        "intake_replicas": args.intake_replicas,
     }
     with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
         result["postgres_durability"] = make_durable(pg)
@@ -246,19 +264,22 @@ def main() -> None:
                 "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
                 "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
             }
-            with ServiceProcess("intake", free_port(), env,
-                                work / f"intake-{phase}.log") as intake, \
-                    ServiceProcess("triage", free_port(), env, work / f"triage-{phase}.log"):
+            with contextlib.ExitStack() as services:
+                intakes = [services.enter_context(ServiceProcess(
+                    "intake", free_port(), env, work / f"intake-{phase}-{replica}.log"))
+                    for replica in range(args.intake_replicas)]
+                services.enter_context(ServiceProcess("triage", free_port(), env,
+                                                      work / f"triage-{phase}.log"))
                 load_seconds = bulk_load_contacts(
                     pg, f"bench_{phase}_intake", stored, REPEAT_WINDOW) if stored else 0.0
-                system = asyncio.run(pipeline(intake, pg.conninfo(f"bench_{phase}_triage"),
+                system = asyncio.run(pipeline(intakes, pg.conninfo(f"bench_{phase}_triage"),
                                               args.referrals, args.concurrency))
                 system["stored_contacts"] = stored
                 system["bulk_load_seconds"] = load_seconds
                 result["pipeline" if phase == "empty" else "pipeline_stored"] = system
                 if phase == "empty" and args.seconds:
                     result["open_loop"] = asyncio.run(
-                        open_loop(intake, args.rate, args.seconds, first=10_000_000))
+                        open_loop(intakes, args.rate, args.seconds, first=10_000_000))
 
     raw = result["raw_kafka"]
     system = result["pipeline"]

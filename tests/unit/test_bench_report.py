@@ -11,6 +11,7 @@ from bench.report import Figure, figures, markdown, percentile
 RESULT: dict[str, Any] = {
     "measured_at": "2026-12-04T20:00:00+00:00",
     "machine": {"cpus": 2, "python": "3.11.9"},
+    "intake_replicas": 2,
     "postgres_durability": {"fsync": "on", "synchronous_commit": "on",
                             "full_page_writes": "on"},
     "raw_postgres": {"inserts_per_second": 500.0},
@@ -52,6 +53,7 @@ def test_the_stored_run_is_judged_against_the_empty_one() -> None:
 def test_the_summary_states_durability_and_each_figure_against_its_goal() -> None:
     text = markdown(RESULT)
     assert "fsync=on, synchronous_commit=on, full_page_writes=on" in text
+    assert "intake as 2 processes (replicas)" in text
     assert "| referrals/s intake → triage (closed loop, empty) | 160/s | ≥ 150 | yes |" in text
     assert "| ÷ raw aiokafka events/s | 0.01 | ≥ 0.02 | **no** |" in text
     assert "| stored ÷ empty throughput | 0.75 | ≥ 0.8 | **no** |" in text
@@ -61,3 +63,4 @@ def test_a_figure_not_measured_says_so() -> None:
     text = markdown({"pipeline": {"referrals_per_second": 10.0}})
     assert "not measured" in text
     assert "PostgreSQL durability: not checked" in text
+    assert "replicas" not in text
