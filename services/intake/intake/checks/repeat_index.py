@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Executable, Index, Table, Text, bindparam, union, update
+from sqlalchemy import Executable, Index, Table, Text, bindparam, union_all, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col
 
@@ -99,9 +99,11 @@ def move_received_at(session: Session, contact_id: str, received_at: datetime) -
 
 def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
     """The lookup's statement for keys of these kinds, its values bound at execution
-    (``dates``, ``postcodes``, ``since``, ``exclude_id``). One statement: a UNION of a
+    (``dates``, ``postcodes``, ``since``, ``exclude_id``). One statement: a UNION ALL of a
     range scan per key, not an OR (which PostgreSQL answers with a bitmap scan of the table,
-    not from the indexes)."""
+    not from the indexes). ALL: a child sharing both keys with a referral comes back twice
+    and is scored twice alike (``link_repeats`` makes one link per contact); removing
+    duplicates would sort every candidate in the server for a case that is rare."""
     table: Table = ContactMatchKey.__table__  # type: ignore[attr-defined]
     c = table.c  # what the index-only scans carry (_CARRIED), in the order unpacked below
     shown = [c.contact_id, c.first_name, c.last_name, c.date_of_birth, c.postcode,
@@ -111,7 +113,7 @@ def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
     scans = [sa_select(*shown).where(key, c.received_at >= bindparam("since"),
                                      c.contact_id != bindparam("exclude_id"))
              for key in keys]
-    return scans[0] if len(scans) == 1 else union(*scans)
+    return scans[0] if len(scans) == 1 else union_all(*scans)
 
 
 # Built once: SQLAlchemy keys its compiled-statement cache by a statement's structure, which
@@ -125,7 +127,7 @@ def candidate_children(session: Session, children: Sequence[ChildKey], *, since:
                        exclude_id: str) -> list[StoredChild]:
     """Children of contacts received since ``since`` (other than ``exclude_id``) that could
     be a repeat of one of ``children``: those sharing a date of birth or a full postcode
-    with one."""
+    with one (a child sharing both, twice)."""
     keys = [key for key in map(blocking_key, children) if key is not None]
     dates = sorted({born for born, _ in keys if born is not None})
     postcodes = sorted({postcode for _, postcode in keys if postcode is not None})
