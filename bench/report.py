@@ -112,6 +112,17 @@ def markdown(result: Mapping[str, Any]) -> str:
         met = {True: "yes", False: "**no**", None: "—"}[figure.met]
         lines.append(f"| {figure.name} | {_number(figure.value)}{figure.unit} | {goal} "
                      f"| {met} |")
+    rounds = [(name, [r.get(key) for r in (result.get(part) or {}).get("rounds") or []])
+              for name, part, key in (("raw aiokafka events/s", "raw_kafka", "events_per_second"),
+                                      ("empty referrals/s", "pipeline", "referrals_per_second"),
+                                      ("stored referrals/s", "pipeline_stored",
+                                       "referrals_per_second"))]
+    if any(values for _, values in rounds):
+        lines += ["", f"Each figure is the median of {result.get('rounds', '?')} rounds run in "
+                  "turn (raw Kafka, empty, stored; then again), each ratio the ratio of two "
+                  "medians. The rounds:", ""]
+        lines += [f"- {name}: " + " / ".join(_number(v) for v in values)
+                  for name, values in rounds if values]
     return "\n".join(lines) + "\n"
 
 

@@ -4,6 +4,11 @@ Both are measured in the same run on the same broker, so the ratio says how much
 broker's raw capability the pipeline (HTTP, validation, PostgreSQL transactions, outbox,
 relay, inbox) keeps. Results are printed and written to bench/results/. Not part of make test.
 
+The shared machine's speed drifts by a third over minutes (the same code, runs minutes apart:
+146, 160, 192 referrals/s; the client's fixed CPU per request 0.50 -> 0.37 ms). So the
+figures come in rounds, run in turn (raw Kafka, empty, stored; then again), each figure the
+median of its rounds and each ratio the ratio of two medians: a drift weighs on both sides.
+
     make bench                 # defaults
     .venv/bin/python -m bench.throughput --referrals 2000 --raw-events 50000
 """
@@ -17,6 +22,7 @@ import json
 import os
 import platform
 import random
+import statistics
 import tempfile
 import time
 import uuid
@@ -157,7 +163,7 @@ async def raw_kafka(bootstrap: str, events: int, payload_size: int) -> dict[str,
 
 
 async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, referrals: int,
-                   concurrency: int) -> dict[str, float]:
+                   concurrency: int, first: int = 0) -> dict[str, float]:
     """POST referrals with `concurrency` clients; time until triage holds all of them.
 
     The clients are spread over intake's replicas in turn (client k posts to replica
@@ -170,7 +176,7 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
     referrer = issue_dev_token(DEFAULT_DEV_KEY, subject="bench", role=Role.REFERRER,
                                agency="health")
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(referrals):
+    for n in range(first, first + referrals):
         queue.put_nowait(n)
 
     async def worker(client: aiohttp.ClientSession) -> None:
@@ -190,12 +196,13 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
             for intake in intakes]
         triage = await stack.enter_async_context(
             await psycopg.AsyncConnection.connect(triage_conninfo, autocommit=True))
+        expected = await triage_cases(triage) + referrals  # earlier rounds' cases too
         started = time.perf_counter()
         await asyncio.gather(*(worker(clients[k % len(clients)])
                                for k in range(concurrency)))
         posted = time.perf_counter()
         deadline = posted + 300
-        while await triage_cases(triage) < referrals:
+        while await triage_cases(triage) < expected:
             if time.perf_counter() > deadline:
                 raise TimeoutError("triage did not receive every referral within 300 s")
             await asyncio.sleep(0.05)
@@ -232,6 +239,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="open-loop duration (0: skip it)")
     parser.add_argument("--raw-pg-seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of raw Kafka, empty and stored runs, alternating; each "
+                        "figure is the median of its rounds")
     args = parser.parse_args()
 
     ensure_kafka_jars()
@@ -241,50 +251,70 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "intake_replicas": args.intake_replicas,
+        "rounds": args.rounds,
     }
+    phases = [("empty", 0)] + ([("stored", args.stored)] if args.stored else [])
+    raw_rounds: list[dict[str, float]] = []
+    runs: dict[str, list[dict[str, float]]] = {phase: [] for phase, _ in phases}
     with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
         result["postgres_durability"] = make_durable(pg)
         print("PostgreSQL durability: " + ", ".join(
             f"{k}={v}" for k, v in result["postgres_durability"].items()))
         result["raw_postgres"] = raw_inserts(pg, args.raw_pg_seconds)
         payload_size = len(json.dumps(synthetic_referral(0))) + 600  # + envelope headers
-        result["raw_kafka"] = asyncio.run(
-            raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))
         create_topics(broker.bootstrap_servers, service_topics(), partitions=3)
-        phases = [("empty", 0)] + ([("stored", args.stored)] if args.stored else [])
-        for phase, stored in phases:
+        for phase, _ in phases:
             for service in ("intake", "triage"):
                 pg.create_database(f"bench_{phase}_{service}")
-            env = {
-                "MASH_BUS": "kafka",
-                "MASH_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
-                "MASH_DATABASE_URL_TEMPLATE": pg.url(f"bench_{phase}_{{service}}"),
-                "MASH_LOG_LEVEL": "WARNING",
-                "MASH_DATA_DIR": str(work / f"data-{phase}"),
-                "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
-                "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
-            }
-            with contextlib.ExitStack() as services:
-                intakes = [services.enter_context(ServiceProcess(
-                    "intake", free_port(), env, work / f"intake-{phase}-{replica}.log"))
-                    for replica in range(args.intake_replicas)]
-                services.enter_context(ServiceProcess("triage", free_port(), env,
-                                                      work / f"triage-{phase}.log"))
-                load_seconds = bulk_load_contacts(
-                    pg, f"bench_{phase}_intake", stored, REPEAT_WINDOW) if stored else 0.0
-                system = asyncio.run(pipeline(intakes, pg.conninfo(f"bench_{phase}_triage"),
-                                              args.referrals, args.concurrency))
-                system["stored_contacts"] = stored
-                system["bulk_load_seconds"] = load_seconds
-                result["pipeline" if phase == "empty" else "pipeline_stored"] = system
-                if phase == "empty" and args.seconds:
-                    result["open_loop"] = asyncio.run(
-                        open_loop(intakes, args.rate, args.seconds, first=10_000_000))
+        for round_ in range(args.rounds):
+            raw_rounds.append(asyncio.run(
+                raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size)))
+            for phase, stored in phases:
+                env = {
+                    "MASH_BUS": "kafka",
+                    "MASH_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
+                    "MASH_DATABASE_URL_TEMPLATE": pg.url(f"bench_{phase}_{{service}}"),
+                    "MASH_LOG_LEVEL": "WARNING",
+                    "MASH_DATA_DIR": str(work / f"data-{phase}"),
+                    "MASH_JWT_DEV_KEY": DEFAULT_DEV_KEY,
+                    "MASH_RATE_LIMIT_BURST": "1000000",  # measure throughput, not the limiter
+                }
+                with contextlib.ExitStack() as services:
+                    intakes = [services.enter_context(ServiceProcess(
+                        "intake", free_port(), env,
+                        work / f"intake-{phase}-{replica}.log"))
+                        for replica in range(args.intake_replicas)]
+                    services.enter_context(ServiceProcess("triage", free_port(), env,
+                                                          work / f"triage-{phase}.log"))
+                    if stored and round_ == 0:
+                        result["bulk_load_seconds"] = bulk_load_contacts(
+                            pg, f"bench_{phase}_intake", stored, REPEAT_WINDOW)
+                    runs[phase].append(asyncio.run(pipeline(
+                        intakes, pg.conninfo(f"bench_{phase}_triage"), args.referrals,
+                        args.concurrency, first=round_ * args.referrals)))
+                    print(f"round {round_ + 1} {phase}: "
+                          f"{runs[phase][-1]['referrals_per_second']:.1f} referrals/s "
+                          f"(raw Kafka {raw_rounds[-1]['events_per_second']:,.0f} events/s)",
+                          flush=True)
+                    if phase == "empty" and round_ == 0 and args.seconds:
+                        result["open_loop"] = asyncio.run(
+                            open_loop(intakes, args.rate, args.seconds, first=10_000_000))
 
-    raw = result["raw_kafka"]
+    # Each figure is the median of its rounds, and each ratio the ratio of two medians: the
+    # rounds alternate (raw Kafka, empty, stored, raw Kafka, ...), so a drift in the shared
+    # machine's speed over minutes weighs on both sides of a ratio alike.
+    result["raw_kafka"] = {
+        "events_per_second": statistics.median(r["events_per_second"] for r in raw_rounds),
+        "rounds": raw_rounds}
+    for phase, stored in phases:
+        result["pipeline" if phase == "empty" else "pipeline_stored"] = {
+            "referrals_per_second": statistics.median(
+                r["referrals_per_second"] for r in runs[phase]),
+            "stored_contacts": stored, "referrals": args.referrals,
+            "concurrency": args.concurrency, "rounds": runs[phase]}
     system = result["pipeline"]
     result["ratio_referrals_to_raw_events"] = (
-        system["referrals_per_second"] / raw["events_per_second"])
+        system["referrals_per_second"] / result["raw_kafka"]["events_per_second"])
     result["ratio_referrals_to_raw_postgres_inserts"] = (
         system["referrals_per_second"] / result["raw_postgres"]["inserts_per_second"])
     if "pipeline_stored" in result:

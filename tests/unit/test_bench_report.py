@@ -64,3 +64,16 @@ def test_a_figure_not_measured_says_so() -> None:
     assert "not measured" in text
     assert "PostgreSQL durability: not checked" in text
     assert "replicas" not in text
+
+
+def test_the_rounds_behind_each_median_are_shown() -> None:
+    text = markdown({**RESULT, "rounds": 2,
+                     "raw_kafka": {"events_per_second": 9000.0, "rounds": [
+                         {"events_per_second": 8000.0}, {"events_per_second": 10000.0}]},
+                     "pipeline": {"referrals_per_second": 150.0, "rounds": [
+                         {"referrals_per_second": 140.0}, {"referrals_per_second": 160.0}]}})
+    assert "median of 2 rounds" in text
+    assert "- raw aiokafka events/s: 8,000 / 10,000" in text
+    assert "- empty referrals/s: 140 / 160" in text
+    assert "stored referrals/s:" not in text  # no rounds given for it
+    assert "rounds" not in markdown(RESULT)
