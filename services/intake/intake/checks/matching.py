@@ -531,15 +531,19 @@ class _GivenName:
         if not (self.single_word and " " not in other):  # one may hold the other's words
             return _compare_names(self.name, other, given_name=True).agreement \
                 == _Agreement.DIFFERENT
-        if other == self.compact or not self.groups.isdisjoint(
-                _VARIANT_GROUPS.get(other, _NO_GROUP)):
+        compact = self.compact
+        if other == compact or (self.groups and not self.groups.isdisjoint(
+                _VARIANT_GROUPS.get(other, _NO_GROUP))):
             return False
         # Two different single words, not known variants: alike only as a near-identical
         # spelling or a sound-alike, and even then not if they are distinct forms of one name.
-        if not (_is_typo(self.compact, other) or _sounds_like(self.sound, other)):
+        # The typo's similarity is tried first here: most strangers fail it, and then
+        # _is_typo need not be called.
+        if not ((jellyfish.jaro_winkler_similarity(compact, other) >= TYPO_SIMILARITY
+                 and _is_typo(compact, other)) or _sounds_like(self.sound, other)):
             return True
-        return (_in_one_group(_DISTINCT_PAIRS, self.compact, other)
-                or _is_gendered_form(self.compact, other))
+        return (_in_one_group(_DISTINCT_PAIRS, compact, other)
+                or _is_gendered_form(compact, other))
 
 
 def _given_names_differ(a: str, b: str) -> bool:
@@ -646,12 +650,13 @@ def find_repeats(
         return []
     assert wanted.first_name is not None
     first = _GivenName(wanted.first_name)
+    born = wanted.date_of_birth
     found: list[tuple[ContactId, datetime, MatchResult]] = []
     for contact_id, received_at, child in recent:
         received = received_at if received_at.tzinfo is UTC else to_utc(received_at)
         if not since <= received <= now:
             continue
-        if _compare_dates(wanted.date_of_birth, child.date_of_birth)[2]:
+        if child.date_of_birth != born and _compare_dates(born, child.date_of_birth)[2]:
             continue  # dates of birth that differ veto a match: _score would give 0
         other = child if stored else normalise(child)
         if _names_veto_both_ways(first, other):
