@@ -41,7 +41,12 @@ def make_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=10,
         # An unreachable server fails fast (a 503 the client can retry), never hangs a request.
-        connect_args={"connect_timeout": 10},
+        # Sessions in UTC: psycopg then reads every timestamp with the ``datetime.UTC`` zone
+        # itself, so ``UtcDateTime`` has nothing to convert (issue 17: at 1,000,000 stored
+        # contacts the repeat lookup converted some 190 a referral from the server's zone).
+        # No SQL of ours depends on the session's zone: instants are stored and compared as
+        # timestamptz, and calendar days are worked out in Python (mashcore.workingtime).
+        connect_args={"connect_timeout": 10, "options": "-c TimeZone=UTC"},
         pool_timeout=10,
         # Connections older than this are replaced at check-out (server or proxy idle limits).
         pool_recycle=POOL_RECYCLE_SECONDS,
