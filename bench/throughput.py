@@ -110,8 +110,8 @@ async def open_loop(intakes: Sequence[ServiceProcess], rate: float, seconds: flo
             try:
                 response = await clients[i % len(clients)].post(
                     "/v1/contacts", json=synthetic_referral(n),
-                                             headers={"Authorization": f"Bearer {referrer}",
-                                                      "Idempotency-Key": f"bench-open-{n}"})
+                    headers={"Authorization": f"Bearer {referrer}",
+                             "Idempotency-Key": f"bench-open-{n}"})
             except httpx.TransportError:
                 errors += 1
                 return
