@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Literal
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from intake.checks.matching import PROBABLE_MATCH_THRESHOLD, ChildKey, MatchResult, match_score
 from intake.domain import local_today
@@ -78,6 +80,33 @@ def _key(case: OpenCase) -> ChildKey:
                     date_of_birth=case.date_of_birth, postcode=case.postcode)
 
 
+_Closed = Literal["none", "all", "since"]
+"""Which closed cases a lookup takes: none, all, or those whose involvement ended since."""
+
+
+@cache
+def _matching_query(by_partnership: bool, by_birth: bool,
+                    closed: _Closed) -> SelectOfScalar[OpenCase]:
+    """The lookup's statement of this shape, its values bound at execution (``partnership``,
+    ``dates``, ``since``). Built once per shape (issue 17: building it and working out its
+    cache key again for every referral was most of the lookup's CPU when no case matched)."""
+    query = select(OpenCase)
+    if by_partnership:
+        query = query.where(OpenCase.partnership == bindparam("partnership"))
+    if by_birth:
+        query = query.where(or_(col(OpenCase.date_of_birth).is_(None),
+                                col(OpenCase.date_of_birth).in_(
+                                    bindparam("dates", expanding=True))))
+    if closed == "none":
+        query = query.where(col(OpenCase.status) == OPEN)
+    elif closed == "since":
+        query = query.where(or_(
+            col(OpenCase.status) == OPEN,
+            col(OpenCase.last_involvement_ended_on) >= bindparam("since"),
+        ))
+    return query
+
+
 def matching_cases(
     session: Session,
     child: ChildKey,
@@ -100,22 +129,14 @@ def matching_cases(
     """
     if not child.is_identified:
         return []
-    query = select(OpenCase)
-    if partnership is not None:
-        query = query.where(OpenCase.partnership == partnership)
-    if child.date_of_birth is not None:
-        dates = {child.date_of_birth, _transposed(child.date_of_birth)} - {None}
-        query = query.where(or_(col(OpenCase.date_of_birth).is_(None),
-                                col(OpenCase.date_of_birth).in_(dates)))
-    if not include_closed:
-        query = query.where(col(OpenCase.status) == OPEN)
-    elif closed_involvement_since is not None:
-        query = query.where(or_(
-            col(OpenCase.status) == OPEN,
-            col(OpenCase.last_involvement_ended_on) >= closed_involvement_since,
-        ))
+    born = child.date_of_birth
+    dates = [] if born is None else sorted({born, _transposed(born) or born})
+    closed: _Closed = ("none" if not include_closed
+                       else "since" if closed_involvement_since is not None else "all")
+    query = _matching_query(partnership is not None, bool(dates), closed)
+    params = {"partnership": partnership, "dates": dates, "since": closed_involvement_since}
     found = []
-    for case in session.exec(query):
+    for case in session.exec(query, params=params):
         result = match_score(child, _key(case))
         if result.score >= threshold:
             found.append((case, result))
