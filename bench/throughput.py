@@ -268,8 +268,9 @@ def main() -> None:
             for service in ("intake", "triage"):
                 pg.create_database(f"bench_{phase}_{service}")
         # The broker's JVM doubles its throughput once warm (the first of three rounds, cold:
-        # 9,676 and 10,653 events/s; the next: 13,878-26,208): one raw run first, not counted,
-        # so that neither the raw figure nor the first round's pipeline is measured cold.
+        # 9,676 and 10,653 events/s; the next: 13,878-26,208): one raw run first, not counted.
+        # It may take two (warm-up 6,791, first round 9,173, then 16,968-19,455): the median
+        # of the rounds absorbs a first round still cool.
         warm_up = asyncio.run(raw_kafka(broker.bootstrap_servers, args.raw_events, payload_size))
         result["raw_kafka_warm_up"] = warm_up
         print(f"warm-up: raw Kafka {warm_up['events_per_second']:,.0f} events/s (not counted)",
