@@ -79,6 +79,7 @@ async def test_polled_batches_apply_once_in_case_order_with_the_poison_dead_lett
 
     monkeypatch.setattr(consumer, "handle_batch", first_call_fails)
     good = [(e.subject, e.id) for e in events if e.data["concern"]["summary"] == "ok"]
+
     async def all_applied() -> bool:
         return len(effects(engine)) >= len(good)
 
@@ -134,6 +135,7 @@ async def test_a_poll_is_one_batch_across_partitions_and_a_failed_batch_rewinds_
         await real_handle_batch(messages)
 
     monkeypatch.setattr(consumer, "handle_batch", second_call_fails)
+
     async def all_applied() -> bool:
         return len(effects(engine)) >= len(events)
 

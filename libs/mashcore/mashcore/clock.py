@@ -23,6 +23,8 @@ class Clock(Protocol):
 
 def to_utc(value: datetime) -> datetime:
     """Return the same instant in UTC, rejecting naive datetimes with ValueError."""
+    if value.tzinfo is UTC:
+        return value  # already (hot: the repeat lookup's ~190 stored children a referral)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no timezone; pass an aware one")
     return value.astimezone(UTC)

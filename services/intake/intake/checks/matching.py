@@ -104,7 +104,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import TypeVar
 
@@ -653,7 +653,7 @@ def find_repeats(
     born = wanted.date_of_birth
     found: list[tuple[ContactId, datetime, MatchResult]] = []
     for contact_id, received_at, child in recent:
-        received = received_at if received_at.tzinfo is UTC else to_utc(received_at)
+        received = to_utc(received_at)
         if not since <= received <= now:
             continue
         if child.date_of_birth != born and _compare_dates(born, child.date_of_birth)[2]:

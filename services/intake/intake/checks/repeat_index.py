@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import Executable, Index, Table, Text, bindparam, union_all, update
 from sqlalchemy import select as sa_select
@@ -97,13 +98,18 @@ def move_received_at(session: Session, contact_id: str, received_at: datetime) -
                     .values(received_at=received_at))
 
 
+@cache
 def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
     """The lookup's statement for keys of these kinds, its values bound at execution
-    (``dates``, ``postcodes``, ``since``, ``exclude_id``). One statement: a UNION ALL of a
-    range scan per key, not an OR (which PostgreSQL answers with a bitmap scan of the table,
-    not from the indexes). ALL: a child sharing both keys with a referral comes back twice
-    and is scored twice alike (``link_repeats`` makes one link per contact); removing
-    duplicates would sort every candidate in the server for a case that is rare."""
+    (``dates``, ``postcodes``, ``since``, ``exclude_id``). Built once per shape: SQLAlchemy
+    works out a statement's cache key once per statement object (a fresh statement each
+    lookup was a few percent of intake's time at 1,000,000 stored contacts, issue 17).
+
+    One statement: a UNION ALL of a range scan per key, not an OR (which PostgreSQL answers
+    with a bitmap scan of the table, not from the indexes). ALL: a child sharing both keys
+    with a referral comes back twice and is scored twice alike (``link_repeats`` makes one
+    link per contact); removing duplicates would sort every candidate in the server for a
+    case that is rare."""
     table: Table = ContactMatchKey.__table__  # type: ignore[attr-defined]
     c = table.c  # what the index-only scans carry (_CARRIED), in the order unpacked below
     shown = [c.contact_id, c.first_name, c.last_name, c.date_of_birth, c.postcode,
@@ -116,13 +122,6 @@ def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
     return scans[0] if len(scans) == 1 else union_all(*scans)
 
 
-# Built once: SQLAlchemy keys its compiled-statement cache by a statement's structure, which
-# it works out once per statement object (a fresh one each lookup was a few percent of
-# intake's time at 1,000,000 stored contacts, issue 17).
-_CANDIDATES = {(by_date, by_postcode): _candidates_query(by_date, by_postcode)
-               for by_date, by_postcode in ((True, False), (False, True), (True, True))}
-
-
 def candidate_children(session: Session, children: Sequence[ChildKey], *, since: datetime,
                        exclude_id: str) -> list[StoredChild]:
     """Children of contacts received since ``since`` (other than ``exclude_id``) that could
@@ -133,7 +132,7 @@ def candidate_children(session: Session, children: Sequence[ChildKey], *, since:
     postcodes = sorted({postcode for _, postcode in keys if postcode is not None})
     if not keys:
         return []
-    query = _CANDIDATES[bool(dates), bool(postcodes)]
+    query = _candidates_query(bool(dates), bool(postcodes))
     rows = session.execute(query, {
         "dates": dates, "postcodes": postcodes, "since": since, "exclude_id": exclude_id})
     # Fetched at once and unpacked by position: at 1,000,000 stored contacts some 190 rows
