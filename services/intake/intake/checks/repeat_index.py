@@ -39,6 +39,7 @@ from intake.checks.matching import (
     stored_key,
 )
 from mashcore.db import utc_column
+from mashcore.staged import stage
 
 __all__ = ["ContactMatchKey", "StoredChild", "candidate_children", "move_received_at",
            "record_keys"]
@@ -77,17 +78,27 @@ class ContactMatchKey(SQLModel, table=True):
     """A copy of ``contact.received_at``, moved with it (``move_received_at``)."""
 
 
+_TABLE: Table = ContactMatchKey.__table__  # type: ignore[attr-defined]
+
+
 def record_keys(session: Session, contact_id: str, received_at: datetime,
                 children: Sequence[ChildKey]) -> None:
-    """Index a new contact's children (in the unit of work that stores the contact)."""
+    """Index a new contact's children, in the unit of work that stores the contact: staged,
+    written when it commits (``mashcore.staged``; the contact's row, which they refer to, is
+    flushed before that). Nothing reads them in that transaction (a contact's own lookup
+    leaves out its own rows); as ORM objects they cost a flush of their own, the lookup's
+    autoflush (issue 17: about 0.2 ms of intake's CPU per referral)."""
+    rows = []
     for index, child in enumerate(children):
         key = stored_key(child)
         if key is not None:
             assert key.first_name is not None and key.last_name is not None
-            session.add(ContactMatchKey(
-                contact_id=contact_id, child_index=index, date_of_birth=key.date_of_birth,
-                postcode=key.postcode, first_name=key.first_name, last_name=key.last_name,
-                received_at=received_at))
+            rows.append({
+                "contact_id": contact_id, "child_index": index,
+                "date_of_birth": key.date_of_birth, "postcode": key.postcode,
+                "first_name": key.first_name, "last_name": key.last_name,
+                "received_at": received_at})
+    stage(session, _TABLE, rows)
 
 
 def move_received_at(session: Session, contact_id: str, received_at: datetime) -> None:
@@ -110,8 +121,7 @@ def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
     with a referral comes back twice and is scored twice alike (``link_repeats`` makes one
     link per contact); removing duplicates would sort every candidate in the server for a
     case that is rare."""
-    table: Table = ContactMatchKey.__table__  # type: ignore[attr-defined]
-    c = table.c  # what the index-only scans carry (_CARRIED), in the order unpacked below
+    c = _TABLE.c  # what the index-only scans carry (_CARRIED), in the order unpacked below
     shown = [c.contact_id, c.first_name, c.last_name, c.date_of_birth, c.postcode,
              c.received_at]
     keys = ([c.date_of_birth.in_(bindparam("dates", expanding=True))] if by_date else []) \
