@@ -123,7 +123,29 @@ def markdown(result: Mapping[str, Any]) -> str:
                   "medians. The rounds:", ""]
         lines += [f"- {name}: " + " / ".join(_number(v) for v in values)
                   for name, values in rounds if values]
+    lines += cpu_lines(result)
     return "\n".join(lines) + "\n"
+
+
+def cpu_lines(result: Mapping[str, Any]) -> list[str]:
+    """Where the closed loop's CPU went: milliseconds per referral by process (medians of the
+    rounds), with the cores that kept busy at the measured rate."""
+    lines: list[str] = []
+    for name, part in (("empty", "pipeline"), ("stored", "pipeline_stored")):
+        run = result.get(part) or {}
+        spent = run.get("cpu_ms_per_referral")
+        if not spent:
+            continue
+        if not lines:
+            lines += ["", "CPU per referral in the closed loop, ms (median of the rounds; "
+                      "from /proc, each group with its live and exited child processes):", ""]
+        groups = [f"{group} {ms:.2f}" for group, ms in spent.items() if group != "total"]
+        rate = run.get("referrals_per_second")
+        busy = (f"; {spent['total'] * rate / 1000:.2f} cores busy at {_number(rate)}/s"
+                if rate and "total" in spent else "")
+        lines.append(f"- {name}: " + ", ".join(groups)
+                     + f"; total {spent.get('total', 0):.2f}{busy}")
+    return lines
 
 
 def write_chart(result: Mapping[str, Any], path: Path) -> None:

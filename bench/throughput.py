@@ -27,7 +27,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import httpx
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench import cpu
 from bench.durable import (
     bulk_load_contacts,
     make_durable,
@@ -55,6 +56,7 @@ from triage.service import SERVICE as TRIAGE
 
 RESULTS = Path(__file__).parent / "results"
 REPEAT_WINDOW = timedelta(days=30)  # intake's default repeat window (settings)
+CLIENT = "bench client"  # the bench's own CPU (its POSTs and its polls of triage's count)
 
 
 def service_topics() -> list[str]:
@@ -164,7 +166,8 @@ async def raw_kafka(bootstrap: str, events: int, payload_size: int) -> dict[str,
 
 
 async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, referrals: int,
-                   concurrency: int, first: int = 0) -> dict[str, float]:
+                   concurrency: int, first: int = 0,
+                   cpu_groups: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """POST referrals with `concurrency` clients; time until triage holds all of them.
 
     The clients are spread over intake's replicas in turn (client k posts to replica
@@ -173,7 +176,10 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
     "Holds" is read where it is true: the cases triage has committed, counted in its own
     database. Asking triage's work queue instead (as the bench did before) made triage list
     and audit up to 1,000 cases every 50 ms while it was still draining the last referrals:
-    the observer's load, not the pipeline's."""
+    the observer's load, not the pipeline's.
+
+    With ``cpu_groups`` (process ids by name), also the milliseconds of CPU per referral each
+    group and the bench client spent over the same span (``bench.cpu``)."""
     referrer = issue_dev_token(DEFAULT_DEV_KEY, subject="bench", role=Role.REFERRER,
                                agency="health")
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -198,6 +204,8 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
         triage = await stack.enter_async_context(
             await psycopg.AsyncConnection.connect(triage_conninfo, autocommit=True))
         expected = await triage_cases(triage) + referrals  # earlier rounds' cases too
+        measure_cpu = cpu_groups is not None and cpu.available()
+        cpu_before = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
         started = time.perf_counter()
         await asyncio.gather(*(worker(clients[k % len(clients)])
                                for k in range(concurrency)))
@@ -208,13 +216,24 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
                 raise TimeoutError("triage did not receive every referral within 300 s")
             await asyncio.sleep(0.05)
         finished = time.perf_counter()
+        cpu_after = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
     return {
         "referrals": referrals,
         "concurrency": concurrency,
         "post_seconds": posted - started,
         "total_seconds": finished - started,
         "referrals_per_second": referrals / (finished - started),
+        "cpu_ms_per_referral": cpu.per_item_ms(cpu_before, cpu_after, referrals)
+        if measure_cpu else None,
     }
+
+
+def median_cpu(rounds: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
+    """Each process group's median CPU per referral over the rounds (None: not measured)."""
+    measured = [r["cpu_ms_per_referral"] for r in rounds if r.get("cpu_ms_per_referral")]
+    if not measured:
+        return None
+    return {name: statistics.median(m[name] for m in measured) for name in measured[0]}
 
 
 async def triage_cases(triage: psycopg.AsyncConnection[Any]) -> int:
@@ -293,14 +312,18 @@ def main() -> None:
                         "intake", free_port(), env,
                         work / f"intake-{phase}-{replica}.log"))
                         for replica in range(args.intake_replicas)]
-                    services.enter_context(ServiceProcess("triage", free_port(), env,
-                                                          work / f"triage-{phase}.log"))
+                    triage = services.enter_context(ServiceProcess(
+                        "triage", free_port(), env, work / f"triage-{phase}.log"))
                     if stored and round_ == 0:
                         result["bulk_load_seconds"] = bulk_load_contacts(
                             pg, f"bench_{phase}_intake", stored, REPEAT_WINDOW)
+                    groups = {"intake": [i.pid for i in intakes if i.pid],
+                              "triage": [triage.pid] if triage.pid else [],
+                              "PostgreSQL": [pg.pid] if pg.pid else [],
+                              "Kafka": [broker.pid] if broker.pid else []}
                     runs[phase].append(asyncio.run(pipeline(
                         intakes, pg.conninfo(f"bench_{phase}_triage"), args.referrals,
-                        args.concurrency, first=round_ * args.referrals)))
+                        args.concurrency, first=round_ * args.referrals, cpu_groups=groups)))
                     print(f"round {round_ + 1} {phase}: "
                           f"{runs[phase][-1]['referrals_per_second']:.1f} referrals/s "
                           f"(raw Kafka {raw_rounds[-1]['events_per_second']:,.0f} events/s)",
@@ -320,7 +343,8 @@ def main() -> None:
             "referrals_per_second": statistics.median(
                 r["referrals_per_second"] for r in runs[phase]),
             "stored_contacts": stored, "referrals": args.referrals,
-            "concurrency": args.concurrency, "rounds": runs[phase]}
+            "concurrency": args.concurrency, "rounds": runs[phase],
+            "cpu_ms_per_referral": median_cpu(runs[phase])}
     system = result["pipeline"]
     result["ratio_referrals_to_raw_events"] = (
         system["referrals_per_second"] / result["raw_kafka"]["events_per_second"])

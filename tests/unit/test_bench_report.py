@@ -77,3 +77,14 @@ def test_the_rounds_behind_each_median_are_shown() -> None:
     assert "- empty referrals/s: 140 / 160" in text
     assert "stored referrals/s:" not in text  # no rounds given for it
     assert "rounds" not in markdown(RESULT)
+
+
+def test_the_cpu_per_referral_is_shown_by_process_with_the_cores_it_kept_busy() -> None:
+    spent = {"intake": 6.0, "triage": 1.5, "PostgreSQL": 2.0, "Kafka": 1.0,
+             "bench client": 0.5, "total": 11.0}
+    text = markdown({**RESULT, "pipeline": {"referrals_per_second": 160.0,
+                                            "cpu_ms_per_referral": spent}})
+    assert ("- empty: intake 6.00, triage 1.50, PostgreSQL 2.00, Kafka 1.00, bench client "
+            "0.50; total 11.00; 1.76 cores busy at 160/s") in text
+    assert "- stored:" not in text  # not measured for it
+    assert "CPU per referral" not in markdown(RESULT)

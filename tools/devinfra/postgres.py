@@ -106,6 +106,14 @@ class PostgresServer:
         return self.runtime_dir / "data"
 
     @property
+    def pid(self) -> int | None:
+        """Return the postmaster's process id while the cluster runs (from postmaster.pid)."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    @property
     def socket_dir(self) -> Path:
         """Return the directory holding the server's unix socket."""
         return self.runtime_dir / "sock"
