@@ -173,6 +173,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def versioned(version: Column[int]) -> dict[str, Any]:
+    """Mapper arguments of a row guarded by a version counter (optimistic locking): the ORM
+    sets ``version`` itself (1, then +1 on each UPDATE, which checks the old value).
+
+    ``eager_defaults`` off: nothing is fetched back after an INSERT. The column's server
+    default ("1", for rows that predate it) is the only one these rows have, and the ORM
+    writes the value itself, yet with "auto" it judged the default missing and sent each
+    flush's rows as one multi-row INSERT asking RETURNING: a statement past psycopg's
+    50 parameters, parsed afresh every time (issue 17: in triage, 0.66 -> 0.39 ms of CPU per
+    case opened). Now the rows go as an executemany of one short, cached statement."""
+    return {"version_id_col": version, "eager_defaults": False}
+
+
 def utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
     """A UTC timestamp column for SQLModel ``sa_column=``."""
     return Column(UtcDateTime(), nullable=nullable, index=index)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from mashcore.db import utc_column
+from mashcore.db import utc_column, versioned
 
 _EPISODE_VERSION = Column("version", Integer, nullable=False, server_default="1")
 _REQUEST_VERSION = Column("version", Integer, nullable=False, server_default="1")
@@ -51,7 +51,7 @@ class Episode(SQLModel, table=True):
     """One case's MASH enquiries, from the threshold decision to the manager's outcome."""
 
     __tablename__ = "enquiry_episode"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _EPISODE_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_EPISODE_VERSION)
 
     version: int | None = Field(default=None, sa_column=_EPISODE_VERSION)
     id: str = Field(primary_key=True, max_length=36)
@@ -77,7 +77,7 @@ class InformationRequest(SQLModel, table=True):
     """One question to one partner agency's navigators, and their answer."""
 
     __tablename__ = "information_request"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _REQUEST_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_REQUEST_VERSION)
 
     version: int | None = Field(default=None, sa_column=_REQUEST_VERSION)
     id: str = Field(primary_key=True, max_length=36)

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from mashcore.counters import count_inserts
-from mashcore.db import utc_column
+from mashcore.db import utc_column, versioned
 from sla_timekeeper.clocks import OPEN
 
 # The open clocks, however many have ended (one open instance each; the dashboard's and
@@ -39,7 +39,7 @@ class ClockRow(SQLModel, table=True):
         Index(*ENDED_INDEX), Index(*OPEN_INDEX, postgresql_where=OPEN_ONLY,
                                    sqlite_where=OPEN_ONLY),
     )
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_VERSION)
 
     version: int | None = Field(default=None, sa_column=_VERSION)
     clock_id: str = Field(primary_key=True, max_length=36)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from mashcore.db import utc_column
+from mashcore.db import utc_column, versioned
 
 # Optimistic concurrency: of two people changing one discussion or enquiry at the same
 # moment exactly one succeeds; the loser's StaleDataError is answered 409.
@@ -51,7 +51,7 @@ class Discussion(SQLModel, table=True):
     """One strategy discussion or meeting; its id is the meeting_id of its events."""
 
     __tablename__ = "strategy_discussion"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _DISCUSSION_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_DISCUSSION_VERSION)
 
     version: int | None = Field(default=None, sa_column=_DISCUSSION_VERSION)
     id: str = Field(primary_key=True, max_length=36)
@@ -105,7 +105,7 @@ class S47Enquiry(SQLModel, table=True):
     """One child's section 47 enquiry, started at the discussion that decided it."""
 
     __tablename__ = "strategy_s47_enquiry"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _S47_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_S47_VERSION)
 
     version: int | None = Field(default=None, sa_column=_S47_VERSION)
     id: str = Field(primary_key=True, max_length=36)
@@ -137,7 +137,7 @@ class Escalation(SQLModel, table=True):
     be escalated by whoever raised it to the next stage (DOMAIN.md §7, §8)."""
 
     __tablename__ = "strategy_escalation"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _ESCALATION_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_ESCALATION_VERSION)
 
     version: int | None = Field(default=None, sa_column=_ESCALATION_VERSION)
     id: str = Field(primary_key=True, max_length=36)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from mashcore.db import utc_column
+from mashcore.db import utc_column, versioned
 
 # Optimistic concurrency: every UPDATE checks and bumps it, so of two people acting on one
 # case at the same moment exactly one succeeds, on SQLite (where SELECT ... FOR UPDATE does
@@ -32,7 +32,7 @@ class TriageCase(SQLModel, table=True):
     """
 
     __tablename__ = "triage_case"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_VERSION)
 
     version: int | None = Field(default=None, sa_column=_VERSION)
     case_reference: str = Field(primary_key=True, max_length=32)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Date, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from mashcore.db import utc_column
+from mashcore.db import utc_column, versioned
 
 _CONFERENCE_VERSION = Column("version", Integer, nullable=False, server_default="1")
 _PLAN_VERSION = Column("version", Integer, nullable=False, server_default="1")
@@ -25,7 +25,7 @@ class Conference(SQLModel, table=True):
     """One child protection conference; its id is the meeting_id of its events."""
 
     __tablename__ = "strategy_conference"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _CONFERENCE_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_CONFERENCE_VERSION)
 
     version: int | None = Field(default=None, sa_column=_CONFERENCE_VERSION)
     id: str = Field(primary_key=True, max_length=36)
@@ -80,7 +80,7 @@ class ChildProtectionPlan(SQLModel, table=True):
     """One child's child protection plan, made at an ICPC; its id is the plan_id."""
 
     __tablename__ = "strategy_cp_plan"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _PLAN_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_PLAN_VERSION)
 
     version: int | None = Field(default=None, sa_column=_PLAN_VERSION)
     id: str = Field(primary_key=True, max_length=36)
@@ -131,7 +131,7 @@ class CoreGroupMeeting(SQLModel, table=True):
     days."""
 
     __tablename__ = "strategy_core_group"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _CORE_GROUP_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_CORE_GROUP_VERSION)
 
     version: int | None = Field(default=None, sa_column=_CORE_GROUP_VERSION)
     id: str = Field(primary_key=True, max_length=36)
@@ -169,7 +169,7 @@ class ReviewConference(SQLModel, table=True):
     3 months of the ICPC, then at intervals of not more than 6 months."""
 
     __tablename__ = "strategy_review_conference"
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": _REVIEW_VERSION}
+    __mapper_args__: ClassVar[dict[str, Any]] = versioned(_REVIEW_VERSION)
 
     version: int | None = Field(default=None, sa_column=_REVIEW_VERSION)
     id: str = Field(primary_key=True, max_length=36)
