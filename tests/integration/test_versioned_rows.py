@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from mashcore.db import make_engine
 from triage.models import TriageCase
@@ -53,8 +53,7 @@ def test_a_flush_of_versioned_rows_is_one_cached_insert_run_with_no_returning(
     assert len(parameters[0]) <= 50
 
     with Session(engine) as session:
-        assert [c.version for c in session.query(TriageCase).order_by(
-            TriageCase.case_reference)] == [1] * 6  # type: ignore[arg-type]
+        assert list(session.exec(select(TriageCase.version))) == [1] * 6
     engine.dispose()
 
 
