@@ -38,6 +38,7 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.messages import Message
 from mashcore.migrations import upgrade_to_head
+from tests.contract.pact_support import provider_verifier
 from tests.support import service_context
 
 PACTS = Path(__file__).resolve().parents[2] / "contracts" / "pacts"
@@ -188,7 +189,7 @@ def builder_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def verifier(intake_app: Intake) -> Verifier:
     """The Pact verifier for intake over the committed pacts, served by intake itself."""
     v = (
-        Verifier("intake")
+        provider_verifier("intake")
         .message_handler(intake_app.message)
         .state_handler(intake_app.given)
         .set_error_on_empty_pact()

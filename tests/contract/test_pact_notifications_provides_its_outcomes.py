@@ -31,6 +31,7 @@ from mashcore.migrations import upgrade_to_head
 from notifications import sender
 from notifications.models import PENDING, Notification
 from notifications.service import SERVICE as NOTIFICATIONS
+from tests.contract.pact_support import provider_verifier
 from tests.support import service_context
 
 PACT = (Path(__file__).resolve().parents[2] / "contracts" / "pacts"
@@ -97,7 +98,7 @@ def notifications_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def verifier(app: Notifications) -> Verifier:
-    return (Verifier("notifications").message_handler(app.message).state_handler(app.given)
+    return (provider_verifier("notifications").message_handler(app.message).state_handler(app.given)
             .set_error_on_empty_pact().add_source(PACT))
 
 

@@ -35,6 +35,7 @@ from mashcore.envelope import Event
 from mashcore.messages import Message
 from mashcore.migrations import upgrade_to_head
 from mashcore.service import ServiceContext
+from tests.contract.pact_support import provider_verifier
 from tests.support import contact_received_event, service_context
 from triage import workflow
 from triage.handlers import event_handlers as triage_handlers
@@ -139,7 +140,7 @@ def enquiries_app(tmp_path: Path) -> Iterator[Provider]:
 
 
 def verifier(app: Provider) -> Verifier:
-    return (Verifier(app.name).message_handler(app.message).state_handler(app.given)
+    return (provider_verifier(app.name).message_handler(app.message).state_handler(app.given)
             .set_error_on_empty_pact().add_source(PACTS / f"strategy-{app.name}.json"))
 
 

@@ -40,6 +40,7 @@ from mashcore.service import ServiceContext
 from strategy.conferences import core_groups, events, icpc, reviews, rules
 from strategy.conferences.models import Conference
 from strategy.service import SERVICE as STRATEGY
+from tests.contract.pact_support import provider_verifier
 from tests.support import service_context
 
 PACTS = Path(__file__).resolve().parents[2] / "contracts" / "pacts"
@@ -223,7 +224,7 @@ def strategy_app(tmp_path: Path) -> Iterator[Strategy]:
 
 
 def verifier(app: Strategy, consumer: str) -> Verifier:
-    return (Verifier("strategy").message_handler(app.message).state_handler(app.given)
+    return (provider_verifier("strategy").message_handler(app.message).state_handler(app.given)
             .set_error_on_empty_pact().add_source(PACTS / f"{consumer}-strategy.json"))
 
 

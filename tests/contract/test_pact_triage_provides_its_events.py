@@ -28,6 +28,7 @@ from mashcore.embedded_bus import EmbeddedBus
 from mashcore.envelope import Event
 from mashcore.messages import Message
 from mashcore.migrations import upgrade_to_head
+from tests.contract.pact_support import provider_verifier
 from tests.support import contact_received_event, service_context
 from triage import workflow
 from triage.handlers import event_handlers
@@ -97,7 +98,7 @@ def triage_app(tmp_path: Path) -> Iterator[Triage]:
 
 
 def verifier(app: Triage) -> Verifier:
-    return (Verifier("triage").message_handler(app.message).state_handler(app.given)
+    return (provider_verifier("triage").message_handler(app.message).state_handler(app.given)
             .set_error_on_empty_pact().add_source(PACT))
 
 
