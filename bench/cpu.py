@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 _PROC = Path("/proc")
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc's time unit
 
 
 def _stat(pid: int) -> tuple[int, float, float] | None:
@@ -28,9 +29,8 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
         return None
     # The command name (in parentheses) may hold spaces: the fields follow its last ")".
     fields = text.rpartition(")")[2].split()
-    tick = os.sysconf("SC_CLK_TCK")
     utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
-    return int(fields[1]), (utime + stime) / tick, (utime + stime + cutime + cstime) / tick
+    return int(fields[1]), (utime + stime) / _TICK, (utime + stime + cutime + cstime) / _TICK
 
 
 def _all_pids() -> Iterator[int]:

@@ -275,7 +275,7 @@ def main() -> None:
     }
     phases = [("empty", 0)] + ([("stored", args.stored)] if args.stored else [])
     raw_rounds: list[dict[str, float]] = []
-    runs: dict[str, list[dict[str, float]]] = {phase: [] for phase, _ in phases}
+    runs: dict[str, list[dict[str, Any]]] = {phase: [] for phase, _ in phases}
     with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
         result["postgres_durability"] = make_durable(pg)
         print("PostgreSQL durability: " + ", ".join(

@@ -89,11 +89,11 @@ def key(child: dict[str, Any]) -> ChildKey:
                     postcode=child.get("postcode"))
 
 
-def lookup(engine: Engine, child: dict[str, Any],
-           recent_involvement: timedelta | None) -> OpenCaseMatch | None:
+def lookup(engine: Engine, child: dict[str, Any], recent_involvement: timedelta | None,
+           partnership: str = "default") -> OpenCaseMatch | None:
     with Session(engine) as session:
         return find_open_case(session, key(child), now=NOW,
-                              recent_involvement=recent_involvement)
+                              recent_involvement=recent_involvement, partnership=partnership)
 
 
 def rows(engine: Engine, model: Any) -> list[Any]:
@@ -276,7 +276,7 @@ async def test_each_partnerships_index_is_its_own_and_reveals_nothing_of_another
     # Each partnership's audit entries name only its own index.
     assert not [a for a in rows(engine, AuditEntry) if a.outcome == "refused"]
     # A contact about coventry's child sent in medway finds no open case there.
-    assert lookup(engine, CHILD, recent_involvement=None) is not None
+    assert lookup(engine, CHILD, recent_involvement=None, partnership="coventry") is not None
     with Session(engine) as session:
         assert find_open_case(session, key(CHILD), now=NOW, recent_involvement=None,
                               partnership="medway") is None

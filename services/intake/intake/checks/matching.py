@@ -537,10 +537,7 @@ class _GivenName:
             return False
         # Two different single words, not known variants: alike only as a near-identical
         # spelling or a sound-alike, and even then not if they are distinct forms of one name.
-        # The typo's similarity is tried first here: most strangers fail it, and then
-        # _is_typo need not be called.
-        if not ((jellyfish.jaro_winkler_similarity(compact, other) >= TYPO_SIMILARITY
-                 and _is_typo(compact, other)) or _sounds_like(self.sound, other)):
+        if not (_is_typo(compact, other) or _sounds_like(self.sound, other)):
             return True
         return (_in_one_group(_DISTINCT_PAIRS, compact, other)
                 or _is_gendered_form(compact, other))

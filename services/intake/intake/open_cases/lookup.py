@@ -85,14 +85,12 @@ _Closed = Literal["none", "all", "since"]
 
 
 @cache
-def _matching_query(by_partnership: bool, by_birth: bool,
-                    closed: _Closed) -> SelectOfScalar[OpenCase]:
+def _matching_query(by_birth: bool, closed: _Closed) -> SelectOfScalar[OpenCase]:
     """The lookup's statement of this shape, its values bound at execution (``partnership``,
-    ``dates``, ``since``). Built once per shape (issue 17: building it and working out its
-    cache key again for every referral was most of the lookup's CPU when no case matched)."""
-    query = select(OpenCase)
-    if by_partnership:
-        query = query.where(OpenCase.partnership == bindparam("partnership"))
+    always in the WHERE clause; ``dates``, ``since``). Built once per shape (issue 17:
+    building it and working out its cache key again for every referral was most of the
+    lookup's CPU when no case matched)."""
+    query = select(OpenCase).where(OpenCase.partnership == bindparam("partnership"))
     if by_birth:
         query = query.where(or_(col(OpenCase.date_of_birth).is_(None),
                                 col(OpenCase.date_of_birth).in_(
@@ -111,17 +109,17 @@ def matching_cases(
     session: Session,
     child: ChildKey,
     *,
-    partnership: str | None = None,
+    partnership: str,
     include_closed: bool = True,
     closed_involvement_since: date | None = None,
     threshold: float = PROBABLE_MATCH_THRESHOLD,
 ) -> list[tuple[OpenCase, MatchResult]]:
     """Every indexed case probably about ``child``, best match first, then latest updated.
 
-    Only ``partnership``'s cases when given. Closed cases are included unless
-    ``include_closed`` is false; with ``closed_involvement_since``, only those whose last
-    involvement ended on or after that date. A child whose identity is unknown matches
-    nothing.
+    Only ``partnership``'s cases, always: one partnership's index never answers for
+    another's. Closed cases are included unless ``include_closed`` is false; with
+    ``closed_involvement_since``, only those whose last involvement ended on or after that
+    date. A child whose identity is unknown matches nothing.
 
     The database narrows the candidates by date of birth exactly as the matcher would veto
     them (a different date of birth that is not a day/month transposition never matches), so
@@ -133,7 +131,7 @@ def matching_cases(
     dates = [] if born is None else sorted({born, _transposed(born) or born})
     closed: _Closed = ("none" if not include_closed
                        else "since" if closed_involvement_since is not None else "all")
-    query = _matching_query(partnership is not None, bool(dates), closed)
+    query = _matching_query(bool(dates), closed)
     params = {"partnership": partnership, "dates": dates, "since": closed_involvement_since}
     found = []
     for case in session.exec(query, params=params):
@@ -150,7 +148,7 @@ def find_open_case(
     *,
     now: datetime,
     recent_involvement: timedelta | None,
-    partnership: str | None = None,
+    partnership: str,
 ) -> OpenCaseMatch | None:
     """The open case about ``child`` or, under the 12-week rule, the recently involved worker.
 
@@ -165,7 +163,7 @@ def find_open_case(
 
     ``recent_involvement`` is policy. ``None`` (the default for every partnership unless it
     adopts Medway's rule, [003]) turns rule 2 off; Medway's is ``MEDWAY_RECENT_INVOLVEMENT``
-    (12 weeks). ``partnership`` limits the search to that partnership's cases.
+    (12 weeks). Only ``partnership``'s cases are searched.
     """
     if recent_involvement is not None and recent_involvement <= timedelta(0):
         raise ValueError("the recent-involvement window must be positive (or None for off)")
