@@ -197,6 +197,47 @@ def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[Mapping[str, Any]]
     write_rows(uow.session.connection(), table, rows)
 
 
+# (table, column names, dialect name) -> the INSERT as the dialect compiles it and each
+# column's bind processor; None where the compiled form needs SQLAlchemy at execution
+# (positional parameters, escaped names, Python-side defaults): those go through it.
+_INSERTS: dict[tuple[Table, tuple[str, ...], str],
+               tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] | None] = {}
+
+
+def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """An INSERT of ``rows``, compiled once per table and columns and sent with
+    ``exec_driver_sql``: one execute for one row, an executemany for more. The statement and
+    the bound values are those ``connection.execute(table.insert(), rows)`` sends (bind casts,
+    column types' processing), without its per-call compiling, cache lookups and
+    parameter processing (issue 17: about 0.05 ms of CPU per call, four calls per referral
+    in intake). The engine's events still see it, and a driver error is still SQLAlchemy's
+    (an ``IntegrityError`` for a duplicate key)."""
+    names = tuple(rows[0])
+    key = (table, names, connection.dialect.name)
+    try:
+        compiled = _INSERTS[key]
+    except KeyError:
+        compiled = _INSERTS[key] = _compiled_insert(connection.dialect, table, names)
+    if compiled is None:
+        connection.execute(table.insert(), list(rows))
+        return
+    statement, processors = compiled
+    parameters = [{name: row[name] if process is None or row[name] is None
+                   else process(row[name]) for name, process in processors} for row in rows]
+    connection.exec_driver_sql(statement, parameters[0] if len(parameters) == 1 else parameters)
+
+
+def _compiled_insert(dialect: Dialect, table: Table, names: tuple[str, ...]
+                     ) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] | None:
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(names),
+                                      for_executemany=True)
+    if (compiled.positional or compiled.escaped_bind_names or compiled.insert_prefetch
+            or compiled.returning or set(compiled.binds) != set(names)):
+        return None
+    return compiled.string, tuple((name, table.c[name].type.bind_processor(dialect))
+                                  for name in names)
+
+
 def write_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
                copy_from: int = 1) -> None:
     """Rows (all with the same columns) written now, in their order, in one statement: on
@@ -208,7 +249,7 @@ def write_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str,
         return
     dialect = connection.dialect
     if len(rows) < copy_from or dialect.name != "postgresql" or dialect.driver != "psycopg":
-        connection.execute(table.insert(), list(rows))
+        _insert(connection, table, rows)
         return
     names = list(rows[0])
     processors = [table.c[name].type.bind_processor(dialect) for name in names]
