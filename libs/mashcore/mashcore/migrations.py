@@ -181,6 +181,29 @@ def create_retention_indexes() -> None:
     # Sent outbox rows are found by ix_outbox_unpublished (published_at, id).
 
 
+def create_pending_outbox_index() -> None:
+    """The relay's queue (issue 17): the unsent outbox rows, in id order, and only those.
+
+    The relay claims the first unsent rows in id order. Through ``ix_outbox_unpublished``
+    (published_at, id) PostgreSQL found them with a bitmap scan and a sort: every row sent
+    since the last vacuum still had its entry there, pointing at a dead row version, and a
+    bitmap scan visits each of them again (2.2 ms a claim under the bench, most of
+    PostgreSQL's time for the relay). A plain scan of this index marks such entries dead the
+    first time it meets them and stops after a batch, however long the backlog."""
+    from alembic import op
+
+    op.create_index("ix_outbox_pending", "outbox", ["id"],
+                    postgresql_where=sa.text("published_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL"))
+
+
+def drop_pending_outbox_index() -> None:
+    """Undo create_pending_outbox_index."""
+    from alembic import op
+
+    op.drop_index("ix_outbox_pending", "outbox")
+
+
 def drop_retention_indexes() -> None:
     """Undo create_retention_indexes."""
     from alembic import op

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Table, Text
+from sqlalchemy import Column, Index, LargeBinary, Table, Text, text
 from sqlmodel import Field, SQLModel
 
 from mashcore.db import UnitOfWork, utc_column
@@ -22,7 +22,13 @@ class OutboxRecord(SQLModel, table=True):
     """An event waiting to be published (published_at is null) or already published."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    __table_args__ = (
+        # Sent rows by age, for the retention purge.
+        Index("ix_outbox_unpublished", "published_at", "id"),
+        # The relay's queue: the unsent rows in id order (mashcore.relay).
+        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL"),
+              sqlite_where=text("published_at IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True, max_length=64)
