@@ -319,3 +319,24 @@ async def test_a_clean_batch_without_a_batch_handler_takes_one_savepoint_and_kee
     assert inbox_count(engine) == 4
     with Session(engine) as session:
         assert counters.read(session, EVENTS_HANDLED) == [((CONSUMER, CONTACT), 4)]
+
+
+async def test_batches_of_any_size_read_the_inbox_and_parking_with_the_same_statements(
+    engine: Engine, bus: EmbeddedBus, at_once: bool
+) -> None:
+    """An array parameter, not an IN list of one parameter per event or case: one statement
+    that psycopg prepares once and PostgreSQL plans once (issue 17). Duplicates are still
+    found by it."""
+    reads: list[set[str]] = []
+    for specs in (((A, "ok"), (B, "ok")),
+                  ((B, "ok"), (C, "ok"), (B, "ok"), (A, "ok"), (C, "ok"))):
+        _events, batch = messages(*specs)
+        with statements(engine) as seen:
+            await consumer_on(engine, bus, at_once).handle_batch(batch)
+        reads.append({s for s in seen if s.startswith("SELECT") and (
+            "FROM inbox" in s or "FROM parked_event" in s)})
+    assert reads[0] and reads[0] == reads[1], reads
+    assert all("= ANY (" in s for s in reads[0]), reads[0]
+    before = effects(engine)
+    await consumer_on(engine, bus, at_once).handle_batch(batch)  # redelivered
+    assert effects(engine) == before

@@ -81,11 +81,16 @@ def test_the_claim_walks_the_pending_index_in_id_order_and_stops_after_a_batch(
             plan)
 
 
-def test_the_lock_turns_bitmap_scans_off_for_its_own_transaction_only(
+def test_the_lock_turns_bitmap_scans_and_waiting_for_the_wal_off_for_its_own_transaction(
         engine: Engine) -> None:
+    def settings(connection: Connection) -> tuple[str, str]:
+        return (connection.execute(text("SHOW enable_bitmapscan")).scalar_one(),
+                connection.execute(text("SHOW synchronous_commit")).scalar_one())
+
     with engine.connect() as connection:
         with connection.begin():
+            before = settings(connection)
             connection.execute(LOCK_RELAY, {"id": RELAY_LOCK_ID})
-            assert connection.execute(text("SHOW enable_bitmapscan")).scalar_one() == "off"
+            assert settings(connection) == ("off", "off")
         with connection.begin():
-            assert connection.execute(text("SHOW enable_bitmapscan")).scalar_one() == "on"
+            assert settings(connection) == before

@@ -49,7 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from mashcore.counters import count_rows
-from mashcore.db import UnitOfWork, insert_rows, unit_of_work
+from mashcore.db import UnitOfWork, among, insert_rows, unit_of_work
 from mashcore.envelope import Event
 from mashcore.inbox import InboxRecord, already_processed, record_processed
 from mashcore.logging import bind_event_context, clear_event_context
@@ -135,7 +135,7 @@ def _waiting_ahead(consumer: EventConsumer, uow: UnitOfWork,
     rows = uow.session.exec(
         select(ParkedEvent.case_reference, ParkedEvent.waiting_for)
         .where(ParkedEvent.consumer == consumer.name,
-               col(ParkedEvent.case_reference).in_(cases))
+               among(col(ParkedEvent.case_reference), cases, uow.session.get_bind().dialect))
         .order_by(col(ParkedEvent.id))).all()
     for case_reference, waiting_for in rows:
         waiting.setdefault(case_reference, waiting_for)
@@ -148,7 +148,8 @@ def _with_parked(consumer: EventConsumer, cases: list[str]) -> list[str]:
         found = set(session.exec(
             select(ParkedEvent.case_reference).distinct()
             .where(col(ParkedEvent.consumer).in_(list(consumer.parking.consumers)),
-                   col(ParkedEvent.case_reference).in_(cases))).all())
+                   among(col(ParkedEvent.case_reference), cases,
+                         consumer.parking.engine.dialect))).all())
     return [case for case in cases if case in found]
 
 
@@ -181,7 +182,8 @@ def _apply_batch(consumer: EventConsumer,
         done = set(uow.session.exec(
             select(InboxRecord.event_id).where(
                 InboxRecord.consumer == consumer.name,
-                col(InboxRecord.event_id).in_([event.id for _m, event, _h in items]))).all())
+                among(col(InboxRecord.event_id), [event.id for _m, event, _h in items],
+                      uow.session.get_bind().dialect))).all())
         at_once = _apply_at_once(consumer, uow, items, waiting, done, now)
         if at_once is not None:
             uow.commit()

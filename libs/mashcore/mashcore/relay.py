@@ -8,13 +8,13 @@ from functools import cache
 from typing import Any
 
 import structlog
-from sqlalchemy import ARRAY, Select, Table, any_, bindparam, select, text
+from sqlalchemy import Select, Table, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from mashcore.bus import Bus
 from mashcore.clock import Clock
-from mashcore.db import is_postgres
+from mashcore.db import among, is_postgres
 from mashcore.lograte import Outage
 from mashcore.outbox import OutboxRecord, message_of
 from mashcore.tasks import WakeableLoop
@@ -32,8 +32,11 @@ _OUTBOX: Table = OutboxRecord.__table__  # type: ignore[attr-defined]
 # planner picks for the few rows it expects) visits every such entry's dead row version again
 # on every claim, then sorts (issue 17: 2.2 ms of PostgreSQL's time a claim under the bench).
 # The mark that follows in the transaction finds its rows by primary key as well without one.
+# Also for the transaction only, the marker's commit does not wait for its WAL flush
+# (``_mark_published``).
 LOCK_RELAY = text("SELECT pg_try_advisory_xact_lock(:id),"
-                  " set_config('enable_bitmapscan', 'off', true)")
+                  " set_config('enable_bitmapscan', 'off', true),"
+                  " set_config('synchronous_commit', 'off', true)")
 
 
 @cache
@@ -136,20 +139,14 @@ class OutboxRelay:
         """Mark the batch published: one statement, and on PostgreSQL without waiting for
         the marker's WAL flush.
 
-        Decision: the marker alone is committed asynchronously (SET LOCAL: this transaction
-        only, never the pooled connection's later ones). Losing it in a server crash only
-        means the batch is published again, which at-least-once delivery already allows and
+        Decision: the marker alone is committed asynchronously (set with the relay's lock,
+        ``LOCK_RELAY``, for this transaction only, never the pooled connection's later
+        ones). Losing it in a server crash only means the batch is published again, which
+        at-least-once delivery already allows and
         every consumer's inbox absorbs; the events themselves were made durable by the
         synchronous commit that wrote them. Profiling the bench showed the relay waking on
         nearly every intake commit, each batch then waiting for a flush of its own.
         """
-        ids = [row.id for row in rows]
-        column = _OUTBOX.c.id
-        if is_postgres(self._engine):
-            session.execute(text("SET LOCAL synchronous_commit TO off"))
-            # One array parameter, not an IN list of a parameter per row.
-            where = column == any_(bindparam("ids", ids, type_=ARRAY(column.type)))
-        else:
-            where = column.in_(ids)
+        where = among(_OUTBOX.c.id, [row.id for row in rows], self._engine.dialect)
         session.execute(_OUTBOX.update().where(where).values(published_at=self._clock.now()))
         session.commit()

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from mashcore import counters
 from mashcore.consumer import BatchHandler, EventHandler
 from mashcore.consumer_batch import BATCH_CASES
-from mashcore.db import UnitOfWork, insert_rows
+from mashcore.db import UnitOfWork, among, insert_rows
 from mashcore.envelope import Event
 from mashcore.policy.model import ClockRule
 from mashcore.service import ServiceContext
@@ -204,7 +204,7 @@ def _case_clocks(uow: UnitOfWork, case_reference: str) -> list[ClockRow]:
     if known is None:
         known = {case: [] for case in cases}
         for row in session.exec(select(ClockRow).where(
-                col(ClockRow.case_reference).in_(cases))):
+                among(col(ClockRow.case_reference), cases, session.get_bind().dialect))):
             known[row.case_reference].append(row)
         session.info[_PREFETCHED] = known
     rows = known[case_reference]
@@ -231,7 +231,8 @@ def apply_events(ctx: ServiceContext, uow: UnitOfWork, events: Sequence[Event]) 
     fails the batch, which the consumer then applies event by event)."""
     cases = sorted({event.subject for event in events})
     rows = {row.clock_id: row for row in uow.session.exec(
-        select(ClockRow).where(col(ClockRow.case_reference).in_(cases)))}
+        select(ClockRow).where(
+            among(col(ClockRow.case_reference), cases, uow.session.get_bind().dialect)))}
     of_case: dict[str, dict[str, Clock]] = {case: {} for case in cases}
     for row in rows.values():
         of_case[row.case_reference][row.clock_id] = to_clock(row)
