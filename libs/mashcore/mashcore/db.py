@@ -213,11 +213,28 @@ def insert_rows(uow: UnitOfWork, table: Table, rows: Sequence[Mapping[str, Any]]
     write_rows(uow.session.connection(), table, rows)
 
 
-# (table, column names, dialect name) -> the INSERT as the dialect compiles it and each
-# column's bind processor; None where the compiled form needs SQLAlchemy at execution
+# Each column of a row with its type's bind processor (None: the value goes as it is).
+_Processors = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+
+def _processors(dialect: Dialect, table: Table, names: Sequence[str]) -> _Processors:
+    return tuple((name, table.c[name].type.bind_processor(dialect)) for name in names)
+
+
+def _bound(processors: _Processors, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's values as its columns' types bind them, in the columns' order (a naive
+    datetime is refused); None stays None."""
+    values: dict[str, Any] = {}
+    for name, process in processors:
+        value = row[name]
+        values[name] = value if process is None or value is None else process(value)
+    return values
+
+
+# (table, column names, dialect name) -> the INSERT as the dialect compiles it, with its
+# columns' processors; None where the compiled form needs SQLAlchemy at execution
 # (positional parameters, escaped names, Python-side defaults): those go through it.
-_INSERTS: dict[tuple[Table, tuple[str, ...], str],
-               tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] | None] = {}
+_INSERTS: dict[tuple[Table, tuple[str, ...], str], tuple[str, _Processors] | None] = {}
 
 
 def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -238,20 +255,18 @@ def _insert(connection: Connection, table: Table, rows: Sequence[Mapping[str, An
         connection.execute(table.insert(), list(rows))
         return
     statement, processors = compiled
-    parameters = [{name: row[name] if process is None or row[name] is None
-                   else process(row[name]) for name, process in processors} for row in rows]
+    parameters = [_bound(processors, row) for row in rows]
     connection.exec_driver_sql(statement, parameters[0] if len(parameters) == 1 else parameters)
 
 
 def _compiled_insert(dialect: Dialect, table: Table, names: tuple[str, ...]
-                     ) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] | None:
+                     ) -> tuple[str, _Processors] | None:
     compiled = table.insert().compile(dialect=dialect, column_keys=list(names),
                                       for_executemany=True)
     if (compiled.positional or compiled.escaped_bind_names or compiled.insert_prefetch
             or compiled.returning or set(compiled.binds) != set(names)):
         return None
-    return compiled.string, tuple((name, table.c[name].type.bind_processor(dialect))
-                                  for name in names)
+    return compiled.string, _processors(dialect, table, names)
 
 
 def write_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *,
@@ -268,7 +283,7 @@ def write_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str,
         _insert(connection, table, rows)
         return
     names = list(rows[0])
-    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    processors = _processors(dialect, table, names)
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     statement = (f"COPY {dialect.identifier_preparer.format_table(table)} ({columns}) "
                  "FROM STDIN")
@@ -276,6 +291,4 @@ def write_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str,
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            values = (row[name] for name in names)
-            copy.write_row([value if process is None or value is None else process(value)
-                            for process, value in zip(processors, values, strict=True)])
+            copy.write_row(list(_bound(processors, row).values()))

@@ -142,10 +142,10 @@ class OutboxRelay:
         Decision: the marker alone is committed asynchronously (set with the relay's lock,
         ``LOCK_RELAY``, for this transaction only, never the pooled connection's later
         ones). Losing it in a server crash only means the batch is published again, which
-        at-least-once delivery already allows and
-        every consumer's inbox absorbs; the events themselves were made durable by the
-        synchronous commit that wrote them. Profiling the bench showed the relay waking on
-        nearly every intake commit, each batch then waiting for a flush of its own.
+        at-least-once delivery already allows and every consumer's inbox absorbs; the
+        events themselves were made durable by the synchronous commit that wrote them.
+        Profiling the bench showed the relay waking on nearly every intake commit, each
+        batch then waiting for a flush of its own.
         """
         where = among(_OUTBOX.c.id, [row.id for row in rows], self._engine.dialect)
         session.execute(_OUTBOX.update().where(where).values(published_at=self._clock.now()))
