@@ -84,7 +84,7 @@ def test_the_backfill_indexes_stored_contacts_and_the_lookup_reads_only_shared_k
         session.flush()
         found = candidate_children(session, child_keys(json.loads(incoming.submission)),
                                    since=NOW - timedelta(days=30), exclude_id=incoming.id)
-        assert {(contact_id, child.date_of_birth) for contact_id, _, child in found} == {
+        assert {(contact_id, born) for contact_id, _, _, _, born, _ in found} == {
             (same_dob.id, SIOBHAN_BORN), (transposed_same_postcode.id, TRANSPOSED_BORN),
             (transposed_same_postcode.id, STRANGER_BORN)}
         uow = UnitOfWork(session)
@@ -171,6 +171,46 @@ def test_the_lookup_reads_the_index_alone_not_the_contacts_or_their_submissions(
         plan = json.dumps(cursor.fetchone()[0])
     assert plan.count('"Index Only Scan"') == 2, plan  # one range scan per blocking key
     assert '"Heap Fetches": 0' in plan and '"Heap Fetches": 1' not in plan, plan
+    engine.dispose()
+
+
+def test_the_lookup_is_one_statement_whatever_the_number_of_children(
+        postgres_server: Any) -> None:
+    # Each key's values go as one array parameter: one statement text for a referral of one
+    # child or of three, which psycopg prepares once and PostgreSQL plans once (an IN list
+    # was a statement of its own for each number of dates).
+    engine, _ = migrated(postgres_server)
+    with Session(engine, expire_on_commit=False) as session:
+        earlier = stored(1, [SIOBHAN], postcode="CV1 2AB")
+        session.add(earlier)
+        session.flush()
+        link_repeats(UnitOfWork(session), earlier, json.loads(earlier.submission), NOW,
+                     timedelta(days=30))
+        session.commit()
+    lookups: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "contact_match_key" in statement and statement.lstrip().upper().startswith(
+                "SELECT"):
+            lookups.append(statement)
+
+    found = []
+    sa_event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        for n, children in ((2, [{**SIOBHAN, "first_name": "Shivon"}]),
+                            (3, [STRANGER, TRANSPOSED, {**SIOBHAN, "last_name": "TEST-WRIGHT"}])):
+            with Session(engine) as session:
+                incoming = stored(n, children, postcode="B1 1AA")
+                session.add(incoming)
+                session.flush()
+                found.append(link_repeats(UnitOfWork(session), incoming,
+                                          json.loads(incoming.submission), NOW,
+                                          timedelta(days=30)))
+                session.rollback()
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", seen)
+    assert found == [[earlier.id], [earlier.id]]  # a variant first name; a respelt surname
+    assert len(lookups) == 2 and lookups[0] == lookups[1], lookups
     engine.dispose()
 
 

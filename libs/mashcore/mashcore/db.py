@@ -37,6 +37,17 @@ def among(column: ColumnElement[Any] | Mapped[Any], values: Sequence[Any], diale
     return expression.in_(list(values))
 
 
+def among_bound(column: ColumnElement[Any] | Mapped[Any], name: str, *, postgres: bool
+                ) -> ColumnElement[bool]:
+    """``among`` for a statement built once and run many times: the values are bound at
+    execution, as the list ``name`` (on PostgreSQL one array parameter; elsewhere an
+    expanding IN, rendered for each execution)."""
+    expression = cast(ColumnElement[Any], column)
+    if postgres:
+        return expression == any_(bindparam(name, type_=ARRAY(expression.type)))
+    return expression.in_(bindparam(name, expanding=True))
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for the dialect; SQLite files get WAL and a busy timeout."""
     if url.startswith("sqlite"):

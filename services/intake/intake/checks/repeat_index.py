@@ -35,19 +35,17 @@ from intake.checks.matching import (
     BLOCKING_SAFE_ABOVE,
     PROBABLE_MATCH_THRESHOLD,
     ChildKey,
+    StoredRow,
     blocking_key,
     stored_key,
 )
-from mashcore.db import utc_column
+from mashcore.db import among_bound, utc_column
 from mashcore.staged import stage
 
-__all__ = ["ContactMatchKey", "StoredChild", "candidate_children", "move_received_at",
+__all__ = ["ContactMatchKey", "StoredRow", "candidate_children", "move_received_at",
            "record_keys"]
 
 assert PROBABLE_MATCH_THRESHOLD > BLOCKING_SAFE_ABOVE, "blocking would miss matches"
-
-StoredChild = tuple[str, datetime, ChildKey]
-"""``(contact_id, received_at, child)``, the child as ``stored_key`` gives it."""
 
 # What an index-only scan by either key returns (PostgreSQL INCLUDE; SQLite ignores it).
 _CARRIED = ("contact_id", "child_index", "first_name", "last_name", "date_of_birth",
@@ -110,22 +108,26 @@ def move_received_at(session: Session, contact_id: str, received_at: datetime) -
 
 
 @cache
-def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
+def _candidates_query(by_date: bool, by_postcode: bool, postgres: bool) -> Executable:
     """The lookup's statement for keys of these kinds, its values bound at execution
     (``dates``, ``postcodes``, ``since``, ``exclude_id``). Built once per shape: SQLAlchemy
     works out a statement's cache key once per statement object (a fresh statement each
     lookup was a few percent of intake's time at 1,000,000 stored contacts, issue 17).
+
+    On PostgreSQL each key's values are one array parameter (``= ANY``, as
+    ``mashcore.db.among_bound``): one statement text whatever a referral's number of children,
+    with nothing for SQLAlchemy to render at execution; elsewhere an expanding IN.
 
     One statement: a UNION ALL of a range scan per key, not an OR (which PostgreSQL answers
     with a bitmap scan of the table, not from the indexes). ALL: a child sharing both keys
     with a referral comes back twice and is scored twice alike (``link_repeats`` makes one
     link per contact); removing duplicates would sort every candidate in the server for a
     case that is rare."""
-    c = _TABLE.c  # what the index-only scans carry (_CARRIED), in the order unpacked below
-    shown = [c.contact_id, c.first_name, c.last_name, c.date_of_birth, c.postcode,
-             c.received_at]
-    keys = ([c.date_of_birth.in_(bindparam("dates", expanding=True))] if by_date else []) \
-        + ([c.postcode.in_(bindparam("postcodes", expanding=True))] if by_postcode else [])
+    c = _TABLE.c  # what the index-only scans carry (_CARRIED), in StoredRow's order
+    shown = [c.contact_id, c.received_at, c.first_name, c.last_name, c.date_of_birth,
+             c.postcode]
+    keys = ([among_bound(c.date_of_birth, "dates", postgres=postgres)] if by_date else []) \
+        + ([among_bound(c.postcode, "postcodes", postgres=postgres)] if by_postcode else [])
     scans = [sa_select(*shown).where(key, c.received_at >= bindparam("since"),
                                      c.contact_id != bindparam("exclude_id"))
              for key in keys]
@@ -133,21 +135,23 @@ def _candidates_query(by_date: bool, by_postcode: bool) -> Executable:
 
 
 def candidate_children(session: Session, children: Sequence[ChildKey], *, since: datetime,
-                       exclude_id: str) -> list[StoredChild]:
+                       exclude_id: str) -> Sequence[StoredRow[str]]:
     """Children of contacts received since ``since`` (other than ``exclude_id``) that could
     be a repeat of one of ``children``: those sharing a date of birth or a full postcode
-    with one (a child sharing both, twice)."""
+    with one (a child sharing both, twice), as rows for
+    ``intake.checks.matching.find_stored_repeats``."""
     keys = [key for key in map(blocking_key, children) if key is not None]
     dates = sorted({born for born, _ in keys if born is not None})
     postcodes = sorted({postcode for _, postcode in keys if postcode is not None})
     if not keys:
         return []
-    query = _candidates_query(bool(dates), bool(postcodes))
-    rows = session.execute(query, {
+    connection = session.connection()
+    query = _candidates_query(bool(dates), bool(postcodes),
+                              connection.dialect.name == "postgresql")
+    # On the session's connection: a Core statement needs nothing of the ORM's execution.
+    # The rows fetched at once and handed on as they are (each unpacked by position): at
+    # 1,000,000 stored contacts some 190 come back per referral, nearly all strangers the
+    # name veto turns away before a ChildKey is built (find_stored_repeats; issue 17).
+    rows = connection.execute(query, {
         "dates": dates, "postcodes": postcodes, "since": since, "exclude_id": exclude_id})
-    # Fetched at once and unpacked by position: at 1,000,000 stored contacts some 190 rows
-    # come back per referral; row by row (a driver fetch each) and by name, reading them cost
-    # more than building the keys (issue 17).
-    return [(contact_id, received_at, ChildKey(first_name, last_name, born, postcode))
-            for contact_id, first_name, last_name, born, postcode, received_at
-            in rows.all()]
+    return rows.all()  # Rows, each a StoredRow by position

@@ -13,7 +13,7 @@ from typing import Any
 
 from intake import commands, domain, events, lifecycle
 from intake.checks import quality, repeat_index
-from intake.checks.matching import ChildKey, find_repeats
+from intake.checks.matching import ChildKey, find_stored_repeats
 from intake.contacts.models import Contact, ContactAccess, ContactLink
 from intake.open_cases.lookup import find_open_case
 from mashcore.auth import Principal, Role
@@ -51,7 +51,7 @@ def link_repeats(uow: UnitOfWork, contact: Contact, submission: dict[str, Any],
                                              exclude_id=contact.id)
     linked: dict[str, float] = {}
     for key in keys:
-        for other_id, result in find_repeats(key, recent, window, now, stored=True):
+        for other_id, result in find_stored_repeats(key, recent, window, now):
             linked[other_id] = max(result.score, linked.get(other_id, 0.0))
     for other_id, score in linked.items():
         uow.session.add(ContactLink(contact_id=contact.id, linked_contact_id=other_id,
