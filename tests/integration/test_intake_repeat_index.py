@@ -110,6 +110,17 @@ def migrated(postgres_server: Any, revision: str = "head") -> tuple[Any, Config]
     return engine, config
 
 
+def submitted(engine: Any, contact: Contact) -> Contact:
+    """``contact`` stored and its children indexed, as a submission leaves them."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(contact)
+        session.flush()
+        link_repeats(UnitOfWork(session), contact, json.loads(contact.submission), NOW,
+                     timedelta(days=30))
+        session.commit()
+    return contact
+
+
 def vacuum(engine: Any) -> None:
     """Every page of the index's table all-visible, as autovacuum leaves them.
 
@@ -132,13 +143,7 @@ def vacuum(engine: Any) -> None:
 def test_the_lookup_reads_the_index_alone_not_the_contacts_or_their_submissions(
         postgres_server: Any) -> None:
     engine, _ = migrated(postgres_server)
-    with Session(engine, expire_on_commit=False) as session:
-        earlier = stored(1, [SIOBHAN], postcode="CV1 2AB")
-        session.add(earlier)
-        session.flush()
-        link_repeats(UnitOfWork(session), earlier, json.loads(earlier.submission), NOW,
-                     timedelta(days=30))
-        session.commit()
+    earlier = submitted(engine, stored(1, [SIOBHAN], postcode="CV1 2AB"))
     vacuum(engine)
     selects: list[tuple[str, Any]] = []
 
@@ -180,13 +185,7 @@ def test_the_lookup_is_one_statement_whatever_the_number_of_children(
     # child or of three, which psycopg prepares once and PostgreSQL plans once (an IN list
     # was a statement of its own for each number of dates).
     engine, _ = migrated(postgres_server)
-    with Session(engine, expire_on_commit=False) as session:
-        earlier = stored(1, [SIOBHAN], postcode="CV1 2AB")
-        session.add(earlier)
-        session.flush()
-        link_repeats(UnitOfWork(session), earlier, json.loads(earlier.submission), NOW,
-                     timedelta(days=30))
-        session.commit()
+    earlier = submitted(engine, stored(1, [SIOBHAN], postcode="CV1 2AB"))
     lookups: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
