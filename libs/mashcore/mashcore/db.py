@@ -31,10 +31,7 @@ def among(column: ColumnElement[Any] | Mapped[Any], values: Sequence[Any], diale
     plans once; an IN list is a statement of its own for each length, parsed and planned
     afresh (issue 17: triage's batch read its inbox in some 25 shapes, each planned on every
     use, for over a millisecond of the server's time a batch)."""
-    expression = cast(ColumnElement[Any], column)  # an ORM attribute is one too
-    if dialect.name == "postgresql":
-        return expression == any_(bindparam(None, list(values), type_=ARRAY(expression.type)))
-    return expression.in_(list(values))
+    return _among(column, None, postgres=dialect.name == "postgresql", value=list(values))
 
 
 def among_bound(column: ColumnElement[Any] | Mapped[Any], name: str, *, postgres: bool
@@ -42,10 +39,15 @@ def among_bound(column: ColumnElement[Any] | Mapped[Any], name: str, *, postgres
     """``among`` for a statement built once and run many times: the values are bound at
     execution, as the list ``name`` (on PostgreSQL one array parameter; elsewhere an
     expanding IN, rendered for each execution)."""
-    expression = cast(ColumnElement[Any], column)
+    return _among(column, name, postgres=postgres)
+
+
+def _among(column: ColumnElement[Any] | Mapped[Any], name: str | None, *, postgres: bool,
+           **value: Any) -> ColumnElement[bool]:
+    expression = cast(ColumnElement[Any], column)  # an ORM attribute is one too
     if postgres:
-        return expression == any_(bindparam(name, type_=ARRAY(expression.type)))
-    return expression.in_(bindparam(name, expanding=True))
+        return expression == any_(bindparam(name, type_=ARRAY(expression.type), **value))
+    return expression.in_(bindparam(name, expanding=True, **value))
 
 
 def make_engine(url: str) -> Engine:

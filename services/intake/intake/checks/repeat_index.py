@@ -39,7 +39,7 @@ from intake.checks.matching import (
     blocking_key,
     stored_key,
 )
-from mashcore.db import among_bound, utc_column
+from mashcore.db import among_bound, is_postgres, utc_column
 from mashcore.staged import stage
 
 __all__ = ["ContactMatchKey", "StoredRow", "candidate_children", "move_received_at",
@@ -146,8 +146,7 @@ def candidate_children(session: Session, children: Sequence[ChildKey], *, since:
     if not keys:
         return []
     connection = session.connection()
-    query = _candidates_query(bool(dates), bool(postcodes),
-                              connection.dialect.name == "postgresql")
+    query = _candidates_query(bool(dates), bool(postcodes), is_postgres(connection.engine))
     # On the session's connection: a Core statement needs nothing of the ORM's execution.
     # The rows fetched at once and handed on as they are (each unpacked by position): at
     # 1,000,000 stored contacts some 190 come back per referral, nearly all strangers the
