@@ -58,6 +58,21 @@ def _get(result: Mapping[str, Any], *path: str) -> float | None:
     return float(node) if isinstance(node, int | float) else None
 
 
+def ceiling(result: Mapping[str, Any]) -> float | None:
+    """The most the ratio to raw Kafka could be with intake at its floor (a referral refused
+    before any database work) and every other process costing what it did: the machine's
+    cores, all of them busy, divided by that CPU per referral, over raw Kafka's events/s. An
+    upper bound of what any change to intake alone could reach (None: not measured)."""
+    spent = (result.get("pipeline") or {}).get("cpu_ms_per_referral") or {}
+    floor = ((result.get("intake_floor") or {}).get("cpu_ms_per_request") or {}).get("intake")
+    cpus = (result.get("machine") or {}).get("cpus")
+    raw = _get(result, "raw_kafka", "events_per_second")
+    if floor is None or not cpus or not raw or "total" not in spent or "intake" not in spent:
+        return None
+    per_referral = spent["total"] - spent["intake"] + floor
+    return cpus * 1000 / per_referral / raw
+
+
 def figures(result: Mapping[str, Any]) -> list[Figure]:
     """The throughput run's figures, with the issue's goals where it sets one."""
     empty = _get(result, "pipeline", "referrals_per_second")
@@ -68,6 +83,7 @@ def figures(result: Mapping[str, Any]) -> list[Figure]:
         Figure("referrals/s intake → triage (closed loop, empty)", empty, "/s", 150),
         Figure("÷ raw aiokafka events/s", _get(result, "ratio_referrals_to_raw_events"),
                "", 0.02),
+        Figure("÷ raw aiokafka events/s at most, intake at its floor", ceiling(result), ""),
         Figure(f"referrals/s with {int(stored_count or 0):,} stored contacts", stored, "/s"),
         Figure("stored ÷ empty throughput",
                stored / empty if stored is not None and empty else None, "", 0.8),
@@ -145,6 +161,11 @@ def cpu_lines(result: Mapping[str, Any]) -> list[str]:
                 if rate and "total" in spent else "")
         lines.append(f"- {name}: " + ", ".join(groups)
                      + f"; total {spent.get('total', 0):.2f}{busy}")
+    floor = (result.get("intake_floor") or {}).get("cpu_ms_per_request") or {}
+    if lines and "intake" in floor:
+        lines.append(f"- intake's floor, a referral refused before any database work (422: "
+                     f"token, body, validation, answer): intake {floor['intake']:.2f} per "
+                     "request")
     return lines
 
 

@@ -10,6 +10,12 @@ figures come in rounds, run in turn (raw Kafka, empty, stored; then again), each
 median of its rounds and each ratio the ratio of two medians: a drift weighs on both sides.
 The broker is warmed up first by a raw run that is not counted.
 
+After each round's empty run, the same intake processes take as many referrals refused before
+any database work (a date of birth in the future: 422): intake's floor, the CPU a request
+costs it for HTTP, the token, the body and its validation alone. With the other processes'
+CPU per referral it gives the most the ratio to raw Kafka could be were intake to cost no
+more than that (``bench.report.ceiling``).
+
     make bench                 # defaults
     .venv/bin/python -m bench.throughput --referrals 2000 --raw-events 50000
 """
@@ -27,7 +33,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,6 +171,66 @@ async def raw_kafka(bootstrap: str, events: int, payload_size: int) -> dict[str,
     }
 
 
+def refused_referral(n: int) -> dict[str, Any]:
+    """The bench's referral with its child's date of birth in the future: intake verifies the
+    token, reads and validates the body, then answers 422 before any database work."""
+    referral = synthetic_referral(n)
+    referral["children"][0]["date_of_birth"] = "2099-01-01"
+    return referral
+
+
+async def post_all(clients: Sequence[aiohttp.ClientSession], numbers: Sequence[int],
+                   concurrency: int, *, body: Callable[[int], dict[str, Any]],
+                   expect: int) -> None:
+    """POST ``body(n)`` for each n with ``concurrency`` clients, client k on session k mod
+    sessions (one per intake replica); every answer must have the status ``expect``."""
+    referrer = issue_dev_token(DEFAULT_DEV_KEY, subject="bench", role=Role.REFERRER,
+                               agency="health")
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in numbers:
+        queue.put_nowait(n)
+
+    async def worker(client: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            async with client.post("/v1/contacts", json=body(n),
+                                   headers={"Authorization": f"Bearer {referrer}",
+                                            "Idempotency-Key": f"bench-{n}"}) as response:
+                await response.read()
+                if response.status != expect:
+                    raise RuntimeError(f"POST /v1/contacts answered {response.status}, "
+                                       f"not {expect}")
+
+    await asyncio.gather(*(worker(clients[k % len(clients)]) for k in range(concurrency)))
+
+
+async def sessions(stack: contextlib.AsyncExitStack,
+                   intakes: Sequence[ServiceProcess]) -> list[aiohttp.ClientSession]:
+    """An aiohttp session per intake replica, closed with ``stack``."""
+    return [await stack.enter_async_context(aiohttp.ClientSession(
+        base_url=intake.url, timeout=aiohttp.ClientTimeout(total=30))) for intake in intakes]
+
+
+async def floor(intakes: Sequence[ServiceProcess], requests: int, concurrency: int,
+                first: int, cpu_groups: Mapping[str, Sequence[int]]) -> dict[str, Any]:
+    """Intake's floor: CPU per request for referrals refused before any database work (a
+    422 for a date of birth in the future), the same clients and processes as the closed
+    loop. What a referral costs intake beyond this is its database work, its events and its
+    relay; what it cannot cost less than is this (HTTP, token, body, validation, answer)."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = await sessions(stack, intakes)
+        measure_cpu = cpu.available()
+        cpu_before = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
+        started = time.perf_counter()
+        await post_all(clients, range(first, first + requests), concurrency,
+                       body=refused_referral, expect=422)
+        finished = time.perf_counter()
+        cpu_after = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
+    return {"requests": requests, "requests_per_second": requests / (finished - started),
+            "cpu_ms_per_request": cpu.per_item_ms(cpu_before, cpu_after, requests)
+            if measure_cpu else None}
+
+
 async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, referrals: int,
                    concurrency: int, first: int = 0,
                    cpu_groups: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
@@ -180,35 +246,18 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
 
     With ``cpu_groups`` (process ids by name), also the milliseconds of CPU per referral each
     group and the bench client spent over the same span (``bench.cpu``)."""
-    referrer = issue_dev_token(DEFAULT_DEV_KEY, subject="bench", role=Role.REFERRER,
-                               agency="health")
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(first, first + referrals):
-        queue.put_nowait(n)
-
-    async def worker(client: aiohttp.ClientSession) -> None:
-        while not queue.empty():
-            n = queue.get_nowait()
-            async with client.post("/v1/contacts", json=synthetic_referral(n),
-                                   headers={"Authorization": f"Bearer {referrer}",
-                                            "Idempotency-Key": f"bench-{n}"}) as response:
-                await response.read()
-                response.raise_for_status()
-
     # The POSTs go through aiohttp: the client shares the two cores with what it measures,
     # and takes about a third of the CPU per request httpx takes (2.6 -> 0.9 ms).
     async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(aiohttp.ClientSession(
-            base_url=intake.url, timeout=aiohttp.ClientTimeout(total=30)))
-            for intake in intakes]
+        clients = await sessions(stack, intakes)
         triage = await stack.enter_async_context(
             await psycopg.AsyncConnection.connect(triage_conninfo, autocommit=True))
         expected = await triage_cases(triage) + referrals  # earlier rounds' cases too
         measure_cpu = cpu_groups is not None and cpu.available()
         cpu_before = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
         started = time.perf_counter()
-        await asyncio.gather(*(worker(clients[k % len(clients)])
-                               for k in range(concurrency)))
+        await post_all(clients, range(first, first + referrals), concurrency,
+                       body=synthetic_referral, expect=202)
         posted = time.perf_counter()
         deadline = posted + 300
         while await triage_cases(triage) < expected:
@@ -228,9 +277,10 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
     }
 
 
-def median_cpu(rounds: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
-    """Each process group's median CPU per referral over the rounds (None: not measured)."""
-    measured = [r["cpu_ms_per_referral"] for r in rounds if r.get("cpu_ms_per_referral")]
+def median_cpu(rounds: Sequence[Mapping[str, Any]],
+               key: str = "cpu_ms_per_referral") -> dict[str, float] | None:
+    """Each process group's median CPU per item over the rounds (None: not measured)."""
+    measured = [r[key] for r in rounds if r.get(key)]
     if not measured:
         return None
     return {name: statistics.median(m[name] for m in measured) for name in measured[0]}
@@ -276,6 +326,7 @@ def main() -> None:
     phases = [("empty", 0)] + ([("stored", args.stored)] if args.stored else [])
     raw_rounds: list[dict[str, float]] = []
     runs: dict[str, list[dict[str, Any]]] = {phase: [] for phase, _ in phases}
+    floors: list[dict[str, Any]] = []  # intake's floor, after each round's empty run
     with start_kafka(work / "kafka") as broker, start_postgres(work / "pg") as pg:
         result["postgres_durability"] = make_durable(pg)
         print("PostgreSQL durability: " + ", ".join(
@@ -328,6 +379,10 @@ def main() -> None:
                           f"{runs[phase][-1]['referrals_per_second']:.1f} referrals/s "
                           f"(raw Kafka {raw_rounds[-1]['events_per_second']:,.0f} events/s)",
                           flush=True)
+                    if phase == "empty":
+                        floors.append(asyncio.run(floor(
+                            intakes, args.referrals, args.concurrency,
+                            first=20_000_000 + round_ * args.referrals, cpu_groups=groups)))
                     if phase == "empty" and round_ == 0 and args.seconds:
                         result["open_loop"] = asyncio.run(
                             open_loop(intakes, args.rate, args.seconds, first=10_000_000))
@@ -345,6 +400,9 @@ def main() -> None:
             "stored_contacts": stored, "referrals": args.referrals,
             "concurrency": args.concurrency, "rounds": runs[phase],
             "cpu_ms_per_referral": median_cpu(runs[phase])}
+    result["intake_floor"] = {
+        "requests_per_second": statistics.median(f["requests_per_second"] for f in floors),
+        "cpu_ms_per_request": median_cpu(floors, "cpu_ms_per_request"), "rounds": floors}
     system = result["pipeline"]
     result["ratio_referrals_to_raw_events"] = (
         system["referrals_per_second"] / result["raw_kafka"]["events_per_second"])

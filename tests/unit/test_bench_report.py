@@ -88,3 +88,26 @@ def test_the_cpu_per_referral_is_shown_by_process_with_the_cores_it_kept_busy() 
             "0.50; total 11.00; 1.76 cores busy at 160/s") in text
     assert "- stored:" not in text  # not measured for it
     assert "CPU per referral" not in markdown(RESULT)
+
+
+def test_the_ceiling_puts_intake_at_its_floor_and_keeps_every_other_process() -> None:
+    spent = {"intake": 6.0, "triage": 1.5, "PostgreSQL": 2.0, "Kafka": 0.5, "client": 0.5,
+             "total": 10.5}
+    result = {**RESULT, "raw_kafka": {"events_per_second": 20_000.0},
+              "pipeline": {"referrals_per_second": 180.0, "cpu_ms_per_referral": spent},
+              "intake_floor": {"cpu_ms_per_request": {"intake": 1.0, "total": 1.4}}}
+    by_name = {f.name: f for f in figures(result)}
+    ceiling = by_name["÷ raw aiokafka events/s at most, intake at its floor"]
+    # two cores busy / (10.5 - 6.0 + 1.0 ms per referral) = 363.6/s, over 20,000 events/s
+    assert ceiling.value == pytest.approx(2 * 1000 / 5.5 / 20_000)
+    assert ceiling.goal is None
+    text = markdown(result)
+    assert "| ÷ raw aiokafka events/s at most, intake at its floor | 0.01818 | — | — |" in text
+    assert "intake's floor, a referral refused before any database work" in text
+    assert "intake 1.00 per request" in text
+
+
+def test_without_a_floor_the_ceiling_is_not_measured() -> None:
+    by_name = {f.name: f for f in figures(RESULT)}
+    assert by_name["÷ raw aiokafka events/s at most, intake at its floor"].value is None
+    assert "intake's floor" not in markdown(RESULT)
