@@ -61,8 +61,10 @@ def _get(result: Mapping[str, Any], *path: str) -> float | None:
 def ceiling(result: Mapping[str, Any]) -> float | None:
     """The most the ratio to raw Kafka could be with intake at its floor (a referral refused
     before any database work) and every other process costing what it did: the machine's
-    cores, all of them busy, divided by that CPU per referral, over raw Kafka's events/s. An
-    upper bound of what any change to intake alone could reach (None: not measured)."""
+    cores, all of them busy, divided by that CPU per referral, over raw Kafka's events/s: an
+    estimate of the most any change to intake alone could reach (at a higher rate the other
+    processes' batches grow and may cost a little less per referral; the loop never keeps
+    every core busy). None: not measured."""
     spent = (result.get("pipeline") or {}).get("cpu_ms_per_referral") or {}
     floor = ((result.get("intake_floor") or {}).get("cpu_ms_per_request") or {}).get("intake")
     cpus = (result.get("machine") or {}).get("cpus")
