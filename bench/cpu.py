@@ -72,3 +72,19 @@ def per_item_ms(before: Mapping[str, float], after: Mapping[str, float],
     """Milliseconds of CPU per item for each group between two readings, and their total."""
     spent = {name: 1000 * (after[name] - before[name]) / items for name in after}
     return {**spent, "total": sum(spent.values())}
+
+
+class Span:
+    """CPU per item of each group over a span of work: read when made, and again by
+    ``per_item_ms`` at the span's end. Nothing is read without groups or without /proc."""
+
+    def __init__(self, groups: Mapping[str, Sequence[int]] | None, own: str | None = None
+                 ) -> None:
+        self._groups, self._own = groups, own
+        self._before = cpu_seconds(groups, own) if groups is not None and available() else None
+
+    def per_item_ms(self, items: int) -> dict[str, float] | None:
+        """Milliseconds per item of each group since the span began (None: not measured)."""
+        if self._groups is None or self._before is None:
+            return None
+        return per_item_ms(self._before, cpu_seconds(self._groups, self._own), items)

@@ -219,16 +219,14 @@ async def floor(intakes: Sequence[ServiceProcess], requests: int, concurrency: i
     relay; what it cannot cost less than is this (HTTP, token, body, validation, answer)."""
     async with contextlib.AsyncExitStack() as stack:
         clients = await sessions(stack, intakes)
-        measure_cpu = cpu.available()
-        cpu_before = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
+        spent = cpu.Span(cpu_groups, own=CLIENT)
         started = time.perf_counter()
         await post_all(clients, range(first, first + requests), concurrency,
                        body=refused_referral, expect=422)
         finished = time.perf_counter()
-        cpu_after = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
+        cpu_ms = spent.per_item_ms(requests)
     return {"requests": requests, "requests_per_second": requests / (finished - started),
-            "cpu_ms_per_request": cpu.per_item_ms(cpu_before, cpu_after, requests)
-            if measure_cpu else None}
+            "cpu_ms_per_request": cpu_ms}
 
 
 async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, referrals: int,
@@ -253,8 +251,7 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
         triage = await stack.enter_async_context(
             await psycopg.AsyncConnection.connect(triage_conninfo, autocommit=True))
         expected = await triage_cases(triage) + referrals  # earlier rounds' cases too
-        measure_cpu = cpu_groups is not None and cpu.available()
-        cpu_before = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
+        spent = cpu.Span(cpu_groups, own=CLIENT)
         started = time.perf_counter()
         await post_all(clients, range(first, first + referrals), concurrency,
                        body=synthetic_referral, expect=202)
@@ -265,15 +262,14 @@ async def pipeline(intakes: Sequence[ServiceProcess], triage_conninfo: str, refe
                 raise TimeoutError("triage did not receive every referral within 300 s")
             await asyncio.sleep(0.05)
         finished = time.perf_counter()
-        cpu_after = cpu.cpu_seconds(cpu_groups, own=CLIENT) if measure_cpu else {}
+        cpu_ms = spent.per_item_ms(referrals)
     return {
         "referrals": referrals,
         "concurrency": concurrency,
         "post_seconds": posted - started,
         "total_seconds": finished - started,
         "referrals_per_second": referrals / (finished - started),
-        "cpu_ms_per_referral": cpu.per_item_ms(cpu_before, cpu_after, referrals)
-        if measure_cpu else None,
+        "cpu_ms_per_referral": cpu_ms,
     }
 
 

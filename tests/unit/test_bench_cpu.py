@@ -51,3 +51,17 @@ def test_the_rounds_median_is_taken_per_process_group() -> None:
               {"cpu_ms_per_referral": {"intake": 7.0, "total": 12.0}}]
     assert median_cpu(rounds) == {"intake": 7.0, "total": 10.0}
     assert median_cpu([{"cpu_ms_per_referral": None}]) is None
+
+
+def test_a_span_gives_the_cpu_per_item_since_it_began_and_nothing_without_groups() -> None:
+    root = subprocess.Popen([sys.executable, "-c", CHILD_BURNS_AND_EXITS],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        span = cpu.Span({"service": [root.pid]}, own="client")
+        assert root.stdout is not None and root.stdout.readline() == "done\n"
+        spent = span.per_item_ms(10)
+    finally:
+        root.communicate("")
+    assert spent is not None and spent["service"] >= 5  # the child's 0.05 s and more, per item
+    assert spent["total"] == pytest.approx(spent["service"] + spent["client"])
+    assert cpu.Span(None, own="client").per_item_ms(10) is None
