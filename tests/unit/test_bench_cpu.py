@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,16 +23,28 @@ CHILD_BURNS_AND_EXITS = (
     "print('done', flush=True); sys.stdin.read()")
 
 
-def test_a_group_counts_its_exited_children_and_the_client_only_itself() -> None:
-    # The root is this process's child: the client's own figure must not take it in.
+@contextlib.contextmanager
+def root_whose_child_burns() -> Iterator[tuple[int, Callable[[], None]]]:
+    """A group's root (this process's child) and a call that waits until the root's child
+    has burnt its CPU and exited; the root ends with the block."""
     root = subprocess.Popen([sys.executable, "-c", CHILD_BURNS_AND_EXITS],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        before = cpu.cpu_seconds({"service": [root.pid]}, own="client")
+
+    def child_done() -> None:
         assert root.stdout is not None and root.stdout.readline() == "done\n"
-        after = cpu.cpu_seconds({"service": [root.pid]}, own="client")
+
+    try:
+        yield root.pid, child_done
     finally:
         root.communicate("")
+
+
+def test_a_group_counts_its_exited_children_and_the_client_only_itself() -> None:
+    # The root is this process's child: the client's own figure must not take it in.
+    with root_whose_child_burns() as (root, child_done):
+        before = cpu.cpu_seconds({"service": [root]}, own="client")
+        child_done()
+        after = cpu.cpu_seconds({"service": [root]}, own="client")
     service = after["service"] - before["service"]
     assert service >= 0.05  # the exited child's work, through the root's reaped children
     assert after["client"] - before["client"] < service / 2  # blocked reading meanwhile
@@ -54,14 +68,10 @@ def test_the_rounds_median_is_taken_per_process_group() -> None:
 
 
 def test_a_span_gives_the_cpu_per_item_since_it_began_and_nothing_without_groups() -> None:
-    root = subprocess.Popen([sys.executable, "-c", CHILD_BURNS_AND_EXITS],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        span = cpu.Span({"service": [root.pid]}, own="client")
-        assert root.stdout is not None and root.stdout.readline() == "done\n"
+    with root_whose_child_burns() as (root, child_done):
+        span = cpu.Span({"service": [root]}, own="client")
+        child_done()
         spent = span.per_item_ms(10)
-    finally:
-        root.communicate("")
     assert spent is not None and spent["service"] >= 5  # the child's 0.05 s and more, per item
     assert spent["total"] == pytest.approx(spent["service"] + spent["client"])
     assert cpu.Span(None, own="client").per_item_ms(10) is None
